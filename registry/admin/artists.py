@@ -1,0 +1,189 @@
+"""Artists: an artist's own profile (credit line, links, default terms); operators verify."""
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Model, QuerySet
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from registry.admin.access import ScopedAdmin, artist_of, is_operator
+from registry.admin.forms import ArtistCreateForm, ArtistProfileForm, terms_field_names
+from registry.models import Artist, ArtistLink, Purpose
+from registry.services.artists import (
+    artist_create,
+    artist_link_delete,
+    artist_link_save,
+    artist_profile_update,
+    artist_verify,
+)
+from registry.services.terms import default_terms_set
+
+
+class ArtistLinkInline(admin.TabularInline):
+    model = ArtistLink
+    fields = ["label", "url"]
+    extra = 1
+    verbose_name = _("link")
+    verbose_name_plural = _("Where you publish (e.g. your Xiaohongshu handle)")
+
+    # An artist's links follow the artist's page: whoever may change the artist may change them.
+    def _parent_allows(self, request: HttpRequest, obj: Model | None) -> bool:
+        parent = self.admin_site.get_model_admin(Artist)
+        return bool(parent.has_change_permission(request, obj))  # type: ignore[arg-type]
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        parent = self.admin_site.get_model_admin(Artist)
+        return bool(parent.has_view_permission(request, obj))  # type: ignore[arg-type]
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self._parent_allows(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self._parent_allows(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self._parent_allows(request, obj)
+
+
+@admin.register(Artist)
+class ArtistAdmin(ScopedAdmin):
+    owner_lookup = "user"
+    artists_may_change = True
+    operators_may_change = True
+    operators_may_add = True
+
+    inlines = [ArtistLinkInline]
+    actions = ["verify_artists"]
+    list_display = ["display_name", "username", "verified", "work_count", "created_at"]
+    list_filter = ["verified", "created_at"]
+    search_fields = ["display_name", "credit_line", "user__username"]
+    list_select_related = ["user"]
+    list_per_page = 100
+
+    class Media:
+        css = {"all": ["registry/admin.css"]}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).annotate(work_count=Count("works"))
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        # An artist has one profile: the list would hold one row, so go straight to it.
+        artist = artist_of(request.user)
+        if artist is not None and not is_operator(request.user):
+            return HttpResponseRedirect(reverse("admin:registry_artist_change", args=[artist.pk]))
+        return super().changelist_view(request, extra_context)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        return super().get_actions(request) if is_operator(request.user) else {}
+
+    @admin.display(description=_("Username"), ordering="user__username")
+    def username(self, artist: Artist) -> str:
+        return str(artist.user.get_username())
+
+    @admin.display(description=_("Works"), ordering="work_count")
+    def work_count(self, artist: Artist) -> int:
+        return int(getattr(artist, "work_count", 0))
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        kwargs["form"] = ArtistProfileForm if obj is not None else ArtistCreateForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        if obj is None:
+            return [
+                (None, {"fields": ["username", "email", "password"]}),
+                (_("Artist"), {"fields": ["display_name", "credit_line"]}),
+            ]
+        fieldsets: list[Any] = [
+            (None, {"fields": ["display_name", "credit_line", "verified", "verified_at"]})
+        ]
+        fieldsets += [
+            (
+                _("Default for %(purpose)s") % {"purpose": Purpose(purpose).label},
+                {
+                    "fields": list(terms_field_names(purpose)),
+                    "description": _(
+                        "Applies to every work of yours without terms of its own for this purpose."
+                    ),
+                    "classes": ["consentry-terms-fieldset"],
+                },
+            )
+            for purpose in Purpose.values
+        ]
+        return fieldsets
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return ["verified", "verified_at"] if obj is not None else []
+
+    def get_inlines(self, request: HttpRequest, obj: Any) -> list[Any]:
+        return list(self.inlines) if obj is not None else []
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        data = form.cleaned_data
+        if not change:
+            created = artist_create(
+                username=data["username"],
+                password=data["password"],
+                email=data.get("email", ""),
+                display_name=data["display_name"],
+                credit_line=data.get("credit_line", ""),
+            )
+            # The admin goes on with the object it passed in: make it the artist just created.
+            obj.__dict__.update(created.__dict__)
+            return
+        if {"display_name", "credit_line"} & set(form.changed_data):
+            artist_profile_update(
+                artist=obj, display_name=data["display_name"], credit_line=data["credit_line"]
+            )
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+        if change:
+            for purpose, terms in form.changed_terms().items():
+                default_terms_set(artist=form.instance, purpose=purpose, **terms)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        # The links go through services; the lists below feed the admin's change message.
+        artist: Artist = form.instance
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for link_form in formset.forms:
+            if not getattr(link_form, "cleaned_data", None):
+                continue
+            link = link_form.instance if link_form.instance.pk else None
+            if formset.can_delete and link_form.cleaned_data.get("DELETE"):
+                if link is not None:
+                    artist_link_delete(artist=artist, link=link)
+                    formset.deleted_objects.append(link)
+            elif link is None or link_form.has_changed():
+                saved = artist_link_save(
+                    artist=artist,
+                    label=link_form.cleaned_data["label"],
+                    url=link_form.cleaned_data["url"],
+                    link=link,
+                )
+                if link is None:
+                    formset.new_objects.append(saved)
+                else:
+                    formset.changed_objects.append((saved, link_form.changed_data))
+
+    @admin.action(description=_("Verify the selected artists"))
+    def verify_artists(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        if not is_operator(request.user):
+            raise PermissionDenied
+        artists = list(queryset.filter(verified=False))
+        for artist in artists:
+            artist_verify(artist=artist)
+        messages.success(
+            request,
+            ngettext(
+                "%(count)d artist was verified.", "%(count)d artists were verified.", len(artists)
+            )
+            % {"count": len(artists)},
+        )

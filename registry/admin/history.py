@@ -1,0 +1,89 @@
+"""Consent ledger events in words an artist reads: what changed, and what it was before."""
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from registry.admin.display import PERMISSION_SHORT, purpose_label, purposes_label
+from registry.models import (
+    ConsentEvent,
+    ConsentEventKind,
+    DisputeResolution,
+    Organization,
+    Permission,
+)
+
+
+def _terms_words(terms: dict[str, Any] | None) -> str:
+    if not terms:
+        return _("nothing set")
+    permission = terms.get("permission", "")
+    words = (
+        str(PERMISSION_SHORT[Permission(permission)])
+        if permission in Permission.values
+        else permission
+    )
+    if terms.get("license"):
+        words += f" ({terms['license']})"
+    return words
+
+
+def _terms_change(payload: dict[str, Any]) -> dict[str, str]:
+    return {
+        "purpose": purpose_label(payload.get("purpose", "")),
+        "terms": _terms_words(payload),
+        "previous": _terms_words(payload.get("previous")),
+    }
+
+
+def _resolution(payload: dict[str, Any]) -> str:
+    value = payload.get("resolution", "")
+    return str(DisputeResolution(value).label) if value in DisputeResolution.values else value
+
+
+def organization_names(events: Iterable[ConsentEvent]) -> dict[int, str]:
+    """The names of the organizations that grant events on one page name by id: one query."""
+    ids = {
+        event.payload.get("organization_id")
+        for event in events
+        if event.kind in {ConsentEventKind.GRANT_CREATED, ConsentEventKind.GRANT_REVOKED}
+    }
+    return dict(Organization.objects.filter(pk__in=ids - {None}).values_list("pk", "name"))
+
+
+def event_summary(event: ConsentEvent, organizations: Mapping[int, str] | None = None) -> str:
+    payload: dict[str, Any] = event.payload or {}
+    organization_id = payload.get("organization_id")
+    organization = (organizations or {}).get(organization_id or 0) or organization_id
+    kind = event.kind
+    if kind == ConsentEventKind.WORK_REGISTERED:
+        return _("Registered as “%(title)s”.") % {"title": payload.get("title", "")}
+    if kind == ConsentEventKind.WORK_REMOVED:
+        return _("Removed from the registry: %(reason)s") % {"reason": payload.get("reason", "")}
+    if kind == ConsentEventKind.TERMS_CHANGED:
+        return _("%(purpose)s: %(terms)s (was: %(previous)s).") % _terms_change(payload)
+    if kind == ConsentEventKind.DEFAULTS_CHANGED:
+        return _("Default for %(purpose)s: %(terms)s (was: %(previous)s).") % _terms_change(payload)
+    if kind == ConsentEventKind.GRANT_CREATED:
+        return _("Grant %(grant)s to organization %(organization)s for %(purposes)s.") % {
+            "grant": payload.get("grant", ""),
+            "organization": organization,
+            "purposes": purposes_label(payload.get("purposes")),
+        }
+    if kind == ConsentEventKind.GRANT_REVOKED:
+        return _("Grant %(grant)s to organization %(organization)s revoked.") % {
+            "grant": payload.get("grant", ""),
+            "organization": organization,
+        }
+    if kind == ConsentEventKind.DISPUTE_OPENED:
+        return _("Dispute %(dispute)s opened: near-identical to work %(work)s.") % {
+            "dispute": payload.get("dispute_id", ""),
+            "work": payload.get("existing_work_id", ""),
+        }
+    if kind == ConsentEventKind.DISPUTE_RESOLVED:
+        return _("Dispute %(dispute)s resolved: %(resolution)s.") % {
+            "dispute": payload.get("dispute_id", ""),
+            "resolution": _resolution(payload),
+        }
+    return str(event.get_kind_display())

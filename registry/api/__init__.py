@@ -1,0 +1,1 @@
+"""The versioned REST API (v1). Views are thin: they validate, call services and selectors."""

@@ -1,0 +1,132 @@
+"""Endpoints anyone may read: the matching configuration, the receipt key, and credits."""
+
+from typing import Any
+
+from django.conf import settings
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from registry.api.schema import ConsentryAutoSchema
+from registry.fingerprints import FINGERPRINT_VERSION, VARIANTS
+from registry.matching.rules import DEFAULT_MATCHING
+from registry.models import Artist, Permission, Purpose, Work
+from registry.receipts import key_id, public_pem
+from registry.selectors.terms import effective_terms
+from registry.signing import receipt_signing_key
+
+
+class PublicApi(APIView):
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    schema = ConsentryAutoSchema()
+
+
+class MatchingApi(PublicApi):
+    class MatchingOut(serializers.Serializer):
+        fingerprint_version = serializers.IntegerField()
+        algorithms = serializers.ListField(child=serializers.CharField())
+        variants = serializers.ListField(child=serializers.CharField())
+        thresholds = serializers.DictField()
+        limits = serializers.DictField(child=serializers.IntegerField())
+
+    @extend_schema(responses=MatchingOut, summary="Fingerprints and thresholds in force")
+    def get(self, request: Request) -> Response:
+        return Response(
+            {
+                "fingerprint_version": FINGERPRINT_VERSION,
+                "algorithms": ["sha256", "phash", "dhash", "pdq", "descriptor"],
+                "variants": list(VARIANTS),
+                "thresholds": DEFAULT_MATCHING.to_dict(),
+                "limits": {
+                    "max_items_per_request": settings.CONSENTRY_MAX_ITEMS_PER_REQUEST,
+                    "max_check_items": settings.CONSENTRY_MAX_CHECK_ITEMS,
+                    "max_request_bytes": settings.CONSENTRY_MAX_REQUEST_BYTES,
+                },
+            }
+        )
+
+
+class ReceiptKeyApi(PublicApi):
+    class ReceiptKeyOut(serializers.Serializer):
+        algorithm = serializers.CharField()
+        key_id = serializers.CharField()
+        public_key_pem = serializers.CharField()
+
+    @extend_schema(responses=ReceiptKeyOut, summary="The public key that verifies receipts")
+    def get(self, request: Request) -> Response:
+        public_key = receipt_signing_key().public_key()
+        return Response(
+            {
+                "algorithm": "Ed25519",
+                "key_id": key_id(public_key),
+                "public_key_pem": public_pem(public_key),
+            }
+        )
+
+
+class CreditApi(PublicApi):
+    class CreditRecordOut(serializers.Serializer):
+        work_id = serializers.IntegerField()
+        title = serializers.CharField()
+        artist = serializers.CharField()
+        credit_line = serializers.CharField()
+        terms = serializers.DictField()
+
+    @extend_schema(responses=CreditRecordOut, summary="How to credit a registered work")
+    def get(self, request: Request, work_id: int) -> Response:
+        # The credit record names the work and its terms; its image is never served.
+        work = get_object_or_404(Work.objects.active().select_related("artist"), pk=work_id)
+        terms = {
+            purpose: effective_terms([work.pk], purpose)[work.pk] for purpose in Purpose.values
+        }
+        return Response(
+            {
+                "work_id": work.pk,
+                "title": work.title,
+                "artist": work.artist.display_name,
+                "credit_line": work.credit,
+                "terms": {
+                    purpose: {
+                        "permission": t.permission,
+                        "license": t.license,
+                        "attribution": t.attribution,
+                    }
+                    for purpose, t in terms.items()
+                },
+            }
+        )
+
+
+class ArtistPolicyApi(PublicApi):
+    class ArtistPolicyOut(serializers.Serializer):
+        artist = serializers.CharField()
+        credit_line = serializers.CharField()
+        terms = serializers.DictField()
+
+    @extend_schema(
+        responses=ArtistPolicyOut,
+        summary="An artist's default terms: the policy their tdm-policy signals point to",
+    )
+    def get(self, request: Request, artist_id: int) -> Response:
+        artist = get_object_or_404(Artist, pk=artist_id)
+        defaults = {terms.purpose: terms for terms in artist.default_terms.all()}
+        return Response(
+            {
+                "artist": artist.display_name,
+                "credit_line": artist.credit,
+                "terms": {
+                    purpose: {
+                        "permission": defaults[purpose].permission
+                        if purpose in defaults
+                        else Permission.NOT_ALLOWED,
+                        "license": defaults[purpose].license if purpose in defaults else "",
+                    }
+                    for purpose in Purpose.values
+                },
+            }
+        )

@@ -1,0 +1,442 @@
+"""The AI team's endpoints: screenings, their items, and the synchronous check."""
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from django.conf import settings
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from registry.api.auth import (
+    IsOrganization,
+    OrganizationAPIKeyAuthentication,
+    OrganizationRateThrottle,
+    organization_of,
+    request_object,
+)
+from registry.api.errors import PayloadTooLarge
+from registry.api.schema import ConsentryAutoSchema, UploadField, error
+from registry.api.uploads import fingerprints_from_files
+from registry.gatekeeper import passes
+from registry.models import Decision, Purpose, Screening, ScreeningItem, ScreeningMode
+from registry.selectors.decisions import decide_items
+from registry.selectors.ledger import registry_version
+from registry.services.screenings import (
+    screening_add_chunk,
+    screening_close,
+    screening_create,
+    validate_items,
+)
+
+NDJSON = "application/x-ndjson"
+
+
+class NDJSONRenderer(BaseRenderer):
+    """Lets `Accept: application/x-ndjson` through content negotiation; the view streams."""
+
+    media_type = NDJSON
+    format = "ndjson"
+
+    def render(
+        self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None
+    ) -> bytes:
+        return JSONRenderer().render(data) + b"\n"
+
+
+class ItemDoc(serializers.Serializer):
+    """One item as the client sends it: an id, an optional URL, and its fingerprint fields."""
+
+    id = serializers.CharField(max_length=512)
+    url = serializers.URLField(required=False)
+    version = serializers.IntegerField(help_text="Fingerprint version (see /api/v1/matching).")
+    sha256 = serializers.CharField(help_text="SHA-256 of the image bytes, 64 hex digits.")
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    information = serializers.FloatField()
+    phash = serializers.CharField(help_text="64-bit pHash, 16 hex digits.")
+    dhash = serializers.CharField(help_text="64-bit dHash, 16 hex digits.")
+    pdq = serializers.CharField(help_text="256-bit PDQ hash, 64 hex digits.")
+    pdq_quality = serializers.IntegerField()
+    descriptor = serializers.CharField(help_text="Verification descriptor, hex.")
+    embedded = serializers.DictField(
+        required=False,
+        help_text="Reservations embedded in the image (IPTC plus:DataMining, C2PA "
+        "training-mining), as the client read them; see docs/standards.md.",
+    )
+    headers = serializers.DictField(
+        required=False, help_text="Response headers of the item's download (X-Robots-Tag, ...)."
+    )
+    user_agent = serializers.CharField(
+        required=False, help_text="The downloader's user agent, for scoped X-Robots-Tag rules."
+    )
+    unreadable = serializers.CharField(
+        required=False, help_text="Why the client could not read the image: decided invalid."
+    )
+
+
+class MatchOut(serializers.Serializer):
+    work_id = serializers.IntegerField()
+    variant = serializers.CharField()
+    algorithm = serializers.CharField()
+    distance = serializers.IntegerField(allow_null=True)
+    distances = serializers.DictField()
+
+
+class CreditOut(serializers.Serializer):
+    artist = serializers.CharField()
+    credit_line = serializers.CharField()
+    title = serializers.CharField()
+    work_id = serializers.IntegerField()
+    url = serializers.URLField()
+    license = serializers.CharField()
+    attribution = serializers.CharField()
+
+
+class ItemOut(serializers.Serializer):
+    id = serializers.CharField(source="item_id")
+    url = serializers.CharField()
+    decision = serializers.ChoiceField(choices=Decision.choices)
+    reason = serializers.CharField()
+    matches = MatchOut(many=True)
+    credit = CreditOut(many=True)
+    chunk = serializers.IntegerField(source="chunk.number")
+    position = serializers.IntegerField()
+
+
+class ScreeningOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.CharField()
+    purpose = serializers.CharField()
+    mode = serializers.CharField()
+    accepting_chunks = serializers.BooleanField()
+    progress = serializers.SerializerMethodField()
+    counts = serializers.DictField(child=serializers.IntegerField())
+    registry_version = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    receipt = serializers.SerializerMethodField()
+    links = serializers.SerializerMethodField()
+
+    def get_progress(self, screening: Screening) -> dict[str, int]:
+        return {"done": screening.done_items, "total": screening.total_items}
+
+    def get_registry_version(self, screening: Screening) -> dict[str, Any]:
+        return {"sequence": screening.registry_sequence, "hash": screening.registry_hash}
+
+    def get_receipt(self, screening: Screening) -> dict[str, Any] | None:
+        if screening.receipt is None:
+            return None
+        return {"document": screening.receipt, "signature": screening.receipt_signature}
+
+    def get_links(self, screening: Screening) -> dict[str, str]:
+        request = self.context["request"]
+        return {
+            name: request.build_absolute_uri(reverse(f"api-screening-{name}", args=[screening.id]))
+            for name in ("detail", "items", "chunks", "close")
+        }
+
+
+def _screening_response(request: Request, screening: Screening, code: int) -> Response:
+    return Response(ScreeningOut(screening, context={"request": request}).data, status=code)
+
+
+def _refuse_oversized(request: Request) -> None:
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if length > settings.CONSENTRY_MAX_REQUEST_BYTES:
+        raise PayloadTooLarge(
+            f"The request has {length} bytes; the maximum is "
+            f"{settings.CONSENTRY_MAX_REQUEST_BYTES}. Send the items in chunks."
+        )
+
+
+def _items_of(request: Request) -> list[Any]:
+    """JSON items as sent, or the uploaded image files fingerprinted here."""
+    if request.FILES:
+        return fingerprints_from_files(request.FILES.getlist("images"))
+    items = request_object(request).get("items", [])
+    if not isinstance(items, list):
+        raise serializers.ValidationError({"detail": "'items' must be a list."})
+    if len(items) > settings.CONSENTRY_MAX_ITEMS_PER_REQUEST:
+        raise PayloadTooLarge(
+            f"{len(items)} items is more than the {settings.CONSENTRY_MAX_ITEMS_PER_REQUEST} "
+            "allowed per request; send them in chunks."
+        )
+    return items
+
+
+class OrganizationApi(APIView):
+    authentication_classes = [OrganizationAPIKeyAuthentication]
+    permission_classes = [IsOrganization]
+    throttle_classes = [OrganizationRateThrottle]
+    schema = ConsentryAutoSchema()
+
+
+class ScreeningListCreateApi(OrganizationApi):
+    parser_classes = [JSONParser, MultiPartParser]
+
+    class ScreeningIn(serializers.Serializer):
+        purpose = serializers.ChoiceField(choices=Purpose.choices)
+        mode = serializers.ChoiceField(
+            choices=ScreeningMode.choices, default=ScreeningMode.CONSENT_REQUIRED
+        )
+        keep_open = serializers.BooleanField(
+            default=False, help_text="Send more items as chunks, then close the screening."
+        )
+
+    class ScreeningRequestDoc(ScreeningIn):
+        # Optional: a screening kept open may start empty and take its items as chunks.
+        items = ItemDoc(
+            many=True, required=False, help_text="At most the published maximum per request."
+        )
+
+    class ScreeningUploadDoc(ScreeningIn):
+        images = serializers.ListField(
+            child=UploadField(), min_length=1, help_text="Image files, fingerprinted here."
+        )
+
+    class Pagination(CursorPagination):
+        ordering = "-created_at"
+
+    pagination_class = Pagination  # documents the paged answer and its cursor
+
+    @extend_schema(
+        request={
+            "application/json": ScreeningRequestDoc,
+            "multipart/form-data": ScreeningUploadDoc,
+        },
+        responses={
+            202: ScreeningOut,
+            400: error("Bad request"),
+            413: error("Too many items or bytes"),
+        },
+        summary="Start a screening",
+        description="JSON items carrying fingerprints, or a multipart form with `images` files "
+        "(hashed on the server) and `purpose`/`mode` fields. Answers 202; poll the detail link.",
+    )
+    def post(self, request: Request) -> Response:
+        _refuse_oversized(request)
+        envelope = self.ScreeningIn(data=request.data)
+        envelope.is_valid(raise_exception=True)
+        screening = screening_create(
+            organization=organization_of(request),
+            items=_items_of(request),
+            **envelope.validated_data,
+        )
+        return _screening_response(request, screening, status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses=ScreeningOut(many=True), summary="The organization's screenings")
+    def get(self, request: Request) -> Response:
+        screenings = Screening.objects.filter(organization=organization_of(request))
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(screenings, request, view=self)
+        data = ScreeningOut(page, many=True, context={"request": request}).data
+        return paginator.get_paginated_response(data)
+
+
+def _own_screening(request: Request, screening_id: Any) -> Screening:
+    # Another organization's screening answers 404, exactly like one that does not exist.
+    return get_object_or_404(Screening, pk=screening_id, organization=organization_of(request))
+
+
+class ScreeningDetailApi(OrganizationApi):
+    @extend_schema(responses={200: ScreeningOut}, summary="A screening's status and receipt")
+    def get(self, request: Request, screening_id: Any) -> Response:
+        return _screening_response(request, _own_screening(request, screening_id), 200)
+
+
+class ScreeningChunkApi(OrganizationApi):
+    parser_classes = [JSONParser, MultiPartParser]
+
+    class ChunkIn(serializers.Serializer):
+        number = serializers.IntegerField(
+            min_value=0, help_text="Chunk number; items sent with the POST that started it are 0."
+        )
+
+    class ChunkRequestDoc(ChunkIn):
+        items = ItemDoc(many=True)
+
+    class ChunkUploadDoc(ChunkIn):
+        images = serializers.ListField(
+            child=UploadField(), min_length=1, help_text="Image files, fingerprinted here."
+        )
+
+    @extend_schema(
+        request={"application/json": ChunkRequestDoc, "multipart/form-data": ChunkUploadDoc},
+        responses={
+            202: ScreeningOut,
+            200: ScreeningOut,
+            409: error("That chunk number came with other items, or the screening is closed"),
+            413: error("Too many items or bytes"),
+        },
+        summary="Add a chunk of items to an open screening",
+        description="Re-sending a chunk number already received changes nothing and answers 200.",
+    )
+    def post(self, request: Request, screening_id: Any) -> Response:
+        _refuse_oversized(request)
+        screening = _own_screening(request, screening_id)
+        envelope = self.ChunkIn(data=request.data)
+        envelope.is_valid(raise_exception=True)
+        _, created = screening_add_chunk(
+            screening=screening, number=envelope.validated_data["number"], items=_items_of(request)
+        )
+        screening.refresh_from_db()
+        return _screening_response(request, screening, 202 if created else 200)
+
+
+class ScreeningCloseApi(OrganizationApi):
+    @extend_schema(request=None, responses={202: ScreeningOut}, summary="No more chunks")
+    def post(self, request: Request, screening_id: Any) -> Response:
+        screening = screening_close(screening=_own_screening(request, screening_id))
+        return _screening_response(request, screening, status.HTTP_202_ACCEPTED)
+
+
+class ItemPagination(CursorPagination):
+    ordering = "id"
+    page_size = 500
+    max_page_size = 5000
+    page_size_query_param = "page_size"
+
+    def get_page_size(self, request: Request) -> int:
+        # DRF falls back to the default on a page size it cannot read; a client that asked
+        # for one is told instead. Above the maximum, the maximum.
+        text = request.query_params.get(self.page_size_query_param)
+        if text is None:
+            return self.page_size
+        try:
+            size = int(text)
+        except ValueError:
+            size = 0
+        if size < 1:
+            raise serializers.ValidationError(
+                {
+                    "page_size": f"page_size must be a whole number of at least 1; a page "
+                    f"holds at most {self.max_page_size} items."
+                }
+            )
+        return min(size, self.max_page_size)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters: list[dict[str, Any]] = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"]["minimum"] = 1
+        return parameters
+
+
+_NDJSON_FIELDS = ("id", "url", "decision", "reason", "matches", "credit", "chunk", "position")
+
+
+def _ndjson_lines(items: Any) -> Iterator[str]:
+    """The same fields as ItemOut, built from plain rows: a screening streams millions of them,
+    and a serializer per row would cost more than the database."""
+    rows = items.values_list(
+        "item_id", "url", "decision", "reason", "matches", "credit", "chunk__number", "position"
+    )
+    for row in rows.iterator(chunk_size=5000):
+        yield json.dumps(dict(zip(_NDJSON_FIELDS, row, strict=True)), ensure_ascii=False) + "\n"
+
+
+class ScreeningItemsApi(OrganizationApi):
+    renderer_classes = [JSONRenderer, NDJSONRenderer]
+    pagination_class = ItemPagination  # documents the paged answer and its parameters
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("decision", enum=Decision.values, required=False),
+        ],
+        responses={200: ItemOut(many=True), (200, NDJSON): OpenApiTypes.STR},
+        summary="Decided items, paged JSON or JSON Lines",
+        description=f"Send `Accept: {NDJSON}` to stream every item as one JSON object per line.",
+    )
+    def get(self, request: Request, screening_id: Any) -> Response | StreamingHttpResponse:
+        screening = _own_screening(request, screening_id)
+        items = ScreeningItem.objects.filter(screening=screening).select_related("chunk")
+        decision = request.query_params.get("decision")
+        if decision:
+            if decision not in Decision.values:
+                raise serializers.ValidationError(
+                    {"detail": f"decision must be one of {', '.join(Decision.values)}."}
+                )
+            items = items.filter(decision=decision)
+        if request.accepted_renderer.format == NDJSONRenderer.format:
+            return StreamingHttpResponse(_ndjson_lines(items.order_by("id")), content_type=NDJSON)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(items, request, view=self)
+        return paginator.get_paginated_response(ItemOut(page, many=True).data)
+
+
+class CheckResultOut(serializers.Serializer):
+    id = serializers.CharField()
+    decision = serializers.ChoiceField(choices=Decision.choices)
+    passes = serializers.BooleanField()
+    reason = serializers.CharField()
+    matches = MatchOut(many=True)
+    credit = CreditOut(many=True)
+
+
+class CheckOut(serializers.Serializer):
+    registry_version = serializers.DictField()
+    items = CheckResultOut(many=True)
+
+
+class CheckApi(OrganizationApi):
+    parser_classes = [JSONParser]  # fingerprints only; image files go to a screening
+
+    class CheckIn(serializers.Serializer):
+        purpose = serializers.ChoiceField(choices=Purpose.choices)
+        mode = serializers.ChoiceField(
+            choices=ScreeningMode.choices, default=ScreeningMode.CONSENT_REQUIRED
+        )
+
+    class CheckRequestDoc(CheckIn):
+        items = ItemDoc(many=True, required=False)
+
+    @extend_schema(
+        request=CheckRequestDoc,
+        responses={200: CheckOut, 413: error("Too many items")},
+        summary="Decide a small batch synchronously",
+        description="The same decisions as a screening, answered at once, for up to the "
+        "published maximum (see /api/v1/matching). Not recorded as a screening.",
+    )
+    def post(self, request: Request) -> Response:
+        envelope = self.CheckIn(data=request.data)
+        envelope.is_valid(raise_exception=True)
+        items = request_object(request).get("items", [])
+        if not isinstance(items, list):
+            raise serializers.ValidationError({"detail": "'items' must be a list."})
+        if len(items) > settings.CONSENTRY_MAX_CHECK_ITEMS:
+            raise PayloadTooLarge(
+                f"{len(items)} items is more than the {settings.CONSENTRY_MAX_CHECK_ITEMS} "
+                "a check accepts; start a screening for more."
+            )
+        validate_items(items)
+        version = registry_version()
+        decisions = decide_items(
+            organization=organization_of(request),
+            purpose=envelope.validated_data["purpose"],
+            items=items,
+        )
+        mode = envelope.validated_data["mode"]
+        results = [
+            {
+                "id": item["id"],
+                "decision": decision.decision,
+                "passes": passes(decision.decision, mode),
+                "reason": decision.reason,
+                "matches": decision.matches,
+                "credit": decision.credit,
+            }
+            for item, decision in zip(items, decisions, strict=True)
+        ]
+        return Response({"registry_version": version.as_dict(), "items": results})

@@ -1,0 +1,66 @@
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from registry.api import (
+    artists,
+    compliance_urls,
+    errors,
+    optout,
+    public,
+    schema,  # noqa: F401 - registers the API key scheme with the schema
+    screenings,
+)
+
+urlpatterns = [
+    path("schema", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("matching", public.MatchingApi.as_view(), name="api-matching"),
+    path("receipts/key", public.ReceiptKeyApi.as_view(), name="api-receipt-key"),
+    path("credits/<int:work_id>", public.CreditApi.as_view(), name="api-credit"),
+    path(
+        "artists/<int:artist_id>/policy", public.ArtistPolicyApi.as_view(), name="api-artist-policy"
+    ),
+    path("screenings", screenings.ScreeningListCreateApi.as_view(), name="api-screenings"),
+    path(
+        "screenings/<uuid:screening_id>",
+        screenings.ScreeningDetailApi.as_view(),
+        name="api-screening-detail",
+    ),
+    path(
+        "screenings/<uuid:screening_id>/items",
+        screenings.ScreeningItemsApi.as_view(),
+        name="api-screening-items",
+    ),
+    path(
+        "screenings/<uuid:screening_id>/chunks",
+        screenings.ScreeningChunkApi.as_view(),
+        name="api-screening-chunks",
+    ),
+    path(
+        "screenings/<uuid:screening_id>/close",
+        screenings.ScreeningCloseApi.as_view(),
+        name="api-screening-close",
+    ),
+    path("check", screenings.CheckApi.as_view(), name="api-check"),
+    path("artist/works", artists.WorkListCreateApi.as_view(), name="api-artist-works"),
+    path("artist/works/<int:work_id>", artists.WorkDetailApi.as_view(), name="api-artist-work"),
+    path(
+        "artist/works/<int:work_id>/screenings",
+        artists.WorkScreeningsApi.as_view(),
+        name="api-artist-work-screenings",
+    ),
+    path("artist/terms", artists.TermsApi.as_view(), name="api-artist-terms"),
+    path("artist/defaults", artists.DefaultTermsApi.as_view(), name="api-artist-defaults"),
+    path("artist/sites", optout.SitesApi.as_view(), name="api-artist-sites"),
+    path("artist/sites/<int:site_id>", optout.SiteDetailApi.as_view(), name="api-artist-site"),
+    path("artist/signals", optout.SignalFilesApi.as_view(), name="api-artist-signals"),
+    path(
+        "artist/works/<int:work_id>/tagged-image",
+        optout.TaggedImageApi.as_view(),
+        name="api-artist-work-tagged-image",
+    ),
+]
+# Spread rather than include()d, so every route is listed (and schema-tested) on its own.
+urlpatterns += compliance_urls.urlpatterns
+# Last: whatever matched no route above answers the API's JSON 404.
+urlpatterns.append(re_path(r"^(?P<unmatched>.*)$", errors.not_found, name="api-not-found"))

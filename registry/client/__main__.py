@@ -1,0 +1,5 @@
+import sys
+
+from registry.client.cli import main
+
+sys.exit(main())

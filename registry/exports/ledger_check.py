@@ -1,0 +1,149 @@
+"""Verifying an exported consent ledger offline, in plain Python (no Django, no database).
+
+It recomputes every hash of the chain, requires sequences 1, 2, 3, ... without gaps, checks
+that the checkpoint names the last event, and verifies the checkpoint's Ed25519 signature.
+"""
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from registry.ledger import LedgerEntry, first_broken_link
+from registry.receipts import ReceiptError, key_id, verify
+
+CHECKPOINT_TYPE = "consentry.ledger-checkpoint"
+EXPORT_TYPE = "consentry.ledger-export"
+
+
+class LedgerExportError(ValueError):
+    """The export does not verify; the message names the first broken entry."""
+
+
+@dataclass(frozen=True)
+class VerifiedExport:
+    events: int
+    head_sequence: int
+    head_hash: str
+    checkpoint_time: str
+    key_id: str
+
+
+class _Reader:
+    """Walks the lines once: events go to the chain check, the checkpoint is kept aside."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self.lines = lines
+        self.checkpoint: dict[str, Any] | None = None
+        self.last: LedgerEntry | None = None
+        self.count = 0
+
+    def entries(self) -> Iterator[LedgerEntry]:
+        for number, line in enumerate(self.lines, start=1):
+            if not line.strip():
+                continue
+            record = _parse(line, number, self.last)
+            kind = record.get("type")
+            if self.checkpoint is not None:
+                raise LedgerExportError(
+                    f"line {number} follows the checkpoint; the checkpoint must be the last line"
+                )
+            if kind == CHECKPOINT_TYPE:
+                self.checkpoint = record
+            elif kind == "event":
+                self.last = _entry(record, number)
+                self.count += 1
+                yield self.last
+            elif kind != EXPORT_TYPE or number != 1:
+                raise LedgerExportError(f"line {number} is neither an event nor the checkpoint")
+
+
+def _next(last: LedgerEntry | None) -> int:
+    return last.sequence + 1 if last else 1
+
+
+def _parse(line: str, number: int, last: LedgerEntry | None) -> dict[str, Any]:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        raise LedgerExportError(
+            f"The ledger is broken at event {_next(last)}: line {number} is not valid JSON."
+        ) from None
+    if not isinstance(record, dict):
+        raise LedgerExportError(
+            f"The ledger is broken at event {_next(last)}: line {number} is not a JSON object."
+        )
+    return record
+
+
+def _entry(record: dict[str, Any], number: int) -> LedgerEntry:
+    try:
+        return LedgerEntry(
+            sequence=int(record["sequence"]),
+            kind=str(record["kind"]),
+            artist_id=record["artist_id"],
+            work_id=record["work_id"],
+            payload=record["payload"],
+            created_at=datetime.fromisoformat(record["created_at"]),
+            previous_hash=str(record["previous_hash"]),
+            hash=str(record["hash"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        sequence = record.get("sequence", "?")
+        raise LedgerExportError(
+            f"The ledger is broken at event {sequence}: line {number} misses a field "
+            "or has a malformed one."
+        ) from None
+
+
+def verify_ledger_export(lines: Iterable[str], public_key: Ed25519PublicKey) -> VerifiedExport:
+    """Raise LedgerExportError naming the first broken entry; else what the export proves."""
+    reader = _Reader(lines)
+    broken = first_broken_link(reader.entries())
+    if broken is not None:
+        raise LedgerExportError(
+            f"The ledger is broken at event {broken.sequence}: {broken.reason}."
+        )
+    checkpoint = reader.checkpoint
+    if checkpoint is None:
+        raise LedgerExportError("The export has no checkpoint: it was cut short.")
+    _check_checkpoint(checkpoint, reader.last)
+    signature = checkpoint.get("signature", "")
+    document = {key: value for key, value in checkpoint.items() if key != "signature"}
+    try:
+        verify(document, str(signature), public_key)
+    except ReceiptError:
+        raise LedgerExportError(
+            f"The checkpoint's signature does not verify with key {key_id(public_key)}: "
+            "the checkpoint was altered or signed by another key."
+        ) from None
+    return VerifiedExport(
+        events=reader.count,
+        head_sequence=int(checkpoint["sequence"]),
+        head_hash=str(checkpoint["head_hash"]),
+        checkpoint_time=str(checkpoint.get("time", "")),
+        key_id=key_id(public_key),
+    )
+
+
+def _check_checkpoint(checkpoint: dict[str, Any], last: LedgerEntry | None) -> None:
+    sequence = checkpoint.get("sequence")
+    last_sequence = last.sequence if last else 0
+    if sequence != last_sequence:
+        if isinstance(sequence, int) and sequence > last_sequence:
+            raise LedgerExportError(
+                f"The ledger is broken at event {last_sequence + 1}: it is missing, yet the "
+                f"checkpoint names {sequence} events (events removed from the end)."
+            )
+        raise LedgerExportError(
+            f"The ledger is broken at event {sequence}: the checkpoint names it as the head, "
+            f"but the export goes on to event {last_sequence}."
+        )
+    if last is not None and checkpoint.get("head_hash") != last.hash:
+        raise LedgerExportError(
+            f"The ledger is broken at event {last.sequence}: its hash is not the checkpoint's "
+            "head hash."
+        )

@@ -1,0 +1,172 @@
+"""Fingerprints of a query image and of a registered work, and their wire format."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from scipy.fft import dctn
+
+from registry.fingerprints.decode import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, decode_image
+from registry.fingerprints.descriptor import DESCRIPTOR_BYTES
+from registry.fingerprints.errors import FingerprintFormatError
+from registry.fingerprints.hashing import PDQ_BYTES, Hashes, hash_image
+from registry.fingerprints.variants import variant_images
+
+# Bumped whenever decoding, normalization, the variants or any hash changes: fingerprints
+# of two versions are not comparable. 2: symmetric trimming; variants "brightened" and one
+# "crop_centre" (7.5% a side) in place of "crop_centre_5" and "crop_centre_10"; the
+# 963-byte descriptor.
+FINGERPRINT_VERSION = 2
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class ImageFingerprint:
+    """What a query item carries: computed by the client or by the server."""
+
+    version: int
+    sha256: str
+    width: int
+    height: int
+    information: float
+    hashes: Hashes
+
+    def to_wire(self) -> dict[str, object]:
+        return {
+            "version": self.version,
+            "sha256": self.sha256,
+            "width": self.width,
+            "height": self.height,
+            "information": self.information,
+            "phash": f"{self.hashes.phash:016x}",
+            "dhash": f"{self.hashes.dhash:016x}",
+            "pdq": self.hashes.pdq.hex(),
+            "pdq_quality": self.hashes.pdq_quality,
+            "descriptor": self.hashes.descriptor.hex(),
+        }
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, object]) -> ImageFingerprint:
+        """Parse a client's fingerprint; anything malformed raises FingerprintFormatError."""
+        if not isinstance(data, Mapping):
+            raise FingerprintFormatError("a fingerprint must be a JSON object")
+        version = _wire_int(data, "version", 0, 1 << 31)
+        if version != FINGERPRINT_VERSION:
+            raise FingerprintFormatError(
+                f"fingerprint version {version} is not supported (expected {FINGERPRINT_VERSION})"
+            )
+        sha256 = _wire_str(data, "sha256")
+        if not _SHA256.fullmatch(sha256):
+            raise FingerprintFormatError("sha256 must be 64 lowercase hex digits")
+        hashes = Hashes(
+            phash=int.from_bytes(_wire_hex(data, "phash", 8), "big"),
+            dhash=int.from_bytes(_wire_hex(data, "dhash", 8), "big"),
+            pdq=_wire_hex(data, "pdq", PDQ_BYTES),
+            pdq_quality=_wire_int(data, "pdq_quality", 0, 100),
+            descriptor=_wire_hex(data, "descriptor", DESCRIPTOR_BYTES),
+        )
+        return cls(
+            version=version,
+            sha256=sha256,
+            width=_wire_int(data, "width", 1, 1 << 31),
+            height=_wire_int(data, "height", 1, 1 << 31),
+            information=_wire_float(data, "information"),
+            hashes=hashes,
+        )
+
+
+@dataclass(frozen=True)
+class WorkFingerprints:
+    """A registered work: its own fingerprint and the hashes of every variant ("original" too)."""
+
+    image: ImageFingerprint
+    variants: dict[str, Hashes]
+
+
+def fingerprint_image(
+    data: bytes, *, max_bytes: int = MAX_IMAGE_BYTES, max_pixels: int = MAX_IMAGE_PIXELS
+) -> ImageFingerprint:
+    """Fingerprint a query image. Raises ImageDecodeError for anything unsafe or broken."""
+    decoded = decode_image(data, max_bytes=max_bytes, max_pixels=max_pixels)
+    return _image_fingerprint(data, decoded.width, decoded.height, decoded.trimmed)
+
+
+def fingerprint_work(
+    data: bytes, *, max_bytes: int = MAX_IMAGE_BYTES, max_pixels: int = MAX_IMAGE_PIXELS
+) -> WorkFingerprints:
+    """Fingerprint a work to register, with the hashes of every registered variant."""
+    decoded = decode_image(data, max_bytes=max_bytes, max_pixels=max_pixels)
+    variants = {name: hash_image(image) for name, image in variant_images(decoded).items()}
+    image = _image_fingerprint(data, decoded.width, decoded.height, decoded.trimmed)
+    return WorkFingerprints(image=image, variants=variants)
+
+
+def _image_fingerprint(
+    data: bytes, width: int, height: int, image: Image.Image
+) -> ImageFingerprint:
+    return ImageFingerprint(
+        version=FINGERPRINT_VERSION,
+        sha256=hashlib.sha256(data).hexdigest(),
+        width=width,
+        height=height,
+        information=information(image),
+        hashes=hash_image(image),
+    )
+
+
+def information(image: Image.Image) -> float:
+    """The contrast, in grey levels, of the structure that pHash reads.
+
+    pHash keeps the lowest 8x8 frequencies of a 32x32 grey image and thresholds them at
+    their median; this is the standard deviation of the picture those 63 non-constant
+    frequencies draw. A blank page, a paper texture or a faint gradient scores a few grey
+    levels: its hash bits are decided by noise and collide with every other such image.
+    """
+    grey = np.asarray(image.convert("L").resize((32, 32), Image.Resampling.BOX), dtype=np.float64)
+    coefficients = dctn(grey, norm="ortho")[:8, :8]
+    coefficients[0, 0] = 0.0
+    return float(np.sqrt((coefficients**2).sum()) / 32)
+
+
+def _wire_value(data: Mapping[str, object], key: str) -> Any:
+    if key not in data:
+        raise FingerprintFormatError(f"the fingerprint has no {key!r}")
+    return data[key]
+
+
+def _wire_int(data: Mapping[str, object], key: str, low: int, high: int) -> int:
+    value = _wire_value(data, key)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise FingerprintFormatError(f"{key!r} must be an integer from {low} to {high}")
+    return value
+
+
+def _wire_float(data: Mapping[str, object], key: str) -> float:
+    value = _wire_value(data, key)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise FingerprintFormatError(f"{key!r} must be a finite number")
+    if value < 0:
+        raise FingerprintFormatError(f"{key!r} must not be negative")
+    return float(value)
+
+
+def _wire_str(data: Mapping[str, object], key: str) -> str:
+    value = _wire_value(data, key)
+    if not isinstance(value, str):
+        raise FingerprintFormatError(f"{key!r} must be a string")
+    return value
+
+
+def _wire_hex(data: Mapping[str, object], key: str, size: int) -> bytes:
+    text = _wire_str(data, key)
+    if len(text) != 2 * size or not re.fullmatch(r"[0-9a-fA-F]*", text):
+        raise FingerprintFormatError(f"{key!r} must be {2 * size} hex digits")
+    return bytes.fromhex(text)

@@ -1,0 +1,67 @@
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from registry.exports.ledger_check import LedgerExportError, verify_ledger_export
+from registry.ledger import LedgerEntry, first_broken_link
+from registry.models import ConsentEvent
+from registry.receipts import ReceiptError, load_public_key
+from registry.signing import receipt_signing_key
+
+
+def stored_entries() -> Iterator[LedgerEntry]:
+    rows = ConsentEvent.objects.order_by("sequence").values_list(
+        "sequence", "kind", "artist_id", "work_id", "payload", "created_at", "previous_hash", "hash"
+    )
+    for row in rows.iterator(chunk_size=10_000):
+        yield LedgerEntry(*row)
+
+
+class Command(BaseCommand):
+    help = (
+        "Recompute the consent ledger's hash chain; fail and name the first broken event. "
+        "With --export FILE, verify an exported ledger offline instead."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--export", type=Path, help="an exported ledger (JSON Lines) to verify offline"
+        )
+        parser.add_argument(
+            "--key-file",
+            type=Path,
+            help="the registry's public key (PEM) for the checkpoint signature; "
+            "default: this registry's own key",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["export"] is not None:
+            key_file = options["key_file"]
+            self._verify_export(Path(options["export"]), Path(key_file) if key_file else None)
+            return
+        broken = first_broken_link(stored_entries())
+        if broken is not None:
+            raise CommandError(f"The ledger is broken at event {broken.sequence}: {broken.reason}.")
+        head = ConsentEvent.objects.order_by("-sequence").first()
+        if head is None:
+            self.stdout.write("The ledger is empty.")
+        else:
+            self.stdout.write(f"The ledger holds: {head.sequence} events, head hash {head.hash}.")
+
+    def _verify_export(self, path: Path, key_file: Path | None) -> None:
+        try:
+            if key_file is not None:
+                public_key = load_public_key(key_file.read_bytes())
+            else:
+                public_key = receipt_signing_key().public_key()
+            with path.open(encoding="utf-8") as lines:
+                verified = verify_ledger_export(lines, public_key)
+        except (OSError, ReceiptError, LedgerExportError) as error:
+            raise CommandError(str(error)) from None
+        self.stdout.write(
+            f"The exported ledger holds: {verified.events} events, head hash "
+            f"{verified.head_hash}, checkpoint of {verified.checkpoint_time} signed by key "
+            f"{verified.key_id}."
+        )

@@ -1,0 +1,131 @@
+"""When a query matches a registered variant: the published configuration and the rule.
+
+Matching runs in two steps. The index finds candidates: every registered variant whose
+64-bit pHash is within `phash_radius` of the query's, together with every variant whose
+dHash is within `dhash_radius` (a watermark bar moves pHash more than dHash). Each
+candidate is then verified here by comparing descriptors (a 32x32 grey and 16x16 colour
+picture of each, registry.fingerprints.comparison); hashes alone never decide, because
+distinct drawings on white collide under 64-bit hashes. Plain Python, no Django.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from registry.fingerprints import FINGERPRINT_VERSION, Hashes, ImageFingerprint
+from registry.fingerprints.comparison import compare
+from registry.fingerprints.descriptor import DESCRIPTOR_BYTES
+
+
+@dataclass(frozen=True)
+class MatchingConfig:
+    fingerprint_version: int = FINGERPRINT_VERSION
+    phash_radius: int = 10
+    dhash_radius: int = 10  # a negative radius turns the dHash search off
+    # dHash is searched only on the variants framed like the original (and its small tilts and
+    # centre crop): the overlays it rescues, a watermark bar or a re-post, keep the framing.
+    # Measured by bench/accuracy, the other variants add 1 or 2 hits in 8,592 queries and
+    # would double the dHash index.
+    dhash_variants: tuple[str, ...] = (
+        "original",
+        "untrimmed",
+        "tilt_left",
+        "tilt_right",
+        "crop_centre",
+    )
+    # What counts as a changed descriptor cell (registry.fingerprints.comparison): off by more
+    # than this share of the query's grey range, beyond its neighbours' range widened by
+    # `contrast_tolerance` times itself.
+    cell_tolerance: float = 0.15
+    contrast_tolerance: float = 0.5
+    # A match differs in at most this share of cells, overlays at the frame's edge included
+    # (a watermark bar or ribbon changes 3-8%, the black corners of a tilted copy up to 8%),
+    max_changed: float = 0.10
+    # and in at most this share away from the edge: 7 of 1,024 cells. A different drawing
+    # on the same template (another letter on a dreidel, a placket on a shirt) changes more.
+    max_changed_inside: float = 0.007
+    # Mean difference of the 90% best-agreeing cells, as a share of the query's grey range.
+    max_luma: float = 0.10
+    max_colour: float = 0.08
+    # A query whose colour stays within this many grey levels of grey is compared on grey only.
+    colourless: float = 12.0
+    # fingerprints.information below this: too plain to match, decided `invalid`.
+    min_information: float = 8.0
+
+    def __post_init__(self) -> None:
+        limits = ("cell_tolerance", "max_changed", "max_changed_inside", "max_luma", "max_colour")
+        if min(getattr(self, name) for name in limits) <= 0:
+            raise ValueError("matching thresholds must be positive")
+        if self.contrast_tolerance < 0:
+            raise ValueError("contrast_tolerance must not be negative")
+
+    def to_dict(self) -> dict[str, object]:
+        published: dict[str, object] = asdict(self)
+        published["dhash_variants"] = list(self.dhash_variants)
+        published["candidates"] = "phash within phash_radius, or dhash within dhash_radius"
+        published["algorithms"] = ["phash", "dhash", "pdq", "descriptor"]
+        return published
+
+
+DEFAULT_MATCHING = MatchingConfig()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    matched: bool
+    distances: dict[str, int | float]
+    # The largest descriptor distance as a share of its limit: at most 1.0 when matched.
+    # Among several matched works, the lowest score is the closest.
+    score: float = math.inf
+
+
+def is_weak(fp: ImageFingerprint, config: MatchingConfig = DEFAULT_MATCHING) -> bool:
+    """Too little information to match reliably: the item is `invalid`, never `allowed`."""
+    return fp.information < config.min_information
+
+
+def is_candidate(
+    query: Hashes, candidate: Hashes, config: MatchingConfig = DEFAULT_MATCHING
+) -> bool:
+    """The index's search, for one pair: what a brute-force scan would return."""
+    return (query.phash ^ candidate.phash).bit_count() <= config.phash_radius or (
+        query.dhash ^ candidate.dhash
+    ).bit_count() <= config.dhash_radius
+
+
+def verify(query: Hashes, candidate: Hashes, config: MatchingConfig = DEFAULT_MATCHING) -> Verdict:
+    """Whether a candidate from the index is the query's work, with every distance."""
+    distances: dict[str, int | float] = {
+        "phash": (query.phash ^ candidate.phash).bit_count(),
+        "dhash": (query.dhash ^ candidate.dhash).bit_count(),
+        "pdq": (
+            int.from_bytes(query.pdq, "big") ^ int.from_bytes(candidate.pdq, "big")
+        ).bit_count(),
+    }
+    if len(query.descriptor) != DESCRIPTOR_BYTES or len(candidate.descriptor) != DESCRIPTOR_BYTES:
+        return Verdict(matched=False, distances=distances)  # fail closed: nothing to verify on
+    luma, colour, changed, inside = compare(
+        query.descriptor,
+        candidate.descriptor,
+        cell_tolerance=config.cell_tolerance,
+        contrast_tolerance=config.contrast_tolerance,
+        colourless=config.colourless,
+    )
+    distances["luma"] = round(luma, 4)
+    distances["colour"] = round(colour, 4)
+    distances["changed"] = round(changed, 4)
+    distances["changed_inside"] = round(inside, 4)
+    score = max(
+        luma / config.max_luma,
+        colour / config.max_colour,
+        changed / config.max_changed,
+        inside / config.max_changed_inside,
+    )
+    return Verdict(matched=score <= 1.0, distances=distances, score=round(score, 4))
+
+
+def closest_work(verdicts: dict[int, Verdict]) -> int | None:
+    """The work whose best matched variant scored lowest: the one a re-post is credited to."""
+    matched = {work: verdict.score for work, verdict in verdicts.items() if verdict.matched}
+    return min(matched, key=lambda work: matched[work]) if matched else None

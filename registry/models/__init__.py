@@ -1,0 +1,59 @@
+"""The registry's domain models, one module per part of the vocabulary in DESIGN.md."""
+
+from registry.models.artists import Artist, ArtistLink, ArtistSite
+from registry.models.choices import Permission, Purpose
+from registry.models.compliance import (
+    DeliveryStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WithdrawalFanOut,
+    WithdrawalNotice,
+)
+from registry.models.disputes import Dispute, DisputeResolution, DisputeStatus
+from registry.models.ledger import ConsentEvent, ConsentEventKind
+from registry.models.organizations import Organization, OrganizationAPIKey
+from registry.models.screenings import (
+    Decision,
+    Screening,
+    ScreeningChunk,
+    ScreeningItem,
+    ScreeningMode,
+    ScreeningStatus,
+    WorkScreening,
+)
+from registry.models.terms import DefaultTerms, Grant, Terms
+from registry.models.works import Fingerprint, Work
+
+__all__ = [
+    "Artist",
+    "ArtistLink",
+    "ArtistSite",
+    "ConsentEvent",
+    "ConsentEventKind",
+    "Decision",
+    "DefaultTerms",
+    "DeliveryStatus",
+    "Dispute",
+    "DisputeResolution",
+    "DisputeStatus",
+    "Fingerprint",
+    "Grant",
+    "Organization",
+    "OrganizationAPIKey",
+    "Permission",
+    "Purpose",
+    "Screening",
+    "ScreeningChunk",
+    "ScreeningItem",
+    "ScreeningMode",
+    "ScreeningStatus",
+    "Terms",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WithdrawalFanOut",
+    "WithdrawalNotice",
+    "Work",
+    "WorkScreening",
+]

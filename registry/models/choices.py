@@ -1,0 +1,19 @@
+"""The fixed vocabularies of the registry (see DESIGN.md)."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Purpose(models.TextChoices):
+    """The four uses named by the C2PA 1.4 / CAWG training-and-data-mining assertion."""
+
+    AI_TRAINING = "ai_training", _("AI training")
+    AI_GENERATIVE_TRAINING = "ai_generative_training", _("Generative AI training")
+    DATA_MINING = "data_mining", _("Data mining")
+    AI_INFERENCE = "ai_inference", _("AI inference")
+
+
+class Permission(models.TextChoices):
+    ALLOWED = "allowed", _("Allowed")
+    NOT_ALLOWED = "not_allowed", _("Not allowed")
+    LICENSED = "licensed", _("Licensed organizations only")

@@ -1,0 +1,54 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class ConsentEventKind(models.TextChoices):
+    WORK_REGISTERED = "work_registered", _("Work registered")
+    WORK_REMOVED = "work_removed", _("Work removed")
+    TERMS_CHANGED = "terms_changed", _("Terms changed")
+    DEFAULTS_CHANGED = "defaults_changed", _("Default terms changed")
+    GRANT_CREATED = "grant_created", _("Grant created")
+    GRANT_REVOKED = "grant_revoked", _("Grant revoked")
+    DISPUTE_OPENED = "dispute_opened", _("Dispute opened")
+    DISPUTE_RESOLVED = "dispute_resolved", _("Dispute resolved")
+    SITE_VERIFIED = "site_verified", _("Site reservation verified")
+    SITE_REMOVED = "site_removed", _("Site reservation removed")
+
+
+class ConsentEvent(models.Model):
+    """One entry of the append-only, hash-chained consent ledger.
+
+    Each hash covers the previous hash and a canonical encoding of this event, so editing,
+    deleting or reordering any entry breaks every hash after it. On PostgreSQL a trigger refuses
+    UPDATE and DELETE on this table.
+    """
+
+    sequence = models.PositiveBigIntegerField(_("sequence"), unique=True)
+    kind = models.CharField(_("kind"), max_length=32, choices=ConsentEventKind.choices)
+    # PROTECT: a ledger entry outlives nothing it names; works are removed, never deleted.
+    artist = models.ForeignKey(
+        "registry.Artist",
+        verbose_name=_("artist"),
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="consent_events",
+    )
+    work = models.ForeignKey(
+        "registry.Work",
+        verbose_name=_("work"),
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="consent_events",
+    )
+    payload = models.JSONField(_("payload"), default=dict)
+    created_at = models.DateTimeField(_("recorded at"))
+    previous_hash = models.CharField(_("previous hash"), max_length=64)
+    hash = models.CharField(_("hash"), max_length=64, unique=True)
+
+    class Meta:
+        verbose_name = _("consent event")
+        verbose_name_plural = _("consent events")
+        ordering = ["sequence"]
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.kind}"

@@ -1,0 +1,159 @@
+import uuid
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from registry.models.choices import Purpose
+from registry.models.organizations import Organization
+from registry.models.works import Work
+
+
+class ScreeningMode(models.TextChoices):
+    CONSENT_REQUIRED = "consent_required", _("Consent required (only allowed items pass)")
+    RESPECT_OPT_OUTS = "respect_opt_outs", _("Respect opt-outs (unregistered items pass too)")
+
+
+class ScreeningStatus(models.TextChoices):
+    RECEIVING = "receiving", _("Receiving chunks")
+    RUNNING = "running", _("Running")
+    FINISHED = "finished", _("Finished")
+
+
+class Decision(models.TextChoices):
+    ALLOWED = "allowed", _("Allowed")
+    DENIED = "denied", _("Denied")
+    UNREGISTERED = "unregistered", _("Unregistered")
+    INVALID = "invalid", _("Invalid")
+
+
+class Screening(models.Model):
+    """One job of an organization: a purpose, a mode, items sent in chunks, and a receipt."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        Organization,
+        verbose_name=_("organization"),
+        on_delete=models.PROTECT,
+        related_name="screenings",
+    )
+    purpose = models.CharField(_("purpose"), max_length=32, choices=Purpose.choices)
+    mode = models.CharField(_("mode"), max_length=20, choices=ScreeningMode.choices)
+    status = models.CharField(
+        _("status"), max_length=16, choices=ScreeningStatus.choices, default=ScreeningStatus.RUNNING
+    )
+    # True while the client may still send chunks; the screening finishes once closed and done.
+    accepting_chunks = models.BooleanField(_("accepting chunks"), default=False)
+    total_items = models.PositiveIntegerField(_("items"), default=0)
+    done_items = models.PositiveIntegerField(_("items decided"), default=0)
+    counts = models.JSONField(_("counts per decision"), default=dict)
+    registry_sequence = models.PositiveBigIntegerField(_("registry version"))
+    registry_hash = models.CharField(_("registry version hash"), max_length=64)
+    matching = models.JSONField(_("matching configuration"), default=dict)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    receipt = models.JSONField(_("receipt"), null=True, blank=True)
+    receipt_signature = models.CharField(_("receipt signature"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("screening")
+        verbose_name_plural = _("screenings")
+        ordering = ["-created_at"]
+        indexes = [
+            # Serves an organization's screening list and its compliance report by period.
+            models.Index(fields=["organization", "created_at"], name="screening_org_created"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+
+class ScreeningChunk(models.Model):
+    """Up to the published maximum of items, decided by one task in one transaction."""
+
+    screening = models.ForeignKey(
+        Screening, verbose_name=_("screening"), on_delete=models.CASCADE, related_name="chunks"
+    )
+    number = models.PositiveIntegerField(_("number"))
+    item_count = models.PositiveIntegerField(_("items"))
+    # The items as received (JSON text: PostgreSQL need not parse it), until they are decided.
+    payload = models.TextField(_("payload"))
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    digest = models.CharField(_("digest of the decisions"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("chunk")
+        verbose_name_plural = _("chunks")
+        constraints = [
+            # A chunk re-sent by a resuming client is recognised, not screened twice.
+            models.UniqueConstraint(fields=["screening", "number"], name="chunk_unique_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.screening_id}#{self.number}"
+
+
+class ScreeningItem(models.Model):
+    """The decision for one submitted item; exactly one per (chunk, position)."""
+
+    screening = models.ForeignKey(
+        Screening, verbose_name=_("screening"), on_delete=models.CASCADE, related_name="items"
+    )
+    chunk = models.ForeignKey(
+        ScreeningChunk, verbose_name=_("chunk"), on_delete=models.CASCADE, related_name="items"
+    )
+    position = models.PositiveIntegerField(_("position in chunk"))
+    item_id = models.CharField(_("item id"), max_length=512)
+    url = models.URLField(_("URL"), max_length=2048, blank=True)
+    decision = models.CharField(_("decision"), max_length=16, choices=Decision.choices)
+    reason = models.CharField(_("reason"), max_length=500)
+    matches = models.JSONField(_("matches"), default=list)
+    credit = models.JSONField(_("credit"), default=list)
+
+    class Meta:
+        verbose_name = _("screened item")
+        verbose_name_plural = _("screened items")
+        constraints = [
+            models.UniqueConstraint(fields=["chunk", "position"], name="item_unique_position")
+        ]
+        indexes = [
+            # Serves GET /screenings/{id}/items?decision=... paged by id.
+            models.Index(fields=["screening", "decision", "id"], name="item_screening_decision"),
+        ]
+
+    def __str__(self) -> str:
+        return self.item_id
+
+
+class WorkScreening(models.Model):
+    """A registered work matched by a screened item: "who screened my work", and whom to tell
+    when its consent is withdrawn."""
+
+    work = models.ForeignKey(
+        Work, verbose_name=_("work"), on_delete=models.PROTECT, related_name="screenings"
+    )
+    screening = models.ForeignKey(
+        Screening,
+        verbose_name=_("screening"),
+        on_delete=models.CASCADE,
+        related_name="work_matches",
+    )
+    item = models.ForeignKey(
+        ScreeningItem, verbose_name=_("item"), on_delete=models.CASCADE, related_name="work_matches"
+    )
+    organization = models.ForeignKey(
+        Organization, verbose_name=_("organization"), on_delete=models.PROTECT, related_name="+"
+    )
+    decision = models.CharField(_("decision"), max_length=16, choices=Decision.choices)
+    decided_at = models.DateTimeField(_("decided at"))
+
+    class Meta:
+        verbose_name = _("screening of a work")
+        verbose_name_plural = _("screenings of works")
+        indexes = [
+            # Serves the artist's "who screened my work" list and the withdrawal fan-out.
+            models.Index(fields=["work", "decision"], name="workscreening_work_decision"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.work_id} in {self.screening_id}"

@@ -1,0 +1,261 @@
+"""Finding registered works for fingerprints, through this process's in-memory index.
+
+PostgreSQL holds the truth. The index is built from the Fingerprint table and kept in step with
+it through the ledger: every registration and removal is a ledger event, so catching up means
+replaying the events after the sequence the index reflects.
+"""
+
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+from django.db import connection
+from django.db.models import Case, Value, When
+
+from registry.fingerprints import VARIANTS, Hashes, ImageFingerprint, to_unsigned64
+from registry.ledger import GENESIS_HASH
+from registry.matching.matcher import VARIANT_NUMBER, CandidateIndex, Candidates
+from registry.matching.rules import DEFAULT_MATCHING, MatchingConfig, verify
+from registry.models import ConsentEvent, ConsentEventKind, Fingerprint, Work
+from registry.selectors.ledger import RegistryVersion, registry_version
+
+_INDEX_EVENTS = (ConsentEventKind.WORK_REGISTERED, ConsentEventKind.WORK_REMOVED)
+_LOAD_CHUNK = 50_000
+_COLUMNS = ("work_id", "number", "phash", "dhash")  # the order of VariantArrays
+
+
+@dataclass(frozen=True)
+class WorkMatch:
+    work_id: int
+    artist_id: int
+    variant: str
+    distances: dict[str, int | float]
+    exact: bool = False
+
+
+class VariantArrays(NamedTuple):
+    work_ids: np.ndarray
+    variants: np.ndarray
+    phashes: np.ndarray
+    dhashes: np.ndarray
+
+
+def _variant_arrays(work_ids: Iterable[int] | None = None) -> VariantArrays:
+    """(work ids, variant numbers, pHashes, dHashes) of active works' variants, as numpy arrays.
+
+    Read through a plain cursor in large batches into four preallocated columns: a full build
+    reads every registered variant, a hundred million rows at ten million works, and neither
+    model instances nor a list of batches would fit beside the index (docs/index.md).
+    """
+    number = Case(
+        *(When(variant=name, then=Value(n)) for name, n in VARIANT_NUMBER.items()),
+        default=Value(-1),  # variants of another fingerprint version take no part
+    )
+    rows = (
+        Fingerprint.objects.filter(work__removed_at__isnull=True)
+        .annotate(number=number)
+        .filter(number__gte=0)
+    )
+    if work_ids is not None:
+        work_ids = list(work_ids)
+        if not work_ids:
+            return _empty_columns(0)
+        rows = rows.filter(work_id__in=work_ids)
+    columns, filled = _empty_columns(rows.count()), 0
+    sql, params = rows.values_list(*_COLUMNS).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        while batch := cursor.fetchmany(_LOAD_CHUNK):
+            block = np.array(batch, dtype=np.int64)
+            if filled + len(block) > columns.work_ids.size:  # rows registered since the count
+                columns = _grown(columns, filled + len(block))
+            for column, values in zip(columns, block.T, strict=True):
+                column[filled : filled + len(block)] = values
+            filled += len(block)
+    return VariantArrays(*(column[:filled] for column in columns))
+
+
+def _empty_columns(size: int) -> VariantArrays:
+    # The signed 64-bit hashes PostgreSQL stores are the same bits as the unsigned codes.
+    return VariantArrays(
+        np.empty(size, np.int64),
+        np.empty(size, np.uint8),
+        np.empty(size, np.int64),
+        np.empty(size, np.int64),
+    )
+
+
+def _grown(columns: VariantArrays, needed: int) -> VariantArrays:
+    size = max(needed, 2 * columns.work_ids.size)
+    return VariantArrays(*(np.resize(column, size) for column in columns))
+
+
+class RegistryIndex:
+    """The per-process candidate index; `sync` brings it up to the registry's current version."""
+
+    def __init__(self, config: MatchingConfig = DEFAULT_MATCHING) -> None:
+        self.config = config
+        self._index: CandidateIndex | None = None
+        self._version = RegistryVersion(0, GENESIS_HASH)
+        self._lock = threading.Lock()
+
+    def sync(self) -> RegistryVersion:
+        """Catch up with every committed registration and removal; return the version reached."""
+        with self._lock:
+            if self._index is None or not self._still_on_chain():
+                self._index = self._build()
+            else:
+                self._catch_up(self._index)
+            return self._version
+
+    def search(self, phashes: np.ndarray, dhashes: np.ndarray) -> Candidates:
+        # No lock: the index answers each search from one consistent snapshot of itself.
+        index = self._index
+        if index is None:
+            raise RuntimeError("sync() the index before searching it.")
+        return index.search(phashes, dhashes)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._index = None
+
+    def _still_on_chain(self) -> bool:
+        # The event the index was built at must still be there with the same hash. It is not
+        # after a rolled-back transaction the index saw, or a database restored from a backup:
+        # then the index is rebuilt rather than trusted.
+        if self._version.sequence == 0:
+            return True
+        stored = ConsentEvent.objects.filter(sequence=self._version.sequence)
+        return list(stored.values_list("hash", flat=True)) == [self._version.hash]
+
+    def _build(self) -> CandidateIndex:
+        # The head is read first: whatever is loaded after it is at least that new, and the
+        # events after it are replayed (idempotently) on the next sync.
+        head = registry_version()
+        # The loader's arrays are handed over, not kept: the index frees what it has indexed.
+        index = CandidateIndex.from_loader(_variant_arrays, config=self.config)
+        self._version = head
+        return index
+
+    def _catch_up(self, index: CandidateIndex) -> None:
+        head = registry_version()
+        if head.sequence <= self._version.sequence:
+            return
+        events = ConsentEvent.objects.filter(
+            sequence__gt=self._version.sequence, kind__in=_INDEX_EVENTS
+        ).values_list("work_id", flat=True)
+        changed = {work_id for work_id in events if work_id is not None}
+        # Remove then re-add: replaying a registration the build already loaded stays harmless.
+        index.remove_works(changed)
+        index.add(*_variant_arrays(changed))
+        self._version = head
+
+
+_shared_index = RegistryIndex()
+
+
+def shared_index() -> RegistryIndex:
+    return _shared_index
+
+
+def _candidate_hashes(
+    pairs: set[tuple[int, str]],
+) -> dict[tuple[int, str], tuple[int, Hashes]]:
+    """The stored hashes of each candidate (work, variant), with the work's artist.
+
+    Filtering on the variants too keeps the read to about the candidates themselves rather
+    than every variant of every candidate work.
+    """
+    if not pairs:
+        return {}
+    rows = Fingerprint.objects.filter(
+        work_id__in={work for work, _ in pairs},
+        variant__in={variant for _, variant in pairs},
+        work__removed_at__isnull=True,
+    ).values_list(
+        "work_id",
+        "work__artist_id",
+        "variant",
+        "phash",
+        "dhash",
+        "pdq",
+        "pdq_quality",
+        "descriptor",
+    )
+    return {
+        (work_id, variant): (
+            artist_id,
+            Hashes(
+                phash=to_unsigned64(phash),
+                dhash=to_unsigned64(dhash),
+                pdq=bytes(pdq),
+                pdq_quality=pdq_quality,
+                descriptor=bytes(descriptor),
+            ),
+        )
+        for work_id, artist_id, variant, phash, dhash, pdq, pdq_quality, descriptor in rows
+    }
+
+
+def _exact_matches(fingerprints: Sequence[ImageFingerprint]) -> dict[str, list[tuple[int, int]]]:
+    by_sha: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    rows = Work.objects.active().filter(sha256__in={fp.sha256 for fp in fingerprints})
+    for work_id, artist_id, sha256 in rows.values_list("pk", "artist_id", "sha256"):
+        by_sha[sha256].append((work_id, artist_id))
+    return by_sha
+
+
+def _best_per_work(matches: Iterable[WorkMatch]) -> list[WorkMatch]:
+    best: dict[int, WorkMatch] = {}
+    for match in matches:
+        current = best.get(match.work_id)
+        if current is None or _closeness(match) < _closeness(current):
+            best[match.work_id] = match
+    return sorted(best.values(), key=lambda match: match.work_id)
+
+
+def _closeness(match: WorkMatch) -> tuple[bool, float]:
+    return (not match.exact, float(match.distances.get("phash", 0)))
+
+
+def match_fingerprints(
+    fingerprints: Sequence[ImageFingerprint], *, index: RegistryIndex | None = None
+) -> list[list[WorkMatch]]:
+    """For each fingerprint, every active registered work it matches (best variant per work)."""
+    if not fingerprints:
+        return []
+    index = index or shared_index()
+    index.sync()
+    count = len(fingerprints)
+    candidates = index.search(
+        np.fromiter((fp.hashes.phash for fp in fingerprints), dtype=np.uint64, count=count),
+        np.fromiter((fp.hashes.dhash for fp in fingerprints), dtype=np.uint64, count=count),
+    )
+    rows = list(
+        zip(
+            candidates.query_index.tolist(),
+            candidates.work_id.tolist(),
+            [VARIANTS[number] for number in candidates.variant.tolist()],
+            strict=True,
+        )
+    )
+    hashes = _candidate_hashes({(work_id, variant) for _, work_id, variant in rows})
+    found: list[list[WorkMatch]] = [[] for _ in fingerprints]
+    for query, work_id, variant in rows:
+        candidate = hashes.get((work_id, variant))
+        if candidate is None:  # removed since the index last synced
+            continue
+        artist_id, candidate_hashes = candidate
+        verdict = verify(fingerprints[int(query)].hashes, candidate_hashes, index.config)
+        if verdict.matched:
+            found[int(query)].append(
+                WorkMatch(int(work_id), artist_id, variant, dict(verdict.distances))
+            )
+    exact = _exact_matches(fingerprints)
+    for position, fingerprint in enumerate(fingerprints):
+        for work_id, artist_id in exact.get(fingerprint.sha256, []):
+            found[position].append(WorkMatch(work_id, artist_id, "original", {"sha256": 0}, True))
+    return [_best_per_work(matches) for matches in found]

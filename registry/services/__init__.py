@@ -1,0 +1,1 @@
+"""Every write of the registry goes through these services, each in one transaction."""

@@ -1,0 +1,324 @@
+"""Screenings: items arrive in chunks, each chunk is decided once, and the screening finishes
+once, with a signed receipt."""
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from registry.gatekeeper import ItemDecision
+from registry.matching.rules import DEFAULT_MATCHING
+from registry.models import (
+    Organization,
+    Purpose,
+    Screening,
+    ScreeningChunk,
+    ScreeningItem,
+    ScreeningMode,
+    ScreeningStatus,
+    WorkScreening,
+)
+from registry.receipts import decision_line, decisions_digest, key_id, sign
+from registry.selectors.decisions import decide_items
+from registry.selectors.ledger import registry_version
+from registry.services.bulk import insert_rows
+from registry.signing import receipt_signing_key
+
+MAX_ITEM_ID_LENGTH = 512
+logger = logging.getLogger(__name__)
+
+
+class ChunkConflict(ValidationError):
+    """A chunk number re-sent with different content, or sent to a closed screening."""
+
+
+def validate_items(items: Sequence[Any]) -> None:
+    """The envelope of each item: an id to answer under. Its fingerprint is judged later."""
+    if len(items) > settings.CONSENTRY_MAX_ITEMS_PER_REQUEST:
+        raise ValidationError(
+            f"{len(items)} items is more than the {settings.CONSENTRY_MAX_ITEMS_PER_REQUEST} "
+            "allowed per request; send them in chunks."
+        )
+    seen: set[str] = set()
+    for position, item in enumerate(items):
+        item_id = item.get("id") if isinstance(item, Mapping) else None
+        if not isinstance(item_id, str) or not 0 < len(item_id) <= MAX_ITEM_ID_LENGTH:
+            raise ValidationError(
+                f"item {position} needs an 'id': a string of 1 to {MAX_ITEM_ID_LENGTH} characters."
+            )
+        if item_id in seen:
+            raise ValidationError(f"item id {item_id!r} appears twice in this request.")
+        seen.add(item_id)
+
+
+def enqueue_chunk(chunk_id: int) -> None:
+    """Send the chunk's task; if the broker is unreachable, beat's sweep sends it later."""
+    from registry.tasks import decide_chunk  # tasks import services; the import goes one way
+
+    try:
+        decide_chunk.delay(chunk_id)
+    except Exception:  # whatever the broker raised, the chunk waits for the sweep
+        logger.warning("Could not enqueue chunk %s; the stalled-chunk sweep will.", chunk_id)
+
+
+def _enqueue(chunk: ScreeningChunk) -> None:
+    transaction.on_commit(lambda: enqueue_chunk(chunk.pk))
+
+
+def stalled_chunk_ids(*, older_than: timedelta) -> list[int]:
+    cutoff = timezone.now() - older_than
+    stalled = ScreeningChunk.objects.filter(decided_at__isnull=True, received_at__lt=cutoff)
+    return list(stalled.values_list("pk", flat=True)[:1000])
+
+
+def _add_chunk(
+    screening: Screening, number: int, items: Sequence[Mapping[str, Any]]
+) -> ScreeningChunk:
+    chunk = ScreeningChunk.objects.create(
+        screening=screening, number=number, item_count=len(items), payload=json.dumps(items)
+    )
+    _enqueue(chunk)
+    return chunk
+
+
+@transaction.atomic
+def screening_create(
+    *,
+    organization: Organization,
+    purpose: str,
+    mode: str = ScreeningMode.CONSENT_REQUIRED,
+    items: Sequence[Mapping[str, Any]] = (),
+    keep_open: bool = False,
+) -> Screening:
+    """Start a screening. With keep_open, more chunks follow and `screening_close` ends it."""
+    if purpose not in Purpose.values:
+        raise ValidationError(
+            f"Unknown purpose {purpose!r}; use one of {', '.join(Purpose.values)}."
+        )
+    if mode not in ScreeningMode.values:
+        raise ValidationError(
+            f"Unknown mode {mode!r}; use one of {', '.join(ScreeningMode.values)}."
+        )
+    validate_items(items)
+    version = registry_version()
+    screening = Screening.objects.create(
+        organization=organization,
+        purpose=purpose,
+        mode=mode,
+        status=ScreeningStatus.RECEIVING if keep_open else ScreeningStatus.RUNNING,
+        accepting_chunks=keep_open,
+        total_items=len(items),
+        registry_sequence=version.sequence,
+        registry_hash=version.hash,
+        matching=DEFAULT_MATCHING.to_dict(),
+    )
+    if items:
+        _add_chunk(screening, 0, items)
+    elif not keep_open:
+        _finish(screening)
+    return screening
+
+
+@transaction.atomic
+def screening_add_chunk(
+    *, screening: Screening, number: int, items: Sequence[Mapping[str, Any]]
+) -> tuple[ScreeningChunk, bool]:
+    """Add chunk `number`; re-sending a chunk already received is a no-op (created is False)."""
+    validate_items(items)
+    locked = Screening.objects.select_for_update().get(pk=screening.pk)
+    existing = ScreeningChunk.objects.filter(screening=locked, number=number).first()
+    if existing is not None:
+        if existing.item_count != len(items):
+            raise ChunkConflict(f"chunk {number} was received already with other items.")
+        return existing, False
+    if not locked.accepting_chunks:
+        raise ChunkConflict("this screening is closed; start a new one.")
+    if not items:
+        raise ValidationError("a chunk needs at least one item.")
+    chunk = _add_chunk(locked, number, items)
+    Screening.objects.filter(pk=locked.pk).update(total_items=F("total_items") + len(items))
+    return chunk, True
+
+
+@transaction.atomic
+def screening_close(*, screening: Screening) -> Screening:
+    """No more chunks: the screening finishes when its last chunk is decided."""
+    locked = Screening.objects.select_for_update().get(pk=screening.pk)
+    if locked.accepting_chunks:
+        locked.accepting_chunks = False
+        locked.status = ScreeningStatus.RUNNING
+        locked.save(update_fields=["accepting_chunks", "status"])
+        _finish_if_done(locked)
+    return locked
+
+
+_ITEM_COLUMNS = (
+    "screening_id",
+    "chunk_id",
+    "position",
+    "item_id",
+    "url",
+    "decision",
+    "reason",
+    "matches",
+    "credit",
+)
+_NO_MATCHES = "[]"
+
+
+def _json(value: list[dict[str, Any]]) -> str:
+    return json.dumps(value, ensure_ascii=False) if value else _NO_MATCHES
+
+
+def _insert_items(
+    chunk: ScreeningChunk, raw_items: Sequence[Mapping[str, Any]], decisions: Sequence[ItemDecision]
+) -> None:
+    insert_rows(
+        ScreeningItem,
+        _ITEM_COLUMNS,
+        (
+            (
+                chunk.screening_id,
+                chunk.pk,
+                position,
+                raw["id"],
+                str(raw.get("url") or "")[:2048],
+                decision.decision,
+                decision.reason[:500],
+                _json(decision.matches),
+                _json(decision.credit),
+            )
+            for position, (raw, decision) in enumerate(zip(raw_items, decisions, strict=True))
+        ),
+    )
+
+
+def _insert_work_screenings(
+    chunk: ScreeningChunk, decisions: Sequence[ItemDecision], decided_at: Any
+) -> None:
+    matched = {position: d for position, d in enumerate(decisions) if d.matches}
+    if not matched:
+        return
+    item_pks = dict(
+        ScreeningItem.objects.filter(chunk=chunk, position__in=matched).values_list(
+            "position", "pk"
+        )
+    )
+    screening = chunk.screening
+    WorkScreening.objects.bulk_create(
+        WorkScreening(
+            work_id=work_id,
+            screening=screening,
+            item_id=item_pks[position],
+            organization_id=screening.organization_id,
+            decision=decision.decision,
+            decided_at=decided_at,
+        )
+        for position, decision in matched.items()
+        for work_id in decision.work_ids
+    )
+
+
+def chunk_decide(*, chunk_id: int) -> bool:
+    """Decide every item of a chunk in one transaction; False when it was decided already.
+
+    Idempotent: a task delivered twice, or redelivered after its worker died mid-way, finds
+    the chunk decided (or its rolled-back attempt gone) and writes exactly one result per item.
+    """
+    with transaction.atomic():
+        chunk = (
+            ScreeningChunk.objects.select_for_update().select_related("screening").get(pk=chunk_id)
+        )
+        if chunk.decided_at is not None:
+            return False
+        screening = chunk.screening
+        raw_items = json.loads(chunk.payload)
+        decisions = decide_items(
+            organization=screening.organization, purpose=screening.purpose, items=raw_items
+        )
+        now = timezone.now()
+        _insert_items(chunk, raw_items, decisions)
+        _insert_work_screenings(chunk, decisions, now)
+        chunk.digest = decisions_digest(
+            decision_line(raw["id"], decision.decision, decision.work_ids)
+            for raw, decision in zip(raw_items, decisions, strict=True)
+        )
+        # The fingerprints have served; the decisions are what is kept.
+        chunk.decided_at, chunk.payload = now, ""
+        chunk.save(update_fields=["digest", "decided_at", "payload"])
+        _count(screening.pk, Counter(decision.decision for decision in decisions))
+    return True
+
+
+def _count(screening_id: Any, counts: Counter[str]) -> None:
+    # The screening row is locked last and briefly: chunks of one screening decided in
+    # parallel only queue for this small update, not for their whole work.
+    screening = Screening.objects.select_for_update().get(pk=screening_id)
+    merged = Counter(screening.counts) + counts
+    screening.counts = dict(merged)
+    screening.done_items += sum(counts.values())
+    screening.save(update_fields=["counts", "done_items"])
+    _finish_if_done(screening)
+
+
+def _finish_if_done(screening: Screening) -> None:
+    if (
+        not screening.accepting_chunks
+        and screening.status != ScreeningStatus.FINISHED
+        and screening.done_items == screening.total_items
+    ):
+        _finish(screening)
+
+
+def _receipt(screening: Screening, finished_at: Any) -> dict[str, Any]:
+    chunk_digests = screening.chunks.order_by("number").values_list("number", "digest")
+    public_key = receipt_signing_key().public_key()
+    return {
+        "type": "consentry.screening-receipt",
+        "version": 1,
+        "screening_id": str(screening.id),
+        "organization": {"id": screening.organization_id, "name": screening.organization.name},
+        "purpose": screening.purpose,
+        "mode": screening.mode,
+        "items": screening.total_items,
+        "counts": {
+            decision: screening.counts.get(decision, 0)
+            for decision in sorted({"allowed", "denied", "unregistered", "invalid"})
+        },
+        "decisions_digest": decisions_digest(
+            f"{number}:{digest}" for number, digest in chunk_digests
+        ),
+        "registry_version": {
+            "sequence": screening.registry_sequence,
+            "hash": screening.registry_hash,
+        },
+        "matching": screening.matching,
+        "created_at": screening.created_at.isoformat(),
+        "finished_at": finished_at.isoformat(),
+        "key_id": key_id(public_key),
+    }
+
+
+def _finish(screening: Screening) -> None:
+    now = timezone.now()
+    receipt = _receipt(screening, now)
+    finished = (
+        Screening.objects.filter(pk=screening.pk)
+        .exclude(status=ScreeningStatus.FINISHED)
+        .update(
+            status=ScreeningStatus.FINISHED,
+            finished_at=now,
+            receipt=receipt,
+            receipt_signature=sign(receipt, receipt_signing_key()),
+        )
+    )
+    if finished:
+        screening.refresh_from_db()

@@ -1,0 +1,178 @@
+"""Registering and removing works, and the disputes that near-identical registrations open."""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePath
+
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from registry.fingerprints import WorkFingerprints, fingerprint_work, to_signed64
+from registry.models import (
+    Artist,
+    ConsentEventKind,
+    Dispute,
+    Fingerprint,
+    Permission,
+    Work,
+)
+from registry.selectors.matching import WorkMatch, match_fingerprints
+from registry.services.ledger import ledger_append
+from registry.services.terms import terms_set, validate_terms
+from registry.thumbnails import thumbnail_webp
+
+
+@dataclass(frozen=True)
+class Registration:
+    work: Work
+    disputes: list[Dispute] = field(default_factory=list)
+
+
+def _fingerprint_rows(work: Work, fingerprints: WorkFingerprints) -> list[Fingerprint]:
+    return [
+        Fingerprint(
+            work=work,
+            variant=variant,
+            phash=to_signed64(hashes.phash),
+            dhash=to_signed64(hashes.dhash),
+            pdq=hashes.pdq,
+            pdq_quality=hashes.pdq_quality,
+            descriptor=hashes.descriptor,
+        )
+        for variant, hashes in fingerprints.variants.items()
+    ]
+
+
+def _refuse_own_duplicate(artist: Artist, sha256: str) -> None:
+    existing = Work.objects.active().filter(artist=artist, sha256=sha256).first()
+    if existing is not None:
+        raise ValidationError(
+            _("This image is registered already as work %(work)s.") % {"work": existing.pk}
+        )
+
+
+def _claims_on_other_artists(artist: Artist, fingerprints: WorkFingerprints) -> list[WorkMatch]:
+    # Read before the registering transaction: the shared index must never see uncommitted rows.
+    (matches,) = match_fingerprints([fingerprints.image])
+    return [match for match in matches if match.artist_id != artist.pk]
+
+
+@transaction.atomic
+def _create_work(
+    *,
+    artist: Artist,
+    data: bytes,
+    fingerprints: WorkFingerprints,
+    title: str,
+    source_urls: Sequence[str],
+    credit_line: str,
+) -> Work:
+    image = fingerprints.image
+    work = Work.objects.create(
+        artist=artist,
+        title=title,
+        thumbnail=thumbnail_webp(data),
+        source_urls=list(source_urls),
+        credit_line=credit_line,
+        sha256=image.sha256,
+        width=image.width,
+        height=image.height,
+        information=image.information,
+        fingerprint_version=image.version,
+    )
+    work.image.save(image.sha256, ContentFile(data), save=True)
+    Fingerprint.objects.bulk_create(_fingerprint_rows(work, fingerprints))
+    ledger_append(
+        kind=ConsentEventKind.WORK_REGISTERED,
+        work=work,
+        payload={"title": title, "sha256": image.sha256, "fingerprint_version": image.version},
+    )
+    return work
+
+
+def _open_disputes(work: Work, claims: Iterable[WorkMatch]) -> list[Dispute]:
+    disputes = []
+    for claim in claims:
+        dispute = Dispute.objects.create(
+            existing_work_id=claim.work_id, claimed_work=work, distances=claim.distances
+        )
+        ledger_append(
+            kind=ConsentEventKind.DISPUTE_OPENED,
+            work=work,
+            payload={"dispute_id": dispute.pk, "existing_work_id": claim.work_id},
+        )
+        disputes.append(dispute)
+    return disputes
+
+
+def work_register(
+    *,
+    artist: Artist,
+    data: bytes,
+    title: str,
+    source_urls: Sequence[str] = (),
+    credit_line: str = "",
+    allow: Sequence[str] = (),
+    license: str = "",
+) -> Registration:
+    """Register one image as a work of the artist.
+
+    Consent first: the work is `not_allowed` for every purpose except those in `allow`.
+    Raises ImageDecodeError for an unusable image and ValidationError for bad terms, both
+    before anything is written.
+    """
+    for purpose in allow:
+        validate_terms(purpose=purpose, permission=Permission.ALLOWED, license=license)
+    fingerprints = fingerprint_work(data)
+    _refuse_own_duplicate(artist, fingerprints.image.sha256)
+    claims = _claims_on_other_artists(artist, fingerprints)
+    with transaction.atomic():
+        work = _create_work(
+            artist=artist,
+            data=data,
+            fingerprints=fingerprints,
+            title=title.strip() or "Untitled",
+            source_urls=source_urls,
+            credit_line=credit_line,
+        )
+        for purpose in allow:
+            terms_set(
+                artist=artist,
+                works=[work],
+                purpose=purpose,
+                permission=Permission.ALLOWED,
+                license=license,
+            )
+        disputes = _open_disputes(work, claims)
+    return Registration(work=work, disputes=disputes)
+
+
+def title_from_filename(filename: str) -> str:
+    return PurePath(filename).stem.replace("_", " ").replace("-", " ").strip() or "Untitled"
+
+
+@transaction.atomic
+def work_remove(*, work: Work, reason: str = "") -> bool:
+    """Take a work out of matching; False when it was removed already."""
+    now = timezone.now()
+    removed = Work.objects.filter(pk=work.pk, removed_at__isnull=True).update(removed_at=now)
+    if not removed:
+        return False
+    work.removed_at = now
+    ledger_append(kind=ConsentEventKind.WORK_REMOVED, work=work, payload={"reason": reason})
+    return True
+
+
+@transaction.atomic
+def work_update(*, work: Work, title: str, credit_line: str, source_urls: Sequence[str]) -> Work:
+    """Change how a work is named and credited; its image and fingerprints never change."""
+    if work.removed_at is not None:
+        raise ValidationError(_("A removed work cannot be changed."))
+    work.title = title.strip() or "Untitled"
+    work.credit_line = credit_line.strip()
+    work.source_urls = [url.strip() for url in source_urls if url.strip()]
+    work.save(update_fields=["title", "credit_line", "source_urls"])
+    return work

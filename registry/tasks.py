@@ -1,0 +1,41 @@
+"""Celery tasks: thin wrappers that take ids and call services."""
+
+from datetime import timedelta
+from typing import Any
+
+from celery import shared_task
+from celery.signals import worker_process_init
+from django.conf import settings
+from django.db import DatabaseError
+
+from registry import compliance_tasks  # noqa: F401 - registers the withdrawal tasks
+from registry.matching.index import warm_up
+from registry.services.screenings import chunk_decide, enqueue_chunk, stalled_chunk_ids
+
+
+@worker_process_init.connect
+def _compile_matching_kernels(**kwargs: Any) -> None:
+    # Each pool process compiles (or loads from numba's cache) before its first chunk arrives.
+    warm_up()
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    # A lost database connection is worth another try; the chunk's transaction rolled back.
+    autoretry_for=(DatabaseError,),
+    retry_backoff=True,
+    max_retries=8,
+)
+def decide_chunk(chunk_id: int) -> bool:
+    return chunk_decide(chunk_id=chunk_id)
+
+
+@shared_task(soft_time_limit=60, time_limit=90)
+def requeue_stalled_chunks() -> int:
+    """Re-send chunks nobody decided in time; deciding is idempotent, so a duplicate is harmless."""
+    older_than = timedelta(seconds=settings.CONSENTRY_STALLED_CHUNK_SECONDS)
+    chunk_ids = stalled_chunk_ids(older_than=older_than)
+    for chunk_id in chunk_ids:
+        enqueue_chunk(chunk_id)
+    return len(chunk_ids)

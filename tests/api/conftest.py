@@ -1,0 +1,83 @@
+"""Fixtures for the API: organizations with keys, clients, and items made from artworks."""
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from registry.demo_art import artwork
+from registry.fingerprints import fingerprint_image
+from registry.models import Artist, Organization, ScreeningChunk
+from registry.services.organizations import api_key_create
+from tests.conftest import _SEED_BASE
+from tests.factories import OrganizationFactory
+
+
+def image_bytes(seed: int, *, scale: float = 1.0, quality: int = 85) -> bytes:
+    image = artwork(_SEED_BASE + seed)
+    if scale != 1.0:
+        image = image.resize((round(image.width * scale), round(image.height * scale)))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def item(item_id: str, seed: int, **extra: Any) -> dict[str, Any]:
+    """A screening item for a re-encoded, smaller copy of artwork `seed`."""
+    wire = fingerprint_image(image_bytes(seed, scale=0.7, quality=75)).to_wire()
+    return {"id": item_id, **wire, **extra}
+
+
+def api_client(organization: Organization) -> APIClient:
+    _, key = api_key_create(organization=organization)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    return client
+
+
+def artist_client(artist: Artist) -> APIClient:
+    """An API client authenticated with the artist's personal token."""
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=artist.user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def alice_api(alice) -> APIClient:
+    return artist_client(alice)
+
+
+@pytest.fixture
+def bob_api(bob) -> APIClient:
+    return artist_client(bob)
+
+
+@pytest.fixture
+def acme_api(acme) -> APIClient:
+    return api_client(acme)
+
+
+@pytest.fixture
+def globex(db) -> Organization:
+    return OrganizationFactory.create(name="Globex")
+
+
+@pytest.fixture
+def globex_api(globex) -> APIClient:
+    return api_client(globex)
+
+
+@pytest.fixture
+def run_pending() -> Callable[[], int]:
+    """Decide every waiting chunk here, as the worker would (tests without a worker process)."""
+    from registry.services.screenings import chunk_decide
+
+    def run() -> int:
+        pending = ScreeningChunk.objects.filter(decided_at__isnull=True).order_by("pk")
+        return sum(chunk_decide(chunk_id=chunk.pk) for chunk in pending)
+
+    return run

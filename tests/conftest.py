@@ -1,0 +1,69 @@
+"""Shared fixtures: named users for access control (alice, bob) and an AI team."""
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from registry.demo_art import artwork_bytes
+from registry.models import Artist, Organization, Permission, Purpose, Work
+from registry.services.terms import terms_set
+from registry.services.works import work_register
+from tests.factories import ArtistFactory, OrganizationFactory
+
+# Seeds far from the demo's, so tests never collide with demo works by accident.
+_SEED_BASE = 10_000
+
+
+@pytest.fixture(autouse=True)
+def _media_in_a_temporary_folder(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Works' images go to a folder of the test run's, not to the developer's var/media."""
+    settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture
+def alice(db: None) -> Artist:
+    return ArtistFactory.create(user__username="alice", display_name="Alice Liu")
+
+
+@pytest.fixture
+def bob(db: None) -> Artist:
+    return ArtistFactory.create(user__username="bob", display_name="Bob Chen")
+
+
+@pytest.fixture
+def acme(db: None) -> Organization:
+    return OrganizationFactory.create(name="Acme AI")
+
+
+@pytest.fixture
+def register_work() -> Callable[..., Work]:
+    """Register a generated artwork: `register_work(alice, seed=3, title="...")`."""
+
+    def register(artist: Artist, seed: int, **options: object) -> Work:
+        data = artwork_bytes(_SEED_BASE + seed)
+        options.setdefault("title", f"Work {seed}")
+        return work_register(artist=artist, data=data, **options).work  # type: ignore[arg-type]
+
+    return register
+
+
+@pytest.fixture
+def works(alice, bob, register_work):
+    """alice's work 1 allowed for AI training (CC-BY-4.0), bob's work 2 refused, and
+    alice's work 3 licensed only."""
+    allowed = register_work(alice, seed=1, title="Allowed")
+    refused = register_work(bob, seed=2, title="Refused")
+    licensed = register_work(alice, seed=3, title="Licensed")
+    terms_set(
+        artist=alice,
+        works=[allowed],
+        purpose=Purpose.AI_TRAINING,
+        permission=Permission.ALLOWED,
+        license="CC-BY-4.0",
+        attribution="By Alice",
+    )
+    terms_set(
+        artist=alice, works=[licensed], purpose=Purpose.AI_TRAINING, permission=Permission.LICENSED
+    )
+    return {"allowed": allowed, "refused": refused, "licensed": licensed}

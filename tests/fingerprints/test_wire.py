@@ -1,0 +1,126 @@
+"""The wire format of a query fingerprint and the signed storage of 64-bit hashes."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from registry.fingerprints import (
+    FINGERPRINT_VERSION,
+    VARIANTS,
+    FingerprintFormatError,
+    ImageFingerprint,
+    fingerprint_image,
+    fingerprint_work,
+    to_signed64,
+    to_unsigned64,
+)
+from registry.fingerprints.comparison import compare, warm_up
+from registry.fingerprints.descriptor import DESCRIPTOR_BYTES, describe, parse
+from tests.fingerprints.images import encode, painting
+
+
+@cache
+def sample() -> ImageFingerprint:
+    return fingerprint_image(encode(painting(11), "JPEG", quality=90))
+
+
+def test_round_trip_through_json() -> None:
+    wire = json.loads(json.dumps(sample().to_wire()))
+    assert ImageFingerprint.from_wire(wire) == sample()
+
+
+def test_wire_fields_are_hex_strings() -> None:
+    wire = sample().to_wire()
+    assert wire["version"] == FINGERPRINT_VERSION
+    assert isinstance(wire["phash"], str) and len(wire["phash"]) == 16
+    assert isinstance(wire["pdq"], str) and len(wire["pdq"]) == 64
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("phash", "xyz", "16 hex digits"),
+        ("phash", "ab" * 9, "16 hex digits"),
+        ("dhash", 12345, "must be a string"),
+        ("pdq", "00" * 31, "64 hex digits"),
+        ("descriptor", "zz", "hex digits"),
+        ("version", FINGERPRINT_VERSION + 1, "not supported"),
+        ("version", "1", "integer"),
+        ("pdq_quality", 101, "integer from 0 to 100"),
+        ("pdq_quality", True, "integer"),
+        ("sha256", "A" * 64, "lowercase hex"),
+        ("width", 0, "integer from 1"),
+        ("information", float("nan"), "finite"),
+        ("information", -1.0, "negative"),
+    ],
+)
+def test_malformed_field_is_refused(field: str, value: object, message: str) -> None:
+    wire = sample().to_wire() | {field: value}
+    with pytest.raises(FingerprintFormatError, match=message):
+        ImageFingerprint.from_wire(wire)
+
+
+def test_missing_field_is_refused() -> None:
+    wire = sample().to_wire()
+    del wire["dhash"]
+    with pytest.raises(FingerprintFormatError, match="no 'dhash'"):
+        ImageFingerprint.from_wire(wire)
+
+
+def test_not_an_object_is_refused() -> None:
+    with pytest.raises(FingerprintFormatError, match="JSON object"):
+        ImageFingerprint.from_wire(["phash", "00"])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", [0, 1, (1 << 63) - 1, 1 << 63, (1 << 64) - 1])
+def test_signed_storage_round_trip(value: int) -> None:
+    stored = to_signed64(value)
+    assert -(1 << 63) <= stored < 1 << 63
+    assert to_unsigned64(stored) == value
+
+
+def test_signed_storage_refuses_out_of_range() -> None:
+    with pytest.raises(ValueError):
+        to_signed64(1 << 64)
+    with pytest.raises(ValueError):
+        to_unsigned64(1 << 63)
+
+
+def test_descriptor_fits_its_budget_and_reads_back() -> None:
+    """At most 1,024 bytes a variant; the grid it stores comes back within one quantum."""
+    picture = painting(13)
+    descriptor = parse(describe(picture))
+    assert len(describe(picture)) == DESCRIPTOR_BYTES <= 1024
+    cells = np.asarray(picture.resize((32, 32), Image.Resampling.BOX), dtype=np.float32)
+    grey = cells @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    quantum = (grey.max() - grey.min()) / 31
+    assert np.abs(descriptor.grey - grey).max() <= quantum / 2 + 1
+    assert descriptor.colour.shape == (2, 16, 16)
+    assert parse(describe(picture.convert("L").convert("RGB"))).colour_scale == 0
+
+
+def test_descriptor_compares_equal_to_itself_and_refuses_other_sizes() -> None:
+    warm_up()  # what a worker calls before its first verification
+    descriptor = describe(painting(14))
+    same = compare(
+        descriptor, descriptor, cell_tolerance=0.15, contrast_tolerance=0.5, colourless=12
+    )
+    assert same == pytest.approx((0.0, 0.0, 0.0, 0.0), abs=1e-9)
+    with pytest.raises(ValueError, match="bytes"):
+        compare(
+            descriptor, descriptor[:-1], cell_tolerance=0.15, contrast_tolerance=0.5, colourless=12
+        )
+
+
+def test_work_registers_named_variants_including_original() -> None:
+    work = fingerprint_work(encode(painting(12), "PNG"))
+    assert "original" in work.variants
+    assert set(work.variants) <= set(VARIANTS)
+    assert len(VARIANTS) <= 13  # the index's memory grows with every registered variant
+    assert all(len(name) <= 32 for name in VARIANTS)
+    assert work.variants["original"] == work.image.hashes

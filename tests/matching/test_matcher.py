@@ -1,0 +1,173 @@
+"""The candidate search is exactly the pair-wise rule `is_candidate`, applied to every entry."""
+
+import weakref
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from registry.fingerprints import VARIANTS, Hashes
+from registry.matching.index import HammingIndex
+from registry.matching.matcher import VARIANT_NUMBER, CandidateIndex, variant_numbers
+from registry.matching.rules import DEFAULT_MATCHING, is_candidate
+
+
+def _flip(codes, bits, rng):
+    """Flip `bits` random bits of each code."""
+    flipped = codes.copy()
+    for position in range(codes.size):
+        for bit in rng.choice(64, size=bits, replace=False):
+            flipped[position] ^= np.uint64(1) << np.uint64(bit)
+    return flipped
+
+
+@pytest.fixture
+def registry():
+    rng = np.random.default_rng(7)
+    works = np.repeat(np.arange(300, dtype=np.int64), len(VARIANTS))
+    variants = np.tile(np.arange(len(VARIANTS), dtype=np.uint8), 300)
+    phashes = rng.integers(0, 2**64, works.size, dtype=np.uint64)
+    dhashes = rng.integers(0, 2**64, works.size, dtype=np.uint64)
+    return works, variants, phashes, dhashes, rng
+
+
+def _queries(registry, rng):
+    _, _, phashes, dhashes, _ = registry
+    rows = rng.choice(phashes.size, size=400, replace=False)
+    # Half near in pHash only, half near in dHash only, each at the radius or just past it.
+    near_p = _flip(phashes[rows[:200]], int(rng.integers(9, 12)), rng)
+    near_d = _flip(dhashes[rows[200:]], int(rng.integers(9, 12)), rng)
+    query_p = np.concatenate([near_p, rng.integers(0, 2**64, 200, dtype=np.uint64)])
+    query_d = np.concatenate([rng.integers(0, 2**64, 200, dtype=np.uint64), near_d])
+    return query_p, query_d
+
+
+def test_the_union_of_both_searches_equals_the_pairwise_rule(registry):
+    works, variants, phashes, dhashes, rng = registry
+    index = CandidateIndex.from_arrays(works, variants, phashes, dhashes)
+    query_p, query_d = _queries(registry, rng)
+
+    found = index.search(query_p, query_d)
+
+    dhash_numbers = {VARIANT_NUMBER[name] for name in DEFAULT_MATCHING.dhash_variants}
+    expected = set()
+    for q in range(query_p.size):
+        query = Hashes(int(query_p[q]), int(query_d[q]), b"", 0)
+        for row in range(works.size):
+            entry = Hashes(
+                int(phashes[row]),
+                int(dhashes[row])
+                if variants[row] in dhash_numbers
+                else int(query_d[q]) ^ (2**64 - 1),
+                b"",
+                0,
+            )
+            if is_candidate(query, entry):
+                expected.add((q, int(works[row]), int(variants[row])))
+    got = set(
+        zip(found.query_index.tolist(), found.work_id.tolist(), found.variant.tolist(), strict=True)
+    )
+    assert got == expected and len(expected) > 100
+
+
+def test_removed_works_are_never_candidates_again(registry):
+    works, variants, phashes, dhashes, _ = registry
+    index = CandidateIndex.from_arrays(works, variants, phashes, dhashes)
+
+    index.remove_works([5])
+
+    found = index.search(phashes[works == 5], dhashes[works == 5])
+    assert 5 not in found.work_id.tolist()
+    assert len(index) == works.size - len(VARIANTS)
+
+
+def test_works_added_after_the_build_are_found(registry):
+    works, variants, phashes, dhashes, _ = registry
+    index = CandidateIndex.from_arrays(works[:13], variants[:13], phashes[:13], dhashes[:13])
+
+    index.add(works[13:], variants[13:], phashes[13:], dhashes[13:])
+
+    found = index.search(phashes[-1:], dhashes[-1:])
+    assert int(works[-1]) in found.work_id.tolist()
+
+
+def _union_rule(works, variants, phashes, dhashes, query_p, query_d, config=DEFAULT_MATCHING):
+    """`is_candidate` over every entry, vectorised: what the index must return."""
+    known = [name for name in config.dhash_variants if name in VARIANT_NUMBER]
+    framed = np.isin(variants, variant_numbers(known))
+    expected: set[tuple[int, int, int]] = set()
+    for q in range(query_p.size):
+        near = np.bitwise_count(phashes ^ query_p[q]) <= config.phash_radius
+        near |= framed & (np.bitwise_count(dhashes ^ query_d[q]) <= config.dhash_radius)
+        rows = np.flatnonzero(near)
+        expected.update(
+            (q, work, variant)
+            for work, variant in zip(works[rows].tolist(), variants[rows].tolist(), strict=True)
+        )
+    return expected
+
+
+def _got(found):
+    return set(
+        zip(found.query_index.tolist(), found.work_id.tolist(), found.variant.tolist(), strict=True)
+    )
+
+
+@pytest.fixture(scope="module")
+def large_registry():
+    """30,000 works: both searches use multi-index tables (16-bit chunks for pHash)."""
+    rng = np.random.default_rng(11)
+    works = np.repeat(np.arange(1, 30_001, dtype=np.int64), len(VARIANTS))
+    variants = np.tile(np.arange(len(VARIANTS), dtype=np.uint8), 30_000)
+    phashes = rng.integers(0, 2**64, works.size, dtype=np.uint64)
+    dhashes = rng.integers(0, 2**64, works.size, dtype=np.uint64)
+    return works, variants, phashes, dhashes, rng
+
+
+def test_the_union_is_exact_on_a_registry_with_tables(large_registry):
+    works, variants, phashes, dhashes, rng = large_registry
+    index = CandidateIndex.from_arrays(works, variants, phashes, dhashes)
+    query_p, query_d = _queries(large_registry, rng)
+
+    found = index.search(query_p, query_d)
+
+    expected = _union_rule(works, variants, phashes, dhashes, query_p, query_d)
+    assert _got(found) == expected and len(found) == len(expected) > 100
+    assert all("bits" in how for _, _, how in index.phash_index.describe())
+
+
+def test_a_build_from_a_loader_lets_the_dhashes_go_before_the_phash_index(
+    large_registry, monkeypatch
+):
+    # The full build from PostgreSQL fits its memory budget only if the dHash column is freed
+    # before the larger pHash index is built.
+    works, variants, phashes, dhashes, rng = large_registry
+    loaded = {"dhashes": dhashes.copy()}
+    dhash_column = weakref.ref(loaded["dhashes"])
+    alive_at_each_build = []
+    real_add = HammingIndex.add
+
+    def add(self, *args, **kwargs):
+        alive_at_each_build.append(dhash_column() is not None)
+        real_add(self, *args, **kwargs)
+
+    monkeypatch.setattr(HammingIndex, "add", add)
+    index = CandidateIndex.from_loader(lambda: (works, variants, phashes, loaded.pop("dhashes")))
+
+    assert alive_at_each_build == [True, False]
+    query_p, query_d = _queries(large_registry, rng)
+    expected = _union_rule(works, variants, phashes, dhashes, query_p, query_d)
+    assert _got(index.search(query_p, query_d)) == expected
+
+
+def test_without_the_dhash_search_no_dhash_is_indexed(registry):
+    works, variants, phashes, dhashes, rng = registry
+    config = replace(DEFAULT_MATCHING, dhash_radius=-1)
+    index = CandidateIndex.from_arrays(works, variants, phashes, dhashes, config=config)
+    query_p, query_d = _queries(registry, rng)
+
+    found = index.search(query_p, query_d)
+
+    assert len(index.dhash_index) == 0
+    expected = _union_rule(works, variants, phashes, dhashes, query_p, query_d, config)
+    assert _got(found) == expected

@@ -1,0 +1,47 @@
+"""The in-memory index follows PostgreSQL: new works count from the next match, removed ones
+stop counting, and an index that saw a rolled-back change is rebuilt rather than trusted."""
+
+import io
+
+import pytest
+from django.db import transaction
+
+from registry.demo_art import artwork, artwork_bytes
+from registry.fingerprints import fingerprint_image
+from registry.selectors.ledger import registry_version
+from registry.selectors.matching import RegistryIndex, match_fingerprints
+from registry.services.works import work_register
+from tests.conftest import _SEED_BASE
+
+
+def _query(seed):
+    """The registered artwork as a smaller re-encoded copy."""
+    buffer = io.BytesIO()
+    artwork(_SEED_BASE + seed).resize((400, 300)).save(buffer, format="JPEG", quality=75)
+    return fingerprint_image(buffer.getvalue())
+
+
+def test_a_work_registered_after_the_index_was_built_counts_at_once(alice, register_work):
+    index = RegistryIndex()
+    register_work(alice, seed=1)
+    assert index.sync() == registry_version()
+
+    later = register_work(alice, seed=2)
+
+    (matches,) = match_fingerprints([_query(2)], index=index)
+    assert [match.work_id for match in matches] == [later.pk]
+    assert index.sync() == registry_version()
+
+
+def test_an_index_that_saw_a_rolled_back_registration_is_rebuilt(alice):
+    index = RegistryIndex()
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        work_register(artist=alice, data=artwork_bytes(_SEED_BASE + 3), title="Gone")
+        index.sync()  # sees the uncommitted work
+        raise RuntimeError("the registration fails after the index saw it")
+
+    assert match_fingerprints([_query(3)], index=index) == [[]]
+    replacement = work_register(artist=alice, data=artwork_bytes(_SEED_BASE + 4), title="New")
+    (matches,) = match_fingerprints([_query(4)], index=index)
+    assert [match.work_id for match in matches] == [replacement.work.pk]

@@ -1,0 +1,135 @@
+"""Registering works: fingerprints, thumbnails, the ledger, and disputes between artists."""
+
+import io
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from PIL import Image
+
+from registry.demo_art import artwork, artwork_bytes
+from registry.fingerprints import (
+    VARIANTS,
+    ImageDecodeError,
+    fingerprint_image,
+    fingerprint_work,
+    to_unsigned64,
+)
+from registry.models import (
+    ConsentEvent,
+    ConsentEventKind,
+    Dispute,
+    DisputeResolution,
+    Purpose,
+    Work,
+)
+from registry.selectors.consent import permits_for
+from registry.selectors.matching import match_fingerprints
+from registry.services.disputes import dispute_resolve
+from registry.services.terms import terms_set
+from registry.services.works import work_register, work_remove
+from tests.conftest import _SEED_BASE
+
+
+def _repost(seed: int) -> bytes:
+    """The artwork as a re-poster shares it: smaller and re-encoded."""
+    image = artwork(_SEED_BASE + seed)
+    image = image.resize((image.width * 3 // 5, image.height * 3 // 5))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=70)
+    return buffer.getvalue()
+
+
+def test_registering_stores_every_variant_a_thumbnail_and_a_ledger_event(alice, register_work):
+    work = register_work(alice, seed=1, title="Spring")
+
+    expected = fingerprint_work(artwork_bytes(_SEED_BASE + 1)).variants
+    stored = {row.variant: row for row in work.fingerprints.all()}
+    assert set(stored) == set(expected) and set(stored) <= set(VARIANTS) and "original" in stored
+    assert to_unsigned64(stored["mirror"].phash) == expected["mirror"].phash
+    assert Image.open(io.BytesIO(bytes(work.thumbnail))).size[0] <= 320
+    assert work.image.read()[:2] == b"\xff\xd8"
+    event = ConsentEvent.objects.get(kind=ConsentEventKind.WORK_REGISTERED)
+    assert (event.work_id, event.payload["title"]) == (work.pk, "Spring")
+
+
+def test_a_registered_work_is_found_from_a_repost(alice, register_work):
+    work = register_work(alice, seed=1)
+    register_work(alice, seed=2)
+
+    (matches,) = match_fingerprints([fingerprint_image(_repost(1))])
+
+    assert [match.work_id for match in matches] == [work.pk]
+
+
+def test_a_removed_work_is_no_longer_matched(alice, register_work):
+    work = register_work(alice, seed=1)
+    match_fingerprints([fingerprint_image(_repost(1))])  # the index has seen the work
+
+    assert work_remove(work=work, reason="artist asked") is True
+
+    assert match_fingerprints([fingerprint_image(_repost(1))]) == [[]]
+    assert ConsentEvent.objects.filter(kind=ConsentEventKind.WORK_REMOVED, work=work).exists()
+
+
+def test_an_artist_cannot_register_the_same_image_twice(alice, register_work):
+    work = register_work(alice, seed=1)
+
+    with pytest.raises(ValidationError, match=f"registered already as work {work.pk}"):
+        register_work(alice, seed=1)
+
+
+def test_an_undecodable_upload_writes_nothing(alice):
+    with pytest.raises(ImageDecodeError):
+        work_register(artist=alice, data=b"GIF89a broken", title="Broken")
+
+    assert not Work.objects.exists() and not ConsentEvent.objects.exists()
+
+
+def test_a_near_identical_work_of_another_artist_opens_a_dispute(alice, bob, acme, register_work):
+    original = register_work(alice, seed=1)
+    terms_set(artist=alice, works=[original], purpose=Purpose.AI_TRAINING, permission="allowed")
+
+    claim = work_register(artist=bob, data=_repost(1), title="Mine", allow=[Purpose.AI_TRAINING])
+
+    (dispute,) = claim.disputes
+    assert (dispute.existing_work_id, dispute.claimed_work_id) == (original.pk, claim.work.pk)
+    permits = permits_for(
+        [original.pk, claim.work.pk],
+        organization=acme,
+        purpose=Purpose.AI_TRAINING,
+        at=timezone.now(),
+    )
+    assert {permit.reason for permit in permits.values()} == {"under_dispute"}
+
+
+def test_a_different_work_of_another_artist_opens_no_dispute(alice, bob, register_work):
+    register_work(alice, seed=1)
+
+    register_work(bob, seed=2)
+
+    assert not Dispute.objects.exists()
+
+
+def test_resolving_a_dispute_removes_the_losing_registration(alice, bob, acme, register_work):
+    original = register_work(alice, seed=1)
+    terms_set(artist=alice, works=[original], purpose=Purpose.AI_TRAINING, permission="allowed")
+    (dispute,) = work_register(artist=bob, data=_repost(1), title="Mine").disputes
+    operator = alice.user  # any user: the admin decides who may resolve
+
+    dispute_resolve(
+        dispute=dispute, resolution=DisputeResolution.KEEP_EXISTING, resolved_by=operator
+    )
+
+    dispute.refresh_from_db()
+    assert dispute.status == "resolved" and dispute.claimed_work.removed_at is not None
+    (matches,) = match_fingerprints([fingerprint_image(_repost(1))])
+    assert [match.work_id for match in matches] == [original.pk]
+    permit = permits_for(
+        [original.pk], organization=acme, purpose=Purpose.AI_TRAINING, at=timezone.now()
+    )[original.pk]
+    assert permit.allowed
+    with pytest.raises(ValidationError, match="resolved already"):
+        dispute_resolve(
+            dispute=dispute, resolution=DisputeResolution.DISTINCT, resolved_by=operator
+        )
