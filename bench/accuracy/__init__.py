@@ -1,0 +1,1 @@
+"""Match-quality benchmark on real art: `python -m bench.accuracy`."""

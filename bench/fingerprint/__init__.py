@@ -1,0 +1,1 @@
+"""Fingerprint throughput benchmark: `python -m bench.fingerprint`."""

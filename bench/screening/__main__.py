@@ -1,0 +1,279 @@
+"""End-to-end screening throughput: `python -m bench.screening [--works 1000000]`.
+
+Client fingerprints in, results out: the items go through the API (gunicorn), the broker, the
+Celery worker and PostgreSQL, exactly as `python -m registry.client screen` sends them, minus
+the hashing of images (bench.fingerprint measures that). Then `POST /api/v1/check` latency for
+batches of 1,000 items. Uses its own database (default consentry_bench) and queue.
+"""
+
+import argparse
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+PORT = 8011
+DATABASE = os.environ.get("BENCH_DATABASE", "consentry_bench")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.screening", description=__doc__)
+    parser.add_argument("--works", type=int, default=1_000_000, help="registered works")
+    parser.add_argument("--items", type=int, default=100_000, help="items screened")
+    parser.add_argument("--planted", type=float, default=0.2, help="share of re-posts")
+    parser.add_argument("--chunk", type=int, default=10_000, help="items per request")
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--celery-concurrency", type=int, default=2)
+    parser.add_argument("--checks", type=int, default=200, help="POST /check requests timed")
+    parser.add_argument("--check-items", type=int, default=1_000)
+    parser.add_argument(
+        "--broker", default="amqp://guest:guest@127.0.0.1:5672//", help="CELERY_BROKER_URL"
+    )
+    return parser.parse_args()
+
+
+def environment(args: argparse.Namespace) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "CONSENTRY_ENV": "development",
+        "DJANGO_DEBUG": "0",
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DATABASE}",
+        "CELERY_BROKER_URL": args.broker,
+        "CELERY_QUEUE": "consentry-bench",
+        "CONSENTRY_THROTTLE_RATE": "1000000/min",
+        "CONSENTRY_MAX_ITEMS_PER_REQUEST": str(max(args.chunk, 10_000)),
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def create_database() -> None:
+    import psycopg
+
+    with psycopg.connect("postgres://postgres@127.0.0.1:5432/postgres", autocommit=True) as db:
+        exists = db.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE]).fetchone()
+        if not exists:
+            db.execute(f'CREATE DATABASE "{DATABASE}"')
+
+
+def start_services(args: argparse.Namespace, env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
+    log = open(ROOT / "var" / "bench-screening.log", "ab")  # noqa: SIM115 - lives as long as they do
+    web = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{PORT}",
+            "--workers",
+            str(args.web_workers),
+            "--timeout",
+            "600",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--loglevel=WARNING",
+            f"--concurrency={args.celery_concurrency}",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
+    return [web, worker]
+
+
+def stop_services(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def synthetic_items(count: int, planted: float, works: int, seed: int) -> list[dict[str, Any]]:
+    """Items as the client sends them; a share are re-posts of registered works (a few bits
+    flipped in each hash, the same descriptor), the rest strangers."""
+    import numpy as np
+
+    from bench.screening.seed import POOL_SIZE, make_pool, original_hashes
+
+    rng = np.random.default_rng(seed)
+    pool = make_pool()
+    targets = rng.integers(1, works + 1, int(count * planted)).tolist()
+    near = original_hashes(targets)
+    items = []
+    for number in range(count):
+        if number < len(targets) and targets[number] in near:
+            work = targets[number]
+            phash, dhash = near[work]
+            phash ^= 1 << int(rng.integers(64))
+            source = pool.images[work % POOL_SIZE]
+        else:
+            phash, dhash = (int(x) for x in rng.integers(0, 2**64, 2, dtype=np.uint64))
+            source = pool.images[int(rng.integers(POOL_SIZE))]
+        wire = source.to_wire()
+        wire.update(
+            id=f"item-{seed}-{number}",
+            phash=f"{phash:016x}",
+            dhash=f"{dhash:016x}",
+            sha256=f"{int(rng.integers(2**62)):064x}",
+        )
+        items.append(wire)
+    order = rng.permutation(count)
+    return [items[i] for i in order]
+
+
+def wait_until_up(base: str, key: str, timeout: float = 600) -> None:
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            response = requests.get(f"{base}/api/v1/matching", timeout=5)
+            if response.ok:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(1)
+    raise SystemExit("the web server did not start; see var/bench-screening.log")
+
+
+def screen(base: str, key: str, items: list[dict[str, Any]], chunk: int) -> tuple[float, Counter]:
+    """Seconds from the first POST to the last decision read back, and the decisions."""
+    import requests
+
+    http = requests.Session()
+    http.headers["Authorization"] = f"Api-Key {key}"
+    started = time.perf_counter()
+    created = http.post(
+        f"{base}/api/v1/screenings", json={"purpose": "ai_training", "keep_open": True}
+    ).json()
+    url = f"{base}/api/v1/screenings/{created['id']}"
+    for number, start in enumerate(range(0, len(items), chunk)):
+        body: dict[str, Any] = {"number": number, "items": items[start : start + chunk]}
+        response = http.post(f"{url}/chunks", json=body)
+        response.raise_for_status()
+    http.post(f"{url}/close").raise_for_status()
+    while http.get(url).json()["status"] != "finished":
+        time.sleep(0.2)
+    decisions: Counter[str] = Counter()
+    with http.get(f"{url}/items", headers={"Accept": "application/x-ndjson"}, stream=True) as lines:
+        for line in lines.iter_lines():
+            if line:
+                decisions[json.loads(line)["decision"]] += 1
+    return time.perf_counter() - started, decisions
+
+
+def check_latencies(
+    base: str, key: str, items: list[dict[str, Any]], requests_: int, size: int
+) -> list[float]:
+    import requests
+
+    http = requests.Session()
+    http.headers["Authorization"] = f"Api-Key {key}"
+    latencies = []
+    for number in range(requests_):
+        start = (number * size) % max(len(items) - size, 1)
+        body: dict[str, Any] = {"purpose": "ai_training", "items": items[start : start + size]}
+        began = time.perf_counter()
+        http.post(f"{base}/api/v1/check", json=body).raise_for_status()
+        latencies.append(time.perf_counter() - began)
+    return latencies
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def machine() -> str:
+    model = platform.processor()
+    with open("/proc/cpuinfo") as cpuinfo:
+        model = next(
+            (x.split(":")[1].strip() for x in cpuinfo if x.startswith("model name")), model
+        )
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{model}, {os.cpu_count()} cores, {memory:.1f} GiB, load average {os.getloadavg()[0]:.2f}"
+    )
+
+
+def main() -> None:
+    args = parse_args()
+    env = environment(args)
+    os.environ.update(env)
+    create_database()
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from bench.screening.seed import make_pool, seed_registry
+    from registry.models import Organization
+    from registry.services.organizations import api_key_create, organization_create
+
+    print(f"machine: {machine()}")
+    call_command("migrate", verbosity=0)
+    began = time.perf_counter()
+    seed_registry(args.works, make_pool())
+    print(f"registry: {args.works:,} works (seeding took {time.perf_counter() - began:.0f} s)")
+    organization = Organization.objects.filter(name="Bench AI").first() or organization_create(
+        name="Bench AI"
+    )
+    _, key = api_key_create(organization=organization)
+    items = synthetic_items(args.items, args.planted, args.works, seed=1)
+    warm_up = synthetic_items(args.chunk, args.planted, args.works, seed=2)
+    base = f"http://127.0.0.1:{PORT}"
+    processes = start_services(args, env)
+    try:
+        wait_until_up(base, key)
+        began = time.perf_counter()
+        screen(base, key, warm_up, args.chunk)  # every process loads its index once
+        check_latencies(base, key, warm_up, 2 * args.web_workers, args.check_items)
+        print(f"warm-up (index loads in every process): {time.perf_counter() - began:.0f} s")
+        seconds, decisions = screen(base, key, items, args.chunk)
+        print(
+            f"screening: {args.items:,} items in {seconds:.1f} s = "
+            f"{args.items / seconds:,.0f} items/s (target 5,000); decisions {dict(decisions)}"
+        )
+        latencies = check_latencies(base, key, items, args.checks, args.check_items)
+        print(
+            f"POST /check of {args.check_items:,} items, {args.checks} requests: "
+            f"p50 {statistics.median(latencies) * 1000:.0f} ms, "
+            f"p95 {percentile(latencies, 0.95) * 1000:.0f} ms (target 300), "
+            f"p99 {percentile(latencies, 0.99) * 1000:.0f} ms"
+        )
+    finally:
+        stop_services(processes)
+
+
+if __name__ == "__main__":
+    main()
