@@ -1,5 +1,6 @@
 """The registry's domain models, one module per part of the vocabulary in DESIGN.md."""
 
+from registry.models import lookups as lookups  # registers `field__any`
 from registry.models.artists import Artist, ArtistLink, ArtistSite
 from registry.models.choices import Permission, Purpose
 from registry.models.compliance import (

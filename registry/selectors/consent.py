@@ -20,7 +20,7 @@ class Permit:
 
 def disputed_work_ids(work_ids: Collection[int]) -> set[int]:
     rows = Dispute.objects.open().filter(
-        Q(existing_work_id__in=work_ids) | Q(claimed_work_id__in=work_ids)
+        Q(existing_work_id__any=work_ids) | Q(claimed_work_id__any=work_ids)
     )
     disputed: set[int] = set()
     for existing, claimed in rows.values_list("existing_work_id", "claimed_work_id"):
@@ -34,7 +34,7 @@ def _grant_references(
     """The reference of a grant that licenses each work to the organization, where one does."""
     if not work_ids:
         return {}
-    artist_of = dict(Work.objects.filter(pk__in=work_ids).values_list("pk", "artist_id"))
+    artist_of = dict(Work.objects.filter(pk__any=work_ids).values_list("pk", "artist_id"))
     grants = (
         Grant.objects.valid_at(at)
         .filter(organization=organization, artist_id__in=set(artist_of.values()))

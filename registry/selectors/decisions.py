@@ -22,7 +22,7 @@ def work_url(work_id: int) -> str:
 
 
 def credits_for(permits: Mapping[int, Permit]) -> dict[int, Credit]:
-    works = Work.objects.filter(pk__in=permits.keys()).select_related("artist")
+    works = Work.objects.filter(pk__any=permits.keys()).select_related("artist")
     return {
         work.pk: Credit(
             artist=work.artist.display_name,

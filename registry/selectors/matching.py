@@ -9,7 +9,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from django.db import connection
@@ -164,30 +164,23 @@ def shared_index() -> RegistryIndex:
 def _candidate_hashes(
     pairs: set[tuple[int, str]],
 ) -> dict[tuple[int, str], tuple[int, Hashes]]:
-    """The stored hashes of each candidate (work, variant), with the work's artist.
+    """The stored hashes of each candidate (work, variant) of an active work, with its artist.
 
-    Filtering on the variants too keeps the read to about the candidates themselves rather
-    than every variant of every candidate work.
+    Two index lookups rather than one join: joined, PostgreSQL merge-joins against the whole
+    work table (0.4 s at a million works) for a few hundred candidate works.
     """
     if not pairs:
         return {}
-    rows = Fingerprint.objects.filter(
-        work_id__in={work for work, _ in pairs},
-        variant__in={variant for _, variant in pairs},
-        work__removed_at__isnull=True,
-    ).values_list(
-        "work_id",
-        "work__artist_id",
-        "variant",
-        "phash",
-        "dhash",
-        "pdq",
-        "pdq_quality",
-        "descriptor",
+    artist_of = dict(
+        Work.objects.active()
+        .filter(pk__any={work for work, _ in pairs})
+        .values_list("pk", "artist_id")
     )
+    wanted = [(work, variant) for work, variant in pairs if work in artist_of]
+    rows = _fingerprint_rows(wanted)
     return {
         (work_id, variant): (
-            artist_id,
+            artist_of[work_id],
             Hashes(
                 phash=to_unsigned64(phash),
                 dhash=to_unsigned64(dhash),
@@ -196,13 +189,41 @@ def _candidate_hashes(
                 descriptor=bytes(descriptor),
             ),
         )
-        for work_id, artist_id, variant, phash, dhash, pdq, pdq_quality, descriptor in rows
+        for work_id, variant, phash, dhash, pdq, pdq_quality, descriptor in rows
+        # The SQLite read covers every listed variant of every candidate work.
+        if (work_id, variant) in pairs
     }
+
+
+_PAIRS_SQL = """
+    SELECT f.work_id, f.variant, f.phash, f.dhash, f.pdq, f.pdq_quality, f.descriptor
+    FROM registry_fingerprint f
+    JOIN unnest(%s::bigint[], %s::text[]) AS wanted(work_id, variant)
+      ON f.work_id = wanted.work_id AND f.variant = wanted.variant
+"""
+
+
+def _fingerprint_rows(pairs: Sequence[tuple[int, str]]) -> Iterable[tuple[Any, ...]]:
+    """The hash columns of exactly these (work, variant) pairs.
+
+    A screening chunk has thousands of candidate pairs across its works' 13 variants each:
+    reading only the pairs (one unique-index probe each) rather than every variant of every
+    candidate work cuts the read, descriptors included, about eightfold on PostgreSQL.
+    """
+    if not pairs:
+        return []
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_PAIRS_SQL, [[w for w, _ in pairs], [v for _, v in pairs]])
+            return cursor.fetchall()
+    return Fingerprint.objects.filter(
+        work_id__in={work for work, _ in pairs}, variant__in={variant for _, variant in pairs}
+    ).values_list("work_id", "variant", "phash", "dhash", "pdq", "pdq_quality", "descriptor")
 
 
 def _exact_matches(fingerprints: Sequence[ImageFingerprint]) -> dict[str, list[tuple[int, int]]]:
     by_sha: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    rows = Work.objects.active().filter(sha256__in={fp.sha256 for fp in fingerprints})
+    rows = Work.objects.active().filter(sha256__any={fp.sha256 for fp in fingerprints})
     for work_id, artist_id, sha256 in rows.values_list("pk", "artist_id", "sha256"):
         by_sha[sha256].append((work_id, artist_id))
     return by_sha
