@@ -16,7 +16,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from registry.api.auth import IsArtist, artist_of, request_object
-from registry.api.schema import ConsentryAutoSchema, UploadField, error
+from registry.api.fields import LicenseField, StrictCharField, UploadField
+from registry.api.schema import ConsentryAutoSchema, error
 from registry.fingerprints import ImageDecodeError
 from registry.models import Permission, Purpose, Work, WorkScreening
 from registry.selectors.terms import effective_terms
@@ -33,8 +34,8 @@ class ArtistApi(APIView):
 class TermsIn(serializers.Serializer):
     purpose = serializers.ChoiceField(choices=Purpose.choices)
     permission = serializers.ChoiceField(choices=Permission.choices)
-    license = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
-    attribution = serializers.CharField(required=False, default="", allow_blank=True)
+    license = LicenseField()
+    attribution = StrictCharField(required=False, default="", allow_blank=True)
 
 
 class WorkOut(serializers.Serializer):
@@ -76,7 +77,7 @@ class WorkListCreateApi(ArtistApi):
         allow = serializers.ListField(
             child=serializers.ChoiceField(choices=Purpose.choices), required=False, default=list
         )
-        license = serializers.CharField(required=False, default="", allow_blank=True)
+        license = LicenseField()
 
     class UploadResultOut(serializers.Serializer):
         file = serializers.CharField()

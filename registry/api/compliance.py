@@ -21,6 +21,7 @@ from rest_framework.response import Response
 
 from registry.api.artists import ArtistApi
 from registry.api.auth import artist_of, organization_of
+from registry.api.fields import StrictCharField, refuse_empty
 from registry.api.schema import error
 from registry.api.screenings import OrganizationApi
 from registry.exports.kinds import (
@@ -76,21 +77,17 @@ def _scope_of(request: Request) -> ExportScope:
     )
 
 
-def _format_of(request: Request) -> str | None:
-    # prepare_export reads an empty format as the default; asked for, a format must be named.
-    fmt = request.query_params.get("format")
-    if fmt == "":
-        raise exceptions.ValidationError({"detail": "format is empty; omit it for the default."})
-    return fmt
-
-
 class ExportApi(OrganizationApi):
     content_negotiation_class = DownloadNegotiation
     kind = ""
 
     def get(self, request: Request) -> StreamingHttpResponse:
+        # prepare_export reads an empty format as the default; the API refuses it.
+        refuse_empty(request, "format")
         try:
-            prepared = prepare_export(self.kind, _format_of(request), _scope_of(request))
+            prepared = prepare_export(
+                self.kind, request.query_params.get("format"), _scope_of(request)
+            )
         except Screening.DoesNotExist:
             raise exceptions.NotFound("No such screening.") from None
         except (UnknownExport, ValidationError) as error:
@@ -291,9 +288,7 @@ class WebhookListCreateApi(OrganizationApi):
 
     class WebhookEndpointIn(serializers.Serializer):
         url = serializers.URLField(max_length=2048)
-        description = serializers.CharField(
-            max_length=200, required=False, default="", allow_blank=True
-        )
+        description = StrictCharField(max_length=200, required=False, default="", allow_blank=True)
 
     class WebhookEndpointCreatedOut(WebhookEndpointOut):
         secret = serializers.CharField(
@@ -340,6 +335,8 @@ class WebhookDetailApi(OrganizationApi):
     @extend_schema(
         responses={204: None, 404: error("Not yours")},
         summary="Stop sending to a webhook endpoint",
+        description="Disables it, and keeps it: it is still read here and listed, with "
+        "`active` false, as the record of where notices went.",
     )
     def delete(self, request: Request, webhook_id: int) -> Response:
         webhook_endpoint_disable(endpoint=self._own_endpoint(request, webhook_id))

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from registry.api.artists import ArtistApi, _own_work
 from registry.api.auth import artist_of
+from registry.api.fields import StrictCharField
 from registry.api.schema import error
 from registry.models import Artist, ArtistSite, Purpose, Work
 from registry.optout import (
@@ -36,7 +37,7 @@ class SiteOut(serializers.Serializer):
 
 
 class SiteIn(serializers.Serializer):
-    url_prefix = serializers.CharField(max_length=500)
+    url_prefix = StrictCharField(max_length=500)
 
 
 class SitesApi(ArtistApi):

@@ -5,8 +5,7 @@ from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema_field
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
@@ -34,12 +33,6 @@ class ErrorOut(serializers.Serializer):
 def error(description: str) -> OpenApiResponse:
     """An error response for @extend_schema(responses=...): the error body, described."""
     return OpenApiResponse(response=ErrorOut, description=description)
-
-
-@extend_schema_field(OpenApiTypes.BINARY)
-class UploadField(serializers.FileField):
-    """A file part of a multipart request. The schema does not split request and response
-    components, so a plain FileField would be documented as the URL it reads back as."""
 
 
 class ConsentryAutoSchema(AutoSchema):

@@ -26,7 +26,8 @@ from registry.api.auth import (
     request_object,
 )
 from registry.api.errors import PayloadTooLarge
-from registry.api.schema import ConsentryAutoSchema, UploadField, error
+from registry.api.fields import StrictBooleanField, UploadField, refuse_empty
+from registry.api.schema import ConsentryAutoSchema, error
 from registry.api.uploads import fingerprints_from_files
 from registry.gatekeeper import passes
 from registry.models import Decision, Purpose, Screening, ScreeningItem, ScreeningMode
@@ -40,6 +41,8 @@ from registry.services.screenings import (
 )
 
 NDJSON = "application/x-ndjson"
+# ScreeningChunk.number is a PositiveIntegerField: a 32-bit integer column.
+MAX_CHUNK_NUMBER = 2**31 - 1
 
 
 class NDJSONRenderer(BaseRenderer):
@@ -57,7 +60,7 @@ class NDJSONRenderer(BaseRenderer):
 class ItemDoc(serializers.Serializer):
     """One item as the client sends it: an id, an optional URL, and its fingerprint fields."""
 
-    id = serializers.CharField(max_length=512)
+    id = serializers.CharField(min_length=1, max_length=512)
     url = serializers.URLField(required=False)
     version = serializers.IntegerField(help_text="Fingerprint version (see /api/v1/matching).")
     sha256 = serializers.CharField(help_text="SHA-256 of the image bytes, 64 hex digits.")
@@ -162,6 +165,8 @@ def _refuse_oversized(request: Request) -> None:
 
 def _items_of(request: Request) -> list[Any]:
     """JSON items as sent, or the uploaded image files fingerprinted here."""
+    if "images" in request.POST:  # a form field, not a file: nothing would be screened
+        raise serializers.ValidationError({"images": ["Send each image as a file."]})
     if request.FILES:
         return fingerprints_from_files(request.FILES.getlist("images"))
     items = request_object(request).get("items", [])
@@ -190,19 +195,24 @@ class ScreeningListCreateApi(OrganizationApi):
         mode = serializers.ChoiceField(
             choices=ScreeningMode.choices, default=ScreeningMode.CONSENT_REQUIRED
         )
-        keep_open = serializers.BooleanField(
+        keep_open = StrictBooleanField(
             default=False, help_text="Send more items as chunks, then close the screening."
         )
 
     class ScreeningRequestDoc(ScreeningIn):
         # Optional: a screening kept open may start empty and take its items as chunks.
         items = ItemDoc(
-            many=True, required=False, help_text="At most the published maximum per request."
+            many=True,
+            required=False,
+            help_text="At most the published maximum per request; ids unique within it.",
         )
 
     class ScreeningUploadDoc(ScreeningIn):
         images = serializers.ListField(
-            child=UploadField(), min_length=1, help_text="Image files, fingerprinted here."
+            child=UploadField(),
+            min_length=1,
+            required=False,
+            help_text="Image files, fingerprinted here.",
         )
 
     class Pagination(CursorPagination):
@@ -260,11 +270,15 @@ class ScreeningChunkApi(OrganizationApi):
 
     class ChunkIn(serializers.Serializer):
         number = serializers.IntegerField(
-            min_value=0, help_text="Chunk number; items sent with the POST that started it are 0."
+            min_value=0,
+            max_value=MAX_CHUNK_NUMBER,
+            help_text="Chunk number; items sent with the POST that started it are 0.",
         )
 
     class ChunkRequestDoc(ChunkIn):
-        items = ItemDoc(many=True)
+        items = serializers.ListField(
+            child=ItemDoc(), min_length=1, help_text="Item ids unique within the request."
+        )
 
     class ChunkUploadDoc(ChunkIn):
         images = serializers.ListField(
@@ -361,6 +375,10 @@ class ScreeningItemsApi(OrganizationApi):
     )
     def get(self, request: Request, screening_id: Any) -> Response | StreamingHttpResponse:
         screening = _own_screening(request, screening_id)
+        refuse_empty(request, "decision", "format")
+        paginator = self.pagination_class()
+        # Read even for JSON Lines, which streams every item: a bad page_size is still refused.
+        paginator.get_page_size(request)
         items = ScreeningItem.objects.filter(screening=screening).select_related("chunk")
         decision = request.query_params.get("decision")
         if decision:
@@ -371,7 +389,6 @@ class ScreeningItemsApi(OrganizationApi):
             items = items.filter(decision=decision)
         if request.accepted_renderer.format == NDJSONRenderer.format:
             return StreamingHttpResponse(_ndjson_lines(items.order_by("id")), content_type=NDJSON)
-        paginator = self.pagination_class()
         page = paginator.paginate_queryset(items, request, view=self)
         return paginator.get_paginated_response(ItemOut(page, many=True).data)
 
@@ -400,7 +417,7 @@ class CheckApi(OrganizationApi):
         )
 
     class CheckRequestDoc(CheckIn):
-        items = ItemDoc(many=True, required=False)
+        items = ItemDoc(many=True, required=False, help_text="Ids unique within the request.")
 
     @extend_schema(
         request=CheckRequestDoc,

@@ -63,4 +63,5 @@ urlpatterns = [
 # Spread rather than include()d, so every route is listed (and schema-tested) on its own.
 urlpatterns += compliance_urls.urlpatterns
 # Last: whatever matched no route above answers the API's JSON 404.
-urlpatterns.append(re_path(r"^(?P<unmatched>.*)$", errors.not_found, name="api-not-found"))
+# "^" without "$" matches every path, even one with a newline in it.
+urlpatterns.append(re_path(r"^", errors.not_found, name="api-not-found"))

@@ -106,11 +106,16 @@ def prepare_export(kind_name: str, fmt: str | None, scope: ExportScope) -> Prepa
 
 
 def parse_moment(text: str) -> datetime:
-    """An ISO date (midnight UTC) or date-time (UTC when it names no zone)."""
+    """An ISO date (midnight UTC) or date-time (UTC when it names no zone), as UTC."""
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise UnknownExport(f"{text!r} is not an ISO date such as 2026-01-31.") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment
+        return moment.replace(tzinfo=UTC)
+    # PostgreSQL refuses offsets beyond ±15:59, which Python reads up to ±23:59: the same
+    # moment in UTC is one it takes.
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise UnknownExport(f"{text!r} falls outside the years 1 to 9999 in UTC.") from None

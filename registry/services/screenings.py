@@ -40,6 +40,32 @@ class ChunkConflict(ValidationError):
     """A chunk number re-sent with different content, or sent to a closed screening."""
 
 
+def _unstorable(text: str) -> bool:
+    """PostgreSQL text holds neither NUL nor what is not UTF-8 (an unpaired surrogate)."""
+    if "\x00" in text:
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _holds_unstorable_text(item: Any) -> bool:
+    # A walk, not recursion: the JSON parser accepts nesting deeper than a recursion could go.
+    pending = [item]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str) and _unstorable(value):
+            return True
+        if isinstance(value, Mapping):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
+
+
 def validate_items(items: Sequence[Any]) -> None:
     """The envelope of each item: an id to answer under. Its fingerprint is judged later."""
     if len(items) > settings.CONSENTRY_MAX_ITEMS_PER_REQUEST:
@@ -57,6 +83,11 @@ def validate_items(items: Sequence[Any]) -> None:
         if item_id in seen:
             raise ValidationError(f"item id {item_id!r} appears twice in this request.")
         seen.add(item_id)
+        # Checked here, not where the worker stores the item: it would fail there, unanswered.
+        if _holds_unstorable_text(item):
+            raise ValidationError(
+                f"item {position} holds text with a NUL character or an unpaired surrogate."
+            )
 
 
 def enqueue_chunk(chunk_id: int) -> None:
@@ -208,7 +239,7 @@ def _insert_work_screenings(
     if not matched:
         return
     item_pks = dict(
-        ScreeningItem.objects.filter(chunk=chunk, position__in=matched).values_list(
+        ScreeningItem.objects.filter(chunk=chunk, position__any=matched).values_list(
             "position", "pk"
         )
     )
