@@ -9,7 +9,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 
 # The one definition of a licence's shape; services.terms refuses any other.
-from registry.services.terms import _LICENSE_PATTERN
+from registry.services.terms import LICENSE_PATTERN
 
 
 class StrictCharField(serializers.CharField):
@@ -48,7 +48,7 @@ def refuse_empty(request: Request, *names: str) -> None:
     {
         "type": "string",
         "maxLength": 100,
-        "pattern": _LICENSE_PATTERN.pattern,  # allow_blank adds "" as the other oneOf
+        "pattern": LICENSE_PATTERN.pattern,  # allow_blank adds "" as the other oneOf
         "description": "An SPDX licence id (CC-BY-4.0), a LicenseRef- or DocumentRef- id, or "
         "a grant reference; empty for none.",
     }
@@ -62,7 +62,7 @@ class LicenseField(StrictCharField):
 
     def to_internal_value(self, data: Any) -> str:
         text = super().to_internal_value(data)
-        if not _LICENSE_PATTERN.match(text):
+        if not LICENSE_PATTERN.match(text):
             # The terms service's message, so its translation too.
             raise serializers.ValidationError(
                 _("“%(license)s” is neither an SPDX licence id nor a grant reference.")

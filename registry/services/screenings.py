@@ -203,6 +203,14 @@ _ITEM_COLUMNS = (
     "credit",
 )
 _NO_MATCHES = "[]"
+_WORK_SCREENING_COLUMNS = (
+    "work_id",
+    "screening_id",
+    "item_id",
+    "organization_id",
+    "decision",
+    "decided_at",
+)
 
 
 def _json(value: list[dict[str, Any]]) -> str:
@@ -244,17 +252,21 @@ def _insert_work_screenings(
         )
     )
     screening = chunk.screening
-    WorkScreening.objects.bulk_create(
-        WorkScreening(
-            work_id=work_id,
-            screening=screening,
-            item_id=item_pks[position],
-            organization_id=screening.organization_id,
-            decision=decision.decision,
-            decided_at=decided_at,
-        )
-        for position, decision in matched.items()
-        for work_id in decision.work_ids
+    insert_rows(
+        WorkScreening,
+        _WORK_SCREENING_COLUMNS,
+        (
+            (
+                work_id,
+                screening.pk,
+                item_pks[position],
+                screening.organization_id,
+                d.decision,
+                decided_at,
+            )
+            for position, d in matched.items()
+            for work_id in d.work_ids
+        ),
     )
 
 

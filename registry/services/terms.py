@@ -21,7 +21,7 @@ from registry.models import (
 from registry.services.ledger import ledger_append
 
 # SPDX ids (CC-BY-4.0, MIT), LicenseRef-/DocumentRef- ids and grant references share this shape.
-_LICENSE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+:\-]{0,99}$")
+LICENSE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+:\-]{0,99}$")
 
 
 def validate_terms(*, purpose: str, permission: str, license: str) -> None:
@@ -35,7 +35,7 @@ def validate_terms(*, purpose: str, permission: str, license: str) -> None:
             _("Unknown permission “%(permission)s”; use one of %(choices)s.")
             % {"permission": permission, "choices": ", ".join(Permission.values)}
         )
-    if license and not _LICENSE_PATTERN.match(license):
+    if license and not LICENSE_PATTERN.match(license):
         raise ValidationError(
             _("“%(license)s” is neither an SPDX licence id nor a grant reference.")
             % {"license": license}
