@@ -206,9 +206,9 @@ _PAIRS_SQL = """
 def _fingerprint_rows(pairs: Sequence[tuple[int, str]]) -> Iterable[tuple[Any, ...]]:
     """The hash columns of exactly these (work, variant) pairs.
 
-    A screening chunk has thousands of candidate pairs across its works' 13 variants each:
-    reading only the pairs (one unique-index probe each) rather than every variant of every
-    candidate work cuts the read, descriptors included, about eightfold on PostgreSQL.
+    A screening chunk has thousands of candidate pairs, and each work 13 variants: on
+    PostgreSQL only the pairs are read (one unique-index probe each), not every variant of
+    every candidate work with its 1 KB descriptor.
     """
     if not pairs:
         return []
