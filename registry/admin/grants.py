@@ -56,6 +56,22 @@ def grant_state(grant: Grant) -> str:
     return str(_("In force"))
 
 
+# A grant's page once it exists: read-only, since a grant never changes after it is made.
+GRANT_DETAILS = (
+    "reference",
+    "artist_column",
+    "organization_column",
+    "purposes_column",
+    "works_column",
+    "work_titles",
+    "valid_from",
+    "valid_until",
+    "state_column",
+    "revoked_at",
+    "created_at",
+)
+
+
 @admin.register(Grant)
 class GrantAdmin(ScopedAdmin):
     owner_lookup = "artist__user"
@@ -126,40 +142,14 @@ class GrantAdmin(ScopedAdmin):
         return [
             (
                 None,
-                {
-                    "fields": [
-                        "reference",
-                        "artist_column",
-                        "organization_column",
-                        "purposes_column",
-                        "works_column",
-                        "work_titles",
-                        "valid_from",
-                        "valid_until",
-                        "state_column",
-                        "revoked_at",
-                        "created_at",
-                    ]
-                },
+                {"fields": GRANT_DETAILS},
             )
         ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is None:
             return []
-        return [
-            "reference",
-            "artist_column",
-            "organization_column",
-            "purposes_column",
-            "works_column",
-            "work_titles",
-            "valid_from",
-            "valid_until",
-            "state_column",
-            "revoked_at",
-            "created_at",
-        ]
+        return list(GRANT_DETAILS)
 
     @admin.display(description=_("Works covered"))
     def work_titles(self, grant: Grant) -> str:

@@ -2,14 +2,13 @@
 
 from typing import Any
 
-from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.request import Request
 
 # The one definition of a licence's shape; services.terms refuses any other.
-from registry.services.terms import LICENSE_PATTERN
+from registry.services.terms import LICENSE_PATTERN, validate_license
 
 
 class StrictCharField(serializers.CharField):
@@ -58,17 +57,14 @@ class LicenseField(StrictCharField):
     upload refuses a bad licence once, before any file, instead of once per file."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(max_length=100, required=False, default="", allow_blank=True, **kwargs)
-
-    def to_internal_value(self, data: Any) -> str:
-        text = super().to_internal_value(data)
-        if not LICENSE_PATTERN.match(text):
-            # The terms service's message, so its translation too.
-            raise serializers.ValidationError(
-                _("“%(license)s” is neither an SPDX licence id nor a grant reference.")
-                % {"license": text}
-            )
-        return text
+        super().__init__(
+            max_length=100,
+            required=False,
+            default="",
+            allow_blank=True,
+            validators=[validate_license],  # the service's own check, and its message
+            **kwargs,
+        )
 
 
 @extend_schema_field(OpenApiTypes.BINARY)

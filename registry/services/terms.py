@@ -35,6 +35,11 @@ def validate_terms(*, purpose: str, permission: str, license: str) -> None:
             _("Unknown permission “%(permission)s”; use one of %(choices)s.")
             % {"permission": permission, "choices": ", ".join(Permission.values)}
         )
+    validate_license(license)
+
+
+def validate_license(license: str) -> None:
+    """Empty (no licence), or the shape of an SPDX id or a grant reference."""
     if license and not LICENSE_PATTERN.match(license):
         raise ValidationError(
             _("“%(license)s” is neither an SPDX licence id nor a grant reference.")
