@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("CONSENTRY_VAR_DIR", str(BASE_DIR / "var")))
@@ -146,6 +146,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+elif "options" not in DATABASES["default"].setdefault("OPTIONS", {}):
+    # PostgreSQL's default page costs assume spinning disks: it then answers the exact-hash
+    # lookup of a 10,000-item chunk with a parallel scan of every work (140 ms on three
+    # processes at a million works) rather than index probes (45 ms on one). SSDs and a cached
+    # registry make a random read nearly as cheap as a sequential one.
+    DATABASES["default"]["OPTIONS"]["options"] = (
+        f"-c random_page_cost={env_float('DATABASE_RANDOM_PAGE_COST', 1.1)}"
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -242,6 +250,11 @@ REST_FRAMEWORK = {
     ],
     # Deny by default: every view names the permissions it grants.
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": [
+        "registry.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 100,

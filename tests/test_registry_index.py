@@ -3,6 +3,7 @@ stop counting, and an index that saw a rolled-back change is rebuilt rather than
 
 import io
 
+import numpy as np
 import pytest
 from django.db import transaction
 
@@ -45,3 +46,34 @@ def test_an_index_that_saw_a_rolled_back_registration_is_rebuilt(alice):
     replacement = work_register(artist=alice, data=artwork_bytes(_SEED_BASE + 4), title="New")
     (matches,) = match_fingerprints([_query(4)], index=index)
     assert [match.work_id for match in matches] == [replacement.work.pk]
+
+
+@pytest.fixture
+def shared():
+    from registry.selectors.matching import shared_index
+
+    yield shared_index()
+    shared_index().reset()  # the next test's first match loads it afresh
+
+
+@pytest.mark.parametrize("switch", ["1", "0"])
+def test_a_worker_loads_the_index_before_its_pool_forks_unless_told_not_to(
+    alice, register_work, monkeypatch, shared, switch
+):
+    """Loaded in the worker's main process, the index is shared by the pool processes it
+    forks: none of them starts its first chunk with a minute-long load."""
+    from registry import tasks
+
+    work = register_work(alice, seed=5)
+    shared.reset()  # as in a worker that has just started
+    monkeypatch.setenv("CONSENTRY_PRELOAD_INDEX", switch)
+
+    tasks._load_matching_index()
+
+    hashes = _query(5).hashes
+    probe = (np.array([hashes.phash], np.uint64), np.array([hashes.dhash], np.uint64))
+    if switch == "1":
+        assert work.pk in shared.search(*probe).work_id.tolist()
+    else:
+        with pytest.raises(RuntimeError, match="sync"):
+            shared.search(*probe)

@@ -154,7 +154,7 @@ def wait_ready(base: str, timeout: float = 900) -> float:
 
 
 def warm_up(base: str, key: str, workers: int) -> float:
-    """Every Celery pool process loads its own index on its first chunk: do that now."""
+    """A few screenings and checks, so that every process has served one before the timing."""
     import requests
 
     http = requests.Session()
@@ -295,7 +295,7 @@ def main() -> int:
             f"ready after {wait_ready(base):.0f} s (the master loads the index, workers share it)"
         )
         seconds = warm_up(base, key, args.celery_concurrency)
-        print(f"warm-up (each Celery process loads its index): {seconds:.0f} s")
+        print(f"warm-up (screenings and checks in every process): {seconds:.0f} s")
         print(f"memory before the load: {memory(processes)}")
         for size, figures in solo_latencies(base, key, args.solo).items():
             print(f"POST /check of {size} items, one at a time ({args.solo} requests): {figures}")

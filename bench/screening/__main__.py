@@ -20,6 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from registry.client.run import STREAM_READ_BYTES
+
 ROOT = Path(__file__).resolve().parents[2]
 PORT = 8011
 DATABASE = os.environ.get("BENCH_DATABASE", "consentry_bench")
@@ -67,21 +69,15 @@ def create_database() -> None:
 
 def start_services(args: argparse.Namespace, env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
     log = open(ROOT / "var" / "bench-screening.log", "ab")  # noqa: SIM115 - lives as long as they do
+    # The processes of docker/compose.yaml: gunicorn with its production configuration (threads,
+    # the index loaded before the workers fork), and a Celery worker that does the same.
     web = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{PORT}",
-            "--workers",
-            str(args.web_workers),
-            "--timeout",
-            "600",
+            *(sys.executable, "-m", "gunicorn"),
+            *("--config", "docker/gunicorn.conf.py", "config.wsgi:application"),
         ],
         cwd=ROOT,
-        env=env,
+        env={**env, "GUNICORN_BIND": f"127.0.0.1:{PORT}", "WEB_CONCURRENCY": str(args.web_workers)},
         stdout=log,
         stderr=log,
         start_new_session=True,
@@ -192,7 +188,7 @@ def screen(
     phases["finished"] = time.perf_counter() - started
     decisions: Counter[str] = Counter()
     with http.get(f"{url}/items", headers={"Accept": "application/x-ndjson"}, stream=True) as lines:
-        for line in lines.iter_lines():
+        for line in lines.iter_lines(chunk_size=STREAM_READ_BYTES):
             if line:
                 decisions[json.loads(line)["decision"]] += 1
     return time.perf_counter() - started, decisions, phases
@@ -262,9 +258,9 @@ def main() -> None:
     try:
         wait_until_up(base, key)
         began = time.perf_counter()
-        screen(base, key, warm_up, args.chunk)  # every process loads its index once
-        # Concurrently, so that every web process gets a check and loads its index now
-        # rather than inside the timed checks.
+        # The processes loaded the index before they forked; one screening and a few
+        # concurrent checks (so that every web process serves one) warm the rest up.
+        screen(base, key, warm_up, args.chunk)
         with ThreadPoolExecutor(2 * args.web_workers) as pool:
             list(
                 pool.map(
@@ -272,7 +268,7 @@ def main() -> None:
                     range(2 * args.web_workers),
                 )
             )
-        print(f"warm-up (index loads in every process): {time.perf_counter() - began:.0f} s")
+        print(f"warm-up (a screening, a check per process): {time.perf_counter() - began:.0f} s")
         seconds, decisions, phases = screen(base, key, items, args.chunk)
         print(
             f"screening: {args.items:,} items in {seconds:.1f} s = "

@@ -10,13 +10,14 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from registry.api.auth import IsArtist, artist_of, request_object
 from registry.api.fields import LicenseField, StrictCharField, UploadField
+from registry.api.parsers import JSONParser
 from registry.api.schema import ConsentryAutoSchema, error
 from registry.fingerprints import ImageDecodeError
 from registry.models import Permission, Purpose, Work, WorkScreening

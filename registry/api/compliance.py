@@ -15,13 +15,13 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from registry.api.artists import ArtistApi
 from registry.api.auth import artist_of, organization_of
 from registry.api.fields import StrictCharField, refuse_empty
+from registry.api.parsers import JSONParser
 from registry.api.schema import error
 from registry.api.screenings import OrganizationApi
 from registry.exports.kinds import (

@@ -7,13 +7,13 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from registry.api.artists import ArtistApi, _own_work
 from registry.api.auth import artist_of
 from registry.api.fields import StrictCharField
+from registry.api.parsers import JSONParser
 from registry.api.schema import error
 from registry.models import Artist, ArtistSite, Purpose, Work
 from registry.optout import (

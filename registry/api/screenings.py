@@ -12,7 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -27,6 +27,7 @@ from registry.api.auth import (
 )
 from registry.api.errors import PayloadTooLarge
 from registry.api.fields import StrictBooleanField, UploadField, refuse_empty
+from registry.api.parsers import JSONParser
 from registry.api.schema import ConsentryAutoSchema, error
 from registry.api.uploads import fingerprints_from_files
 from registry.gatekeeper import passes
@@ -349,6 +350,8 @@ class ItemPagination(CursorPagination):
 
 
 _NDJSON_FIELDS = ("id", "url", "decision", "reason", "matches", "credit", "chunk", "position")
+# Lines go out in blocks: the server writes each yielded string to the socket on its own.
+_NDJSON_BATCH = 2000
 
 
 def _ndjson_lines(items: Any) -> Iterator[str]:
@@ -357,8 +360,18 @@ def _ndjson_lines(items: Any) -> Iterator[str]:
     rows = items.values_list(
         "item_id", "url", "decision", "reason", "matches", "credit", "chunk__number", "position"
     )
-    for row in rows.iterator(chunk_size=5000):
-        yield json.dumps(dict(zip(_NDJSON_FIELDS, row, strict=True)), ensure_ascii=False) + "\n"
+    lines: list[str] = []
+    for row in rows.iterator(chunk_size=_NDJSON_BATCH):
+        lines.append(json.dumps(dict(zip(_NDJSON_FIELDS, row, strict=True)), ensure_ascii=False))
+        if len(lines) == _NDJSON_BATCH:
+            yield _joined(lines)
+            lines = []
+    if lines:
+        yield _joined(lines)
+
+
+def _joined(lines: list[str]) -> str:
+    return "\n".join(lines) + "\n"
 
 
 class ScreeningItemsApi(OrganizationApi):

@@ -19,6 +19,7 @@ from registry.client.hashing import fingerprint_all
 from registry.client.inputs import InputItem
 
 NDJSON = "application/x-ndjson"
+STREAM_READ_BYTES = 1 << 16
 
 
 @dataclass
@@ -139,7 +140,8 @@ class ScreeningRun:
         )
         if response.status_code >= 400:
             checked(response)
-        for line in response.iter_lines():
+        # Large reads: requests' default of 512 bytes costs a call per few lines.
+        for line in response.iter_lines(chunk_size=STREAM_READ_BYTES):
             if line:
                 yield json.loads(line)
 

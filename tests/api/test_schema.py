@@ -206,6 +206,42 @@ def test_an_item_with_text_postgresql_cannot_store_is_refused_up_front(acme_api,
     assert response.status_code == 400 and "NUL" in response.json()["detail"]
 
 
+def test_text_that_only_spells_an_escape_is_stored_and_answered(acme_api, run_pending):
+    """A backslash followed by "u0000" is ordinary text: refusing it would lose the item."""
+    spelled = {"id": "a\\u0000b", "url": "https://x.example/\\u0000"}
+
+    screening = acme_api.post(
+        "/api/v1/screenings", {"purpose": "ai_training", "items": [spelled]}, format="json"
+    )
+    assert screening.status_code == 202, screening.content
+    run_pending()
+
+    items = acme_api.get(f"/api/v1/screenings/{screening.json()['id']}/items").json()["results"]
+    assert [(item["id"], item["url"]) for item in items] == [(spelled["id"], spelled["url"])]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/screenings", "/api/v1/check"])
+def test_items_nested_past_the_parser_limit_are_refused_clearly(acme_api, path):
+    nested = "[" * 50_000 + "]" * 50_000
+    body = f'{{"purpose": "ai_training", "items": [{{"id": "a", "k": {nested}}}]}}'
+
+    response = acme_api.post(path, body, content_type="application/json")
+
+    assert response.status_code == 400 and "nested too deeply" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/screenings", "/api/v1/check"])
+def test_an_item_nested_deeper_than_any_honest_one_is_refused(acme_api, path):
+    nested: list = []
+    for _ in range(40):
+        nested = [nested]
+    body = {"purpose": "ai_training", "items": [{"id": "a", "k": nested}]}
+
+    response = acme_api.post(path, body, format="json")
+
+    assert response.status_code == 400 and "levels deep" in response.json()["detail"]
+
+
 def test_an_empty_upload_is_refused_on_its_own_in_the_results(alice_api):
     empty = SimpleUploadedFile("empty.jpg", b"", content_type="image/jpeg")
 

@@ -1,6 +1,7 @@
 """Screenings through the HTTP API, decided here as the worker would decide them."""
 
 import json
+import threading
 
 import pytest
 from django.test import override_settings
@@ -285,3 +286,47 @@ def test_images_sent_as_files_are_hashed_on_the_server(acme_api, works, run_pend
     assert decided["mine.jpg"]["decision"] == "allowed"
     assert decided["broken.jpg"]["decision"] == "invalid"
     assert "could not be read" in decided["broken.jpg"]["reason"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_next_chunk_is_taken_while_the_last_one_is_being_decided(acme_api, monkeypatch):
+    """The worker locks only the chunk it decides: the client's next chunk neither waits for
+    that decision nor times out behind it."""
+    from django.db import connection
+
+    from registry.services import screenings
+
+    created = acme_api.post(
+        "/api/v1/screenings", {"purpose": "ai_training", "keep_open": True}, format="json"
+    ).json()
+    chunks = f"/api/v1/screenings/{created['id']}/chunks"
+    monkeypatch.setattr(screenings, "enqueue_chunk", lambda chunk_id: None)
+    acme_api.post(chunks, {"number": 0, "items": [item("a", 1)]}, format="json")
+    deciding, release = threading.Event(), threading.Event()
+    decide = screenings.decide_items
+
+    def slow_decide(**kwargs):
+        deciding.set()
+        release.wait(30)
+        return decide(**kwargs)
+
+    def worker() -> None:
+        try:
+            screenings.chunk_decide(chunk_id=Screening.objects.get().chunks.get().pk)
+        finally:
+            connection.close()
+
+    monkeypatch.setattr(screenings, "decide_items", slow_decide)
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        assert deciding.wait(30)
+        with connection.cursor() as cursor:  # a wait on the worker's locks fails, not hangs
+            cursor.execute("SET lock_timeout = '2s'")
+        response = acme_api.post(chunks, {"number": 1, "items": [item("b", 2)]}, format="json")
+    finally:
+        release.set()
+        thread.join(60)
+
+    assert response.status_code == 202, response.content
+    assert response.json()["progress"] == {"done": 0, "total": 2}

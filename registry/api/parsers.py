@@ -1,0 +1,23 @@
+"""Request parsers: DRF's own, with a clear 400 where theirs fails with a server error."""
+
+from collections.abc import Mapping
+from typing import IO, Any
+
+from rest_framework import parsers
+from rest_framework.exceptions import ParseError
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, refusing bodies nested deeper than Python's decoder can follow
+    (DRF lets the decoder's RecursionError through, a 500)."""
+
+    def parse(
+        self,
+        stream: IO[Any],
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError("JSON parse error - the body is nested too deeply.") from None
