@@ -34,6 +34,19 @@ def test_a_work_registered_after_the_index_was_built_counts_at_once(alice, regis
     assert index.sync() == registry_version()
 
 
+def test_an_index_in_step_with_the_ledger_syncs_with_one_query(
+    alice, register_work, django_assert_num_queries
+):
+    """Every check and every chunk syncs first: when nothing changed, that is one read of the
+    ledger's head, not a check of the chain as well."""
+    index = RegistryIndex()
+    register_work(alice, seed=6)
+    version = index.sync()
+
+    with django_assert_num_queries(1):
+        assert index.sync() == version
+
+
 def test_an_index_that_saw_a_rolled_back_registration_is_rebuilt(alice):
     index = RegistryIndex()
 

@@ -105,10 +105,13 @@ class RegistryIndex:
     def sync(self) -> RegistryVersion:
         """Catch up with every committed registration and removal; return the version reached."""
         with self._lock:
+            head = registry_version()
+            if self._index is not None and head == self._version:
+                return self._version  # the usual case: one query, nothing new since
             if self._index is None or not self._still_on_chain():
                 self._index = self._build()
             else:
-                self._catch_up(self._index)
+                self._catch_up(self._index, head)
             return self._version
 
     def search(self, phashes: np.ndarray, dhashes: np.ndarray) -> Candidates:
@@ -140,8 +143,7 @@ class RegistryIndex:
         self._version = head
         return index
 
-    def _catch_up(self, index: CandidateIndex) -> None:
-        head = registry_version()
+    def _catch_up(self, index: CandidateIndex, head: RegistryVersion) -> None:
         if head.sequence <= self._version.sequence:
             return
         events = ConsentEvent.objects.filter(
