@@ -109,7 +109,7 @@ class RegistryIndex:
             if self._index is not None and head == self._version:
                 return self._version  # the usual case: one query, nothing new since
             if self._index is None or not self._still_on_chain():
-                self._index = self._build()
+                self._index = self._build(head)
             else:
                 self._catch_up(self._index, head)
             return self._version
@@ -134,10 +134,9 @@ class RegistryIndex:
         stored = ConsentEvent.objects.filter(sequence=self._version.sequence)
         return list(stored.values_list("hash", flat=True)) == [self._version.hash]
 
-    def _build(self) -> CandidateIndex:
-        # The head is read first: whatever is loaded after it is at least that new, and the
+    def _build(self, head: RegistryVersion) -> CandidateIndex:
+        # The head was read before loading: whatever is loaded is at least that new, and the
         # events after it are replayed (idempotently) on the next sync.
-        head = registry_version()
         # The loader's arrays are handed over, not kept: the index frees what it has indexed.
         index = CandidateIndex.from_loader(_variant_arrays, config=self.config)
         self._version = head
