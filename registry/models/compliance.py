@@ -71,7 +71,7 @@ class WithdrawalNotice(models.Model):
     )
     # [{"screening_id", "purpose", "item_ids": [...]}], as told to the organization.
     affected = models.JSONField(_("affected items"), default=list)
-    item_count = models.PositiveIntegerField(_("affected items"), default=0)
+    item_count = models.PositiveBigIntegerField(_("affected items"), default=0)
     created_at = models.DateTimeField(_("published at"), auto_now_add=True)
 
     class Meta:

@@ -43,8 +43,8 @@ class Screening(models.Model):
     )
     # True while the client may still send chunks; the screening finishes once closed and done.
     accepting_chunks = models.BooleanField(_("accepting chunks"), default=False)
-    total_items = models.PositiveIntegerField(_("items"), default=0)
-    done_items = models.PositiveIntegerField(_("items decided"), default=0)
+    total_items = models.PositiveBigIntegerField(_("items"), default=0)
+    done_items = models.PositiveBigIntegerField(_("items decided"), default=0)
     counts = models.JSONField(_("counts per decision"), default=dict)
     registry_sequence = models.PositiveBigIntegerField(_("registry version"))
     registry_hash = models.CharField(_("registry version hash"), max_length=64)

@@ -330,3 +330,24 @@ def test_the_next_chunk_is_taken_while_the_last_one_is_being_decided(acme_api, m
 
     assert response.status_code == 202, response.content
     assert response.json()["progress"] == {"done": 0, "total": 2}
+
+
+def test_counters_hold_more_than_two_to_the_31_items(acme_api, works, run_pending):
+    """A LAION-sized screening outgrows 32-bit counters; its progress and receipt still add up."""
+    created = acme_api.post(
+        "/api/v1/screenings", {"purpose": "ai_training", "keep_open": True}, format="json"
+    ).json()
+    url = f"/api/v1/screenings/{created['id']}"
+    already = 2**31 + 7  # as if that many items had been received and decided before
+    Screening.objects.filter(pk=created["id"]).update(
+        total_items=already, done_items=already, counts={"unregistered": already}
+    )
+    acme_api.post(f"{url}/chunks", {"number": 0, "items": [item("a", 1)]}, format="json")
+    run_pending()
+    acme_api.post(f"{url}/close")
+
+    detail = acme_api.get(url).json()
+    assert detail["status"] == "finished"
+    assert detail["progress"] == {"done": already + 1, "total": already + 1}
+    assert detail["receipt"]["document"]["items"] == already + 1
+    assert detail["counts"]["unregistered"] == already
