@@ -280,6 +280,7 @@ CONSENTRY_PUBLIC_URL = env_str("CONSENTRY_PUBLIC_URL", "http://127.0.0.1:8000").
 # The published maxima: items per POST /screenings (or chunk) and per synchronous /check.
 CONSENTRY_MAX_ITEMS_PER_REQUEST = env_int("CONSENTRY_MAX_ITEMS_PER_REQUEST", 10_000)
 CONSENTRY_MAX_CHECK_ITEMS = env_int("CONSENTRY_MAX_CHECK_ITEMS", 1_000)
+CONSENTRY_MAX_URLS_PER_CHECK = env_int("CONSENTRY_MAX_URLS_PER_CHECK", 10_000)
 CONSENTRY_MAX_REQUEST_BYTES = env_int("CONSENTRY_MAX_REQUEST_BYTES", 32 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = CONSENTRY_MAX_REQUEST_BYTES
 # Ed25519 key that signs receipts, as PEM text. Development generates one under var/ on first use.

@@ -20,7 +20,9 @@ class MatchedWork:
     exact: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        algorithm = "sha256" if self.exact else "phash+verify"
+        algorithm = "phash+verify"
+        if self.exact:  # a source-URL match names no image; the others matched its bytes
+            algorithm = "source_url" if self.variant == "source_url" else "sha256"
         return {
             "work_id": self.work_id,
             "variant": self.variant,

@@ -45,6 +45,7 @@ class MatchingApi(PublicApi):
                 "limits": {
                     "max_items_per_request": settings.CONSENTRY_MAX_ITEMS_PER_REQUEST,
                     "max_check_items": settings.CONSENTRY_MAX_CHECK_ITEMS,
+                    "max_urls_per_check": settings.CONSENTRY_MAX_URLS_PER_CHECK,
                     "max_request_bytes": settings.CONSENTRY_MAX_REQUEST_BYTES,
                 },
             }

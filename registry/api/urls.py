@@ -9,6 +9,7 @@ from registry.api import (
     public,
     schema,  # noqa: F401 - registers the API key scheme with the schema
     screenings,
+    urls_check,
 )
 
 urlpatterns = [
@@ -42,6 +43,7 @@ urlpatterns = [
         name="api-screening-close",
     ),
     path("check", screenings.CheckApi.as_view(), name="api-check"),
+    path("urls/check", urls_check.UrlCheckApi.as_view(), name="api-urls-check"),
     path("artist/works", artists.WorkListCreateApi.as_view(), name="api-artist-works"),
     path("artist/works/<int:work_id>", artists.WorkDetailApi.as_view(), name="api-artist-work"),
     path(

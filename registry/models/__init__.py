@@ -24,7 +24,7 @@ from registry.models.screenings import (
     WorkScreening,
 )
 from registry.models.terms import DefaultTerms, Grant, Terms
-from registry.models.works import Fingerprint, Work
+from registry.models.works import Fingerprint, Work, WorkSourceUrl
 
 __all__ = [
     "Artist",
@@ -57,4 +57,5 @@ __all__ = [
     "WithdrawalNotice",
     "Work",
     "WorkScreening",
+    "WorkSourceUrl",
 ]

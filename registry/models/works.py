@@ -85,3 +85,30 @@ class Fingerprint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.work_id}/{self.variant}"
+
+
+class WorkSourceUrl(models.Model):
+    """One URL where a work is published, as `url_key` normalizes it: what the URL check
+    looks up before anything is downloaded. Derived from `Work.source_urls` by the works
+    service, which keeps the two in step."""
+
+    work = models.ForeignKey(
+        Work, verbose_name=_("work"), on_delete=models.CASCADE, related_name="source_url_keys"
+    )
+    # SHA-256 of the normalized URL: a fixed 32 bytes however long the URL, so an index of
+    # tens of millions of rows stays compact.
+    digest = models.BinaryField(_("URL digest"), max_length=32)
+
+    class Meta:
+        verbose_name = _("source URL")
+        verbose_name_plural = _("source URLs")
+        constraints = [
+            models.UniqueConstraint(fields=["work", "digest"], name="source_url_unique_per_work")
+        ]
+        indexes = [
+            # Serves POST /api/v1/urls/check: one `digest = ANY(...)` probe per request.
+            models.Index(fields=["digest"], name="source_url_digest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.work_id}/{bytes(self.digest).hex()[:12]}"

@@ -24,7 +24,13 @@ from registry.optout.headers import (
     read_headers,
 )
 from registry.optout.iptc import XmpWriteError, write_data_mining
-from registry.optout.prefixes import PrefixError, normalize_prefix, url_matches_prefix
+from registry.optout.prefixes import (
+    PrefixError,
+    normalize_prefix,
+    url_digest,
+    url_key,
+    url_matches_prefix,
+)
 from registry.optout.purposes import (
     AI_GENERATIVE_TRAINING,
     AI_INFERENCE,
@@ -74,6 +80,8 @@ __all__ = [
     "tdmrep_files",
     "tdmrep_json",
     "tdmrep_rules",
+    "url_digest",
+    "url_key",
     "url_matches_prefix",
     "write_data_mining",
 ]

@@ -6,6 +6,7 @@ ports, dot segments and needless percent-encoding neither hide a match nor fake 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from urllib.parse import SplitResult, unquote, urlsplit
 
@@ -32,6 +33,23 @@ def split_prefix(prefix: str) -> tuple[str, str]:
 def normalize_prefix(prefix: str) -> str:
     origin, path = split_prefix(prefix)
     return origin + path
+
+
+def url_key(url: str) -> str:
+    """The form under which a work's source URL is stored and looked up: host, path and query
+    normalized, the scheme and the fragment left out (an http and an https link to one file
+    are the same source; a fragment never reaches the server)."""
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() not in _SCHEMES or not parts.hostname:
+        raise PrefixError(f"{url!r} is not an http(s) URL with a host")
+    origin = _without_scheme(_origin(parts.scheme.lower(), parts.hostname, _port(parts)))
+    query = f"?{parts.query}" if parts.query else ""
+    return origin + _path(parts.path) + query
+
+
+def url_digest(url: str) -> bytes:
+    """SHA-256 of `url_key(url)`: what the registry stores and the URL check probes."""
+    return hashlib.sha256(url_key(url).encode()).digest()
 
 
 def url_matches_prefix(url: str, prefix: str) -> bool:

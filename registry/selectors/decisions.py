@@ -1,5 +1,6 @@
 """Deciding screened items: fingerprints in, one gatekeeper decision per item out."""
 
+from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
@@ -9,7 +10,8 @@ from django.utils import timezone
 from registry.fingerprints import FingerprintFormatError, ImageFingerprint
 from registry.gatekeeper import Credit, ItemDecision, MatchedWork, WorkPermit, decide, invalid
 from registry.matching.rules import is_weak
-from registry.models import Organization, Work
+from registry.models import Organization, Work, WorkSourceUrl
+from registry.optout import PrefixError, url_digest
 from registry.selectors.consent import Permit, permits_for
 from registry.selectors.matching import WorkMatch, match_fingerprints
 from registry.selectors.reservations import reservations_for
@@ -69,11 +71,54 @@ def decide_items(
 ) -> list[ItemDecision]:
     """One decision per item, in order. Malformed or weak fingerprints are `invalid`; an item
     whose embedded or download signals reserve the purpose is `denied` even if unregistered."""
-    now = timezone.now()
     parsed = [_parse(item) for item in items]
     fingerprints = [entry for entry in parsed if isinstance(entry, ImageFingerprint)]
     found = iter(match_fingerprints(fingerprints))
     matches_of = [next(found) if isinstance(entry, ImageFingerprint) else [] for entry in parsed]
+    return _decide(parsed, matches_of, items, organization=organization, purpose=purpose)
+
+
+def decide_urls(
+    *, organization: Organization, purpose: str, urls: Sequence[str]
+) -> list[ItemDecision]:
+    """One decision per URL, before anything is downloaded: the works that list it as their
+    source match it exactly, and an artist's verified site prefix reserves it as it would a
+    downloaded item. `unregistered` here means that nothing is known of the URL."""
+    digests = [_url_digest(url) for url in urls]
+    works_of = _works_by_url_digest({digest for digest in digests if digest is not None})
+    matches_of = [works_of.get(digest, []) if digest else [] for digest in digests]
+    items = [{"url": url} for url in urls]
+    return _decide(items, matches_of, items, organization=organization, purpose=purpose)
+
+
+def _url_digest(url: str) -> bytes | None:
+    try:
+        return url_digest(url)
+    except PrefixError:  # not an http(s) URL: nothing registered can be under it
+        return None
+
+
+def _works_by_url_digest(digests: Collection[bytes]) -> dict[bytes, list[WorkMatch]]:
+    if not digests:
+        return {}
+    rows = WorkSourceUrl.objects.filter(
+        digest__any=list(digests), work__removed_at__isnull=True
+    ).values_list("digest", "work_id", "work__artist_id")
+    found: dict[bytes, list[WorkMatch]] = defaultdict(list)
+    for digest, work_id, artist_id in rows:
+        found[bytes(digest)].append(WorkMatch(work_id, artist_id, "source_url", {}, exact=True))
+    return found
+
+
+def _decide(
+    parsed: Sequence[Mapping[str, Any] | ImageFingerprint | ItemDecision],
+    matches_of: Sequence[list[WorkMatch]],
+    items: Sequence[Mapping[str, Any]],
+    *,
+    organization: Organization,
+    purpose: str,
+) -> list[ItemDecision]:
+    now = timezone.now()
     reservations = reservations_for(items, organization=organization, purpose=purpose, at=now)
     permits = permits_for(
         _all_work_ids(matches_of), organization=organization, purpose=purpose, at=now

@@ -18,7 +18,9 @@ from registry.models import (
     Fingerprint,
     Permission,
     Work,
+    WorkSourceUrl,
 )
+from registry.optout import PrefixError, url_digest
 from registry.selectors.matching import WorkMatch, match_fingerprints
 from registry.services.ledger import ledger_append
 from registry.services.terms import terms_set, validate_terms
@@ -85,6 +87,7 @@ def _create_work(
     )
     work.image.save(image.sha256, ContentFile(data), save=True)
     Fingerprint.objects.bulk_create(_fingerprint_rows(work, fingerprints))
+    _index_source_urls(work)
     ledger_append(
         kind=ConsentEventKind.WORK_REGISTERED,
         work=work,
@@ -175,4 +178,18 @@ def work_update(*, work: Work, title: str, credit_line: str, source_urls: Sequen
     work.credit_line = credit_line.strip()
     work.source_urls = [url.strip() for url in source_urls if url.strip()]
     work.save(update_fields=["title", "credit_line", "source_urls"])
+    _index_source_urls(work)
     return work
+
+
+def _index_source_urls(work: Work) -> None:
+    """Rewrite the work's URL-check rows from its `source_urls`; a URL that is not http(s)
+    stays listed on the work but cannot be looked up."""
+    digests = set()
+    for url in work.source_urls:
+        try:
+            digests.add(url_digest(url))
+        except PrefixError:
+            continue
+    WorkSourceUrl.objects.filter(work=work).delete()
+    WorkSourceUrl.objects.bulk_create(WorkSourceUrl(work=work, digest=d) for d in digests)

@@ -1,0 +1,96 @@
+"""URLs before download: what the registry knows of each URL of a scraped list."""
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from registry.api.auth import organization_of
+from registry.api.errors import PayloadTooLarge
+from registry.api.fields import StrictCharField
+from registry.api.parsers import JSONParser
+from registry.api.schema import error
+from registry.api.screenings import CreditOut, OrganizationApi
+from registry.gatekeeper import ALLOWED, DENIED, UNREGISTERED, ItemDecision, passes
+from registry.models import Purpose, ScreeningMode
+from registry.selectors.decisions import decide_urls
+from registry.selectors.ledger import registry_version
+
+UNKNOWN = "unknown"
+# A URL check never sees the image, so "no registered work matches" says only that nothing
+# is known of the URL: the item still has to be screened by fingerprint once downloaded.
+URL_DECISIONS = {ALLOWED: ALLOWED, DENIED: DENIED, UNREGISTERED: UNKNOWN}
+MAX_URL_LENGTH = 4096
+
+
+class UrlResultOut(serializers.Serializer):
+    url = serializers.CharField()
+    decision = serializers.ChoiceField(choices=[ALLOWED, DENIED, UNKNOWN])
+    passes = serializers.BooleanField(
+        help_text="Whether the screening's mode lets the URL through as it stands: `unknown` "
+        "passes only with respect_opt_outs."
+    )
+    reason = serializers.CharField()
+    credit = CreditOut(many=True)
+
+
+class UrlCheckOut(serializers.Serializer):
+    registry_version = serializers.DictField()
+    results = UrlResultOut(many=True)
+
+
+class UrlCheckApi(OrganizationApi):
+    parser_classes = [JSONParser]
+
+    class UrlCheckIn(serializers.Serializer):
+        purpose = serializers.ChoiceField(choices=Purpose.choices)
+        mode = serializers.ChoiceField(
+            choices=ScreeningMode.choices, default=ScreeningMode.CONSENT_REQUIRED
+        )
+        urls = serializers.ListField(
+            child=StrictCharField(
+                max_length=MAX_URL_LENGTH, trim_whitespace=False, allow_blank=True
+            ),
+            allow_empty=False,
+            help_text="Up to the published maximum (see /api/v1/matching), answered in order.",
+        )
+
+    @extend_schema(
+        request=UrlCheckIn,
+        responses={200: UrlCheckOut, 413: error("Too many URLs")},
+        summary="Check URLs before downloading them",
+        description="`denied`: a work registered at that URL, or an artist's verified site "
+        "prefix over it, refuses the purpose; `allowed`: the URL is a known source of works "
+        "allowed for the purpose (with their credit); `unknown`: nothing is known, so screen "
+        "the image by fingerprint once downloaded. Not recorded as a screening.",
+    )
+    def post(self, request: Request) -> Response:
+        urls = request.data.get("urls") if isinstance(request.data, dict) else None
+        if isinstance(urls, list) and len(urls) > settings.CONSENTRY_MAX_URLS_PER_CHECK:
+            raise PayloadTooLarge(
+                f"{len(urls)} URLs is more than the {settings.CONSENTRY_MAX_URLS_PER_CHECK} "
+                "a URL check accepts; send them in several requests."
+            )
+        envelope = self.UrlCheckIn(data=request.data)
+        envelope.is_valid(raise_exception=True)
+        checked = envelope.validated_data
+        version = registry_version()
+        decisions = decide_urls(
+            organization=organization_of(request), purpose=checked["purpose"], urls=checked["urls"]
+        )
+        results = [
+            _result(url, decision, checked["mode"])
+            for url, decision in zip(checked["urls"], decisions, strict=True)
+        ]
+        return Response({"registry_version": version.as_dict(), "results": results})
+
+
+def _result(url: str, decision: ItemDecision, mode: str) -> dict[str, object]:
+    return {
+        "url": url,
+        "decision": URL_DECISIONS[decision.decision],
+        "passes": passes(decision.decision, mode),
+        "reason": decision.reason,
+        "credit": decision.credit,
+    }

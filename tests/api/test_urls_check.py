@@ -1,0 +1,169 @@
+"""URLs checked before download: known source URLs, verified site prefixes, and the rest."""
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from registry.models import ArtistSite, Permission, Purpose
+from registry.services.grants import grant_create
+from registry.services.sites import site_register, site_verify
+from registry.services.terms import terms_set
+from registry.services.works import work_remove, work_update
+
+ALICE_URL = "https://alice.example/art/fox.png"
+BOB_URL = "https://bob.example/gallery/owl.jpg?size=large"
+
+
+@pytest.fixture
+def published(alice, bob, register_work):
+    """alice's fox allowed for AI training under CC-BY-4.0; bob's owl left refused."""
+    fox = register_work(alice, seed=1, title="Fox", source_urls=[ALICE_URL])
+    owl = register_work(bob, seed=2, title="Owl", source_urls=[BOB_URL])
+    terms_set(
+        artist=alice,
+        works=[fox],
+        purpose=Purpose.AI_TRAINING,
+        permission=Permission.ALLOWED,
+        license="CC-BY-4.0",
+        attribution="By Alice",
+    )
+    return {"fox": fox, "owl": owl}
+
+
+def _check(client, urls, purpose="ai_training", mode="consent_required"):
+    response = client.post(
+        "/api/v1/urls/check", {"purpose": purpose, "mode": mode, "urls": urls}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    return response.json()["results"]
+
+
+def test_known_source_urls_are_decided_in_order_with_credit(acme_api, published):
+    results = _check(acme_api, [BOB_URL, "https://elsewhere.example/cat.png", ALICE_URL])
+
+    assert [(r["url"], r["decision"]) for r in results] == [
+        (BOB_URL, "denied"),
+        ("https://elsewhere.example/cat.png", "unknown"),
+        (ALICE_URL, "allowed"),
+    ]
+    (credit,) = results[2]["credit"]
+    assert (credit["artist"], credit["title"], credit["license"]) == (
+        "Alice Liu",
+        "Fox",
+        "CC-BY-4.0",
+    )
+    assert credit["work_id"] == published["fox"].pk
+    assert results[0]["credit"] == [] and "not_allowed" in results[0]["reason"]
+
+
+def test_one_source_is_recognised_however_its_url_is_spelled(acme_api, published):
+    spellings = [
+        "http://ALICE.example:443/art/./fox.png".replace(":443", ""),
+        "https://alice.example:443/art/fox.png#top",
+        "https://alice.example/art/%66ox.png",
+    ]
+    assert {r["decision"] for r in _check(acme_api, spellings)} == {"allowed"}
+    # Another query string is another resource: nothing is known of it.
+    assert _check(acme_api, ["https://bob.example/gallery/owl.jpg?size=small"])[0]["decision"] == (
+        "unknown"
+    )
+
+
+def test_each_purpose_and_mode_gets_its_own_answer(acme_api, published):
+    mining = _check(acme_api, [ALICE_URL], purpose="data_mining")
+    assert mining[0]["decision"] == "denied"
+
+    unknown = "https://elsewhere.example/cat.png"
+    strict = _check(acme_api, [ALICE_URL, unknown])
+    lenient = _check(acme_api, [ALICE_URL, unknown], mode="respect_opt_outs")
+    assert [r["passes"] for r in strict] == [True, False]
+    assert [r["passes"] for r in lenient] == [True, True]
+
+
+def test_a_licensed_source_is_allowed_only_to_the_organization_holding_the_grant(
+    alice, acme, acme_api, globex_api, published
+):
+    terms_set(
+        artist=alice,
+        works=[published["fox"]],
+        purpose=Purpose.AI_TRAINING,
+        permission=Permission.LICENSED,
+    )
+    grant_create(
+        artist=alice, organization=acme, purposes=[Purpose.AI_TRAINING], works=[published["fox"]]
+    )
+
+    assert _check(acme_api, [ALICE_URL])[0]["decision"] == "allowed"
+    assert _check(globex_api, [ALICE_URL])[0]["decision"] == "denied"
+
+
+def test_a_verified_site_prefix_reserves_every_url_under_it(bob, acme_api):
+    site = site_register(artist=bob, url_prefix="https://bob.example/gallery/")
+    under = "https://bob.example/gallery/2024/heron.png"
+
+    assert _check(acme_api, [under])[0]["decision"] == "unknown"  # not verified: not counted
+    site_verify(site=site)
+    results = _check(acme_api, [under, "https://bob.example/gallerys/x.png"])
+    assert [r["decision"] for r in results] == ["denied", "unknown"]
+
+
+def test_changed_and_removed_works_are_looked_up_as_they_are_now(acme_api, published):
+    fox = published["fox"]
+    work_update(
+        work=fox, title="Fox", credit_line="", source_urls=["https://alice.example/new.png"]
+    )
+    assert _check(acme_api, [ALICE_URL])[0]["decision"] == "unknown"
+    assert _check(acme_api, ["https://alice.example/new.png"])[0]["decision"] == "allowed"
+
+    work_remove(work=fox)
+    assert _check(acme_api, ["https://alice.example/new.png"])[0]["decision"] == "unknown"
+
+
+def test_urls_that_are_not_web_addresses_are_unknown_not_errors(acme_api, published):
+    results = _check(acme_api, ["ftp://alice.example/art/fox.png", "not a url", ""])
+    assert [r["decision"] for r in results] == ["unknown"] * 3
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"purpose": "ai_training"}, "urls"),
+        ({"purpose": "ai_training", "urls": []}, "urls"),
+        ({"purpose": "sightseeing", "urls": [ALICE_URL]}, "purpose"),
+        ({"purpose": "ai_training", "urls": [ALICE_URL], "mode": "anything"}, "mode"),
+        ({"purpose": "ai_training", "urls": [7]}, "urls"),
+    ],
+)
+def test_a_malformed_request_names_the_field(acme_api, body, field):
+    response = acme_api.post("/api/v1/urls/check", body, format="json")
+    assert response.status_code == 400
+    assert field in response.json()
+
+
+def test_more_urls_than_the_published_maximum_answer_413(acme_api, settings):
+    settings.CONSENTRY_MAX_URLS_PER_CHECK = 3
+    urls = [f"https://x.example/{n}.png" for n in range(4)]
+    response = acme_api.post(
+        "/api/v1/urls/check", {"purpose": "ai_training", "urls": urls}, format="json"
+    )
+    assert response.status_code == 413 and "3" in response.json()["detail"]
+
+
+def test_only_organizations_may_check_urls(client, alice_api, published):
+    body = {"purpose": "ai_training", "urls": [ALICE_URL]}
+    assert client.post("/api/v1/urls/check", body, content_type="application/json").status_code in (
+        401,
+        403,
+    )
+    assert alice_api.post("/api/v1/urls/check", body, format="json").status_code in (401, 403)
+
+
+def test_operators_register_and_verify_a_prefix_from_the_command_line(bob, capsys):
+    call_command("add_site_prefix", "bob", "HTTPS://Bob.example/portfolio", "--verified")
+
+    site = ArtistSite.objects.get(artist=bob)
+    assert (site.url_prefix, site.verified) == ("https://bob.example/portfolio", True)
+    assert "verified" in capsys.readouterr().out
+    with pytest.raises(CommandError, match="nobody"):
+        call_command("add_site_prefix", "nobody", "https://x.example/")
+    with pytest.raises(CommandError, match="registered already"):
+        call_command("add_site_prefix", "bob", "https://bob.example/portfolio")
