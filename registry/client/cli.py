@@ -1,4 +1,4 @@
-"""`python -m registry.client screen ...` and `python -m registry.client verify-receipt ...`."""
+"""`python -m registry.client screen ...`, `screen-urls ...` and `verify-receipt ...`."""
 
 import argparse
 import json
@@ -12,6 +12,7 @@ import requests
 from registry.client.api import ApiError, checked, session
 from registry.client.inputs import discover
 from registry.client.run import Outputs, RunState, ScreeningRun
+from registry.client.urls import KEEP_CHOICES, UrlRun, screen_urls
 from registry.receipts import ReceiptError, key_id, load_public_key, verify
 
 PURPOSES = ("ai_training", "ai_generative_training", "data_mining", "ai_inference")
@@ -43,6 +44,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     screen.add_argument("--quiet", action="store_true", help="no progress bars")
 
+    urls = commands.add_parser("screen-urls", help="check a URL list before downloading it")
+    urls.add_argument("source", type=Path, help="a parquet file with a URL column")
+    urls.add_argument("--url-column", default="url", help="the column holding URLs (url)")
+    urls.add_argument("--api", required=True, help="the registry, e.g. http://127.0.0.1:8000")
+    urls.add_argument("--key", default=os.environ.get("CONSENTRY_API_KEY"), help="API key")
+    urls.add_argument("--purpose", required=True, choices=PURPOSES)
+    urls.add_argument("--mode", default="consent_required", choices=MODES)
+    urls.add_argument("--out", required=True, type=Path, help="the rows to keep (parquet)")
+    urls.add_argument(
+        "--keep",
+        default="not-denied",
+        choices=KEEP_CHOICES,
+        help="not-denied (default): every row still to download and screen by fingerprint; "
+        "passing: only rows the mode lets through on their URL alone",
+    )
+
     check = commands.add_parser("verify-receipt", help="check a receipt's signature offline")
     check.add_argument("file", type=Path)
     key = check.add_mutually_exclusive_group(required=True)
@@ -73,6 +90,21 @@ def _screen(args: argparse.Namespace) -> int:
     return 0
 
 
+def _screen_urls(args: argparse.Namespace) -> int:
+    if not args.key:
+        print("An API key is needed: --key or CONSENTRY_API_KEY.", file=sys.stderr)
+        return 2
+    if not args.source.is_file():
+        print(f"Error: no such file: {args.source}", file=sys.stderr)
+        return 2
+    results = args.out.with_name(args.out.stem + ".results.jsonl")
+    run = UrlRun(args.source, args.url_column, args.purpose, args.mode, args.keep)
+    screen_urls(session(args.key), args.api.rstrip("/"), run, args.out, results)
+    counts = ", ".join(f"{name} {count}" for name, count in sorted(run.counts.items()))
+    print(f"URLs checked: {counts}. {run.kept} rows kept in {args.out}; answers in {results}.")
+    return 0
+
+
 def _public_key_pem(args: argparse.Namespace) -> bytes:
     if args.key_file:
         return Path(args.key_file).read_bytes()
@@ -99,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "screen":
             return _screen(args)
+        if args.command == "screen-urls":
+            return _screen_urls(args)
         return _verify_receipt(args)
     except (ApiError, ReceiptError, requests.RequestException) as error:
         print(f"Error: {error}", file=sys.stderr)
