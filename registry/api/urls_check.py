@@ -6,9 +6,8 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from registry.api.auth import organization_of
+from registry.api.auth import organization_of, request_object
 from registry.api.errors import PayloadTooLarge
-from registry.api.fields import StrictCharField
 from registry.api.parsers import JSONParser
 from registry.api.schema import error
 from registry.api.screenings import CreditOut, OrganizationApi
@@ -48,16 +47,16 @@ class UrlCheckApi(OrganizationApi):
         mode = serializers.ChoiceField(
             choices=ScreeningMode.choices, default=ScreeningMode.CONSENT_REQUIRED
         )
+
+    class UrlCheckRequestDoc(UrlCheckIn):
         urls = serializers.ListField(
-            child=StrictCharField(
-                max_length=MAX_URL_LENGTH, trim_whitespace=False, allow_blank=True
-            ),
+            child=serializers.CharField(max_length=MAX_URL_LENGTH, allow_blank=True),
             allow_empty=False,
             help_text="Up to the published maximum (see /api/v1/matching), answered in order.",
         )
 
     @extend_schema(
-        request=UrlCheckIn,
+        request=UrlCheckRequestDoc,
         responses={200: UrlCheckOut, 413: error("Too many URLs")},
         summary="Check URLs before downloading them",
         description="`denied`: a work registered at that URL, or an artist's verified site "
@@ -66,24 +65,38 @@ class UrlCheckApi(OrganizationApi):
         "the image by fingerprint once downloaded. Not recorded as a screening.",
     )
     def post(self, request: Request) -> Response:
-        urls = request.data.get("urls") if isinstance(request.data, dict) else None
-        if isinstance(urls, list) and len(urls) > settings.CONSENTRY_MAX_URLS_PER_CHECK:
-            raise PayloadTooLarge(
-                f"{len(urls)} URLs is more than the {settings.CONSENTRY_MAX_URLS_PER_CHECK} "
-                "a URL check accepts; send them in several requests."
-            )
         envelope = self.UrlCheckIn(data=request.data)
         envelope.is_valid(raise_exception=True)
-        checked = envelope.validated_data
+        urls = _urls(request_object(request).get("urls"))
+        purpose, mode = envelope.validated_data["purpose"], envelope.validated_data["mode"]
         version = registry_version()
-        decisions = decide_urls(
-            organization=organization_of(request), purpose=checked["purpose"], urls=checked["urls"]
-        )
+        decisions = decide_urls(organization=organization_of(request), purpose=purpose, urls=urls)
         results = [
-            _result(url, decision, checked["mode"])
-            for url, decision in zip(checked["urls"], decisions, strict=True)
+            _result(url, decision, mode) for url, decision in zip(urls, decisions, strict=True)
         ]
         return Response({"registry_version": version.as_dict(), "results": results})
+
+
+def _urls(value: object) -> list[str]:
+    """The request's URLs, checked in one pass: a serializer field per URL costs more than
+    deciding it."""
+    if not isinstance(value, list) or not value:
+        raise serializers.ValidationError({"urls": ["A non-empty list of URLs is required."]})
+    if len(value) > settings.CONSENTRY_MAX_URLS_PER_CHECK:
+        raise PayloadTooLarge(
+            f"{len(value)} URLs is more than the {settings.CONSENTRY_MAX_URLS_PER_CHECK} "
+            "a URL check accepts; send them in several requests."
+        )
+    for position, url in enumerate(value):
+        if not isinstance(url, str) or len(url) > MAX_URL_LENGTH:
+            raise serializers.ValidationError(
+                {
+                    "urls": [
+                        f"URL {position} must be a string of at most {MAX_URL_LENGTH} characters."
+                    ]
+                }
+            )
+    return value
 
 
 def _result(url: str, decision: ItemDecision, mode: str) -> dict[str, object]:

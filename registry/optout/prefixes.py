@@ -14,6 +14,14 @@ _SCHEMES = ("http", "https")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 _UNRESERVED = re.compile(r"[A-Za-z0-9\-._~]")
+# A URL already in normal form (lower-case host without port or credentials, a path of
+# unreserved characters without escapes or dot segments): most of a scraped list. Its key
+# is read off directly, at a fraction of urlsplit's cost; anything else takes the long way.
+_NORMAL_URL = re.compile(
+    r"https?://([a-z0-9-]+(?:\.[a-z0-9-]+)*)((?:/[A-Za-z0-9\-_~][A-Za-z0-9\-._~]*)*/?)"
+    r"(?:\?([^#\s]*))?(?:#\S*)?",
+    re.ASCII,
+)
 
 
 class PrefixError(ValueError):
@@ -39,6 +47,9 @@ def url_key(url: str) -> str:
     """The form under which a work's source URL is stored and looked up: host, path and query
     normalized, the scheme and the fragment left out (an http and an https link to one file
     are the same source; a fragment never reaches the server)."""
+    if normal := _NORMAL_URL.fullmatch(url):
+        host, path, query = normal.groups()
+        return host + (path or "/") + (f"?{query}" if query else "")
     parts = urlsplit(url.strip())
     if parts.scheme.lower() not in _SCHEMES or not parts.hostname:
         raise PrefixError(f"{url!r} is not an http(s) URL with a host")

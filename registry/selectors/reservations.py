@@ -70,6 +70,8 @@ def _site_reservations(
 ) -> list[list[Reservation]]:
     urls = [url if isinstance(url := item.get("url"), str) else "" for item in items]
     sites = _sites_by_host() if any(urls) else {}
+    if not sites:  # the common case: no verified site, so no URL needs parsing
+        return [[] for _ in items]
     hits = [
         [site for site in sites.get(_host(url), []) if url_matches_prefix(url, site.prefix)]
         for url in urls

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from registry.optout import PrefixError, normalize_prefix, url_matches_prefix
+from registry.optout import PrefixError, normalize_prefix, prefixes, url_key, url_matches_prefix
 
 PREFIX = "https://www.xiaohongshu.com/user/profile/alice"
 
@@ -68,3 +70,44 @@ def test_normalized_prefixes():
 def test_prefixes_that_cannot_be_registered(prefix):
     with pytest.raises(PrefixError):
         normalize_prefix(prefix)
+
+
+# URLs already in normal form take a fast path; it must give what the long way gives.
+SOURCE_URLS = [
+    "https://a.example/x/y.png",
+    "http://a.example",
+    "https://a.example/x?q=1&b=2#frag",
+    "https://a.example/x?",
+    "https://a.example?q",
+    "https://a.example/~u/_x-y.z",
+    "https://a.example//x//y/",
+    "https://a.example/x/./y",
+    "https://a.example/x/..",
+    "https://a.example/.well-known/x",
+    "https://A.Example/x",
+    "https://a.example:443/x",
+    "http://a.example:8080/x",
+    "https://a.example/%66ox",
+    "https://user@a.example/x",
+    "https://a.example./x",
+    "  https://a.example/x  ",
+]
+
+
+@pytest.mark.parametrize("url", SOURCE_URLS)
+def test_a_source_url_has_one_key_whichever_way_it_is_read(url, monkeypatch):
+    fast = url_key(url)
+    monkeypatch.setattr(prefixes, "_NORMAL_URL", re.compile(r"(?!)"))  # never matches
+    assert fast == url_key(url)
+
+
+def test_spellings_of_one_source_share_a_key_and_others_do_not():
+    same = [
+        "https://a.example/x/y.png",
+        "http://A.example:80/x/./y.png#top",
+        "https://a.example/x/%79.png",
+    ]
+    assert {url_key(url) for url in same} == {"a.example/x/y.png"}
+    assert url_key("https://a.example/x/y.png?v=2") != url_key("https://a.example/x/y.png")
+    with pytest.raises(PrefixError):
+        url_key("ftp://a.example/x.png")
