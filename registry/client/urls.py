@@ -7,7 +7,7 @@ registry's answer beside them, plus one JSON line per URL.
 
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,14 +75,26 @@ def _kept_rows_schema(empty: pa.Table) -> pa.Schema:
 def _check(
     http: requests.Session, api: str, run: UrlRun, column: list[Any]
 ) -> list[dict[str, Any]]:
-    urls = [value if isinstance(value, str) else "" for value in column]
-    sent = [url if len(url) <= MAX_URL_LENGTH else "" for url in urls]
-    body = {"purpose": run.purpose, "mode": run.mode, "urls": sent}
-    answers = checked(http.post(f"{api}/api/v1/urls/check", json=body, timeout=120))["results"]
-    for url, answer in zip(urls, answers, strict=True):
-        answer["url"] = url
-        run.counts[answer["decision"]] += 1
-    return list(answers)
+    answers = check_urls(http, api, purpose=run.purpose, mode=run.mode, urls=column)
+    run.counts.update(answer["decision"] for answer in answers)
+    return answers
+
+
+def check_urls(
+    http: requests.Session, api: str, *, purpose: str, mode: str, urls: Sequence[object]
+) -> list[dict[str, Any]]:
+    """One answer per URL, in order, asked BATCH_SIZE at a time. A value that is not a string,
+    or is longer than the API takes, is asked about as "" (so it comes back `unknown`)."""
+    answers: list[dict[str, Any]] = []
+    for start in range(0, len(urls), BATCH_SIZE):
+        given = [url if isinstance(url, str) else "" for url in urls[start : start + BATCH_SIZE]]
+        sent = [url if len(url) <= MAX_URL_LENGTH else "" for url in given]
+        body = {"purpose": purpose, "mode": mode, "urls": sent}
+        results = checked(http.post(f"{api}/api/v1/urls/check", json=body, timeout=120))["results"]
+        for url, answer in zip(given, results, strict=True):
+            answer["url"] = url
+        answers.extend(results)
+    return answers
 
 
 def _kept_rows(batch: pa.RecordBatch, answers: list[dict[str, Any]], run: UrlRun) -> pa.Table:
