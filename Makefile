@@ -98,9 +98,11 @@ $(TOOLS_STAMP):
 	$(TOOLS_VENV)/bin/pip install --quiet $(TOOLS)
 	touch $@
 
-## test-slow: the production processes under faults (worker killed, broker and PostgreSQL restarted); ~5 min.
+## test-slow: the production processes under faults (worker killed, broker and PostgreSQL restarted),
+## and `make run`'s server and worker started for real; ~6 min.
 test-slow: $(DEV_STAMP) services
-	$(TEST_ENV) $(VENV)/bin/pytest tests/faults -m slow -rA -p no:cacheprovider $(PYTEST_ARGS)
+	$(TEST_ENV) $(VENV)/bin/pytest tests/faults tests/test_embedded_default.py -m slow -rA \
+		-p no:cacheprovider $(PYTEST_ARGS)
 
 ## fuzz: 100,000 mutated images through decoding, fingerprinting and metadata reading, then the bombs; ~5 min.
 fuzz: $(DEV_STAMP)
