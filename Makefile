@@ -13,7 +13,7 @@ TEST_ENV := CONSENTRY_ENV=test \
 	CELERY_BROKER_URL=$${TEST_BROKER_URL:-amqp://guest:guest@127.0.0.1:5672//} \
 	CELERY_QUEUE=consentry-test
 
-.PHONY: run test check lint typecheck migrations-check pytest services demo-key format clean \
+.PHONY: run run-port-free test check lint typecheck migrations-check pytest services demo-key format clean \
 	system-packages test-system-packages
 
 $(RUNTIME_STAMP): requirements.txt
@@ -33,18 +33,18 @@ var/broker:
 system-packages:
 	.ci/system-packages
 
-## run: set up, migrate, load the demo data, start the web server and a Celery worker (SQLite).
-run: $(RUNTIME_STAMP) system-packages var/broker
+## run: set up, migrate, load the demo data, start the web server and a Celery worker (SQLite);
+## `make run PORT=8001` serves on another port.
+PORT ?= 8000
+run: run-port-free $(RUNTIME_STAMP) system-packages var/broker
+	$(MANAGE) create_database
 	$(MANAGE) migrate --noinput
-	$(MANAGE) load_demo
-	@echo ""
-	@echo "  Admin:    http://127.0.0.1:8000/admin/   (logins above)"
-	@echo "  API docs: http://127.0.0.1:8000/api/v1/docs"
-	@echo ""
-	$(PY) -m celery -A config worker --beat --loglevel=INFO --concurrency=2 \
-		--schedule var/celerybeat-schedule & \
-		worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-		$(MANAGE) runserver 127.0.0.1:8000
+	CONSENTRY_PUBLIC_URL="$${CONSENTRY_PUBLIC_URL:-http://127.0.0.1:$(PORT)}" \
+		$(MANAGE) run_demo --port $(PORT)
+
+# A taken port is said before anything long (the virtualenv), so with the system's Python.
+run-port-free:
+	@$(PYTHON) -m registry.devrun check-port $(PORT)
 
 ## demo-key: issue another API key to the demo AI team.
 demo-key: $(RUNTIME_STAMP)
@@ -98,9 +98,11 @@ $(TOOLS_STAMP):
 	$(TOOLS_VENV)/bin/pip install --quiet $(TOOLS)
 	touch $@
 
-## test-slow: the production processes under faults (worker killed, broker and PostgreSQL restarted); ~5 min.
+## test-slow: the production processes under faults (worker killed, broker and PostgreSQL restarted),
+## and `make run`'s server and worker started for real; ~6 min.
 test-slow: $(DEV_STAMP) services
-	$(TEST_ENV) $(VENV)/bin/pytest tests/faults -m slow -rA -p no:cacheprovider $(PYTEST_ARGS)
+	$(TEST_ENV) $(VENV)/bin/pytest tests/faults tests/test_embedded_default.py -m slow -rA \
+		-p no:cacheprovider $(PYTEST_ARGS)
 
 ## fuzz: 100,000 mutated images through decoding, fingerprinting and metadata reading, then the bombs; ~5 min.
 fuzz: $(DEV_STAMP)

@@ -156,6 +156,11 @@ elif "options" not in DATABASES["default"].setdefault("OPTIONS", {}):
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+if ENVIRONMENT == "test":
+    # The tests create hundreds of users, and PBKDF2 spends a third of a second on each password;
+    # the test database is thrown away, so its hashes need not resist anything.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

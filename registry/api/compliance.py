@@ -248,6 +248,8 @@ class ConsentChangesApi(OrganizationApi):
         "(`next_after`); an empty page means you are up to date.",
     )
     def get(self, request: Request) -> Response:
+        # DRF reads `after=` as absent (the default, 0); a client that sent it meant a value.
+        refuse_empty(request, *self.FeedQueryIn().fields)
         query = self.FeedQueryIn(data=request.query_params)
         query.is_valid(raise_exception=True)
         limit = query.validated_data["limit"]

@@ -3,6 +3,7 @@ each, with its licence, creator and citation, and the Responsible-AI fields Cons
 vouch for. The records are inline (`data`), so the file is complete on its own."""
 
 from collections.abc import Iterator
+from itertools import chain
 from typing import Any
 
 from django.conf import settings
@@ -21,6 +22,7 @@ from registry.selectors.compliance import (
 
 CROISSANT_1_1 = "http://mlcommons.org/croissant/1.1"
 RECORD_SET = "items"
+NOTHING_PASSED = "No item passed screening in this scope, so the dataset has no record set."
 
 CONTEXT: dict[str, Any] = {
     "@language": "en",
@@ -181,6 +183,10 @@ def croissant_jsonld(scope: ExportScope) -> Iterator[str]:
     name = f"{scope.organization.name} — consented images"
 
     def fields() -> Iterator[tuple[str, Any]]:
+        # Croissant forbids a record set of no records (`data` must be a non-empty list), so
+        # a scope where nothing passed is described as a dataset without a record set.
+        records = _records(screenings, licences)
+        first = next(records, None)
         yield "@context", CONTEXT
         yield "@type", "sc:Dataset"
         yield "conformsTo", CROISSANT_1_1
@@ -191,6 +197,7 @@ def croissant_jsonld(scope: ExportScope) -> Iterator[str]:
                 f"The images of {scope.organization.name} that passed Consentry screening "
                 f"(registry version {version['sequence']}, {version['hash']}), each with the "
                 "licence, creator and citation its artist recorded."
+                + ("" if first else f" {NOTHING_PASSED}")
             ),
         )
         yield "url", f"{settings.CONSENTRY_PUBLIC_URL}/api/v1/exports/croissant"
@@ -203,14 +210,14 @@ def croissant_jsonld(scope: ExportScope) -> Iterator[str]:
         )
         yield "isBasedOn", [receipt_url(s.id) for s in screenings]
         yield from _rai(screenings).items()
-        yield "recordSet", _record_sets(screenings, licences)
+        yield "recordSet", _record_sets(chain([first], records)) if first else []
         # Known only once every record was written.
         yield "license", list(licences.seen) or ["https://spdx.org/licenses/NOASSERTION"]
 
     return json_object(fields())
 
 
-def _record_sets(screenings: list[Screening], licences: _Licences) -> Iterator[str]:
+def _record_sets(records: Iterator[dict[str, Any]]) -> Iterator[str]:
     record_set = {
         "@type": "cr:RecordSet",
         "@id": RECORD_SET,
@@ -219,7 +226,7 @@ def _record_sets(screenings: list[Screening], licences: _Licences) -> Iterator[s
         "field": [_field(*field) for field in FIELDS],
     }
     yield "[" + json_object_open(record_set) + ', "data": '
-    yield from json_array(_records(screenings, licences))
+    yield from json_array(records)
     yield "}]"
 
 

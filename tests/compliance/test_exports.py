@@ -17,6 +17,7 @@ from registry.selectors.ledger import registry_version
 from registry.signing import receipt_signing_key
 from tests.api.conftest import api_client, item
 from tests.compliance.conftest import screen
+from tests.factories import OrganizationFactory
 
 
 def export_text(kind, organization, fmt=None, **scope):
@@ -194,6 +195,30 @@ def test_the_croissant_dataset_is_valid_under_mlcroissant(screened, acme, works,
     assert document["conformsTo"] == "http://mlcommons.org/croissant/1.1"
     assert document["rai:dataCollection"] and document["rai:dataUseCases"]
     assert f"/api/v1/screenings/{screened.id}" in document["isBasedOn"][0]
+
+
+def test_a_croissant_dataset_where_nothing_passed_is_valid_and_says_so(
+    works, run_pending, tmp_path
+):
+    """Denied items only: the command still writes a dataset mlcroissant accepts, with no
+    record set, rather than a record set of no records (which Croissant forbids)."""
+    mlc = pytest.importorskip("mlcroissant")
+    initech = OrganizationFactory.create(name="Initech")
+    screening = screen(api_client(initech), [item("theirs", 2)])
+    run_pending()
+    screening.refresh_from_db()
+    assert screening.counts == {"denied": 1}
+    path = tmp_path / "empty.json"
+
+    call_command("export_compliance", "croissant", organization="Initech", out=str(path))
+    dataset = mlc.Dataset(jsonld=path)
+
+    assert dataset.metadata.issues.errors == set()
+    assert dataset.metadata.issues.warnings == set()
+    assert dataset.metadata.record_sets == []
+    document = json.loads(path.read_text())
+    assert "No item passed" in document["description"]
+    assert f"/api/v1/screenings/{screening.id}" in document["isBasedOn"][0]
 
 
 def test_the_command_writes_each_kind(screened, acme, tmp_path, capsys):
