@@ -58,7 +58,9 @@ def missing_api_key(request: Request) -> exceptions.NotAuthenticated:
     """DRF's "credentials were not provided" does not say which scheme: this does, and names
     the scheme that was sent instead (a Bearer token is a common first guess)."""
     header = authentication.get_authorization_header(request).decode("latin-1").strip()
-    expected = f"send the organization's API key as 'Authorization: {API_KEY_KEYWORD} <key>'."
+    expected = _("send the organization's API key as 'Authorization: %(keyword)s <key>'.") % {
+        "keyword": API_KEY_KEYWORD
+    }
     if header:
         scheme = header.partition(" ")[0][:40]
         return exceptions.NotAuthenticated(
