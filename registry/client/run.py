@@ -44,6 +44,11 @@ class RunState:
         try:
             saved = json.loads(path.read_text(encoding="utf-8"))
             known = {name.name for name in fields(cls)}
+            if "finished" not in saved:
+                # Written by a client that did not record it: the receipt, written last,
+                # shows the run finished, so a rerun must not hand back its decisions.
+                receipt = path.with_name(path.name.removesuffix(".state.json") + ".receipt.json")
+                saved["finished"] = bool(saved.get("closed")) and receipt.exists()
             return cls(**{key: value for key, value in saved.items() if key in known})
         except (ValueError, TypeError, AttributeError):
             raise ApiError(
