@@ -113,7 +113,8 @@ def _summary(screening: dict[str, Any], discovery: Discovery, outputs: Outputs) 
         f"Screening {screening['id']} (registry version {version}): {counts}.",
     ]
     if discovery.skipped:
-        lines.append(f"{len(discovery.skipped)} files skipped, not screened:")
+        count = len(discovery.skipped)
+        lines.append(f"{count} file{'s' if count != 1 else ''} skipped, not screened:")
         lines += [f"  {entry.path}: {entry.reason}" for entry in discovery.skipped[:SHOWN_SKIPPED]]
         if len(discovery.skipped) > SHOWN_SKIPPED:
             lines.append(f"  and {len(discovery.skipped) - SHOWN_SKIPPED} more")
@@ -178,7 +179,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(INTERRUPTED, file=sys.stderr)
         return 130
     except requests.RequestException as error:
-        print(f"Error: {connection_problem(error)}", file=sys.stderr)
+        print(
+            f"Error: the connection failed ({connection_problem(error)}); run the same command "
+            "again.",
+            file=sys.stderr,
+        )
         return 1
     except (ApiError, ReceiptError) as error:
         print(f"Error: {error}", file=sys.stderr)
