@@ -404,7 +404,7 @@ class ItemsNegotiation(DefaultContentNegotiation):
     """`?format=jsonl` (or `ndjson`) is `Accept: application/x-ndjson`; another format is
     answered with the ones there are, where DRF answers a bare 404."""
 
-    FORMATS = {"json": JSONRenderer.format, "jsonl": NDJSONRenderer.format, "ndjson": "ndjson"}
+    FORMATS = {"json": "json", "jsonl": NDJSONRenderer.format, "ndjson": NDJSONRenderer.format}
 
     def select_renderer(
         self, request: Request, renderers: Any, format_suffix: str | None = None
