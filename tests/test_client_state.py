@@ -19,8 +19,10 @@ def test_a_finished_run_of_an_earlier_client_counts_as_finished(tmp_path):
     """Its rerun must screen again, not hand back the decisions it wrote."""
     state = tmp_path / "results.state.json"
     state.write_text(json.dumps(EARLIER))
-    assert not RunState.load(state).finished  # closed, but its decisions were never written
+    unwritten = RunState.load(state)
+    assert unwritten is not None and not unwritten.finished  # closed; no decisions written yet
 
     (tmp_path / "results.receipt.json").write_text("{}")
 
-    assert RunState.load(state).finished
+    written = RunState.load(state)
+    assert written is not None and written.finished
