@@ -163,7 +163,7 @@ def test_a_chunk_lands_in_the_screening_of_the_url(world, clients):
 )
 def test_an_item_cannot_decide_itself(world, clients, forged_item, run_pending):
     """Fail closed: a decision sent with an item is ignored, whatever the item."""
-    broken = {"id": "broken", "phash": "zz", **forged_item}
+    broken = item("broken", 1, phash="zz", **forged_item)  # every field, one malformed
     refused = item("refused", 2, **forged_item)  # bob's work: not allowed by anyone
     check = clients["acme"].post(
         "/api/v1/check",

@@ -51,7 +51,7 @@ def screened(works, acme_client, run_pending) -> Screening:
     """acme's finished screening: mine, licensed allowed; theirs denied; stranger
     unregistered; broken invalid."""
     items = [item(item_id, seed) for item_id, seed in SENT]
-    items.append({"id": "broken", "phash": "zz"})
+    items.append(item("broken", 5, phash="zz"))  # every field, one malformed
     screening = screen(acme_client, items)
     run_pending()
     screening.refresh_from_db()

@@ -38,7 +38,7 @@ def allowed_work(alice, register_work):
 
 def _screening(organization_name: str = "Acme AI") -> tuple[Screening, ScreeningChunk]:
     organization = organization_create(name=organization_name)
-    items = [item("repost", 1), item("stranger", 40), {"id": "broken", "phash": "zz"}]
+    items = [item("repost", 1), item("stranger", 40), item("broken", 5, phash="zz")]
     screening = screening_create(
         organization=organization, purpose=Purpose.AI_TRAINING, items=items
     )
