@@ -157,7 +157,7 @@ def time_screen_urls(base: str, key: str, rows: int, works: int, share: float) -
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from registry.client.api import session
+    from registry.client.api import Registry
     from registry.client.urls import UrlRun, screen_urls
 
     folder = ROOT / "var" / "bench-urls"
@@ -168,7 +168,7 @@ def time_screen_urls(base: str, key: str, rows: int, works: int, share: float) -
     pq.write_table(pa.table({"url": urls, "caption": ["a picture"] * rows}), source)
     run = UrlRun(source, "url", "ai_training", "consent_required")
     began = time.perf_counter()
-    screen_urls(session(key), base, run, folder / "kept.parquet", folder / "results.jsonl")
+    screen_urls(Registry(base, key), run, folder / "kept.parquet", folder / "results.jsonl")
     seconds = time.perf_counter() - began
     print(f"  decisions {dict(run.counts)}, {run.kept:,} rows kept")
     return seconds

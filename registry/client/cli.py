@@ -27,18 +27,29 @@ PURPOSES = ("ai_training", "ai_generative_training", "data_mining", "ai_inferenc
 MODES = ("consent_required", "respect_opt_outs")
 
 
+def _registry_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--api", required=True, help="the registry, e.g. http://127.0.0.1:8000")
+    command.add_argument(
+        "--key",
+        default=os.environ.get("CONSENTRY_API_KEY"),
+        help="API key (default: $CONSENTRY_API_KEY)",
+    )
+    command.add_argument(
+        "--retry-for",
+        type=float,
+        default=RETRY_FOR,
+        metavar="SECONDS",
+        help=f"keep retrying an unreachable registry this long (default: {RETRY_FOR:.0f})",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m registry.client")
     commands = parser.add_subparsers(dest="command", required=True)
 
     screen = commands.add_parser("screen", help="screen images against the registry")
     screen.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
-    screen.add_argument("--api", required=True, help="the registry, e.g. http://127.0.0.1:8000")
-    screen.add_argument(
-        "--key",
-        default=os.environ.get("CONSENTRY_API_KEY"),
-        help="API key (default: $CONSENTRY_API_KEY)",
-    )
+    _registry_options(screen)
     screen.add_argument("--purpose", required=True, choices=PURPOSES)
     screen.add_argument("--mode", default="consent_required", choices=MODES)
     screen.add_argument("--out", required=True, type=Path, help="results, one JSON line per input")
@@ -51,13 +62,6 @@ def _parser() -> argparse.ArgumentParser:
         help="give up waiting for the decisions after this long (default: wait)",
     )
     screen.add_argument("--quiet", action="store_true", help="no progress bars")
-    screen.add_argument(
-        "--retry-for",
-        type=float,
-        default=RETRY_FOR,
-        metavar="SECONDS",
-        help=f"keep retrying an unreachable registry this long (default: {RETRY_FOR:.0f})",
-    )
     again = screen.add_mutually_exclusive_group()
     again.add_argument(
         "--reuse",
@@ -74,8 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     urls = commands.add_parser("screen-urls", help="check a URL list before downloading it")
     urls.add_argument("source", type=Path, help="a parquet file with a URL column")
     urls.add_argument("--url-column", default="url", help="the column holding URLs (url)")
-    urls.add_argument("--api", required=True, help="the registry, e.g. http://127.0.0.1:8000")
-    urls.add_argument("--key", default=os.environ.get("CONSENTRY_API_KEY"), help="API key")
+    _registry_options(urls)
     urls.add_argument("--purpose", required=True, choices=PURPOSES)
     urls.add_argument("--mode", default="consent_required", choices=MODES)
     urls.add_argument("--out", required=True, type=Path, help="the rows to keep (parquet)")
@@ -173,7 +176,7 @@ def _screen_urls(args: argparse.Namespace) -> int:
         return 2
     results = args.out.with_name(args.out.stem + ".results.jsonl")
     run = UrlRun(args.source, args.url_column, args.purpose, args.mode, args.keep)
-    screen_urls(session(args.key), args.api.rstrip("/"), run, args.out, results)
+    screen_urls(Registry(args.api, args.key, retry_for=args.retry_for), run, args.out, results)
     counts = ", ".join(f"{name} {count}" for name, count in sorted(run.counts.items()))
     print(f"URLs checked: {counts}. {run.kept} rows kept in {args.out}; answers in {results}.")
     return 0

@@ -3,7 +3,8 @@
 After `register(api=..., key=..., purpose=...)` a team's existing calls consult the registry:
 `dd.is_allowed(urls=[...])` and `dd.filter_allowed(urls=[...])` through the URL check, and
 `dd.is_allowed(name="consentry", body=image_bytes)` (or `path=`) through a fingerprint check
-made locally. Errors propagate: an unreachable registry never reads as "allowed".
+made locally. Errors propagate: an unreachable registry (retried for `retry_for` seconds, each
+attempt said on stderr) raises RegistryUnreachable and never reads as "allowed".
 """
 
 from collections.abc import Sequence
@@ -11,11 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import datadiligence as dd
-import requests
 from datadiligence.evaluators import Evaluator
 from datadiligence.rules import BulkRule, Rule
 
-from registry.client.api import checked, session
+from registry.client.api import Registry
 from registry.client.urls import check_urls
 from registry.fingerprints import ImageDecodeError, fingerprint_image
 
@@ -26,9 +26,9 @@ class ConsentryUrlRule(BulkRule):
     """A URL is allowed unless the registry denies it: an `unknown` URL may still be a
     registered work, which the image check finds once it is downloaded."""
 
-    def __init__(self, http: requests.Session, api: str, purpose: str, mode: str) -> None:
+    def __init__(self, registry: Registry, purpose: str, mode: str) -> None:
         super().__init__()
-        self.http, self.api, self.purpose, self.mode = http, api.rstrip("/"), purpose, mode
+        self.registry, self.purpose, self.mode = registry, purpose, mode
 
     def is_ready(self) -> bool:
         return True
@@ -46,7 +46,7 @@ class ConsentryUrlRule(BulkRule):
         return [url for url, decision in zip(urls, decisions, strict=True) if decision != "denied"]
 
     def _decisions(self, urls: list[str]) -> list[str]:
-        answers = check_urls(self.http, self.api, purpose=self.purpose, mode=self.mode, urls=urls)
+        answers = check_urls(self.registry, purpose=self.purpose, mode=self.mode, urls=urls)
         return [answer["decision"] for answer in answers]
 
 
@@ -54,9 +54,9 @@ class ConsentryImageRule(Rule):
     """An image is allowed when the gatekeeper's decision for it passes in the mode; an image
     that cannot be read or fingerprinted is not."""
 
-    def __init__(self, http: requests.Session, api: str, purpose: str, mode: str) -> None:
+    def __init__(self, registry: Registry, purpose: str, mode: str) -> None:
         super().__init__()
-        self.http, self.api, self.purpose, self.mode = http, api.rstrip("/"), purpose, mode
+        self.registry, self.purpose, self.mode = registry, purpose, mode
 
     def is_ready(self) -> bool:
         return True
@@ -77,7 +77,7 @@ class ConsentryImageRule(Rule):
             return False
         item: dict[str, Any] = {"id": "item", **wire, **({"url": url} if url else {})}
         request: dict[str, Any] = {"purpose": self.purpose, "mode": self.mode, "items": [item]}
-        answer = checked(self.http.post(f"{self.api}/api/v1/check", json=request, timeout=60))
+        answer = self.registry.post("check", json=request)
         return bool(answer["items"][0]["passes"])
 
 
@@ -107,13 +107,14 @@ def register(
     purpose: str,
     mode: str = "consent_required",
     into_defaults: bool = True,
+    retry_for: float = 30,
 ) -> ConsentryEvaluator:
     """Register the "consentry" evaluator; with `into_defaults`, also add the URL rule to
     datadiligence's default "preprocess" evaluator, so that plain `dd.is_allowed(urls=...)`
     and `dd.filter_allowed(urls=...)` calls consult the registry too."""
-    http = session(key)
-    url_rule = ConsentryUrlRule(http, api, purpose, mode)
-    evaluator = ConsentryEvaluator(url_rule, ConsentryImageRule(http, api, purpose, mode))
+    registry = Registry(api, key, retry_for=retry_for)
+    url_rule = ConsentryUrlRule(registry, purpose, mode)
+    evaluator = ConsentryEvaluator(url_rule, ConsentryImageRule(registry, purpose, mode))
     dd.register_evaluator(evaluator, name=NAME, overwrite=True)
     if into_defaults:
         preprocess = dd.get_evaluator("preprocess")

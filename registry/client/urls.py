@@ -14,9 +14,8 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import requests
 
-from registry.client.api import checked
+from registry.client.api import Registry
 
 # The registry's published maximum; a smaller batch only costs more requests.
 BATCH_SIZE = 10_000
@@ -40,7 +39,7 @@ class UrlRun:
     kept: int = 0
 
 
-def screen_urls(http: requests.Session, api: str, run: UrlRun, kept: Path, results: Path) -> UrlRun:
+def screen_urls(registry: Registry, run: UrlRun, kept: Path, results: Path) -> UrlRun:
     """Check every URL of `run.source`; write the rows to keep to `kept` (parquet) and every
     answer to `results` (JSON Lines). Raises ValueError naming a missing column."""
     parquet = pq.ParquetFile(run.source)
@@ -51,7 +50,7 @@ def screen_urls(http: requests.Session, api: str, run: UrlRun, kept: Path, resul
     try:
         with results.open("w", encoding="utf-8") as lines:
             for batch in parquet.iter_batches(batch_size=run.batch_size):
-                answers = _check(http, api, run, batch.column(run.url_column).to_pylist())
+                answers = _check(registry, run, batch.column(run.url_column).to_pylist())
                 lines.writelines(
                     json.dumps(answer, ensure_ascii=False) + "\n" for answer in answers
                 )
@@ -72,16 +71,14 @@ def _kept_rows_schema(empty: pa.Table) -> pa.Schema:
     return schema.append(pa.field("consentry_credit", pa.string()))
 
 
-def _check(
-    http: requests.Session, api: str, run: UrlRun, column: list[Any]
-) -> list[dict[str, Any]]:
-    answers = check_urls(http, api, purpose=run.purpose, mode=run.mode, urls=column)
+def _check(registry: Registry, run: UrlRun, column: list[Any]) -> list[dict[str, Any]]:
+    answers = check_urls(registry, purpose=run.purpose, mode=run.mode, urls=column)
     run.counts.update(answer["decision"] for answer in answers)
     return answers
 
 
 def check_urls(
-    http: requests.Session, api: str, *, purpose: str, mode: str, urls: Sequence[object]
+    registry: Registry, *, purpose: str, mode: str, urls: Sequence[object]
 ) -> list[dict[str, Any]]:
     """One answer per URL, in order, asked BATCH_SIZE at a time. A value that is not a string,
     or is longer than the API takes, is asked about as "" (so it comes back `unknown`)."""
@@ -90,7 +87,7 @@ def check_urls(
         given = [url if isinstance(url, str) else "" for url in urls[start : start + BATCH_SIZE]]
         sent = [url if len(url) <= MAX_URL_LENGTH else "" for url in given]
         body = {"purpose": purpose, "mode": mode, "urls": sent}
-        results = checked(http.post(f"{api}/api/v1/urls/check", json=body, timeout=120))["results"]
+        results = registry.post("urls/check", json=body)["results"]
         for url, answer in zip(given, results, strict=True):
             answer["url"] = url
         answers.extend(results)

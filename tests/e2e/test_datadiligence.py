@@ -54,7 +54,7 @@ def test_an_unreadable_image_is_not_allowed(consentry):
 
 
 def test_an_unreachable_registry_raises_rather_than_allows(transactional_db):
-    evaluator = register(api="http://127.0.0.1:9", key="k", purpose="ai_training")
+    evaluator = register(api="http://127.0.0.1:9", key="k", purpose="ai_training", retry_for=0)
     try:
         with pytest.raises(Exception, match=r"127\.0\.0\.1"):
             dd.is_allowed(name="consentry", urls=[ALLOWED_URL])

@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from registry.client.api import session
+from registry.client.api import Registry
 from registry.client.cli import main as client_main
 from registry.client.urls import UrlRun, screen_urls
 from registry.models import Permission, Purpose
@@ -89,7 +89,8 @@ def test_keep_passing_keeps_only_what_the_mode_lets_through(
 def test_batches_stream_in_order_across_row_groups(laion_parquet, live_server, key, tmp_path):
     run = UrlRun(laion_parquet, "url", "ai_training", "consent_required", batch_size=2)
 
-    screen_urls(session(key), live_server.url, run, tmp_path / "k.parquet", tmp_path / "r.jsonl")
+    registry = Registry(live_server.url, key)
+    screen_urls(registry, run, tmp_path / "k.parquet", tmp_path / "r.jsonl")
 
     assert (run.counts["allowed"], run.counts["denied"], run.counts["unknown"]) == (1, 1, 3)
     assert run.kept == 4
