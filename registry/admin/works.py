@@ -48,7 +48,7 @@ from registry.admin.queries import (
     with_screening_count,
     work_history,
 )
-from registry.admin.uploads import register_upload
+from registry.admin.uploads import register_upload, unticked_purposes
 from registry.models import (
     Artist,
     ConsentEvent,
@@ -442,11 +442,14 @@ class WorkAdmin(ScopedAdmin):
             ]
             self._report_upload(request, results)
             form = UploadForm(operator=operator)
+        uploader = None if operator else artist_of(request.user)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "form": form,
             "results": results,
+            "uploader": uploader,
+            "unticked": unticked_purposes(uploader) if uploader is not None else None,
             "title": _("Upload images"),
             "subtitle": None,
             "media": self.media + form.media,

@@ -77,8 +77,8 @@ def test_nine_screenings_print_on_a_few_a4_pages(
     acme,
     acme_client,
     run_pending,
-    chromium,
-    tmp_path,  # noqa: F811
+    chromium,  # noqa: F811 - the fixture imported above
+    tmp_path,
 ):
     for number in range(9):
         items = [item(f"{item_id}-{number}", seed) for item_id, seed in SENT]
