@@ -7,10 +7,12 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Model, QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from registry.admin.access import ScopedAdmin, artist_of, is_operator
+from registry.admin.display import PURPOSE_HELP
 from registry.admin.forms import ArtistCreateForm, ArtistProfileForm, terms_field_names
 from registry.models import Artist, ArtistLink, Purpose
 from registry.services.artists import (
@@ -108,8 +110,13 @@ class ArtistAdmin(ScopedAdmin):
                 _("Default for %(purpose)s") % {"purpose": Purpose(purpose).label},
                 {
                     "fields": list(terms_field_names(purpose)),
-                    "description": _(
-                        "Applies to every work of yours without terms of its own for this purpose."
+                    "description": format_html(
+                        '<span class="consentry-purpose-help">{}</span> {}',
+                        PURPOSE_HELP[Purpose(purpose)],
+                        _(
+                            "Applies to every work of yours without terms of its own "
+                            "for this purpose."
+                        ),
                     ),
                     "classes": ["consentry-terms-fieldset"],
                 },

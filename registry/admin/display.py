@@ -12,10 +12,30 @@ from django.utils.translation import gettext_lazy as _
 from registry.models import Decision, Permission, Purpose
 from registry.selectors.terms import EffectiveTerms
 
+# The same words as the work page's choices (Permission's labels), shown in lists and history.
 PERMISSION_SHORT = {
     Permission.ALLOWED: _("Allowed"),
     Permission.NOT_ALLOWED: _("Not allowed"),
-    Permission.LICENSED: _("Licence only"),
+    Permission.LICENSED: Permission.LICENSED.label,
+}
+# What each purpose of the C2PA / CAWG training-and-data-mining assertion covers.
+PURPOSE_HELP = {
+    Purpose.AI_TRAINING: _(
+        "Using the image to train or fine-tune any AI or machine-learning model, "
+        "for example a classifier or a search model."
+    ),
+    Purpose.AI_GENERATIVE_TRAINING: _(
+        "Using the image to train a model that generates images, text or other content "
+        "(image generators, style models, LoRAs)."
+    ),
+    Purpose.DATA_MINING: _(
+        "Automated analysis of the image to find patterns or facts (text and data mining), "
+        "without training a model on it."
+    ),
+    Purpose.AI_INFERENCE: _(
+        "Giving the image to an already trained AI model as input, for example to edit it, "
+        "describe it or copy its style."
+    ),
 }
 TERMS_SOURCE = {
     "work": _("set for this work"),
@@ -45,7 +65,7 @@ def terms_badge(terms: EffectiveTerms) -> SafeString:
     tooltip = str(TERMS_SOURCE.get(terms.source, ""))
     if terms.license:
         tooltip = f"{tooltip} · {terms.license}"
-    return format_html(
+    badge = format_html(
         '<span class="consentry-terms consentry-terms--{} consentry-terms--{}" title="{}">'
         "{}</span>",
         terms.permission,
@@ -53,6 +73,10 @@ def terms_badge(terms: EffectiveTerms) -> SafeString:
         tooltip,
         PERMISSION_SHORT.get(Permission(terms.permission), terms.permission),
     )
+    if not terms.license:
+        return badge
+    # The licence is part of the terms: shown, not left to a tooltip.
+    return format_html('{}<span class="consentry-licence">{}</span>', badge, terms.license)
 
 
 def decision_badge(decision: str) -> SafeString:

@@ -218,7 +218,8 @@ class UploadForm(forms.Form):
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text=_(
-            "Consent first: new works are not allowed for any purpose unless you tick it here. "
+            "Ticked purposes are allowed for the new works. A purpose left unticked follows "
+            "the artist's defaults, and is not allowed where there is none (consent first). "
             "You can change this later for each work."
         ),
     )

@@ -10,7 +10,8 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
 from registry.fingerprints import ALLOWED_FORMATS, MAX_IMAGE_BYTES, ImageDecodeError
-from registry.models import Artist, Work
+from registry.models import Artist, Permission, Purpose, Work
+from registry.selectors.terms import default_terms_of
 from registry.services.works import title_from_filename, work_register
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,36 @@ class UploadResult:
     @property
     def registered(self) -> bool:
         return self.work is not None
+
+
+@dataclass(frozen=True)
+class UntickedPurpose:
+    """What a new work of this artist gets for a purpose the upload form leaves unticked."""
+
+    purpose: str
+    permission: str
+    label: str  # e.g. "AI training: Allowed, your default (CC-BY-4.0)"
+
+
+def unticked_purposes(artist: Artist) -> list[UntickedPurpose]:
+    """Said before the upload, because an unticked purpose is not always "not allowed": the
+    artist's defaults apply to new works exactly as to old ones."""
+    result = []
+    for purpose, terms in default_terms_of(artist).items():
+        permission = Permission(terms.permission).label
+        if terms.source == "consent_first":
+            label = _("%(purpose)s: %(permission)s (consent first: you have no default)")
+        elif terms.license:
+            label = _("%(purpose)s: %(permission)s, your default (%(license)s)")
+        else:
+            label = _("%(purpose)s: %(permission)s, your default")
+        text = label % {
+            "purpose": Purpose(purpose).label,
+            "permission": permission,
+            "license": terms.license,
+        }
+        result.append(UntickedPurpose(purpose, terms.permission, text))
+    return result
 
 
 def _decode_problem(name: str, error: ImageDecodeError) -> str:

@@ -20,14 +20,17 @@ from django.http import (
 )
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from registry.admin.access import ScopedAdmin, artist_of, is_operator
 from registry.admin.display import (
     PERMISSION_SHORT,
+    PURPOSE_HELP,
     TERMS_SOURCE,
     decision_badge,
     purpose_label,
@@ -48,7 +51,7 @@ from registry.admin.queries import (
     with_screening_count,
     work_history,
 )
-from registry.admin.uploads import register_upload
+from registry.admin.uploads import register_upload, unticked_purposes
 from registry.models import (
     Artist,
     ConsentEvent,
@@ -176,7 +179,7 @@ class WorkAdmin(ScopedAdmin):
             "title",
             *(f"terms_{purpose}" for purpose in Purpose.values),
             "screenings_column",
-            "created_at",
+            "registered_column",
             "state_column",
         ]
         if is_operator(request.user):
@@ -226,6 +229,11 @@ class WorkAdmin(ScopedAdmin):
             ngettext("%(count)d screening", "%(count)d screenings", count) % {"count": count},
         )
 
+    @admin.display(description=gettext_lazy("Registered"), ordering="created_at")
+    def registered_column(self, work: Work) -> str:
+        # The day is enough in the list; the work's page shows the exact time.
+        return date_format(localtime(work.created_at), "DATE_FORMAT")
+
     @admin.display(description=gettext_lazy("Status"), ordering="removed_at")
     def state_column(self, work: Work) -> str:
         return _("Removed") if work.removed_at else _("In the registry")
@@ -256,7 +264,11 @@ class WorkAdmin(ScopedAdmin):
                     Purpose(purpose).label,
                     {
                         "fields": list(terms_field_names(purpose)),
-                        "description": TERMS_SOURCE.get(source, ""),
+                        "description": format_html(
+                            '<span class="consentry-purpose-help">{}</span> {}',
+                            PURPOSE_HELP[Purpose(purpose)],
+                            TERMS_SOURCE.get(source, ""),
+                        ),
                         "classes": ["consentry-terms-fieldset"],
                     },
                 )
@@ -442,11 +454,15 @@ class WorkAdmin(ScopedAdmin):
             ]
             self._report_upload(request, results)
             form = UploadForm(operator=operator)
+        uploader = None if operator else artist_of(request.user)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "form": form,
             "results": results,
+            "uploader": uploader,
+            "purpose_help": [(purpose.label, PURPOSE_HELP[purpose]) for purpose in Purpose],
+            "unticked": unticked_purposes(uploader) if uploader is not None else None,
             "title": _("Upload images"),
             "subtitle": None,
             "media": self.media + form.media,
@@ -488,7 +504,7 @@ class WorkAdmin(ScopedAdmin):
     def refuse_purpose(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         self._set_terms(request, queryset, Permission.NOT_ALLOWED)
 
-    @admin.action(description=gettext_lazy("Licence only: the chosen purpose only with a grant"))
+    @admin.action(description=gettext_lazy("Licensed organizations only, for the chosen purpose"))
     def license_purpose(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         self._set_terms(request, queryset, Permission.LICENSED)
 

@@ -1,16 +1,32 @@
 """The screening report: per screening of an organization in a period, its purpose, mode, counts
-per decision and per reason, the registry version it read, and its signed receipt."""
+per decision and per reason, the registry version it read, and its signed receipt.
 
+CSV and JSON carry the codes for machines; the printable page says the same in words."""
+
+import base64
+import hashlib
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
-from django.utils import timezone
-from django.utils.html import escape
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils import translation
 
-from registry.exports.cells import csv_line, json_array, json_object, json_text
+from registry.exports.cells import batched, csv_line, json_array, json_object, json_text
 from registry.exports.context import export_header
+from registry.exports.labels import (
+    decision_label,
+    mode_label,
+    purpose_label,
+    reason_label,
+    status_label,
+)
 from registry.models import Screening
+from registry.receipts import canonical_json
 from registry.selectors.compliance import (
     ExportScope,
     export_screenings,
@@ -138,85 +154,178 @@ def report_csv(scope: ExportScope) -> Iterator[str]:
         )
 
 
-_PAGE_STYLE = """
-  body { font: 10.5pt/1.4 system-ui, sans-serif; color: #111; margin: 2em; }
-  h1 { font-size: 16pt; margin: 0 0 .3em; } h2 { font-size: 12.5pt; margin: 1.4em 0 .3em; }
-  table { border-collapse: collapse; width: 100%; margin: .4em 0; }
-  th, td { border: 1px solid #999; padding: 2px 6px; text-align: left; vertical-align: top; }
-  td.n { text-align: right; font-variant-numeric: tabular-nums; }
-  code, pre { font: 8.5pt/1.3 ui-monospace, monospace; overflow-wrap: anywhere; }
-  pre { white-space: pre-wrap; background: #f6f6f6; padding: .5em; margin: .3em 0; }
-  section { break-inside: avoid-page; page-break-inside: avoid; }
-  .meta td:first-child { width: 14em; color: #444; }
-  @page { size: A4; margin: 14mm; }
-  @media print { body { margin: 0; } a { color: inherit; text-decoration: none; } }
-"""
+# --- The printable report: a summary page, a table per screening, receipts as attachments ----
+
+HTML_BATCH = 200
 
 
-def _row(label: str, value: Any) -> str:
-    return f"<tr><td>{escape(label)}</td><td>{escape(value)}</td></tr>"
+@dataclass(frozen=True)
+class ReportRow:
+    """One screening of the printable report, without its receipt (read again when printed)."""
+
+    number: int
+    summary: dict[str, Any]
+    matching: str  # the configuration's letter in the report's appendix
 
 
-def _html_section(summary: dict[str, Any]) -> str:
-    counts = "".join(
-        f"<tr><td>{escape(d)}</td><td class=n>{summary['counts'][d]}</td></tr>" for d in DECISIONS
-    )
-    reasons = "".join(
-        f"<tr><td>{escape(k)}</td><td class=n>{v}</td></tr>" for k, v in summary["reasons"].items()
-    )
-    version = summary["registry_version"]
-    receipt = summary["receipt"]
-    receipt_html = (
-        f"<pre>{escape(json_text(receipt['document'], indent=2))}</pre>"
-        f"<p>Signature (Ed25519): <code>{escape(receipt['signature'])}</code></p>"
-        if receipt
-        else "<p>No receipt yet: the screening has not finished.</p>"
-    )
-    return (
-        f"<section><h2>Screening <code>{escape(summary['screening_id'])}</code></h2>"
-        '<table class="meta">'
-        + _row("Purpose", summary["purpose"])
-        + _row("Mode", summary["mode"])
-        + _row("Status", summary["status"])
-        + _row("Started", summary["created_at"])
-        + _row("Finished", summary["finished_at"] or "")
-        + _row("Items", summary["items"])
-        + _row("Passed / excluded", f"{summary['passed']} / {summary['excluded']}")
-        + _row("Registry version", f"{version['sequence']} ({version['hash']})")
-        + "</table><table><tr><th>Decision</th><th>Items</th></tr>"
-        + counts
-        + "</table><table><tr><th>Reason</th><th>Items</th></tr>"
-        + (reasons or "<tr><td colspan=2>No items decided.</td></tr>")
-        + f"</table><h3>Receipt</h3>{receipt_html}</section>\n"
-    )
+def _when(moment: str | datetime | None) -> str:
+    if moment is None:
+        return ""
+    parsed = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    return parsed.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _digest(document: Any) -> str:
+    return hashlib.sha256(canonical_json(document)).hexdigest()
+
+
+def _decision_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    reasons: dict[str, list[tuple[str, int]]] = {decision: [] for decision in DECISIONS}
+    for key, count in summary["reasons"].items():
+        decision, _, kind = key.partition(": ")
+        reasons.setdefault(decision, []).append((reason_label(kind), count))
+    return [
+        {
+            "code": decision,
+            "label": decision_label(decision),
+            "items": summary["counts"][decision],
+            "reasons": reasons[decision],
+        }
+        for decision in DECISIONS
+    ]
+
+
+def _receipt_attachment(screening: Screening) -> dict[str, str] | None:
+    """The signed receipt as the file `verify-receipt` reads, plus what to compare it with."""
+    if screening.receipt is None:
+        return None
+    document = screening.receipt
+    attachment = json_text({"document": document, "signature": screening.receipt_signature})
+    return {
+        "href": "data:application/json;base64," + base64.b64encode(attachment.encode()).decode(),
+        "filename": f"receipt-{screening.id}.json",
+        "key_id": document.get("key_id", ""),
+        "decisions_digest": document.get("decisions_digest", ""),
+        "document_sha256": _digest(document),
+        "signature": screening.receipt_signature,
+    }
+
+
+def _rows(scope: ExportScope) -> tuple[list[ReportRow], dict[str, dict[str, Any]]]:
+    """Every screening of the scope as a row, and the distinct matching configurations."""
+    rows: list[ReportRow] = []
+    configurations: dict[str, dict[str, Any]] = {}
+    for number, screening in enumerate(export_screenings(scope).iterator(chunk_size=200), 1):
+        summary = screening_summary(screening)
+        summary.pop("receipt")
+        matching = summary.pop("matching")
+        digest = _digest(matching)
+        if digest not in configurations:
+            configurations[digest] = {
+                "letter": chr(ord("A") + len(configurations) % 26)
+                + (str(len(configurations) // 26) if len(configurations) >= 26 else ""),
+                "sha256": digest,
+                "settings": sorted((key, json_text(value)) for key, value in matching.items()),
+                "screenings": [],
+            }
+        configurations[digest]["screenings"].append(number)
+        rows.append(ReportRow(number, summary, configurations[digest]["letter"]))
+    return rows, configurations
+
+
+def _summary_row(row: ReportRow) -> dict[str, Any]:
+    summary = row.summary
+    return {
+        "number": row.number,
+        "id": summary["screening_id"],
+        "started": _when(summary["created_at"]),
+        "purpose": purpose_label(summary["purpose"]),
+        "mode": mode_label(summary["mode"]),
+        "status": summary["status"],
+        "status_label": status_label(summary["status"]),
+        "items": summary["items"],
+        "counts": [summary["counts"][decision] for decision in DECISIONS],
+        "passed": summary["passed"],
+        "excluded": summary["excluded"],
+    }
+
+
+def _totals(rows: list[ReportRow]) -> dict[str, Any]:
+    totals = Totals()
+    for row in rows:
+        totals.add(row.summary)
+    summed = totals.as_dict()
+    reasons = []
+    for key, count in summed["reasons"].items():
+        decision, _, kind = key.partition(": ")
+        reasons.append(
+            {"decision": decision_label(decision), "reason": reason_label(kind), "items": count}
+        )
+    return {
+        "screenings": summed["screenings"],
+        "items": summed.get("items", 0),
+        "counts": [summed.get(decision, 0) for decision in DECISIONS],
+        "passed": summed.get("passed", 0),
+        "excluded": summed.get("excluded", 0),
+        "reasons": reasons,
+    }
+
+
+def _html_sections(rows: list[ReportRow], total: int) -> Iterator[str]:
+    for batch in batched(rows, HTML_BATCH):
+        receipts = Screening.objects.only("id", "receipt", "receipt_signature").in_bulk(
+            [row.summary["screening_id"] for row in batch]
+        )
+        for row in batch:
+            summary = row.summary
+            version = summary["registry_version"]
+            screening = receipts[UUID(summary["screening_id"])]
+            yield render_to_string(
+                "registry/exports/screening_report_section.html",
+                {
+                    "row": _summary_row(row),
+                    "total": total,
+                    "finished": _when(summary["finished_at"]),
+                    "version": version,
+                    "matching": row.matching,
+                    "decisions": _decision_rows(summary),
+                    "receipt": _receipt_attachment(screening),
+                },
+            )
+
+
+def _html(scope: ExportScope, language: str) -> Iterator[str]:
+    with translation.override(language):
+        header = export_header("consentry.screening-report", scope)
+        rows, configurations = _rows(scope)
+        period = header["period"]
+        yield render_to_string(
+            "registry/exports/screening_report_summary.html",
+            {
+                "language": language,
+                "organization": scope.organization.name,
+                "since": _when(period["since"]),
+                "until": _when(period["until"]),
+                "generated": _when(header["generated_at"]),
+                "head": header["registry_version"],
+                "receipt_key": header["receipt_key"],
+                "verify": header["verify"]["receipts"],
+                "decisions": [decision_label(decision) for decision in DECISIONS],
+                "rows": [_summary_row(row) for row in rows],
+                "totals": _totals(rows),
+            },
+        )
+        yield from _html_sections(rows, len(rows))
+        yield render_to_string(
+            "registry/exports/screening_report_end.html",
+            {"configurations": list(configurations.values())},
+        )
 
 
 def report_html(scope: ExportScope) -> Iterator[str]:
-    header = export_header("consentry.screening-report", scope)
-    title = f"Screening report — {scope.organization.name}"
-    head, period = header["registry_version"], header["period"]
-    yield (
-        "<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
-        f"<title>{escape(title)}</title><style>{_PAGE_STYLE}</style></head><body>\n"
-        f"<h1>{escape(title)}</h1><table class=meta>"
-        + _row("Period", f"{period['since'] or 'the first'} to {period['until'] or 'now'}")
-        + _row("Generated", header["generated_at"])
-        + _row("Registry version at export", f"{head['sequence']} ({head['hash']})")
-        + _row("Receipt key", f"{header['receipt_key']['key_id']} — {header['receipt_key']['url']}")
-        + _row("How to verify", header["verify"]["receipts"])
-        + "</table>\n"
-    )
-    totals = Totals()
-    for summary in _summaries(scope, totals):
-        yield _html_section(summary)
-    summed = totals.as_dict()
-    yield (
-        "<section><h2>Totals</h2><table>"
-        + "".join(
-            f"<tr><td>{escape(k)}</td><td class=n>{summed[k]}</td></tr>"
-            for k in ("screenings", "items", "passed", "excluded", *DECISIONS)
-            if k in summed
-        )
-        + f"</table><p>Report generated {escape(timezone.now().isoformat())}.</p></section>"
-        "</body></html>\n"
-    )
+    """The printable report, in the language active now (the request's), for a regulator:
+    a summary page, then one compact table per screening with its receipt attached as the
+    JSON file that `verify-receipt` checks, and the matching configurations once at the end."""
+    # The page is streamed after the view returns; the language is fixed here, while the
+    # request's is still active.
+    return _html(scope, translation.get_language() or settings.LANGUAGE_CODE)

@@ -53,7 +53,11 @@ def _load_artist(spec: DemoArtist) -> Artist:
             purpose=Purpose.AI_TRAINING,
             permission=Permission.ALLOWED,
             license="CC-BY-4.0",
-            attribution=f"Artwork by {spec.display_name}, used with consent via Consentry.",
+            # Shown as is to AI teams in either language, so it is written in both.
+            attribution=(
+                f"Artwork by {spec.display_name}, used with consent via Consentry. "
+                f"作品：{spec.display_name}，经 Consentry 授权使用。"  # noqa: RUF001
+            ),
         )
     for number, seed in enumerate(spec.seeds, start=1):
         work_register(

@@ -123,7 +123,8 @@ def work_register(
 ) -> Registration:
     """Register one image as a work of the artist.
 
-    Consent first: the work is `not_allowed` for every purpose except those in `allow`.
+    Terms are set for the purposes in `allow`; every other purpose follows the artist's
+    defaults, and is `not_allowed` where the artist has none (consent first).
     Raises ImageDecodeError for an unusable image and ValidationError for bad terms, both
     before anything is written.
     """

@@ -3,6 +3,7 @@ profile with defaults and links, and grants. Every change must reach the consent
 
 import csv
 import io
+import re
 
 import pytest
 from django.contrib.messages import get_messages
@@ -24,6 +25,7 @@ from registry.models import (
 )
 from registry.selectors.terms import effective_terms, with_effective_permission
 from registry.services.terms import default_terms_set, terms_set
+from tests.admin.conftest import client_for
 from tests.conftest import _SEED_BASE
 
 pytestmark = pytest.mark.django_db
@@ -101,6 +103,48 @@ def test_an_operator_uploads_on_an_artists_behalf(alice, operator_client):
     )
     assert [result.registered for result in response.context["results"]] == [True]
     assert Work.objects.get(title="for alice").artist == alice
+
+
+def _unticked(response) -> dict[str, str]:
+    """The upload form's "a purpose left unticked will be" list, by purpose."""
+    html = response.content.decode()
+    section = html.split('id="unticked-purposes"', 1)[1].split("</ul>", 1)[0]
+    return dict(re.findall(r'<li data-purpose="(\w+)" data-permission="\w+">([^<]+)</li>', section))
+
+
+def test_the_upload_form_says_what_an_unticked_purpose_will_be_for_this_artist(alice, alice_client):
+    default_terms_set(
+        artist=alice, purpose=Purpose.AI_TRAINING, permission=Permission.ALLOWED, license="CC0-1.0"
+    )
+    page = alice_client.get(reverse("admin:registry_work_upload"))
+
+    said = _unticked(page)
+    assert said[Purpose.AI_TRAINING] == "AI training: Allowed, your default (CC0-1.0)"
+    assert said[Purpose.DATA_MINING] == (
+        "Data mining: Not allowed (consent first: you have no default)"
+    )
+    assert "not allowed for any purpose unless you tick" not in page.content.decode()
+
+    # What was said is what happens: nothing ticked, and the work is allowed by the default.
+    image = _upload("told.jpg", artwork_bytes(_SEED_BASE + 87))
+    alice_client.post(reverse("admin:registry_work_upload"), {"images": [image]})
+    work = Work.objects.get(title="told")
+    assert effective_terms([work.pk], Purpose.AI_TRAINING)[work.pk].permission == "allowed"
+    assert effective_terms([work.pk], Purpose.DATA_MINING)[work.pk].permission == "not_allowed"
+
+
+def test_the_upload_form_says_it_in_chinese_and_for_an_artist_without_defaults(bob):
+    client = client_for(bob.user, HTTP_ACCEPT_LANGUAGE="zh-CN")
+    said = _unticked(client.get(reverse("admin:registry_work_upload")))
+
+    assert said[Purpose.AI_TRAINING] == "AI 训练：不允许（同意优先：你没有设置默认值）"  # noqa: RUF001
+    assert len(said) == 4
+
+
+def test_an_operator_is_told_the_chosen_artists_defaults_apply(operator_client):
+    page = operator_client.get(reverse("admin:registry_work_upload")).content.decode()
+    assert 'id="unticked-purposes"' not in page
+    assert "follows the artist&#x27;s defaults" in page
 
 
 def test_bulk_terms_change_only_the_permission_and_reach_the_ledger(

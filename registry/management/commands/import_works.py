@@ -41,7 +41,7 @@ class Command(BaseCommand):
             action="append",
             default=[],
             choices=Purpose.values,
-            help="a purpose the works are allowed for (repeatable); without it, none",
+            help="a purpose the works are allowed for (repeatable); others follow the defaults",
         )
         parser.add_argument("--license", default="", help="SPDX licence id, e.g. CC-BY-4.0")
 
