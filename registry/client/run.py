@@ -6,7 +6,7 @@ so an interrupted run picks up where it stopped without re-sending finished chun
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,7 +152,9 @@ class ScreeningRun:
         screening_id = self._start()
         self._send(screening_id, wires)
         screening = self._wait(screening_id, poll_seconds, timeout)
-        write_outputs(self.outputs, items, screening, self._decisions(screening_id), self.state)
+        hashes = [wire.get("sha256") for wire in wires]
+        decisions = self._decisions(screening_id)
+        write_outputs(self.outputs, items, screening, decisions, self.state, hashes=hashes)
         return screening
 
 
@@ -162,6 +164,8 @@ def write_outputs(
     screening: dict[str, Any],
     decisions: Iterator[dict[str, Any]],
     state: RunState,
+    *,
+    hashes: Sequence[str | None] = (),
 ) -> None:
     """One line per input in input order, the manifest of passing items, and the receipt."""
     by_position = {
@@ -178,6 +182,8 @@ def write_outputs(
             line = {
                 "path": item.path,
                 "id": item.id,
+                # What the receipt binds the decision to (verify-receipt --results checks it).
+                "sha256": hashes[position] if position < len(hashes) else None,
                 "screening_id": screening["id"],
                 # Fail closed: an input the server did not answer for is never passed on.
                 "decision": decision["decision"] if decision else "invalid",
