@@ -77,7 +77,7 @@ def _screen(acme_api, run_pending, folder: Path, *, fingerprint_of: dict[str, in
     outputs = Outputs(folder.parent / "out" / "results.jsonl")
     outputs.results.parent.mkdir()
     state = RunState(api="", purpose="ai_training", mode="consent_required", chunk_size=CHUNK_SIZE)
-    hashes = [wire["sha256"] for wire in wires]
+    hashes = [str(wire["sha256"]) for wire in wires]
     write_outputs(outputs, inputs, screening, decisions, state, hashes=hashes)
     return outputs
 
@@ -164,7 +164,7 @@ def test_uploaded_images_are_bound_by_the_hash_the_server_computed(acme_api, wor
     )
     run_pending()
 
-    receipt = Screening.objects.get(pk=response.json()["id"]).receipt
+    receipt: Any = Screening.objects.get(pk=response.json()["id"]).receipt
     works_matched = [works["allowed"].pk]
     line = bound_decision_line(
         "mine.jpg", "allowed", works_matched, hashlib.sha256(data).hexdigest()
@@ -187,7 +187,7 @@ def test_a_screening_straddling_the_upgrade_keeps_a_version_1_receipt(acme_api, 
     ScreeningChunk.objects.update(digest_version=1, digest=old_digest)
     acme_api.post(f"/api/v1/screenings/{created['id']}/close")
 
-    receipt = Screening.objects.get(pk=created["id"]).receipt
+    receipt: Any = Screening.objects.get(pk=created["id"]).receipt
     assert receipt["version"] == 1 and "chunks" not in receipt
 
 

@@ -33,7 +33,7 @@ def ledger(works, alice, bob, acme, globex, register_work) -> dict[str, Any]:
 
 
 def _export(organization) -> list[str]:
-    response = api_client(organization).get("/api/v1/exports/ledger")
+    response: Any = api_client(organization).get("/api/v1/exports/ledger")
     assert response.status_code == 200
     return b"".join(response.streaming_content).decode().splitlines()
 
