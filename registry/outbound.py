@@ -77,17 +77,21 @@ def resolve_target(url: str, *, resolver: Resolver, allow_loopback: bool) -> Tar
     host = (parts.hostname or "").lower()
     if not host or parts.scheme not in {"https", "http"}:
         raise UnsafeAddress("the URL must be an https:// URL")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        addresses = [_address(host)]
+        port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
-        addresses = [_address(text) for text in resolver(host, port)]
+        raise UnsafeAddress("the URL's port is not a number up to 65535") from None
+    try:
+        addresses, verb = [_address(host)], "is"
+    except ValueError:
+        addresses, verb = [_address(text) for text in resolver(host, port)], "resolves to"
     if not addresses:
         raise Unresolvable(f"{host} does not resolve")
     for address in addresses:
         refusal = address_refusal(address, allow_loopback=allow_loopback)
         if refusal:
-            raise UnsafeAddress(f"{host} resolves to {address}, {refusal}")
+            named = "" if verb == "is" else f" {address},"
+            raise UnsafeAddress(f"{host} {verb}{named} {refusal}")
     path = parts.path or "/"
     if parts.query:
         path += f"?{parts.query}"

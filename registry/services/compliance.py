@@ -78,6 +78,10 @@ def validate_webhook_url(url: str, *, resolver: Resolver | None = None) -> None:
         raise ValidationError(_("A webhook URL must be an https:// URL."))
     if parts.username or parts.password:
         raise ValidationError(_("A webhook URL must not carry credentials."))
+    try:
+        parts.port  # noqa: B018 - urllib reads the port only when asked, and refuses it then
+    except ValueError:
+        raise ValidationError(_("A webhook URL's port must be a number up to 65535.")) from None
     if _is_loopback(host) and settings.PRODUCTION:
         raise ValidationError(_("A webhook URL must not point at this machine."))
     try:

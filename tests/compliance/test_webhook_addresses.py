@@ -237,3 +237,11 @@ def test_a_certificate_for_another_name_is_refused(tls_receiver):
 
     with pytest.raises(urllib3.exceptions.SSLError):
         post_to_checked_address(target, b"{}", {}, timeouts=(5, 5), ca_certs=bundle)
+
+
+def test_a_port_out_of_range_is_a_clear_400(acme_client):
+    response = acme_client.post(
+        "/api/v1/webhooks", {"url": "https://hooks.example.test:99999/hook"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "port" in response.json()["detail"]
