@@ -33,7 +33,25 @@ def decisions_digest(lines: Iterable[str]) -> str:
 
 
 def decision_line(item_id: str, decision: str, work_ids: Iterable[int]) -> str:
+    """Version 1 (receipts of version 1): what was decided, not about which image."""
     return canonical_json({"id": item_id, "decision": decision, "works": sorted(work_ids)}).decode()
+
+
+# Version 2 binds each decision to the SHA-256 of the image it was made for, so an item id
+# cannot later be claimed for another file.
+BOUND_DIGEST_VERSION = 2
+
+
+def bound_decision_line(
+    item_id: str, decision: str, work_ids: Iterable[int], sha256: str | None
+) -> str:
+    document = {"id": item_id, "decision": decision, "works": sorted(work_ids), "sha256": sha256}
+    return canonical_json(document).decode()
+
+
+def chunks_digest(chunks: Iterable[tuple[int, str]]) -> str:
+    """The receipt's decisions digest: one line per chunk, number and digest, in order."""
+    return decisions_digest(f"{number}:{digest}" for number, digest in chunks)
 
 
 def key_id(public_key: Ed25519PublicKey) -> str:

@@ -42,6 +42,19 @@ def _resolution(payload: dict[str, Any]) -> str:
     return str(DisputeResolution(value).label) if value in DisputeResolution.values else value
 
 
+# Payload fields that name the other party of a dispute: shown to operators only.
+OTHER_PARTY_FIELDS = frozenset({"existing_work_id"})
+
+
+def payload_for(event: ConsentEvent, *, operator: bool) -> dict[str, Any]:
+    """The event's payload as the reader may see it: an artist never sees the other work of
+    a dispute, though the event is about their own work."""
+    payload: dict[str, Any] = dict(event.payload or {})
+    if operator:
+        return payload
+    return {key: value for key, value in payload.items() if key not in OTHER_PARTY_FIELDS}
+
+
 def organization_names(events: Iterable[ConsentEvent]) -> dict[int, str]:
     """The names of the organizations that grant events on one page name by id: one query."""
     ids = {
@@ -77,9 +90,9 @@ def event_summary(event: ConsentEvent, organizations: Mapping[int, str] | None =
             "organization": organization,
         }
     if kind == ConsentEventKind.DISPUTE_OPENED:
-        return _("Dispute %(dispute)s opened: near-identical to work %(work)s.") % {
+        # The other work is never named: its id leads to its artist (docs/admin.md's promise).
+        return _("Dispute %(dispute)s opened: near-identical to a work registered earlier.") % {
             "dispute": payload.get("dispute_id", ""),
-            "work": payload.get("existing_work_id", ""),
         }
     if kind == ConsentEventKind.DISPUTE_RESOLVED:
         return _("Dispute %(dispute)s resolved: %(resolution)s.") % {

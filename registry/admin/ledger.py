@@ -12,7 +12,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from registry.admin.access import ScopedAdmin, is_operator
-from registry.admin.history import event_summary, organization_names
+from registry.admin.history import event_summary, organization_names, payload_for
 from registry.models import ConsentEvent
 
 
@@ -60,6 +60,14 @@ class ConsentEventAdmin(ScopedAdmin):
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return LedgerChangeList
 
+    def get_fields(self, request: HttpRequest, obj: Model | None = None) -> Any:
+        if is_operator(request.user):
+            return self.fields
+        return [("artist_payload_table" if f == "payload_table" else f) for f in self.fields]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> Any:
+        return self.get_fields(request, obj)
+
     def get_list_display(self, request: HttpRequest) -> Any:
         columns = ["sequence", "kind", "summary", "work_column", "created_at", "short_hash"]
         if is_operator(request.user):
@@ -101,7 +109,15 @@ class ConsentEventAdmin(ScopedAdmin):
 
     @admin.display(description=_("Payload"))
     def payload_table(self, event: ConsentEvent) -> SafeString:
-        rows = format_html_join(
-            "", "<tr><th>{}</th><td><code>{}</code></td></tr>", sorted(event.payload.items())
-        )
-        return format_html('<table class="consentry-payload">{}</table>', rows)
+        return _payload_table(payload_for(event, operator=True))
+
+    @admin.display(description=_("Payload"))
+    def artist_payload_table(self, event: ConsentEvent) -> SafeString:
+        return _payload_table(payload_for(event, operator=False))
+
+
+def _payload_table(payload: dict[str, Any]) -> SafeString:
+    rows = format_html_join(
+        "", "<tr><th>{}</th><td><code>{}</code></td></tr>", sorted(payload.items())
+    )
+    return format_html('<table class="consentry-payload">{}</table>', rows)

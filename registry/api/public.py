@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.conf import settings
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -16,6 +17,7 @@ from registry.fingerprints import FINGERPRINT_VERSION, VARIANTS
 from registry.matching.rules import DEFAULT_MATCHING
 from registry.models import Artist, Permission, Purpose, Work
 from registry.receipts import key_id, public_pem
+from registry.selectors.consent import disputed_work_ids
 from registry.selectors.terms import effective_terms
 from registry.signing import receipt_signing_key
 
@@ -82,6 +84,10 @@ class CreditApi(PublicApi):
     def get(self, request: Request, work_id: int) -> Response:
         # The credit record names the work and its terms; its image is never served.
         work = get_object_or_404(Work.objects.active().select_related("artist"), pk=work_id)
+        if disputed_work_ids([work.pk]):
+            # Until operators decide, neither party of a dispute is named to the other (nor
+            # to anyone enumerating ids): docs/admin.md promises it.
+            raise Http404
         terms = {
             purpose: effective_terms([work.pk], purpose)[work.pk] for purpose in Purpose.values
         }

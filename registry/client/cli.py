@@ -21,6 +21,7 @@ from registry.client.api import (
 from registry.client.inputs import Discovery, InputError, discover
 from registry.client.run import Outputs, RunState, ScreeningRun
 from registry.client.urls import KEEP_CHOICES, UrlRun, screen_urls
+from registry.client.verify import check_results
 from registry.receipts import ReceiptError, key_id, load_public_key, verify
 
 PURPOSES = ("ai_training", "ai_generative_training", "data_mining", "ai_inference")
@@ -95,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     key = check.add_mutually_exclusive_group(required=True)
     key.add_argument("--key-url", help="the registry's /api/v1/receipts/key")
     key.add_argument("--key-file", type=Path, help="a PEM public key saved earlier")
+    check.add_argument("--results", type=Path, help="also check a results file line by line")
     return parser
 
 
@@ -196,6 +198,8 @@ def _verify_receipt(args: argparse.Namespace) -> int:
     if document.get("key_id") != key_id(public_key):
         raise ReceiptError("the receipt was signed with another key than the one given")
     verify(document, receipt["signature"], public_key)
+    if args.results:
+        return check_results(document, args.results)
     print(
         f"Valid receipt of screening {document['screening_id']} "
         f"({document['items']} items, registry version {document['registry_version']['sequence']})."

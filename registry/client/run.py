@@ -9,7 +9,7 @@ again against the registry as it is then; `--reuse` keeps the finished screening
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 from tqdm import tqdm
 
 from registry.client.api import ApiError, Registry, checked
-from registry.client.hashing import fingerprint_all
+from registry.client.hashing import fingerprint_all, load_cache
 from registry.client.inputs import InputItem, SkippedFile
 
 NDJSON = "application/x-ndjson"
@@ -210,7 +210,8 @@ class ScreeningRun:
         self._send(screening_id, wires)
         screening = self._wait(screening_id, poll_seconds, timeout)
         decisions = self._decisions(screening_id)
-        write_outputs(self.outputs, items, skipped, screening, decisions, self.state)
+        hashes = {wire["id"]: wire.get("sha256") for wire in wires}
+        write_outputs(self.outputs, items, skipped, screening, decisions, self.state, hashes=hashes)
         self.state.finished = True
         self.state.save(self.outputs.state)
         return screening
@@ -237,7 +238,19 @@ class ScreeningRun:
         withdrawals = self.withdrawals_since(screening)
         self._warn_reused(screening, withdrawals)
         decisions = self._decisions(self.state.screening_id)
-        write_outputs(self.outputs, items, skipped, screening, decisions, self.state, withdrawals)
+        # The fingerprints the screening was sent are in the cache: their hashes bind the lines.
+        cached = load_cache(self.outputs.cache)
+        hashes = {key: wire.get("sha256") for key, (_, wire) in cached.items()}
+        write_outputs(
+            self.outputs,
+            items,
+            skipped,
+            screening,
+            decisions,
+            self.state,
+            withdrawals,
+            hashes=hashes,
+        )
         return screening
 
     def _warn_reused(self, screening: dict[str, Any], withdrawals: Withdrawals) -> None:
@@ -260,11 +273,13 @@ class ScreeningRun:
 
 
 def _result_line(
-    item: InputItem, screening_id: str, decision: dict[str, Any] | None
+    item: InputItem, screening_id: str, decision: dict[str, Any] | None, sha256: str | None
 ) -> dict[str, Any]:
     return {
         "path": item.path,
         "id": item.id,
+        # What the receipt binds the decision to (verify-receipt --results checks it).
+        "sha256": sha256,
         "screening_id": screening_id,
         # Fail closed: an input the server did not answer for is never passed on.
         "decision": decision["decision"] if decision else "invalid",
@@ -282,6 +297,8 @@ def write_outputs(
     decisions: Iterator[dict[str, Any]],
     state: RunState,
     withdrawals: Withdrawals | None = None,
+    *,
+    hashes: Mapping[str, str | None],
 ) -> None:
     """One line per input file in input order (screened, then skipped), the manifest of
     passing items, and the receipt."""
@@ -293,7 +310,7 @@ def write_outputs(
         outputs.manifest.open("w", encoding="utf-8") as manifest,
     ):
         for item in items:
-            line = _result_line(item, screening["id"], by_id.get(item.id))
+            line = _result_line(item, screening["id"], by_id.get(item.id), hashes.get(item.id))
             if item.id in withdrawn:
                 line["withdrawn_since"] = withdrawn[item.id]
             results.write(json.dumps(line, ensure_ascii=False) + "\n")

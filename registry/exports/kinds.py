@@ -41,7 +41,7 @@ class ExportKind:
 
 
 def _ledger(scope: ExportScope) -> Iterator[str]:
-    return ledger_jsonl(until=scope.until)
+    return ledger_jsonl(until=scope.until, organization_id=scope.organization.pk)
 
 
 KINDS = {

@@ -2,6 +2,11 @@
 
 The checkpoint (sequence, head hash, time) is signed with the registry's receipt key, so a
 copy that was cut short, extended or re-hashed after export no longer verifies.
+
+An organization's export withholds what concerns others: grants to other organizations (who
+licenses what to whom) and disputes between artists. A withheld event keeps its place in the
+chain as its sequence and hashes only, so the chain still checks offline; the checkpoint signs
+which sequences were withheld, so no event can be withheld after the export was signed.
 """
 
 from collections.abc import Iterator
@@ -12,14 +17,24 @@ from django.utils import timezone
 
 from registry.exports.cells import json_text
 from registry.exports.context import VERIFY_LEDGER, receipt_key
-from registry.ledger import GENESIS_HASH, canonical_time
-from registry.models import ConsentEvent
+from registry.ledger import GENESIS_HASH, WithheldSequences, canonical_time
+from registry.models import ConsentEvent, ConsentEventKind
 from registry.receipts import sign
 from registry.signing import receipt_signing_key
 
 EXPORT_TYPE = "consentry.ledger-export"
 CHECKPOINT_TYPE = "consentry.ledger-checkpoint"
 _FIELDS = ("sequence", "kind", "artist_id", "work_id", "payload", "created_at")
+_GRANT_KINDS = {ConsentEventKind.GRANT_CREATED, ConsentEventKind.GRANT_REVOKED}
+_DISPUTE_KINDS = {ConsentEventKind.DISPUTE_OPENED, ConsentEventKind.DISPUTE_RESOLVED}
+
+
+def concerns(organization_id: int, kind: str, payload: dict[str, Any]) -> bool:
+    """Whether an organization's export shows an event: every change of consent that holds
+    for everyone, and its own grants; not other organizations' grants, nor disputes."""
+    if kind in _GRANT_KINDS:
+        return payload.get("organization_id") == organization_id
+    return kind not in _DISPUTE_KINDS
 
 
 def _head(until: datetime | None) -> tuple[int, str]:
@@ -47,19 +62,38 @@ def event_line(row: tuple[Any, ...]) -> str:
     )
 
 
-def checkpoint(sequence: int, head_hash: str) -> dict[str, Any]:
-    document = {
+def withheld_line(row: tuple[Any, ...]) -> str:
+    sequence, *_, previous_hash, hash_ = row
+    return json_text(
+        {"type": "withheld", "sequence": sequence, "previous_hash": previous_hash, "hash": hash_}
+    )
+
+
+def checkpoint(
+    sequence: int,
+    head_hash: str,
+    *,
+    organization_id: int | None = None,
+    withheld: WithheldSequences | None = None,
+) -> dict[str, Any]:
+    document: dict[str, Any] = {
         "type": CHECKPOINT_TYPE,
         "sequence": sequence,
         "head_hash": head_hash,
         "time": timezone.now().isoformat(),
         "key_id": receipt_key()["key_id"],
     }
+    if organization_id is not None:
+        document["organization_id"] = organization_id
+        document["withheld"] = (withheld or WithheldSequences()).as_dict()
     return {**document, "signature": sign(document, receipt_signing_key())}
 
 
-def ledger_jsonl(*, until: datetime | None = None) -> Iterator[str]:
-    """Every event from the first up to the head (at `until`, if given), then the checkpoint.
+def ledger_jsonl(
+    *, until: datetime | None = None, organization_id: int | None = None
+) -> Iterator[str]:
+    """Every event from the first up to the head (at `until`, if given), then the checkpoint;
+    for an organization, the events that do not concern it withheld.
 
     The head is read first: events appended while the export runs are left out, so the
     checkpoint always names the last line written.
@@ -73,6 +107,7 @@ def ledger_jsonl(*, until: datetime | None = None) -> Iterator[str]:
                 "genesis_hash": GENESIS_HASH,
                 "exported_at": timezone.now().isoformat(),
                 "until": until.isoformat() if until else None,
+                "organization_id": organization_id,
                 "receipt_key": receipt_key(),
                 "verify": VERIFY_LEDGER,
             }
@@ -84,6 +119,12 @@ def ledger_jsonl(*, until: datetime | None = None) -> Iterator[str]:
         .order_by("sequence")
         .values_list(*_FIELDS, "previous_hash", "hash")
     )
+    withheld = WithheldSequences()
     for row in rows.iterator(chunk_size=5000):
-        yield event_line(row) + "\n"
-    yield json_text(checkpoint(sequence, head_hash)) + "\n"
+        if organization_id is None or concerns(organization_id, row[1], row[4]):
+            yield event_line(row) + "\n"
+        else:
+            withheld.add(row[0])
+            yield withheld_line(row) + "\n"
+    signed = checkpoint(sequence, head_hash, organization_id=organization_id, withheld=withheld)
+    yield json_text(signed) + "\n"

@@ -2,17 +2,19 @@
 
 It recomputes every hash of the chain, requires sequences 1, 2, 3, ... without gaps, checks
 that the checkpoint names the last event, and verifies the checkpoint's Ed25519 signature.
+An organization's export withholds some events (sequence and hashes only): they link the
+chain like any other, and the signed checkpoint names which were withheld.
 """
 
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from registry.ledger import LedgerEntry, first_broken_link
+from registry.ledger import LedgerEntry, WithheldSequences, first_broken_link
 from registry.receipts import ReceiptError, key_id, verify
 
 CHECKPOINT_TYPE = "consentry.ledger-checkpoint"
@@ -27,6 +29,7 @@ class LedgerExportError(ValueError):
 class VerifiedExport:
     events: int
     head_sequence: int
+    withheld: int
     head_hash: str
     checkpoint_time: str
     key_id: str
@@ -40,6 +43,7 @@ class _Reader:
         self.checkpoint: dict[str, Any] | None = None
         self.last: LedgerEntry | None = None
         self.count = 0
+        self.withheld = WithheldSequences()
 
     def entries(self) -> Iterator[LedgerEntry]:
         for number, line in enumerate(self.lines, start=1):
@@ -56,6 +60,10 @@ class _Reader:
             elif kind == "event":
                 self.last = _entry(record, number)
                 self.count += 1
+                yield self.last
+            elif kind == "withheld":
+                self.last = _withheld(record, number)
+                self.withheld.add(self.last.sequence)
                 yield self.last
             elif kind != EXPORT_TYPE or number != 1:
                 raise LedgerExportError(f"line {number} is neither an event nor the checkpoint")
@@ -99,6 +107,27 @@ def _entry(record: dict[str, Any], number: int) -> LedgerEntry:
         ) from None
 
 
+def _withheld(record: dict[str, Any], number: int) -> LedgerEntry:
+    try:
+        return LedgerEntry(
+            sequence=int(record["sequence"]),
+            kind="withheld",
+            artist_id=None,
+            work_id=None,
+            payload={},
+            created_at=datetime.min.replace(tzinfo=UTC),
+            previous_hash=str(record["previous_hash"]),
+            hash=str(record["hash"]),
+            withheld=True,
+        )
+    except (KeyError, TypeError, ValueError):
+        sequence = record.get("sequence", "?")
+        raise LedgerExportError(
+            f"The ledger is broken at event {sequence}: line {number} misses a field "
+            "or has a malformed one."
+        ) from None
+
+
 def verify_ledger_export(lines: Iterable[str], public_key: Ed25519PublicKey) -> VerifiedExport:
     """Raise LedgerExportError naming the first broken entry; else what the export proves."""
     reader = _Reader(lines)
@@ -111,6 +140,7 @@ def verify_ledger_export(lines: Iterable[str], public_key: Ed25519PublicKey) -> 
     if checkpoint is None:
         raise LedgerExportError("The export has no checkpoint: it was cut short.")
     _check_checkpoint(checkpoint, reader.last)
+    _check_withheld(checkpoint, reader.withheld)
     signature = checkpoint.get("signature", "")
     document = {key: value for key, value in checkpoint.items() if key != "signature"}
     try:
@@ -122,6 +152,7 @@ def verify_ledger_export(lines: Iterable[str], public_key: Ed25519PublicKey) -> 
         ) from None
     return VerifiedExport(
         events=reader.count,
+        withheld=reader.withheld.count,
         head_sequence=int(checkpoint["sequence"]),
         head_hash=str(checkpoint["head_hash"]),
         checkpoint_time=str(checkpoint.get("time", "")),
@@ -146,4 +177,15 @@ def _check_checkpoint(checkpoint: dict[str, Any], last: LedgerEntry | None) -> N
         raise LedgerExportError(
             f"The ledger is broken at event {last.sequence}: its hash is not the checkpoint's "
             "head hash."
+        )
+
+
+def _check_withheld(checkpoint: dict[str, Any], withheld: WithheldSequences) -> None:
+    # Compared before the signature: a checkpoint edited to match fails that check next.
+    signed = checkpoint.get("withheld", WithheldSequences().as_dict())
+    if signed != withheld.as_dict():
+        raise LedgerExportError(
+            f"The export withholds {withheld.count} events, but its checkpoint names "
+            f"{signed.get('count') if isinstance(signed, dict) else '?'}: events were withheld "
+            "or restored after the export was signed."
         )

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
+import urllib3
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -29,6 +29,14 @@ from registry.models import (
     WebhookDelivery,
     WebhookEndpoint,
     WithdrawalNotice,
+)
+from registry.outbound import (
+    Resolver,
+    Unresolvable,
+    UnsafeAddress,
+    post_to_checked_address,
+    resolve_target,
+    system_resolver,
 )
 from registry.receipts import canonical_json
 from registry.services.withdrawals import enqueue_delivery
@@ -57,11 +65,12 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def validate_webhook_url(url: str) -> None:
+def validate_webhook_url(url: str, *, resolver: Resolver | None = None) -> None:
     """HTTPS only; plain HTTP to loopback outside production (local development and tests).
 
-    Addresses inside private networks are refused so that a webhook cannot be aimed at the
-    registry's own infrastructure.
+    A host that is, or resolves to, a private, loopback (in production), link-local or
+    reserved address is refused, so that a webhook cannot be aimed at the registry's own
+    infrastructure. A name that does not resolve yet is accepted: every delivery checks again.
     """
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
@@ -69,27 +78,39 @@ def validate_webhook_url(url: str) -> None:
         raise ValidationError(_("A webhook URL must be an https:// URL."))
     if parts.username or parts.password:
         raise ValidationError(_("A webhook URL must not carry credentials."))
-    loopback = _is_loopback(host)
-    if loopback and settings.PRODUCTION:
+    try:
+        parts.port  # noqa: B018 - urllib reads the port only when asked, and refuses it then
+    except ValueError:
+        raise ValidationError(_("A webhook URL's port must be a number up to 65535.")) from None
+    if _is_loopback(host) and settings.PRODUCTION:
         raise ValidationError(_("A webhook URL must not point at this machine."))
-    if parts.scheme == "http" and not loopback:
+    try:
+        target = resolve_target(
+            url, resolver=resolver or system_resolver, allow_loopback=not settings.PRODUCTION
+        )
+    except Unresolvable:
+        target = None
+    except UnsafeAddress as error:
+        raise ValidationError(
+            _("A webhook URL must not point into a private network: %(reason)s.")
+            % {"reason": error}
+        ) from None
+    if parts.scheme == "http" and not (target and target.loopback):
         raise ValidationError(
             _("A webhook URL must use https (http is accepted for loopback only).")
         )
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return
-    if not loopback and (address.is_private or address.is_link_local or address.is_reserved):
-        raise ValidationError(_("A webhook URL must not point into a private network."))
 
 
 @transaction.atomic
 def webhook_endpoint_register(
-    *, organization: Organization, url: str, description: str = ""
+    *,
+    organization: Organization,
+    url: str,
+    description: str = "",
+    resolver: Resolver | None = None,
 ) -> WebhookEndpoint:
     """Register an endpoint; its secret is returned here and never shown again by the API."""
-    validate_webhook_url(url)
+    validate_webhook_url(url, resolver=resolver)
     if WebhookEndpoint.objects.filter(organization=organization, url=url, active=True).exists():
         raise ValidationError(_("This URL is registered already."))
     return WebhookEndpoint.objects.create(
@@ -191,7 +212,9 @@ class _Response:
     duration_ms: int
 
 
-def _post(endpoint: WebhookEndpoint, notice: WithdrawalNotice) -> _Response:
+def _post(
+    endpoint: WebhookEndpoint, notice: WithdrawalNotice, resolver: Resolver | None
+) -> _Response:
     body = notice_body(notice)
     headers = {
         "Content-Type": "application/json",
@@ -201,18 +224,26 @@ def _post(endpoint: WebhookEndpoint, notice: WithdrawalNotice) -> _Response:
     }
     started = time.monotonic()
     try:
-        response = requests.post(
-            endpoint.url, data=body, headers=headers, timeout=TIMEOUTS, allow_redirects=False
+        # Resolved and checked at every attempt: the name may point elsewhere since the last.
+        target = resolve_target(
+            endpoint.url,
+            resolver=resolver or system_resolver,
+            allow_loopback=not settings.PRODUCTION,
         )
-    except requests.RequestException as error:
+        status = post_to_checked_address(target, body, headers, timeouts=TIMEOUTS)
+    except UnsafeAddress as error:
+        return _Response(None, f"refused: {error}"[:500], 0)
+    except urllib3.exceptions.HTTPError as error:
         elapsed = int((time.monotonic() - started) * 1000)
         return _Response(None, f"{type(error).__name__}: {error}"[:500], elapsed)
     elapsed = int((time.monotonic() - started) * 1000)
-    refused = "" if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
-    return _Response(response.status_code, refused, elapsed)
+    if 300 <= status < 400:
+        return _Response(status, f"HTTP {status}: redirects are not followed", elapsed)
+    refused = "" if 200 <= status < 300 else f"HTTP {status}"
+    return _Response(status, refused, elapsed)
 
 
-def webhook_deliver(*, delivery_id: int) -> DeliveryOutcome:
+def webhook_deliver(*, delivery_id: int, resolver: Resolver | None = None) -> DeliveryOutcome:
     """Make one attempt; the outcome says whether (and when) to try again."""
     if not _claim(delivery_id):
         return DeliveryOutcome(delivered=False)
@@ -222,7 +253,7 @@ def webhook_deliver(*, delivery_id: int) -> DeliveryOutcome:
     if not delivery.endpoint.active:
         response = _Response(None, "the endpoint was disabled", 0)
     else:
-        response = _post(delivery.endpoint, delivery.notice)
+        response = _post(delivery.endpoint, delivery.notice, resolver)
     return _record(delivery, response)
 
 

@@ -27,7 +27,14 @@ from registry.models import (
     ScreeningStatus,
     WorkScreening,
 )
-from registry.receipts import decision_line, decisions_digest, key_id, sign
+from registry.receipts import (
+    BOUND_DIGEST_VERSION,
+    bound_decision_line,
+    chunks_digest,
+    decisions_digest,
+    key_id,
+    sign,
+)
 from registry.selectors.decisions import decide_items
 from registry.selectors.ledger import registry_version
 from registry.services.bulk import insert_rows
@@ -318,6 +325,12 @@ def _insert_work_screenings(
     )
 
 
+def _sha256(raw: Mapping[str, Any]) -> str | None:
+    # As sent (the client's or, for uploads, the server's hash); an unreadable file has none.
+    value = raw.get("sha256")
+    return value if isinstance(value, str) else None
+
+
 def chunk_decide(*, chunk_id: int) -> bool:
     """Decide every item of a chunk in one transaction; False when it was decided already.
 
@@ -343,12 +356,13 @@ def chunk_decide(*, chunk_id: int) -> bool:
         _insert_items(chunk, raw_items, decisions)
         _insert_work_screenings(chunk, decisions, now)
         chunk.digest = decisions_digest(
-            decision_line(raw["id"], decision.decision, decision.work_ids)
+            bound_decision_line(raw["id"], decision.decision, decision.work_ids, _sha256(raw))
             for raw, decision in zip(raw_items, decisions, strict=True)
         )
+        chunk.digest_version = BOUND_DIGEST_VERSION
         # The fingerprints have served; the decisions are what is kept.
         chunk.decided_at, chunk.payload = now, ""
-        chunk.save(update_fields=["digest", "decided_at", "payload"])
+        chunk.save(update_fields=["digest", "digest_version", "decided_at", "payload"])
         _count(screening.pk, Counter(decision.decision for decision in decisions))
     return True
 
@@ -373,12 +387,29 @@ def _finish_if_done(screening: Screening) -> None:
         _finish(screening)
 
 
+def _digests(screening: Screening) -> dict[str, Any]:
+    """Version 2 lists every chunk (number, items, digest) so that a results file can be
+    checked line by line; a screening with a chunk decided before version 2 stays at 1."""
+    chunks = list(
+        screening.chunks.order_by("number").values_list(
+            "number", "item_count", "digest", "digest_version"
+        )
+    )
+    digest = chunks_digest((number, digest) for number, _, digest, _ in chunks)
+    if any(version != BOUND_DIGEST_VERSION for *_, version in chunks):
+        return {"version": 1, "decisions_digest": digest}
+    return {
+        "version": BOUND_DIGEST_VERSION,
+        "decisions_digest": digest,
+        "chunks": [[number, items, digest] for number, items, digest, _ in chunks],
+    }
+
+
 def _receipt(screening: Screening, finished_at: Any) -> dict[str, Any]:
-    chunk_digests = screening.chunks.order_by("number").values_list("number", "digest")
     public_key = receipt_signing_key().public_key()
     return {
         "type": "consentry.screening-receipt",
-        "version": 1,
+        **_digests(screening),
         "screening_id": str(screening.id),
         "organization": {"id": screening.organization_id, "name": screening.organization.name},
         "purpose": screening.purpose,
@@ -388,9 +419,6 @@ def _receipt(screening: Screening, finished_at: Any) -> dict[str, Any]:
             decision: screening.counts.get(decision, 0)
             for decision in sorted({"allowed", "denied", "unregistered", "invalid"})
         },
-        "decisions_digest": decisions_digest(
-            f"{number}:{digest}" for number, digest in chunk_digests
-        ),
         "registry_version": {
             "sequence": screening.registry_sequence,
             "hash": screening.registry_hash,

@@ -100,6 +100,11 @@ def test_a_folder_is_screened_end_to_end_through_the_client(
     receipt = out.with_name("results.receipt.json")
     key_url = f"{live_server.url}/api/v1/receipts/key"
     assert client_main(["verify-receipt", str(receipt), "--key-url", key_url]) == 0
+    # Every results line, the unreadable file's too, matches the decisions the receipt binds.
+    assert (
+        client_main(["verify-receipt", str(receipt), "--key-url", key_url, "--results", str(out)])
+        == 0
+    )
     tampered = json.loads(receipt.read_text())
     tampered["document"]["counts"]["allowed"] += 1
     receipt.write_text(json.dumps(tampered))

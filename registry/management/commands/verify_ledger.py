@@ -61,7 +61,9 @@ class Command(BaseCommand):
         except (OSError, ReceiptError, LedgerExportError) as error:
             raise CommandError(str(error)) from None
         self.stdout.write(
-            f"The exported ledger holds: {verified.events} events, head hash "
+            f"The exported ledger holds: {verified.events} events"
+            + (f" ({verified.withheld} withheld)" if verified.withheld else "")
+            + ", head hash "
             f"{verified.head_hash}, checkpoint of {verified.checkpoint_time} signed by key "
             f"{verified.key_id}."
         )
