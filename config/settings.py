@@ -6,6 +6,7 @@ Without it, the embedded default runs: SQLite and a broker kept in files under v
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -94,6 +95,8 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "rest_framework_api_key",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "axes",
     "registry",
 ]
 
@@ -110,6 +113,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so it answers a locked-out login after the authentication middleware ran.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -155,6 +160,27 @@ elif "options" not in DATABASES["default"].setdefault("OPTIONS", {}):
         f"-c random_page_cost={env_float('DATABASE_RANDOM_PAGE_COST', 1.1)}"
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Login throttling: django-axes locks out an account and an address after repeated failures ---
+# AxesStandaloneBackend first: it refuses a locked-out login before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("CONSENTRY_LOGIN_FAILURE_LIMIT", 10)
+# Each parameter on its own: 10 failures for one account from many addresses lock the account,
+# 10 failures from one address against many accounts lock the address.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("CONSENTRY_LOGIN_LOCKOUT_MINUTES", 30))
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "registry.admin.lockout.lockout_response"
+# Operators unlock in the admin's "access attempts" (registry/admin/logins.py) or with
+# `manage.py axes_reset_username NAME`; axes' own admin pages would need model permissions.
+AXES_ENABLE_ADMIN = False
+AXES_CLIENT_IP_CALLABLE = "registry.admin.lockout.client_address"
+# Proxies in front of gunicorn that append to X-Forwarded-For (1 behind nginx): without it every
+# login would seem to come from the proxy's address, and one attacker would lock out everyone.
+CONSENTRY_TRUSTED_PROXY_COUNT = env_int("CONSENTRY_TRUSTED_PROXY_COUNT", 0)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

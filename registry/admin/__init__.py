@@ -14,6 +14,7 @@ from registry.admin import (  # noqa: F401 - importing registers the ModelAdmins
     disputes,
     grants,
     ledger,
+    logins,
     organizations,
     screenings,
     works,

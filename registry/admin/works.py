@@ -1,7 +1,6 @@
 """Works: the list with thumbnails and terms at a glance, bulk upload, bulk terms, the work's
 screenings and its consent history."""
 
-import csv
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -49,6 +48,7 @@ from registry.admin.queries import (
     work_history,
 )
 from registry.admin.uploads import register_upload
+from registry.exports.cells import csv_line
 from registry.models import (
     Artist,
     ConsentEvent,
@@ -132,13 +132,6 @@ def _terms_column(purpose: str) -> Callable[[Any, Work], SafeString | str]:
 
     column.__name__ = f"terms_{purpose}"
     return column
-
-
-class _Echo:
-    """A file-like object for csv.writer that hands each line back instead of storing it."""
-
-    def write(self, value: str) -> str:
-        return value
 
 
 class WorkAdmin(ScopedAdmin):
@@ -552,9 +545,8 @@ class WorkAdmin(ScopedAdmin):
         return response
 
     def _csv_lines(self, work_ids: Sequence[int]) -> Iterator[str]:
-        writer = csv.writer(_Echo())
         # The byte-order mark lets spreadsheet programs read Chinese titles as UTF-8.
-        yield "\ufeff" + writer.writerow(
+        yield "\ufeff" + csv_line(
             ["id", "title", "artist", "credit", "registered", "removed"]
             + [f"{purpose} {part}" for purpose in Purpose.values for part in ("terms", "licence")]
         )
@@ -572,7 +564,7 @@ class WorkAdmin(ScopedAdmin):
                 ]
                 for purpose in Purpose.values:
                     row += [terms[work.pk][purpose].permission, terms[work.pk][purpose].license]
-                yield writer.writerow(row)
+                yield csv_line(row)
 
     @admin.action(description=gettext_lazy("Remove from the registry"))
     def remove_works(

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from axes.models import AccessAttempt
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.test import Client
@@ -49,6 +50,9 @@ OPERATORS_ONLY: dict[str, Callable[[World], Any]] = {
     "registry.WebhookDelivery": lambda world: world.delivery,
     "auth.User": lambda world: world.alice.user,
     "auth.Group": lambda world: Group.objects.create(name="reviewers"),
+    "axes.AccessAttempt": lambda world: AccessAttempt.objects.create(
+        username="alice", ip_address="203.0.113.7", failures_since_start=3
+    ),
     "authtoken.TokenProxy": lambda world: TokenProxy.objects.get(
         key=Token.objects.create(user=world.alice.user).key
     ),
