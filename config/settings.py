@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "csp",
     "registry",
 ]
 
@@ -113,6 +114,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     # Last, so it answers a locked-out login after the authentication middleware ran.
     "axes.middleware.AxesMiddleware",
 ]
@@ -292,6 +294,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Consent-aware training-data registry and gatekeeper.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # /api/v1/docs loads Swagger UI from this project (drf-spectacular-sidecar), never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # No badge fetched from validator.swagger.io: the page talks to this site only.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "ENUM_NAME_OVERRIDES": {
         "PurposeEnum": "registry.models.choices.Purpose",
         "PermissionEnum": "registry.models.choices.Permission",
@@ -321,6 +329,24 @@ if PRODUCTION:
     if not isinstance(_receipt_key, Ed25519PrivateKey):
         raise ImproperlyConfigured("CONSENTRY_RECEIPT_SIGNING_KEY must be an Ed25519 key.")
 CONSENTRY_RECEIPT_SIGNING_KEY_FILE = VAR_DIR / "receipt-signing-key.pem"
+
+# --- Content security policy (django-csp) on every page: the admin and the API docs ---------------
+# Scripts, styles, images and requests from this site only; no frames, plugins or foreign forms.
+# Inline styles stay allowed: Swagger UI and the admin's widgets set style attributes.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- Health probes ------------------------------------------------------------------------------
 # Seconds a readiness probe waits for the broker and for this process's index to sync.
