@@ -171,15 +171,17 @@ def test_the_admin_and_the_api_docs_run_under_the_content_security_policy(
     foreign: list[str] = []
     page.on(
         "console",
-        lambda message: violations.append(message.text)
-        if "Content Security Policy" in message.text
-        else None,
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
     )
     page.on(
         "request",
-        lambda request: foreign.append(request.url)
-        if not request.url.startswith(browser.base_url) and not request.url.startswith("data:")
-        else None,
+        lambda request: (
+            foreign.append(request.url)
+            if not request.url.startswith(browser.base_url) and not request.url.startswith("data:")
+            else None
+        ),
     )
     browser.log_in("alice")
     browser.go(reverse("admin:registry_work_changelist"))
