@@ -17,6 +17,7 @@ from registry.admin import (  # noqa: F401 - importing registers the ModelAdmins
     logins,
     organizations,
     screenings,
+    tokens,
     works,
 )
 

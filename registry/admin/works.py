@@ -59,6 +59,12 @@ from registry.models import (
 )
 from registry.selectors.terms import with_effective_permission
 from registry.services.terms import terms_set
+from registry.services.uploads import (
+    UploadBudgetSpent,
+    UploadTooLarge,
+    refusal_status,
+    upload_admit,
+)
 from registry.services.works import work_remove, work_update
 
 HISTORY_PAGE_SIZE = 50
@@ -420,10 +426,18 @@ class WorkAdmin(ScopedAdmin):
             operator=operator,
         )
         results = []
+        refused = 0
+        artist: Artist | None = None
         if request.method == "POST" and form.is_valid():
             artist = form.cleaned_data["artist"] if operator else artist_of(request.user)
             if artist is None:
                 raise PermissionDenied
+            try:
+                upload_admit(owner=f"artist:{artist.pk}", uploads=form.cleaned_data["images"])
+            except (UploadTooLarge, UploadBudgetSpent) as error:
+                form.add_error("images", str(error))
+                refused = refusal_status(error)
+        if artist is not None and form.is_valid():
             results = [
                 register_upload(
                     artist=artist,
@@ -444,7 +458,9 @@ class WorkAdmin(ScopedAdmin):
             "subtitle": None,
             "media": self.media + form.media,
         }
-        return TemplateResponse(request, "admin/registry/work/upload.html", context)
+        return TemplateResponse(
+            request, "admin/registry/work/upload.html", context, status=refused or 200
+        )
 
     def _report_upload(self, request: HttpRequest, results: Sequence[Any]) -> None:
         registered = sum(result.registered for result in results)
