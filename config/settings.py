@@ -319,9 +319,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = CONSENTRY_MAX_REQUEST_BYTES
 # not count files, and decoding costs by the pixel (20 PNGs of 190 bytes declared 49.7 MP and took
 # 6.8 s of CPU). Per request, and per artist or organization per hour; pixels from the headers.
 CONSENTRY_UPLOAD_MAX_BYTES = env_int("CONSENTRY_UPLOAD_MAX_BYTES", 100 * 1024 * 1024)
-CONSENTRY_UPLOAD_MAX_PIXELS = env_int("CONSENTRY_UPLOAD_MAX_PIXELS", 100_000_000)
+# 50 MP: one image at the decoder's own limit (MAX_IMAGE_PIXELS) always fits in a request.
+CONSENTRY_UPLOAD_MAX_PIXELS = env_int("CONSENTRY_UPLOAD_MAX_PIXELS", 50_000_000)
 CONSENTRY_UPLOAD_BYTES_PER_HOUR = env_int("CONSENTRY_UPLOAD_BYTES_PER_HOUR", 2 * 1024**3)
-CONSENTRY_UPLOAD_PIXELS_PER_HOUR = env_int("CONSENTRY_UPLOAD_PIXELS_PER_HOUR", 2_000_000_000)
+CONSENTRY_UPLOAD_PIXELS_PER_HOUR = env_int("CONSENTRY_UPLOAD_PIXELS_PER_HOUR", 1_000_000_000)
 # Days an artist's personal API token works (manage.py create_artist_token, or the admin).
 CONSENTRY_ARTIST_TOKEN_DAYS = env_int("CONSENTRY_ARTIST_TOKEN_DAYS", 90)
 # Ed25519 key that signs receipts, as PEM text. Development generates one under var/ on first use.
