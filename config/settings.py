@@ -165,7 +165,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Login throttling: django-axes locks out an account and an address after repeated failures ---
 # AxesStandaloneBackend first: it refuses a locked-out login before the password is even checked.
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
+    # Tests: the same, except Django's test Client.login(), which sends no request, passes.
+    "registry.admin.lockout.TestClientLockoutBackend"
+    if ENVIRONMENT == "test"
+    else "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = env_int("CONSENTRY_LOGIN_FAILURE_LIMIT", 10)

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from axes.backends import AxesStandaloneBackend
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -27,3 +28,23 @@ def lockout_response(
         request, "registry/admin/locked_out.html", {"minutes": minutes}, status=429
     )
     return response.render()
+
+
+class TestClientLockoutBackend(AxesStandaloneBackend):
+    """AUTHENTICATION_BACKENDS' first entry under CONSENTRY_ENV=test only.
+
+    Django's test `Client.login()` calls `authenticate()` without a request, which axes refuses
+    outright; every login through a request (the admin's form, the lockout tests) is checked
+    exactly as in production, where the stock backend keeps refusing request-less calls.
+    """
+
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if request is None:
+            return None
+        return super().authenticate(request, username, password, **kwargs)

@@ -115,3 +115,9 @@ def test_a_user_made_for_the_test_logs_in_with_the_form():
     # The login form works at all with axes' backend in front of Django's.
     UserFactory.create(username="carol", is_staff=True)
     assert _log_in(Client(), "carol", TEST_PASSWORD) == 302
+
+
+def test_the_test_clients_login_still_works_with_axes_in_front(alice):
+    # Client.login() authenticates without a request; the lockout above is untouched by it.
+    assert Client().login(username="alice", password=TEST_PASSWORD)
+    assert not Client().login(username="alice", password="wrong")
