@@ -427,6 +427,7 @@ class WorkAdmin(ScopedAdmin):
         )
         results = []
         refused = 0
+        retry_after = 0
         artist: Artist | None = None
         if request.method == "POST" and form.is_valid():
             artist = form.cleaned_data["artist"] if operator else artist_of(request.user)
@@ -437,6 +438,7 @@ class WorkAdmin(ScopedAdmin):
             except (UploadTooLarge, UploadBudgetSpent) as error:
                 form.add_error("images", str(error))
                 refused = refusal_status(error)
+                retry_after = getattr(error, "retry_after", 0)
         if artist is not None and form.is_valid():
             results = [
                 register_upload(
@@ -458,9 +460,12 @@ class WorkAdmin(ScopedAdmin):
             "subtitle": None,
             "media": self.media + form.media,
         }
-        return TemplateResponse(
+        response = TemplateResponse(
             request, "admin/registry/work/upload.html", context, status=refused or 200
         )
+        if retry_after:
+            response["Retry-After"] = str(retry_after)
+        return response
 
     def _report_upload(self, request: HttpRequest, results: Sequence[Any]) -> None:
         registered = sum(result.registered for result in results)

@@ -118,3 +118,15 @@ def test_the_admin_upload_refuses_a_costly_batch_with_the_limit_in_the_form(alic
     assert "CONSENTRY_UPLOAD_MAX_PIXELS" in message
     assert message in response.content.decode().replace("&#x27;", "'")
     assert not Work.objects.exists()
+
+
+def test_the_admin_upload_answers_429_when_the_hour_is_spent(alice, settings):
+    settings.CONSENTRY_UPLOAD_PIXELS_PER_HOUR = ART_PIXELS
+    client = client_for(alice.user)
+    upload = reverse("admin:registry_work_upload")
+    assert client.post(upload, {"images": [_art("a.jpg", 931)]}).status_code == 200
+    refused = client.post(upload, {"images": [_art("b.jpg", 932)]})
+    assert refused.status_code == 429
+    assert 0 < int(refused["Retry-After"]) <= 3600
+    assert "CONSENTRY_UPLOAD_PIXELS_PER_HOUR" in refused.context["form"].errors["images"][0]
+    assert Work.objects.filter(artist=alice).count() == 1
