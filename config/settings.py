@@ -6,6 +6,7 @@ Without it, the embedded default runs: SQLite and a broker kept in files under v
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -91,9 +92,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "rest_framework_api_key",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "axes",
+    "csp",
     "registry",
 ]
 
@@ -110,6 +113,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, so it answers a locked-out login after the authentication middleware ran.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -160,6 +166,29 @@ if ENVIRONMENT == "test":
     # The tests create hundreds of users, and PBKDF2 spends a third of a second on each password;
     # the test database is thrown away, so its hashes need not resist anything.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# --- Login throttling: django-axes locks out an account and an address after repeated failures ---
+# AxesStandaloneBackend first: it refuses a locked-out login before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    # Tests: the same, except Django's test Client.login(), which sends no request, passes.
+    "registry.admin.lockout.TestClientLockoutBackend"
+    if ENVIRONMENT == "test"
+    else "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("CONSENTRY_LOGIN_FAILURE_LIMIT", 10)
+# Each parameter on its own: 10 failures for one account from many addresses lock the account,
+# 10 failures from one address against many accounts lock the address.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("CONSENTRY_LOGIN_LOCKOUT_MINUTES", 30))
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "registry.admin.lockout.lockout_response"
+# Operators unlock in the admin's "access attempts" (registry/admin/logins.py) or with
+# `manage.py axes_reset_username NAME`; axes' own admin pages would need model permissions.
+AXES_ENABLE_ADMIN = False
+AXES_CLIENT_IP_CALLABLE = "registry.admin.lockout.client_address"
+# Proxies in front of gunicorn that append to X-Forwarded-For (1 behind nginx): without it every
+# login would seem to come from the proxy's address, and one attacker would lock out everyone.
+CONSENTRY_TRUSTED_PROXY_COUNT = env_int("CONSENTRY_TRUSTED_PROXY_COUNT", 0)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -271,6 +300,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Consent-aware training-data registry and gatekeeper.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # /api/v1/docs loads Swagger UI from this project (drf-spectacular-sidecar), never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # No badge fetched from validator.swagger.io: the page talks to this site only.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "ENUM_NAME_OVERRIDES": {
         "PurposeEnum": "registry.models.choices.Purpose",
         "PermissionEnum": "registry.models.choices.Permission",
@@ -288,6 +323,16 @@ CONSENTRY_MAX_CHECK_ITEMS = env_int("CONSENTRY_MAX_CHECK_ITEMS", 1_000)
 CONSENTRY_MAX_URLS_PER_CHECK = env_int("CONSENTRY_MAX_URLS_PER_CHECK", 10_000)
 CONSENTRY_MAX_REQUEST_BYTES = env_int("CONSENTRY_MAX_REQUEST_BYTES", 32 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = CONSENTRY_MAX_REQUEST_BYTES
+# What uploaded images may cost (registry/services/uploads.py): DATA_UPLOAD_MAX_MEMORY_SIZE does
+# not count files, and decoding costs by the pixel (20 PNGs of 190 bytes declared 49.7 MP and took
+# 6.8 s of CPU). Per request, and per artist or organization per hour; pixels from the headers.
+CONSENTRY_UPLOAD_MAX_BYTES = env_int("CONSENTRY_UPLOAD_MAX_BYTES", 100 * 1024 * 1024)
+# 50 MP: one image at the decoder's own limit (MAX_IMAGE_PIXELS) always fits in a request.
+CONSENTRY_UPLOAD_MAX_PIXELS = env_int("CONSENTRY_UPLOAD_MAX_PIXELS", 50_000_000)
+CONSENTRY_UPLOAD_BYTES_PER_HOUR = env_int("CONSENTRY_UPLOAD_BYTES_PER_HOUR", 2 * 1024**3)
+CONSENTRY_UPLOAD_PIXELS_PER_HOUR = env_int("CONSENTRY_UPLOAD_PIXELS_PER_HOUR", 1_000_000_000)
+# Days an artist's personal API token works (manage.py create_artist_token, or the admin).
+CONSENTRY_ARTIST_TOKEN_DAYS = env_int("CONSENTRY_ARTIST_TOKEN_DAYS", 90)
 # Ed25519 key that signs receipts, as PEM text. Development generates one under var/ on first use.
 CONSENTRY_RECEIPT_SIGNING_KEY = _required_in_production("CONSENTRY_RECEIPT_SIGNING_KEY", "")
 if PRODUCTION:
@@ -301,6 +346,24 @@ if PRODUCTION:
     if not isinstance(_receipt_key, Ed25519PrivateKey):
         raise ImproperlyConfigured("CONSENTRY_RECEIPT_SIGNING_KEY must be an Ed25519 key.")
 CONSENTRY_RECEIPT_SIGNING_KEY_FILE = VAR_DIR / "receipt-signing-key.pem"
+
+# --- Content security policy (django-csp) on every page: the admin and the API docs ---------------
+# Scripts, styles, images and requests from this site only; no frames, plugins or foreign forms.
+# Inline styles stay allowed: Swagger UI and the admin's widgets set style attributes.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- Health probes ------------------------------------------------------------------------------
 # Seconds a readiness probe waits for the broker and for this process's index to sync.

@@ -104,7 +104,7 @@ def seed(env: dict[str, str], base: str) -> dict[str, str]:
     manage(env, "create_organization", "Schema AI")
     key = manage(env, "create_api_key", "--organization", "Schema AI").strip().splitlines()[-1]
     manage(env, "create_artist", "alice", "--password", "schema-fuzz-password-1")
-    token_line = manage(env, "drf_create_token", "alice")
+    token_line = manage(env, "create_artist_token", "alice")
     token = re.search(r"token (\w+)", token_line)
     assert token, token_line
     headers = {"Host": HOST, "X-Forwarded-Proto": "https"}

@@ -14,8 +14,10 @@ from registry.admin import (  # noqa: F401 - importing registers the ModelAdmins
     disputes,
     grants,
     ledger,
+    logins,
     organizations,
     screenings,
+    tokens,
     works,
 )
 

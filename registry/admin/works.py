@@ -1,7 +1,6 @@
 """Works: the list with thumbnails and terms at a glance, bulk upload, bulk terms, the work's
 screenings and its consent history."""
 
-import csv
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -52,6 +51,7 @@ from registry.admin.queries import (
     work_history,
 )
 from registry.admin.uploads import register_upload, unticked_purposes
+from registry.exports.cells import csv_line
 from registry.models import (
     Artist,
     ConsentEvent,
@@ -62,6 +62,12 @@ from registry.models import (
 )
 from registry.selectors.terms import with_effective_permission
 from registry.services.terms import terms_set
+from registry.services.uploads import (
+    UploadBudgetSpent,
+    UploadTooLarge,
+    refusal_status,
+    upload_admit,
+)
 from registry.services.works import work_remove, work_update
 
 HISTORY_PAGE_SIZE = 50
@@ -135,13 +141,6 @@ def _terms_column(purpose: str) -> Callable[[Any, Work], SafeString | str]:
 
     column.__name__ = f"terms_{purpose}"
     return column
-
-
-class _Echo:
-    """A file-like object for csv.writer that hands each line back instead of storing it."""
-
-    def write(self, value: str) -> str:
-        return value
 
 
 class WorkAdmin(ScopedAdmin):
@@ -439,10 +438,20 @@ class WorkAdmin(ScopedAdmin):
             operator=operator,
         )
         results = []
+        refused = 0
+        retry_after = 0
+        artist: Artist | None = None
         if request.method == "POST" and form.is_valid():
             artist = form.cleaned_data["artist"] if operator else artist_of(request.user)
             if artist is None:
                 raise PermissionDenied
+            try:
+                upload_admit(owner=f"artist:{artist.pk}", uploads=form.cleaned_data["images"])
+            except (UploadTooLarge, UploadBudgetSpent) as error:
+                form.add_error("images", str(error))
+                refused = refusal_status(error)
+                retry_after = getattr(error, "retry_after", 0)
+        if artist is not None and form.is_valid():
             results = [
                 register_upload(
                     artist=artist,
@@ -467,7 +476,12 @@ class WorkAdmin(ScopedAdmin):
             "subtitle": None,
             "media": self.media + form.media,
         }
-        return TemplateResponse(request, "admin/registry/work/upload.html", context)
+        response = TemplateResponse(
+            request, "admin/registry/work/upload.html", context, status=refused or 200
+        )
+        if retry_after:
+            response["Retry-After"] = str(retry_after)
+        return response
 
     def _report_upload(self, request: HttpRequest, results: Sequence[Any]) -> None:
         registered = sum(result.registered for result in results)
@@ -568,9 +582,8 @@ class WorkAdmin(ScopedAdmin):
         return response
 
     def _csv_lines(self, work_ids: Sequence[int]) -> Iterator[str]:
-        writer = csv.writer(_Echo())
         # The byte-order mark lets spreadsheet programs read Chinese titles as UTF-8.
-        yield "\ufeff" + writer.writerow(
+        yield "\ufeff" + csv_line(
             ["id", "title", "artist", "credit", "registered", "removed"]
             + [f"{purpose} {part}" for purpose in Purpose.values for part in ("terms", "licence")]
         )
@@ -588,7 +601,7 @@ class WorkAdmin(ScopedAdmin):
                 ]
                 for purpose in Purpose.values:
                     row += [terms[work.pk][purpose].permission, terms[work.pk][purpose].license]
-                yield writer.writerow(row)
+                yield csv_line(row)
 
     @admin.action(description=gettext_lazy("Remove from the registry"))
     def remove_works(

@@ -8,14 +8,20 @@ from django.http import QueryDict
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from registry.api.auth import IsArtist, artist_of, request_object
+from registry.api.auth import (
+    ArtistTokenAuthentication,
+    IsArtist,
+    admit_upload,
+    artist_of,
+    request_object,
+)
 from registry.api.fields import LicenseField, StrictCharField, UploadField
 from registry.api.parsers import JSONParser
 from registry.api.schema import ConsentryAutoSchema, error
@@ -27,7 +33,8 @@ from registry.services.works import title_from_filename, work_register
 
 
 class ArtistApi(APIView):
-    authentication_classes = [SessionAuthentication, TokenAuthentication]
+    # The token first: a refused call answers 401 with WWW-Authenticate: Token, not 403.
+    authentication_classes = [ArtistTokenAuthentication, SessionAuthentication]
     permission_classes = [IsArtist]
     schema = ConsentryAutoSchema()
 
@@ -95,7 +102,11 @@ class WorkListCreateApi(ArtistApi):
 
     @extend_schema(
         request={"multipart/form-data": UploadIn},
-        responses={207: UploadResultOut(many=True)},
+        responses={
+            207: UploadResultOut(many=True),
+            400: error("Too many bytes or pixels in one request (the message names the limit)"),
+            429: error("The hour's upload budget is spent (Retry-After)"),
+        },
         summary="Upload images as works, many at once",
         description="Each file is registered or refused on its own; the answer lists both.",
     )
@@ -110,6 +121,7 @@ class WorkListCreateApi(ArtistApi):
         )
         upload.is_valid(raise_exception=True)
         artist = artist_of(request)
+        admit_upload(owner=f"artist:{artist.pk}", uploads=upload.validated_data["images"])
         results = []
         for image in upload.validated_data["images"]:
             name = image.name or "image"

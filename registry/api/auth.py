@@ -1,6 +1,6 @@
 """Who is calling: an organization by API key, or an artist by session or personal token."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -10,7 +10,9 @@ from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
-from registry.models import Artist, Organization, OrganizationAPIKey
+from registry.models import Artist, ArtistToken, Organization, OrganizationAPIKey
+from registry.services.tokens import token_digest
+from registry.services.uploads import UploadBudgetSpent, UploadTooLarge, upload_admit
 
 API_KEY_KEYWORD = "Api-Key"
 
@@ -72,6 +74,26 @@ def missing_api_key(request: Request) -> exceptions.NotAuthenticated:
     )
 
 
+class ArtistTokenAuthentication(authentication.TokenAuthentication):
+    """`Authorization: Token <secret>`: an artist's personal token, found by its digest."""
+
+    model = ArtistToken
+
+    def authenticate_credentials(self, key: str) -> tuple[Any, ArtistToken]:
+        try:
+            token = ArtistToken.objects.select_related("artist__user").get(digest=token_digest(key))
+        except ArtistToken.DoesNotExist:
+            raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
+        if token.revoked_at is not None:
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
+        if not token.is_usable:
+            raise exceptions.AuthenticationFailed(_("This token has expired."))
+        user = token.artist.user
+        if not user.is_active:
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
+        return user, token
+
+
 class IsOrganization(permissions.BasePermission):
     message = _("This endpoint needs an organization's API key: Authorization: Api-Key <key>.")
 
@@ -114,3 +136,13 @@ class OrganizationRateThrottle(SimpleRateThrottle):
         if not isinstance(request.user, OrganizationClient):
             return None
         return self.cache_format % {"scope": self.scope, "ident": request.user.organization.pk}
+
+
+def admit_upload(*, owner: str, uploads: Sequence[Any]) -> None:
+    """The upload's cost within the limits, or 400 naming the limit, or 429 with Retry-After."""
+    try:
+        upload_admit(owner=owner, uploads=uploads)
+    except UploadTooLarge as error:
+        raise exceptions.ValidationError({"images": [str(error)]}) from None
+    except UploadBudgetSpent as error:
+        raise exceptions.Throttled(wait=error.retry_after, detail=str(error)) from None

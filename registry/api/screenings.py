@@ -23,6 +23,7 @@ from registry.api.auth import (
     IsOrganization,
     OrganizationAPIKeyAuthentication,
     OrganizationRateThrottle,
+    admit_upload,
     missing_api_key,
     organization_of,
     request_object,
@@ -191,7 +192,9 @@ def _items_of(request: Request) -> list[Any]:
     if "images" in request.POST:  # a form field, not a file: nothing would be screened
         raise serializers.ValidationError({"images": ["Send each image as a file."]})
     if request.FILES:
-        return fingerprints_from_files(request.FILES.getlist("images"))
+        files = request.FILES.getlist("images")
+        admit_upload(owner=f"organization:{organization_of(request).pk}", uploads=files)
+        return fingerprints_from_files(files)
     items = request_object(request).get("items", [])
     if not isinstance(items, list):
         raise serializers.ValidationError({"detail": "'items' must be a list."})

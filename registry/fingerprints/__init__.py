@@ -7,6 +7,7 @@ from registry.fingerprints.decode import (
     ALLOWED_FORMATS,
     MAX_IMAGE_BYTES,
     MAX_IMAGE_PIXELS,
+    declared_pixels,
     decode_image,
     load_image,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "ImageDecodeError",
     "ImageFingerprint",
     "WorkFingerprints",
+    "declared_pixels",
     "decode_image",
     "fingerprint_image",
     "fingerprint_work",

@@ -10,6 +10,7 @@ import io
 import warnings
 from dataclasses import dataclass
 from functools import cached_property
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -233,3 +234,17 @@ def _pair_trim(grey: np.ndarray) -> tuple[int, int]:
 def _leading_true(flags: np.ndarray) -> int:
     falses = np.flatnonzero(~flags)
     return int(falses[0]) if falses.size else int(flags.size)
+
+
+def declared_pixels(stream: BinaryIO) -> int:
+    """The pixel count an image's header declares, read without decoding a pixel; 0 when the
+    header is unreadable (such a file is refused later, when it is decoded). The stream is left
+    at its start."""
+    try:
+        with Image.open(stream, formats=ALLOWED_FORMATS) as image:
+            width, height = image.size
+    except (OSError, ValueError, Image.DecompressionBombError, SyntaxError):
+        return 0
+    finally:
+        stream.seek(0)
+    return max(width, 0) * max(height, 0)

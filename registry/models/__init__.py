@@ -1,7 +1,7 @@
 """The registry's domain models, one module per part of the vocabulary in DESIGN.md."""
 
 from registry.models import lookups as lookups  # registers `field__any`
-from registry.models.artists import Artist, ArtistLink, ArtistSite
+from registry.models.artists import Artist, ArtistLink, ArtistSite, ArtistToken
 from registry.models.choices import Permission, Purpose
 from registry.models.compliance import (
     DeliveryStatus,
@@ -30,6 +30,7 @@ __all__ = [
     "Artist",
     "ArtistLink",
     "ArtistSite",
+    "ArtistToken",
     "ConsentEvent",
     "ConsentEventKind",
     "Decision",

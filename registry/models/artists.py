@@ -2,6 +2,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 OPERATOR_PERMISSION = "registry.operate_registry"
@@ -98,3 +99,34 @@ class ArtistSite(models.Model):
 
     def __str__(self) -> str:
         return self.url_prefix
+
+
+class ArtistToken(models.Model):
+    """An artist's personal API token (`Authorization: Token <secret>`).
+
+    Only the SHA-256 digest of the secret is stored; the secret is shown once, when made. A
+    token stops working when it expires or is revoked, by its artist or an operator.
+    """
+
+    artist = models.ForeignKey(
+        Artist, verbose_name=_("artist"), on_delete=models.CASCADE, related_name="tokens"
+    )
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    # The secret's first characters: enough to tell tokens apart, far too few to use one.
+    prefix = models.CharField(_("prefix"), max_length=8)
+    digest = models.CharField(_("digest"), max_length=64, unique=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"))
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("personal API token")
+        verbose_name_plural = _("personal API tokens")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name or self.prefix} ({self.prefix}…)"
+
+    @property
+    def is_usable(self) -> bool:
+        return self.revoked_at is None and self.expires_at > timezone.now()

@@ -8,7 +8,6 @@ work and bob's near-copy of it.
 from dataclasses import dataclass
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from registry.models import (
@@ -32,6 +31,7 @@ from registry.services.grants import grant_create
 from registry.services.screenings import chunk_decide, screening_create
 from registry.services.sites import site_register
 from registry.services.terms import terms_set
+from registry.services.tokens import artist_token_create
 from registry.services.withdrawals import withdrawal_fan_out
 from tests.api.conftest import api_client, item
 from tests.api.conftest import run_pending as run_pending
@@ -68,9 +68,9 @@ def _fast_passwords(settings) -> None:
 
 
 def artist_client(artist: Artist) -> APIClient:
-    token, _ = Token.objects.get_or_create(user=artist.user)
+    _token, secret = artist_token_create(artist=artist)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {secret}")
     return client
 
 

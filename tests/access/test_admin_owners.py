@@ -9,14 +9,15 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from axes.models import AccessAttempt
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
-from rest_framework.authtoken.models import Token, TokenProxy
 
 from registry.models import OrganizationAPIKey
 from registry.services.organizations import api_key_create
+from registry.services.tokens import artist_token_create
 from tests.access.conftest import World
 
 pytestmark = pytest.mark.django_db
@@ -30,6 +31,10 @@ OWNED: dict[str, tuple[Callable[[World], Any], str]] = {
     "registry.Grant": (lambda world: world.grant, "bob"),
     "registry.ConsentEvent": (lambda world: world.alice_event, "bob"),
     "registry.WorkScreening": (lambda world: world.work_screening, "bob"),
+    "registry.ArtistToken": (
+        lambda world: artist_token_create(artist=world.alice, name="alice's tool")[0],
+        "bob",
+    ),
     # A dispute belongs to both artists in it: the outsider is carol.
     "registry.Dispute": (lambda world: world.dispute, "carol"),
 }
@@ -49,8 +54,8 @@ OPERATORS_ONLY: dict[str, Callable[[World], Any]] = {
     "registry.WebhookDelivery": lambda world: world.delivery,
     "auth.User": lambda world: world.alice.user,
     "auth.Group": lambda world: Group.objects.create(name="reviewers"),
-    "authtoken.TokenProxy": lambda world: TokenProxy.objects.get(
-        key=Token.objects.create(user=world.alice.user).key
+    "axes.AccessAttempt": lambda world: AccessAttempt.objects.create(
+        username="alice", ip_address="203.0.113.7", failures_since_start=3
     ),
 }
 

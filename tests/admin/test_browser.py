@@ -157,3 +157,39 @@ def test_the_admin_speaks_chinese_when_the_browser_asks_and_switches_on_request(
     assert page.url.endswith(reverse("admin:registry_work_changelist"))
     assert page.locator("#upload-images").text_content() == "Upload images"
     assert page.locator("td.field-terms_ai_training").inner_text() == "Not allowed"
+
+
+def test_the_admin_and_the_api_docs_run_under_the_content_security_policy(
+    alice, register_work, open_browser
+):
+    """Issue 19, point 7: the policy forbids inline and foreign scripts; nothing the admin or
+    Swagger UI needs is refused, and no request leaves the site."""
+    register_work(alice, seed=40, title="Policy")
+    browser = open_browser()
+    page = browser.page
+    violations: list[str] = []
+    foreign: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    page.on(
+        "request",
+        lambda request: (
+            foreign.append(request.url)
+            if not request.url.startswith(browser.base_url) and not request.url.startswith("data:")
+            else None
+        ),
+    )
+    browser.log_in("alice")
+    browser.go(reverse("admin:registry_work_changelist"))
+    page.click("#upload-images")
+    page.wait_for_selector("#id_images")
+    browser.go("/api/v1/docs")
+    page.wait_for_selector(".swagger-ui .info .title")
+    assert "Consentry API" in page.locator(".swagger-ui .info .title").inner_text()
+    assert page.locator(".opblock").count() > 10
+    assert violations == []
+    assert foreign == []

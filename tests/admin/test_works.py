@@ -4,6 +4,7 @@ profile with defaults and links, and grants. Every change must reach the consent
 import csv
 import io
 import re
+from pathlib import Path
 
 import pytest
 from django.contrib.messages import get_messages
@@ -452,3 +453,29 @@ def test_the_csv_export_lists_terms_per_purpose(alice, alice_client, register_wo
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     assert rows[1][:3] == [str(work.pk), "春日", "Alice Liu"]
     assert rows[1][6] == Permission.ALLOWED
+
+
+def test_the_csv_export_defuses_formulas_in_titles_and_names(alice, alice_client, register_work):
+    """Issue 19, point 2: a title an attacker wrote must not run in the operator's spreadsheet."""
+    alice.display_name = "@SUM(1+1)"
+    alice.save()
+    work = register_work(alice, seed=107, title='=HYPERLINK("http://evil.example","x")')
+    response = alice_client.post(
+        WORKS, {"action": "export_csv", "index": 0, "_selected_action": [work.pk]}
+    )
+    text = b"".join(response.streaming_content).decode("utf-8")
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert rows[1][1] == '\'=HYPERLINK("http://evil.example","x")'
+    assert rows[1][2] == "'@SUM(1+1)"
+    assert not any(cell[:1] in {"=", "+", "-", "@"} for row in rows for cell in row)
+
+
+def test_every_csv_the_project_writes_goes_through_the_cell_helper():
+    """One place escapes CSV cells: no module but registry/exports/cells.py makes a csv writer."""
+    root = Path(__file__).resolve().parents[2] / "registry"
+    writers = [
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if re.search(r"csv\.(writer|DictWriter)\(", path.read_text(encoding="utf-8"))
+    ]
+    assert writers == ["exports/cells.py"]

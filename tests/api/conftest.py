@@ -5,13 +5,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from registry.demo_art import artwork
 from registry.fingerprints import fingerprint_image
 from registry.models import Artist, Organization, ScreeningChunk
 from registry.services.organizations import api_key_create
+from registry.services.tokens import artist_token_create
 from tests.conftest import _SEED_BASE
 from tests.factories import OrganizationFactory
 
@@ -41,8 +41,8 @@ def api_client(organization: Organization) -> APIClient:
 def artist_client(artist: Artist) -> APIClient:
     """An API client authenticated with the artist's personal token."""
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=artist.user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _token, secret = artist_token_create(artist=artist)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {secret}")
     return client
 
 

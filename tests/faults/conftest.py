@@ -143,7 +143,7 @@ def _set_up(stack: Stack, database_url: str) -> Deployment:
     stack.manage("create_organization", "Fault AI")
     api_key = stack.manage("create_api_key", "--organization", "Fault AI").strip().splitlines()[-1]
     stack.manage("create_artist", "alice", "--password", PASSWORD, "--display-name", "Alice")
-    token_line = stack.manage("drf_create_token", "alice")
+    token_line = stack.manage("create_artist_token", "alice")
     token = re.search(r"token (\w+)", token_line)
     assert token, token_line
     deployment = Deployment(stack, database_url, api_key, token.group(1))

@@ -1,0 +1,38 @@
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from registry.models import Artist
+from registry.services.tokens import artist_token_create
+
+
+class Command(BaseCommand):
+    help = (
+        "Issue a personal API token to an artist. The token is printed once and stored as a "
+        "digest; revoke it in the admin (Personal API tokens)."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("username", help="the artist's user name")
+        parser.add_argument("--name", default="", help="a label for the token")
+        parser.add_argument(
+            "--days", type=int, default=None, help="days it works (CONSENTRY_ARTIST_TOKEN_DAYS)"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            artist = Artist.objects.get(user__username=options["username"])
+        except Artist.DoesNotExist:
+            raise CommandError(f"No artist has the user name {options['username']!r}.") from None
+        try:
+            token, secret = artist_token_create(
+                artist=artist, name=options["name"], days=options["days"]
+            )
+        except ValidationError as error:
+            raise CommandError(" ".join(error.messages)) from None
+        self.stdout.write(
+            f"Created token {secret} for {options['username']}, valid until "
+            f"{token.expires_at:%Y-%m-%d %H:%M} UTC. It is shown only this once."
+        )
