@@ -54,6 +54,22 @@ class OrganizationAPIKeyAuthentication(authentication.BaseAuthentication):
         return API_KEY_KEYWORD
 
 
+def missing_api_key(request: Request) -> exceptions.NotAuthenticated:
+    """DRF's "credentials were not provided" does not say which scheme: this does, and names
+    the scheme that was sent instead (a Bearer token is a common first guess)."""
+    header = authentication.get_authorization_header(request).decode("latin-1").strip()
+    expected = f"send the organization's API key as 'Authorization: {API_KEY_KEYWORD} <key>'."
+    if header:
+        scheme = header.partition(" ")[0][:40]
+        return exceptions.NotAuthenticated(
+            _("The Authorization scheme '%(scheme)s' is not accepted here: %(expected)s")
+            % {"scheme": scheme, "expected": expected}
+        )
+    return exceptions.NotAuthenticated(
+        _("No API key was sent: %(expected)s") % {"expected": expected}
+    )
+
+
 class IsOrganization(permissions.BasePermission):
     message = _("This endpoint needs an organization's API key: Authorization: Api-Key <key>.")
 

@@ -2,15 +2,16 @@
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 from django.conf import settings
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -22,6 +23,7 @@ from registry.api.auth import (
     IsOrganization,
     OrganizationAPIKeyAuthentication,
     OrganizationRateThrottle,
+    missing_api_key,
     organization_of,
     request_object,
 )
@@ -84,9 +86,29 @@ class ItemDoc(serializers.Serializer):
     user_agent = serializers.CharField(
         required=False, help_text="The downloader's user agent, for scoped X-Robots-Tag rules."
     )
+
+
+class UnreadableItemDoc(serializers.Serializer):
+    """An item the client could not read: no fingerprint, decided invalid with the reason."""
+
+    id = serializers.CharField(min_length=1, max_length=512)
+    url = serializers.URLField(required=False)
     unreadable = serializers.CharField(
-        required=False, help_text="Why the client could not read the image: decided invalid."
+        help_text="Why the client could not read the image: decided invalid."
     )
+
+
+def items_doc(**options: Any) -> serializers.ListField:
+    """Items as the schema shows them: each with every fingerprint field, or `unreadable`.
+    A fingerprint field left out answers 400 naming it; one present but malformed is decided
+    `invalid` (fail closed)."""
+    item = PolymorphicProxySerializer(
+        component_name="ItemIn",
+        serializers=[ItemDoc, UnreadableItemDoc],
+        resource_type_field_name=None,
+        many=False,
+    )
+    return serializers.ListField(child=item, **options)
 
 
 class MatchOut(serializers.Serializer):
@@ -187,6 +209,13 @@ class OrganizationApi(APIView):
     throttle_classes = [OrganizationRateThrottle]
     schema = ConsentryAutoSchema()
 
+    def permission_denied(
+        self, request: Request, message: str | None = None, code: str | None = None
+    ) -> NoReturn:
+        if not request.successful_authenticator:
+            raise missing_api_key(request)
+        super().permission_denied(request, message, code)
+
 
 class ScreeningListCreateApi(OrganizationApi):
     parser_classes = [JSONParser, MultiPartParser]
@@ -202,8 +231,7 @@ class ScreeningListCreateApi(OrganizationApi):
 
     class ScreeningRequestDoc(ScreeningIn):
         # Optional: a screening kept open may start empty and take its items as chunks.
-        items = ItemDoc(
-            many=True,
+        items = items_doc(
             required=False,
             help_text="At most the published maximum per request; ids unique within it.",
         )
@@ -277,9 +305,7 @@ class ScreeningChunkApi(OrganizationApi):
         )
 
     class ChunkRequestDoc(ChunkIn):
-        items = serializers.ListField(
-            child=ItemDoc(), min_length=1, help_text="Item ids unique within the request."
-        )
+        items = items_doc(min_length=1, help_text="Item ids unique within the request.")
 
     class ChunkUploadDoc(ChunkIn):
         images = serializers.ListField(
@@ -374,17 +400,47 @@ def _joined(lines: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+class ItemsNegotiation(DefaultContentNegotiation):
+    """`?format=jsonl` (or `ndjson`) is `Accept: application/x-ndjson`; another format is
+    answered with the ones there are, where DRF answers a bare 404."""
+
+    FORMATS = {"json": JSONRenderer.format, "jsonl": NDJSONRenderer.format, "ndjson": "ndjson"}
+
+    def select_renderer(
+        self, request: Request, renderers: Any, format_suffix: str | None = None
+    ) -> Any:
+        requested = format_suffix or request.query_params.get(self.settings.URL_FORMAT_OVERRIDE)
+        if requested and requested not in self.FORMATS:
+            raise serializers.ValidationError(
+                {
+                    "format": [
+                        f"format must be json or jsonl, not {requested[:40]!r} (or send "
+                        f"Accept: {NDJSON} for JSON Lines)."
+                    ]
+                }
+            )
+        return super().select_renderer(request, renderers, self.FORMATS.get(requested or ""))
+
+
 class ScreeningItemsApi(OrganizationApi):
     renderer_classes = [JSONRenderer, NDJSONRenderer]
+    content_negotiation_class = ItemsNegotiation
     pagination_class = ItemPagination  # documents the paged answer and its parameters
 
     @extend_schema(
         parameters=[
             OpenApiParameter("decision", enum=Decision.values, required=False),
+            OpenApiParameter(
+                "format",
+                enum=["json", "jsonl"],
+                required=False,
+                description=f"jsonl: every item as JSON Lines, as `Accept: {NDJSON}` asks.",
+            ),
         ],
         responses={200: ItemOut(many=True), (200, NDJSON): OpenApiTypes.STR},
         summary="Decided items, paged JSON or JSON Lines",
-        description=f"Send `Accept: {NDJSON}` to stream every item as one JSON object per line.",
+        description=f"Send `Accept: {NDJSON}` (or `?format=jsonl`) to stream every item as one "
+        "JSON object per line.",
     )
     def get(self, request: Request, screening_id: Any) -> Response | StreamingHttpResponse:
         screening = _own_screening(request, screening_id)
@@ -430,7 +486,7 @@ class CheckApi(OrganizationApi):
         )
 
     class CheckRequestDoc(CheckIn):
-        items = ItemDoc(many=True, required=False, help_text="Ids unique within the request.")
+        items = items_doc(required=False, help_text="Ids unique within the request.")
 
     @extend_schema(
         request=CheckRequestDoc,

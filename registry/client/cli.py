@@ -6,11 +6,19 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import requests
 
-from registry.client.api import ApiError, checked, session
-from registry.client.inputs import discover
+from registry.client.api import (
+    CONNECT_TIMEOUT,
+    RETRY_FOR,
+    ApiError,
+    Registry,
+    checked,
+    connection_problem,
+)
+from registry.client.inputs import Discovery, InputError, discover
 from registry.client.run import Outputs, RunState, ScreeningRun
 from registry.client.urls import KEEP_CHOICES, UrlRun, screen_urls
 from registry.receipts import ReceiptError, key_id, load_public_key, verify
@@ -43,6 +51,25 @@ def _parser() -> argparse.ArgumentParser:
         help="give up waiting for the decisions after this long (default: wait)",
     )
     screen.add_argument("--quiet", action="store_true", help="no progress bars")
+    screen.add_argument(
+        "--retry-for",
+        type=float,
+        default=RETRY_FOR,
+        metavar="SECONDS",
+        help=f"keep retrying an unreachable registry this long (default: {RETRY_FOR:.0f})",
+    )
+    again = screen.add_mutually_exclusive_group()
+    again.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the decisions of the finished screening OUT.state.json names, with which "
+        "registry version they reflect and which items' consent was withdrawn since",
+    )
+    again.add_argument(
+        "--restart",
+        action="store_true",
+        help="start a new screening even if an unfinished one is recorded in OUT.state.json",
+    )
 
     urls = commands.add_parser("screen-urls", help="check a URL list before downloading it")
     urls.add_argument("source", type=Path, help="a parquet file with a URL column")
@@ -68,25 +95,71 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+INTERRUPTED = "interrupted; run the same command to resume"
+SHOWN_SKIPPED = 10
+
+
+def _state_for(args: argparse.Namespace, outputs: Outputs) -> tuple[RunState, bool]:
+    """The run to go on with, and whether it resumes an interrupted one. A finished run is
+    screened again, unless --reuse: consent may have changed since."""
+    fresh = RunState(api=args.api, purpose=args.purpose, mode=args.mode, chunk_size=args.chunk_size)
+    saved = None if args.restart else RunState.load(outputs.state)
+    if saved is None:
+        return fresh, False
+    if saved.finished:
+        if args.reuse and saved.same_settings(fresh):
+            return saved, False
+        print(
+            f"Screening {saved.screening_id} finished earlier; screening again against the "
+            "registry as it is now (--reuse keeps the earlier decisions).",
+            file=sys.stderr,
+        )
+        return fresh, False
+    if not saved.same_settings(fresh):
+        raise ApiError(
+            f"{outputs.state} records an unfinished run with other settings; run with --restart "
+            "to start a new screening, or choose another --out."
+        )
+    return saved, True
+
+
+def _summary(screening: dict[str, Any], discovery: Discovery, outputs: Outputs) -> str:
+    counts = ", ".join(f"{name} {count}" for name, count in sorted(screening["counts"].items()))
+    version = screening["registry_version"]["sequence"]
+    lines = [
+        f"Screening {screening['id']} (registry version {version}): {counts}.",
+    ]
+    if discovery.skipped:
+        lines.append(f"{len(discovery.skipped)} files skipped, not screened:")
+        lines += [f"  {entry.path}: {entry.reason}" for entry in discovery.skipped[:SHOWN_SKIPPED]]
+        if len(discovery.skipped) > SHOWN_SKIPPED:
+            lines.append(f"  and {len(discovery.skipped) - SHOWN_SKIPPED} more")
+    lines.append(
+        f"Results in {outputs.results} (skipped files too), passing items in "
+        f"{outputs.manifest}, receipt in {outputs.receipt}."
+    )
+    return "\n".join(lines)
+
+
 def _screen(args: argparse.Namespace) -> int:
     if not args.key:
         print("An API key is needed: --key or CONSENTRY_API_KEY.", file=sys.stderr)
         return 2
-    items = discover(args.paths)
-    if not items:
-        print("No image files found under the paths given.", file=sys.stderr)
+    try:
+        discovery = discover(args.paths)
+    except InputError as error:
+        print(f"Error: {error}; nothing was screened.", file=sys.stderr)
         return 2
     outputs = Outputs(args.out)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    fresh = RunState(api=args.api, purpose=args.purpose, mode=args.mode, chunk_size=args.chunk_size)
-    state = RunState.load_or_new(outputs.state, fresh)
-    run = ScreeningRun(session(args.key), state, outputs, not args.quiet)
-    screening = run.run(items, timeout=args.wait)
-    counts = ", ".join(f"{name} {count}" for name, count in sorted(screening["counts"].items()))
-    print(
-        f"Screening {screening['id']}: {counts}. Results in {outputs.results}, "
-        f"passing items in {outputs.manifest}, receipt in {outputs.receipt}."
-    )
+    state, resuming = _state_for(args, outputs)
+    registry = Registry(args.api, args.key, retry_for=args.retry_for)
+    run = ScreeningRun(registry, state, outputs, not args.quiet, resuming=resuming)
+    if state.finished:
+        screening = run.reuse(discovery.items, discovery.skipped)
+    else:
+        screening = run.run(discovery.items, discovery.skipped, timeout=args.wait)
+    print(_summary(screening, discovery, outputs))
     return 0
 
 
@@ -108,7 +181,7 @@ def _screen_urls(args: argparse.Namespace) -> int:
 def _public_key_pem(args: argparse.Namespace) -> bytes:
     if args.key_file:
         return Path(args.key_file).read_bytes()
-    response = requests.get(args.key_url, timeout=30)
+    response = requests.get(args.key_url, timeout=(CONNECT_TIMEOUT, 30))
     return str(checked(response)["public_key_pem"]).encode()
 
 
@@ -134,7 +207,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "screen-urls":
             return _screen_urls(args)
         return _verify_receipt(args)
-    except (ApiError, ReceiptError, requests.RequestException) as error:
+    except KeyboardInterrupt:
+        # One line, not the tracebacks of every frame and pool worker: the run resumes.
+        print(INTERRUPTED, file=sys.stderr)
+        return 130
+    except requests.RequestException as error:
+        print(f"Error: {connection_problem(error)}", file=sys.stderr)
+        return 1
+    except (ApiError, ReceiptError) as error:
         print(f"Error: {error}", file=sys.stderr)
         return 1
     except OSError as error:

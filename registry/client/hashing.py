@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 from collections.abc import Iterable, Iterator
 from multiprocessing import Pool
 from pathlib import Path
@@ -36,33 +37,68 @@ def fingerprint_item(item: InputItem) -> dict[str, Any]:
     return wire
 
 
+def _ignore_interrupts() -> None:
+    # Ctrl-C reaches the whole process group: the parent alone handles it and stops the pool,
+    # instead of every worker printing its own traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _parallel(items: list[InputItem], workers: int) -> Iterator[dict[str, Any]]:
     if workers <= 1 or len(items) < 2 * workers:
         yield from map(fingerprint_item, items)
         return
-    with Pool(workers) as pool:
+    with Pool(workers, initializer=_ignore_interrupts) as pool:
         yield from pool.imap(fingerprint_item, items, chunksize=16)
 
 
-def load_cache(path: Path) -> dict[str, dict[str, Any]]:
-    """Fingerprints a previous, interrupted run already computed, by item id."""
-    cache: dict[str, dict[str, Any]] = {}
+def file_stamp(path: str) -> list[int]:
+    """Size and modification time: a cached fingerprint is used only for the file it was made of."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return []
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def load_cache(path: Path) -> dict[str, tuple[list[int], dict[str, Any]]]:
+    """Fingerprints an earlier run already computed, by item id, with the file's stamp."""
+    cache: dict[str, tuple[list[int], dict[str, Any]]] = {}
     if path.exists():
         for line in path.read_text(encoding="utf-8").splitlines():
             try:
-                wire = json.loads(line)
-            except ValueError:
-                break  # a line cut short by the interruption: hash from here on again
-            cache[wire["id"]] = wire
+                entry = json.loads(line)
+                cache[entry["wire"]["id"]] = (entry["stamp"], entry["wire"])
+            except (ValueError, KeyError, TypeError):
+                continue  # a line cut short by an interruption, or an older layout: hash again
     return cache
+
+
+def _end_cut_line(path: Path) -> None:
+    """An interruption may leave half a line: end it, so the next entry starts a line of its own."""
+    if not path.exists():
+        return
+    with path.open("rb+") as cache_file:
+        size = cache_file.seek(0, os.SEEK_END)
+        if size:
+            cache_file.seek(size - 1)
+            if cache_file.read(1) != b"\n":
+                cache_file.write(b"\n")
 
 
 def fingerprint_all(
     items: list[InputItem], cache_path: Path, *, workers: int | None = None, progress: bool = True
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], int]:
+    """Every item's wire fingerprint, in order, and how many came from the cache."""
     cache = load_cache(cache_path)
-    missing = [item for item in items if item.id not in cache]
+    stamps = {item.id: file_stamp(item.path) for item in items}
+    wires = {
+        item.id: cache[item.id][1]
+        for item in items
+        if item.id in cache and stamps[item.id] and cache[item.id][0] == stamps[item.id]
+    }
+    missing = [item for item in items if item.id not in wires]
     workers = workers or os.cpu_count() or 1
+    _end_cut_line(cache_path)
     with cache_path.open("a", encoding="utf-8") as cache_file:
         bar: Iterable[dict[str, Any]] = tqdm(
             _parallel(missing, workers),
@@ -72,6 +108,7 @@ def fingerprint_all(
             disable=not progress or not missing,
         )
         for wire in bar:
-            cache[wire["id"]] = wire
-            cache_file.write(json.dumps(wire) + "\n")
-    return [cache[item.id] for item in items]
+            wires[wire["id"]] = wire
+            entry = {"stamp": stamps[wire["id"]], "wire": wire}
+            cache_file.write(json.dumps(entry) + "\n")
+    return [wires[item.id] for item in items], len(items) - len(missing)

@@ -1,25 +1,28 @@
 """One screening run: create, send chunks, close, wait, fetch the decisions, write the outputs.
 
-Everything needed to resume is kept beside the output (OUT.state.json and the fingerprint cache),
-so an interrupted run picks up where it stopped without re-sending finished chunks.
+Everything needed to resume is kept beside the output (OUT.state.json and the fingerprint cache
+OUT.fingerprints.jsonl), so an interrupted run picks up where it stopped without re-sending
+finished chunks. Once a run has written its outputs, the next run of the same command screens
+again against the registry as it is then; `--reuse` keeps the finished screening instead.
 """
 
 import json
+import sys
 import time
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import requests
 from tqdm import tqdm
 
-from registry.client.api import ApiError, checked
+from registry.client.api import ApiError, Registry, checked
 from registry.client.hashing import fingerprint_all
-from registry.client.inputs import InputItem
+from registry.client.inputs import InputItem, SkippedFile
 
 NDJSON = "application/x-ndjson"
 STREAM_READ_BYTES = 1 << 16
+FEED_PAGE = 500
 
 
 @dataclass
@@ -31,22 +34,25 @@ class RunState:
     screening_id: str | None = None
     sent_chunks: list[int] = field(default_factory=list)
     closed: bool = False
+    # The outputs were written: the next run screens again unless told to reuse this one.
+    finished: bool = False
 
     @classmethod
-    def load_or_new(cls, path: Path, fresh: "RunState") -> "RunState":
+    def load(cls, path: Path) -> "RunState | None":
         if not path.exists():
-            return fresh
-        saved = cls(**json.loads(path.read_text(encoding="utf-8")))
-        if (saved.api, saved.purpose, saved.mode, saved.chunk_size) != (
-            fresh.api,
-            fresh.purpose,
-            fresh.mode,
-            fresh.chunk_size,
-        ):
+            return None
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            known = {name.name for name in fields(cls)}
+            return cls(**{key: value for key, value in saved.items() if key in known})
+        except (ValueError, TypeError, AttributeError):
             raise ApiError(
-                f"{path} belongs to a run with other settings; remove it to start afresh."
-            )
-        return saved
+                f"{path} is not a run's state; remove it, or run with --restart."
+            ) from None
+
+    def same_settings(self, other: "RunState") -> bool:
+        mine = (self.api.rstrip("/"), self.purpose, self.mode, self.chunk_size)
+        return mine == (other.api.rstrip("/"), other.purpose, other.mode, other.chunk_size)
 
     def save(self, path: Path) -> None:
         draft = path.with_suffix(".tmp")
@@ -78,17 +84,36 @@ class Outputs:
         return self.sibling(".receipt.json")
 
 
+@dataclass(frozen=True)
+class Withdrawals:
+    """What the consent-changes feed says about a reused screening."""
+
+    current_sequence: int
+    item_ids: dict[str, int]  # item id -> the ledger sequence that withdrew its consent
+
+
 def _chunks(wires: list[dict[str, Any]], size: int) -> Iterator[tuple[int, list[dict[str, Any]]]]:
     for number, start in enumerate(range(0, len(wires), size)):
         yield number, wires[start : start + size]
 
 
-class ScreeningRun:
-    def __init__(self, http: requests.Session, state: RunState, outputs: Outputs, progress: bool):
-        self.http, self.state, self.outputs, self.progress = http, state, outputs, progress
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
-    def url(self, path: str) -> str:
-        return f"{self.state.api.rstrip('/')}/api/v1/{path}"
+
+class ScreeningRun:
+    def __init__(
+        self,
+        registry: Registry,
+        state: RunState,
+        outputs: Outputs,
+        progress: bool,
+        *,
+        resuming: bool = False,
+        say: Callable[[str], None] = _stderr,
+    ):
+        self.registry, self.state, self.outputs = registry, state, outputs
+        self.progress, self.resuming, self.say = progress, resuming, say
 
     def _start(self) -> str:
         if self.state.screening_id is None:
@@ -97,7 +122,7 @@ class ScreeningRun:
                 "mode": self.state.mode,
                 "keep_open": True,
             }
-            created = checked(self.http.post(self.url("screenings"), json=body))
+            created = self.registry.post("screenings", json=body)
             self.state.screening_id = created["id"]
             self.state.save(self.outputs.state)
         return self.state.screening_id
@@ -108,11 +133,11 @@ class ScreeningRun:
             if number in self.state.sent_chunks:
                 continue
             body: dict[str, Any] = {"number": number, "items": items}
-            checked(self.http.post(self.url(f"screenings/{screening_id}/chunks"), json=body))
+            self.registry.post(f"screenings/{screening_id}/chunks", json=body)
             self.state.sent_chunks.append(number)
             self.state.save(self.outputs.state)
         if not self.state.closed:
-            checked(self.http.post(self.url(f"screenings/{screening_id}/close")))
+            self.registry.post(f"screenings/{screening_id}/close")
             self.state.closed = True
             self.state.save(self.outputs.state)
 
@@ -122,7 +147,7 @@ class ScreeningRun:
         deadline = None if timeout is None else time.monotonic() + timeout
         with tqdm(desc="screening", unit="item", disable=not self.progress) as bar:
             while deadline is None or time.monotonic() < deadline:
-                screening = checked(self.http.get(self.url(f"screenings/{screening_id}")))
+                screening = self.registry.get(f"screenings/{screening_id}")
                 bar.total = screening["progress"]["total"]
                 bar.n = screening["progress"]["done"]
                 bar.refresh()
@@ -135,8 +160,8 @@ class ScreeningRun:
         )
 
     def _decisions(self, screening_id: str) -> Iterator[dict[str, Any]]:
-        response = self.http.get(
-            self.url(f"screenings/{screening_id}/items"), headers={"Accept": NDJSON}, stream=True
+        response = self.registry.request(
+            "GET", f"screenings/{screening_id}/items", headers={"Accept": NDJSON}, stream=True
         )
         if response.status_code >= 400:
             checked(response)
@@ -145,48 +170,129 @@ class ScreeningRun:
             if line:
                 yield json.loads(line)
 
+    def _say_where_it_resumes(self, cached: int, total: int) -> None:
+        state = self.state
+        if not self.resuming:
+            return
+        if state.screening_id is None:
+            self.say(
+                f"Resuming the interrupted run: {cached} of {total} images were hashed already."
+            )
+            return
+        chunks = -(-total // state.chunk_size)
+        sent = len(set(state.sent_chunks))
+        where = (
+            "every chunk was sent; collecting its decisions"
+            if state.closed
+            else f"{sent} of {chunks} chunks were sent already"
+        )
+        self.say(f"Resuming screening {state.screening_id}: {where}.")
+
     def run(
-        self, items: list[InputItem], *, poll_seconds: float = 1.0, timeout: float | None = None
+        self,
+        items: list[InputItem],
+        skipped: list[SkippedFile],
+        *,
+        poll_seconds: float = 1.0,
+        timeout: float | None = None,
     ) -> dict[str, Any]:
-        wires = fingerprint_all(items, self.outputs.cache, progress=self.progress)
+        # Before hours of hashing: the registry answers and takes the key.
+        self.registry.get("consent-changes", params={"limit": 1})
+        self.state.save(self.outputs.state)  # from here on, the same command resumes
+        wires, cached = fingerprint_all(items, self.outputs.cache, progress=self.progress)
+        self._say_where_it_resumes(cached, len(items))
         screening_id = self._start()
         self._send(screening_id, wires)
         screening = self._wait(screening_id, poll_seconds, timeout)
-        write_outputs(self.outputs, items, screening, self._decisions(screening_id), self.state)
+        decisions = self._decisions(screening_id)
+        write_outputs(self.outputs, items, skipped, screening, decisions, self.state)
+        self.state.finished = True
+        self.state.save(self.outputs.state)
         return screening
+
+    def withdrawals_since(self, screening: dict[str, Any]) -> Withdrawals:
+        """The screening's items whose consent was withdrawn after the version it read."""
+        after = int(screening["registry_version"]["sequence"])
+        item_ids: dict[str, int] = {}
+        while True:
+            page = self.registry.get("consent-changes", params={"after": after, "limit": FEED_PAGE})
+            for notice in page["results"]:
+                sequence = notice["consent_event"]["sequence"]
+                for affected in notice["affected"]:
+                    if affected["screening_id"] == screening["id"]:
+                        item_ids.update(dict.fromkeys(affected["item_ids"], sequence))
+            if page["next_after"] is None:
+                return Withdrawals(int(page["registry_version"]["sequence"]), item_ids)
+            after = page["next_after"]
+
+    def reuse(self, items: list[InputItem], skipped: list[SkippedFile]) -> dict[str, Any]:
+        """The finished screening's decisions again, saying loudly how old they are."""
+        assert self.state.screening_id is not None  # noqa: S101 - only a finished run is reused
+        screening = self.registry.get(f"screenings/{self.state.screening_id}")
+        withdrawals = self.withdrawals_since(screening)
+        self._warn_reused(screening, withdrawals)
+        decisions = self._decisions(self.state.screening_id)
+        write_outputs(self.outputs, items, skipped, screening, decisions, self.state, withdrawals)
+        return screening
+
+    def _warn_reused(self, screening: dict[str, Any], withdrawals: Withdrawals) -> None:
+        version = screening["registry_version"]["sequence"]
+        self.say(
+            f"REUSING screening {screening['id']} (finished {screening['finished_at']}): its "
+            f"decisions reflect registry version {version}; the registry is now at version "
+            f"{withdrawals.current_sequence}."
+        )
+        ids = sorted(withdrawals.item_ids)
+        if ids:
+            shown = ", ".join(ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+            self.say(
+                f"CHANGED SINCE: consent was withdrawn for {len(ids)} of its items ({shown}); "
+                "they are marked withdrawn_since in the results and left out of the manifest."
+            )
+        else:
+            self.say("No consent was withdrawn for its items since (the consent-changes feed).")
+        self.say("Run without --reuse to screen again against the current registry.")
+
+
+def _result_line(
+    item: InputItem, screening_id: str, decision: dict[str, Any] | None
+) -> dict[str, Any]:
+    return {
+        "path": item.path,
+        "id": item.id,
+        "screening_id": screening_id,
+        # Fail closed: an input the server did not answer for is never passed on.
+        "decision": decision["decision"] if decision else "invalid",
+        "reason": decision["reason"] if decision else "no decision was returned",
+        "matches": decision["matches"] if decision else [],
+        "credit": decision["credit"] if decision else [],
+    }
 
 
 def write_outputs(
     outputs: Outputs,
     items: list[InputItem],
+    skipped: list[SkippedFile],
     screening: dict[str, Any],
     decisions: Iterator[dict[str, Any]],
     state: RunState,
+    withdrawals: Withdrawals | None = None,
 ) -> None:
-    """One line per input in input order, the manifest of passing items, and the receipt."""
-    by_position = {
-        decision["chunk"] * state.chunk_size + decision["position"]: decision
-        for decision in decisions
-    }
+    """One line per input file in input order (screened, then skipped), the manifest of
+    passing items, and the receipt."""
+    by_id = {decision["id"]: decision for decision in decisions}
+    withdrawn = withdrawals.item_ids if withdrawals else {}
     passing = {"allowed"} if state.mode == "consent_required" else {"allowed", "unregistered"}
     with (
         outputs.results.open("w", encoding="utf-8") as results,
         outputs.manifest.open("w", encoding="utf-8") as manifest,
     ):
-        for position, item in enumerate(items):
-            decision = by_position.get(position)
-            line = {
-                "path": item.path,
-                "id": item.id,
-                "screening_id": screening["id"],
-                # Fail closed: an input the server did not answer for is never passed on.
-                "decision": decision["decision"] if decision else "invalid",
-                "reason": decision["reason"] if decision else "no decision was returned",
-                "matches": decision["matches"] if decision else [],
-                "credit": decision["credit"] if decision else [],
-            }
+        for item in items:
+            line = _result_line(item, screening["id"], by_id.get(item.id))
+            if item.id in withdrawn:
+                line["withdrawn_since"] = withdrawn[item.id]
             results.write(json.dumps(line, ensure_ascii=False) + "\n")
-            if line["decision"] in passing:
+            if line["decision"] in passing and item.id not in withdrawn:
                 entry = {
                     "path": item.path,
                     "id": item.id,
@@ -194,4 +300,7 @@ def write_outputs(
                     "credit": line["credit"],
                 }
                 manifest.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        for skip in skipped:
+            line = {"path": skip.path, "skipped": skip.reason}
+            results.write(json.dumps(line, ensure_ascii=False) + "\n")
     outputs.receipt.write_text(json.dumps(screening["receipt"], indent=2, ensure_ascii=False))

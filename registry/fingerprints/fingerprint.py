@@ -39,6 +39,20 @@ class ImageFingerprint:
     information: float
     hashes: Hashes
 
+    # The fields of to_wire, every one required of a client's fingerprint.
+    WIRE_FIELDS = (
+        "version",
+        "sha256",
+        "width",
+        "height",
+        "information",
+        "phash",
+        "dhash",
+        "pdq",
+        "pdq_quality",
+        "descriptor",
+    )
+
     def to_wire(self) -> dict[str, object]:
         return {
             "version": self.version,

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from registry.fingerprints import ImageFingerprint
 from registry.gatekeeper import ItemDecision
 from registry.matching.rules import DEFAULT_MATCHING
 from registry.models import (
@@ -88,6 +89,22 @@ def _may_hold_unstorable_text(text: str) -> bool:
     return "\\u0000" in text or _unstorable(text)
 
 
+def _refuse_missing_fields(item: Mapping[str, Any], position: int) -> None:
+    """A fingerprint field left out is the client's mistake, answered now, naming the field; a
+    field present but malformed is decided `invalid` (fail closed). An item the client could
+    not read says so in `unreadable` instead of a fingerprint."""
+    if "unreadable" in item:
+        return
+    missing = [name for name in ImageFingerprint.WIRE_FIELDS if name not in item]
+    if missing:
+        raise ValidationError(
+            f"item {position} ({item['id']!r}) lacks the required field"
+            f"{'s' if len(missing) > 1 else ''} {', '.join(missing)}: send every fingerprint "
+            "field (see the schema at /api/v1/docs), or 'unreadable' with why the image "
+            "could not be read."
+        )
+
+
 def validate_items(items: Sequence[Any]) -> str:
     """The envelope of each item: an id to answer under, and only text PostgreSQL can store
     (refused here: the worker would fail to store the item, and nobody would answer). Its
@@ -118,6 +135,8 @@ def validate_items(items: Sequence[Any]) -> str:
                 raise ValidationError(
                     f"item {position} holds text with a NUL character or an unpaired surrogate."
                 )
+    for position, item in enumerate(items):
+        _refuse_missing_fields(item, position)
     return text
 
 

@@ -8,6 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from registry.api.urls import urlpatterns
+from tests.api.conftest import item
 
 UNDESCRIBED = {"schema", "docs"}  # the schema and its viewer describe the rest
 CATCH_ALL = "api-not-found"  # the JSON 404 for every path that matched no route
@@ -208,7 +209,7 @@ def test_an_item_with_text_postgresql_cannot_store_is_refused_up_front(acme_api,
 
 def test_text_that_only_spells_an_escape_is_stored_and_answered(acme_api, run_pending):
     """A backslash followed by "u0000" is ordinary text: refusing it would lose the item."""
-    spelled = {"id": "a\\u0000b", "url": "https://x.example/\\u0000"}
+    spelled = item("a\\u0000b", 1, url="https://x.example/\\u0000")
 
     screening = acme_api.post(
         "/api/v1/screenings", {"purpose": "ai_training", "items": [spelled]}, format="json"

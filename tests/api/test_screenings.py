@@ -32,7 +32,7 @@ def test_each_decision_kind_with_its_reason_and_credit(acme_api, works, run_pend
         item("theirs", 2),
         item("licensed", 3),
         item("stranger", 40),
-        {"id": "broken", "phash": "zz"},
+        item("broken", 5, phash="zz"),  # present but malformed: fail closed
     ]
     screening = _screen(acme_api, sent)
     assert screening["status"] == "running" and screening["progress"] == {"done": 0, "total": 5}

@@ -107,26 +107,28 @@ def test_a_folder_is_screened_end_to_end_through_the_client(
 
 
 def test_an_interrupted_client_run_resumes_without_resending_chunks(
-    worker, screen_command, monkeypatch
+    worker, screen_command, monkeypatch, capsys
 ):
     arguments, out = screen_command
     chunk_posts = []
-    real_post = requests.Session.post
+    real_request = requests.Session.request
 
-    def post(session, url, *args, **kwargs):
+    def request(session, method, url, *args, **kwargs):
         if url.endswith("/chunks"):
             chunk_posts.append(kwargs["json"]["number"])
             if chunk_posts == [0, 1]:  # the network drops while the second chunk is sent
                 raise requests.ConnectionError("connection reset")
-        return real_post(session, url, *args, **kwargs)
+        return real_request(session, method, url, *args, **kwargs)
 
-    monkeypatch.setattr(requests.Session, "post", post)
+    monkeypatch.setattr(requests.Session, "request", request)
 
-    assert client_main(arguments) == 1
+    assert client_main([*arguments, "--retry-for", "0"]) == 1  # no retrying: the run stops
     chunk_posts.clear()
+    capsys.readouterr()
     assert client_main(arguments) == 0
 
     assert chunk_posts == [1, 2]  # chunk 0 was not sent again
+    assert "1 of 3 chunks were sent already" in capsys.readouterr().err
     screening = Screening.objects.get()
     assert screening.status == "finished"
     assert ScreeningItem.objects.filter(screening=screening).count() == 6
