@@ -261,11 +261,8 @@ class ShardRun:
 
     def _screen(self, shard: Shard, folder: Path) -> tuple[int, Counter[str]]:
         state = self._state(shard, folder)
-        if state.screening_id is None:
-            body = {"purpose": self.settings.purpose, "mode": self.settings.mode, "keep_open": True}
-            state.screening_id = self.registry.post("screenings", json=body)["id"]
-        _write_json(folder / "state.json", asdict(state))
         ids = self._send(shard, folder, state)
+        assert state.screening_id is not None  # noqa: S101 - _send closed it
         screening = self._wait(state.screening_id)
         counts = self._write_results(folder, state.screening_id, ids)
         _write_json(folder / "receipt.json", screening["receipt"])
@@ -310,8 +307,16 @@ class ShardRun:
                 pending = []
         yield from self._fingerprints(pending)
 
+    def _screening_id(self, folder: Path, state: ShardState) -> str:
+        """The shard's screening, created at its first chunk: a shard that cannot be read
+        leaves no empty screening behind."""
+        if state.screening_id is None:
+            body = {"purpose": self.settings.purpose, "mode": self.settings.mode, "keep_open": True}
+            state.screening_id = self.registry.post("screenings", json=body)["id"]
+            _write_json(folder / "state.json", asdict(state))
+        return state.screening_id
+
     def _send(self, shard: Shard, folder: Path, state: ShardState) -> set[str]:
-        assert state.screening_id is not None  # noqa: S101 - created before sending
         ids: set[str] = set()
         if state.closed:
             for sample in shard.samples():
@@ -332,7 +337,7 @@ class ShardRun:
                 self.say(f"  {shard.name}: {count:,} samples read ({rate:,.1f} items/s)")
         if chunk:
             self._send_chunk(folder, state, number, chunk)
-        self.registry.post(f"screenings/{state.screening_id}/close")
+        self.registry.post(f"screenings/{self._screening_id(folder, state)}/close")
         state.closed = True
         _write_json(folder / "state.json", asdict(state))
         return ids
@@ -343,7 +348,7 @@ class ShardRun:
         if number in state.sent_chunks or not items:
             return
         body = {"number": number, "items": items}
-        self.registry.post(f"screenings/{state.screening_id}/chunks", json=body)
+        self.registry.post(f"screenings/{self._screening_id(folder, state)}/chunks", json=body)
         state.sent_chunks.append(number)
         _write_json(folder / "state.json", asdict(state))
 
