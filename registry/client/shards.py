@@ -379,6 +379,7 @@ class ShardRun:
         """results.parquet, streamed from the decisions; a sample the registry did not answer
         for is written as invalid (fail closed)."""
         passing = self.settings.passing()
+        ids = set(ids)  # the caller's set stays whole: it counts the shard's samples
         counts: Counter[str] = Counter()
         draft = folder / "results.parquet.part"
         rows: list[dict[str, Any]] = []

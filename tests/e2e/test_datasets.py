@@ -142,7 +142,9 @@ def test_webdataset_shards_are_screened_filtered_with_credit_and_skipped_when_fi
         assert np.load(kept / f"{shard}.uids.npy").tolist() == [allowed_key]
         assert (out / shard / "done.json").exists() and (out / shard / "receipt.json").exists()
     assert captured.err.count("items/s") >= 2 and "ETA" in captured.err  # a line per shard
-    assert "2 shards: 2 screened" in captured.out and "allowed 2" in captured.out
+    assert "2 shards: 2 screened, 0 skipped (finished earlier), 0 failed; 8 samples" in captured.out
+    assert "allowed 2, denied 2, invalid 2, unregistered 2" in captured.out
+    assert "] 00001: 4 samples in" in captured.err
     assert Screening.objects.count() == 2  # one screening per shard
     assert ScreeningItem.objects.count() == 8
 
@@ -150,7 +152,8 @@ def test_webdataset_shards_are_screened_filtered_with_credit_and_skipped_when_fi
     assert client_main(arguments) == 0
     captured = capsys.readouterr()
     assert captured.err.count("finished earlier") == 2
-    assert "0 screened, 2 skipped" in captured.out
+    assert "0 screened, 2 skipped (finished earlier), 0 failed; 8 samples" in captured.out
+    assert "allowed 2, denied 2, invalid 2, unregistered 2" in captured.out
     assert Screening.objects.count() == 2
 
     # Consent withdrawn: the registry moved on, so the shards are screened again.
