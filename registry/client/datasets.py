@@ -26,6 +26,7 @@ IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff")
 IMAGE_COLUMNS = ("jpg", "png", "webp", "image", "img")
 ID_FIELDS = ("uid", "key", "__key__")
 ROW_BATCH = 256
+TAR_MAGIC_AT, TAR_MAGIC_END = 257, 262
 _BRACE_RANGE = re.compile(r"\{(\d+)\.\.(\d+)\}")
 _BRACE_LIST = re.compile(r"\{([^{}]*,[^{}]*)\}")
 
@@ -302,28 +303,21 @@ def write_filtered_hf(shard: Shard, target: Path, credits: Mapping[str, str]) ->
 
 
 def expand_braces(pattern: str) -> list[str]:
-    """webdataset's shard notation: `shards/{00000..00009}.tar`, `{a,b}.tar`."""
-    found = _BRACE_RANGE.search(pattern)
-    if found:
-        first, last = found.group(1), found.group(2)
-        width = len(first) if first.startswith("0") else 0
-        return [
-            expanded
-            for number in range(int(first), int(last) + 1)
-            for expanded in expand_braces(
-                pattern[: found.start()] + str(number).zfill(width) + pattern[found.end() :]
-            )
-        ]
-    found = _BRACE_LIST.search(pattern)
-    if found:
-        return [
-            expanded
-            for choice in found.group(1).split(",")
-            for expanded in expand_braces(
-                pattern[: found.start()] + choice + pattern[found.end() :]
-            )
-        ]
-    return [pattern]
+    """webdataset's shard notation, left to right: `shards/{00000..00009}.tar`, `{a,b}.tar`."""
+    found = [
+        match for match in (_BRACE_RANGE.search(pattern), _BRACE_LIST.search(pattern)) if match
+    ]
+    if not found:
+        return [pattern]
+    first = min(found, key=lambda match: match.start())
+    if first.re is _BRACE_RANGE:
+        low, high = first.group(1), first.group(2)
+        width = len(low) if low.startswith("0") else 0
+        choices = [str(number).zfill(width) for number in range(int(low), int(high) + 1)]
+    else:
+        choices = first.group(1).split(",")
+    head, tail = pattern[: first.start()], pattern[first.end() :]
+    return [expanded for choice in choices for expanded in expand_braces(head + choice + tail)]
 
 
 def _is_hf_dataset(folder: Path) -> bool:
@@ -340,13 +334,27 @@ def _hf_shards(folder: Path, image_column: str | None) -> list[Shard]:
     return [Shard(folder.name, "huggingface", folder, image_column)]
 
 
+def _sniffed_kind(path: Path) -> str | None:
+    """A shard named without its usual suffix, recognised by content: parquet starts with
+    PAR1, a POSIX tar has "ustar" at byte 257."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(TAR_MAGIC_END)
+    except OSError:
+        return None
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if head[TAR_MAGIC_AT:TAR_MAGIC_END] == b"ustar":
+        return "webdataset"
+    return None
+
+
 def _file_shard(path: Path, image_column: str | None) -> Shard | None:
     suffix = path.suffix.lower()
-    if suffix == ".tar":
-        return Shard(path.stem, "webdataset", path)
-    if suffix == ".parquet":
-        return Shard(path.stem, "parquet", path, image_column)
-    return None
+    kind = {".tar": "webdataset", ".parquet": "parquet"}.get(suffix) or _sniffed_kind(path)
+    if kind is None:
+        return None
+    return Shard(path.stem, kind, path, image_column if kind == "parquet" else None)
 
 
 def _folder_shards(folder: Path, image_column: str | None) -> list[Shard] | None:
