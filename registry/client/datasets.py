@@ -365,9 +365,18 @@ def _folder_shards(folder: Path, image_column: str | None) -> list[Shard] | None
         # img2dataset's webdataset output puts a metadata .parquet beside each .tar: not a shard.
         return [Shard(path.stem, "webdataset", path) for path in tars]
     parquets = sorted(folder.glob("*.parquet"))
-    if parquets:
+    if parquets and _holds_images(parquets[0], image_column):
         return [Shard(path.stem, "parquet", path, image_column) for path in parquets]
+    # img2dataset's `files` output: metadata .parquet beside folders of images, read as images.
     return None
+
+
+def _holds_images(path: Path, image_column: str | None) -> bool:
+    try:
+        names = pq.read_schema(path).names
+    except (OSError, pa.ArrowException):
+        return False
+    return image_column in names if image_column else any(c in names for c in IMAGE_COLUMNS)
 
 
 def _named_paths(name: str) -> list[Path]:

@@ -82,3 +82,25 @@ def test_a_parquet_without_an_image_column_names_its_columns(tmp_path):
 
     with pytest.raises(DatasetError, match=r"no image column \(columns: key, caption\)"):
         list(shard.samples())
+
+
+def test_img2dataset_files_output_stays_a_folder_of_images(tmp_path):
+    (tmp_path / "00000").mkdir()
+    (tmp_path / "00000" / "000000000.jpg").write_bytes(artwork_bytes(3))
+    (tmp_path / "00000" / "000000000.json").write_text('{"key": "000000000"}')
+    pq.write_table(pa.table({"key": ["000000000"], "url": ["u"]}), tmp_path / "00000.parquet")
+    (tmp_path / "00000_stats.json").write_text("{}")
+
+    assert find_shards([str(tmp_path)]) is None
+
+
+def test_a_folder_of_parquet_with_image_bytes_is_a_dataset(tmp_path):
+    for name in ("part-0", "part-1"):
+        pq.write_table(pa.table({"key": [name], "png": [b"x"]}), tmp_path / f"{name}.parquet")
+
+    shards = find_shards([str(tmp_path)])
+
+    assert [(shard.name, shard.kind) for shard in shards or []] == [
+        ("part-0", "parquet"),
+        ("part-1", "parquet"),
+    ]
