@@ -26,6 +26,8 @@ IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff")
 IMAGE_COLUMNS = ("jpg", "png", "webp", "image", "img")
 ID_FIELDS = ("uid", "key", "__key__")
 ROW_BATCH = 256
+TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
+SHARD_SUFFIXES = (*((end, "webdataset") for end in TAR_SUFFIXES), (".parquet", "parquet"))
 TAR_MAGIC_AT, TAR_MAGIC_END = 257, 262
 _BRACE_RANGE = re.compile(r"\{(\d+)\.\.(\d+)\}")
 _BRACE_LIST = re.compile(r"\{([^{}]*,[^{}]*)\}")
@@ -350,20 +352,29 @@ def _sniffed_kind(path: Path) -> str | None:
 
 
 def _file_shard(path: Path, image_column: str | None) -> Shard | None:
-    suffix = path.suffix.lower()
-    kind = {".tar": "webdataset", ".parquet": "parquet"}.get(suffix) or _sniffed_kind(path)
+    name = path.name.lower()
+    kind = next((kind for end, kind in SHARD_SUFFIXES if name.endswith(end)), None)
+    kind = kind or _sniffed_kind(path)
     if kind is None:
         return None
-    return Shard(path.stem, kind, path, image_column if kind == "parquet" else None)
+    return Shard(_shard_name(path), kind, path, image_column if kind == "parquet" else None)
+
+
+def _shard_name(path: Path) -> str:
+    name = path.name
+    for end, _ in SHARD_SUFFIXES:
+        if name.lower().endswith(end):
+            return name[: -len(end)]
+    return path.stem
 
 
 def _folder_shards(folder: Path, image_column: str | None) -> list[Shard] | None:
     if _is_hf_dataset(folder):
         return _hf_shards(folder, image_column)
-    tars = sorted(folder.glob("*.tar"))
+    tars = sorted(path for path in folder.glob("*.t*") if path.name.endswith(TAR_SUFFIXES))
     if tars:
         # img2dataset's webdataset output puts a metadata .parquet beside each .tar: not a shard.
-        return [Shard(path.stem, "webdataset", path) for path in tars]
+        return [Shard(_shard_name(path), "webdataset", path) for path in tars]
     parquets = sorted(folder.glob("*.parquet"))
     if parquets and _holds_images(parquets[0], image_column):
         return [Shard(path.stem, "parquet", path, image_column) for path in parquets]

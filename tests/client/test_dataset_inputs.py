@@ -104,3 +104,34 @@ def test_a_folder_of_parquet_with_image_bytes_is_a_dataset(tmp_path):
         ("part-0", "parquet"),
         ("part-1", "parquet"),
     ]
+
+
+def test_compressed_shards_are_read_as_they_stream(tmp_path):
+    with tarfile.open(tmp_path / "00000.tar.gz", "w:gz") as archive:
+        for name, data in (("k0.png", b"png"), ("k0.json", b'{"key": "k0"}')):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+
+    shards = find_shards([str(tmp_path)]) or []
+
+    assert [(shard.name, shard.kind) for shard in shards] == [("00000", "webdataset")]
+    assert [(s.key, s.image) for s in shards[0].samples()] == [("k0", b"png")]
+
+
+def test_each_split_of_a_saved_dataset_dict_is_a_shard_with_the_dataset_ids(tmp_path):
+    hf = pytest.importorskip("datasets")
+    images = [{"bytes": artwork_bytes(seed), "path": None} for seed in (1, 2)]
+    train = hf.Dataset.from_dict({"key": ["t0", "t1"], "image": images})
+    test = hf.Dataset.from_dict({"image": images[:1]})  # no id column: the row names it
+    splits = hf.DatasetDict({"train": train, "test": test}).cast_column("image", hf.Image())
+    splits.save_to_disk(str(tmp_path / "set"))
+
+    shards = find_shards([str(tmp_path / "set")]) or []
+
+    assert [(shard.name, shard.split) for shard in shards] == [
+        ("set-train", "train"),
+        ("set-test", "test"),
+    ]
+    assert [s.key for s in shards[0].samples()] == ["t0", "t1"]
+    assert [(s.key, s.image) for s in shards[1].samples()] == [("set-test:0", artwork_bytes(1))]
