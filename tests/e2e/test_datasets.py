@@ -163,6 +163,10 @@ def test_webdataset_shards_are_screened_filtered_with_credit_and_skipped_when_fi
         purpose=Purpose.AI_TRAINING,
         permission=Permission.NOT_ALLOWED,
     )
+    # --reuse keeps the finished shards, saying so; by default they are screened again.
+    assert client_main([*arguments, "--reuse"]) == 0
+    assert capsys.readouterr().err.count("(--reuse); skipped") == 2
+    assert Screening.objects.count() == 2
     assert client_main(arguments) == 0
     captured = capsys.readouterr()
     assert captured.err.count("the registry changed since it was screened") == 2
