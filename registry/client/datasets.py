@@ -20,12 +20,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from registry.client.batch import image_bytes
+from registry.fingerprints import MAX_IMAGE_BYTES
 
 IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff")
 # img2dataset's parquet image columns, in the order it would write them.
 IMAGE_COLUMNS = ("jpg", "png", "webp", "image", "img")
 ID_FIELDS = ("uid", "key", "__key__")
 ROW_BATCH = 256
+# Marks a tar member too large to read, in place of its bytes: "jpg (too large)" -> its size.
+OVERSIZED = " (too large)"
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 SHARD_SUFFIXES = (*((end, "webdataset") for end in TAR_SUFFIXES), (".parquet", "parquet"))
 TAR_MAGIC_AT, TAR_MAGIC_END = 257, 262
@@ -106,6 +109,10 @@ def _tar_groups(path: Path) -> Iterator[tuple[str, dict[str, bytes]]]:
                     yield key, members
                     members = {}
                 key = member_key
+                if member.size > MAX_IMAGE_BYTES:
+                    # Never read into memory: the fingerprinting would refuse it anyway.
+                    members[f"{extension}{OVERSIZED}"] = str(member.size).encode()
+                    continue
                 extracted = archive.extractfile(member)
                 members[extension] = extracted.read() if extracted else b""
     except (tarfile.TarError, EOFError, OSError) as error:
@@ -135,12 +142,18 @@ def _tar_samples(shard: Shard) -> Iterator[Sample]:
         sidecar = _sidecar(members)
         url = sidecar.get("url")
         found = next((ext for ext in IMAGE_EXTENSIONS if ext in members), None)
+        too_large = [name for name in members if name.endswith(OVERSIZED)]
         problem = None
-        if found is None:
+        if too_large:
+            problem = (
+                f"a member of {int(members[too_large[0]]):,} bytes: larger than the "
+                f"{MAX_IMAGE_BYTES:,} bytes an image may have"
+            )
+        elif found is None:
             problem = f"no image member (members: {', '.join(sorted(members)) or 'none'})"
         yield Sample(
             key=_dataset_id(sidecar, key),
-            image=members[found] if found else None,
+            image=members[found] if found and not too_large else None,
             url=url if isinstance(url, str) and url else None,
             problem=problem,
             members=members,
@@ -155,7 +168,7 @@ def write_filtered_tar(shard: Shard, target: Path, credits: Mapping[str, str]) -
         for sample in _unique(_tar_samples(shard)):
             if sample.key not in credits:
                 continue
-            members = dict(sample.members)
+            members = {n: d for n, d in sample.members.items() if not n.endswith(OVERSIZED)}
             sidecar = _sidecar(members)
             sidecar["consentry_credit"] = json.loads(credits[sample.key])
             members["json"] = json.dumps(sidecar, ensure_ascii=False).encode()

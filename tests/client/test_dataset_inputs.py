@@ -135,3 +135,16 @@ def test_each_split_of_a_saved_dataset_dict_is_a_shard_with_the_dataset_ids(tmp_
     ]
     assert [s.key for s in shards[0].samples()] == ["t0", "t1"]
     assert [(s.key, s.image) for s in shards[1].samples()] == [("set-test:0", artwork_bytes(1))]
+
+
+def test_a_member_too_large_to_be_an_image_is_never_read(tmp_path, monkeypatch):
+    monkeypatch.setattr("registry.client.datasets.MAX_IMAGE_BYTES", 1000)
+    _tar(tmp_path / "00000.tar", [("big.jpg", b"x" * 1001), ("small.jpg", b"x" * 1000)])
+
+    samples = list((find_shards([str(tmp_path)]) or [])[0].samples())
+
+    assert [(s.key, s.image) for s in samples] == [("big", None), ("small", b"x" * 1000)]
+    assert (
+        samples[0].problem
+        == "a member of 1,001 bytes: larger than the 1,000 bytes an image may have"
+    )
