@@ -4,6 +4,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,10 @@ from registry.client.api import (
     checked,
     connection_problem,
 )
+from registry.client.datasets import DatasetError, Shard, find_shards
 from registry.client.inputs import Discovery, InputError, discover
 from registry.client.run import Outputs, RunState, ScreeningRun
+from registry.client.shards import Settings, ShardRun, Totals
 from registry.client.urls import KEEP_CHOICES, UrlRun, screen_urls
 from registry.client.verify import check_results
 from registry.receipts import ReceiptError, key_id, load_public_key, verify
@@ -49,11 +52,32 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     screen = commands.add_parser("screen", help="screen images against the registry")
-    screen.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
+    screen.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="image files or folders; or a dataset: webdataset .tar shards (a file, a folder, "
+        "or a pattern like 'shards/{00000..00009}.tar'), .parquet files with image bytes, or a "
+        "Hugging Face dataset saved with save_to_disk",
+    )
     _registry_options(screen)
     screen.add_argument("--purpose", required=True, choices=PURPOSES)
     screen.add_argument("--mode", default="consent_required", choices=MODES)
-    screen.add_argument("--out", required=True, type=Path, help="results, one JSON line per input")
+    screen.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        help="results, one JSON line per input; for a dataset, a folder with one folder per shard",
+    )
+    screen.add_argument(
+        "--image-column", help="a dataset's image column (default: jpg, png, webp or image)"
+    )
+    screen.add_argument(
+        "--filtered-out",
+        type=Path,
+        metavar="DIR",
+        help="a dataset's passing samples, in its own format with their credit, and SHARD.uids.npy",
+    )
     screen.add_argument("--chunk-size", type=int, default=5000)
     screen.add_argument(
         "--wait",
@@ -152,8 +176,11 @@ def _screen(args: argparse.Namespace) -> int:
         print("An API key is needed: --key or CONSENTRY_API_KEY.", file=sys.stderr)
         return 2
     try:
+        shards = find_shards(args.paths, args.image_column)
+        if shards is not None:
+            return _screen_dataset(args, shards)
         discovery = discover(args.paths)
-    except InputError as error:
+    except (InputError, DatasetError) as error:
         print(f"Error: {error}; nothing was screened.", file=sys.stderr)
         return 2
     outputs = Outputs(args.out)
@@ -167,6 +194,40 @@ def _screen(args: argparse.Namespace) -> int:
         screening = run.run(discovery.items, discovery.skipped, timeout=args.wait)
     print(_summary(screening, discovery, outputs))
     return 0
+
+
+def _dataset_summary(totals: Totals, out: Path, filtered: Path | None) -> str:
+    seconds = time.monotonic() - totals.started
+    lines = [
+        f"{totals.shards} shards: {totals.screened} screened, {totals.skipped} skipped (finished "
+        f"earlier), {len(totals.failed)} failed; {totals.samples:,} samples: "
+        f"{totals.counts_text()}; {seconds:.1f} s, {totals.rate():,.1f} items/s screened.",
+        f"Results in {out}/SHARD/results.parquet, receipts in {out}/SHARD/receipt.json.",
+    ]
+    if filtered is not None:
+        lines.append(f"Passing samples with their credit in {filtered}, uids in SHARD.uids.npy.")
+    if totals.failed:
+        lines.append(f"Failed shards (run the same command to retry): {', '.join(totals.failed)}")
+    return "\n".join(lines)
+
+
+def _screen_dataset(args: argparse.Namespace, shards: list[Shard]) -> int:
+    if args.out.exists() and not args.out.is_dir():
+        raise DatasetError(f"--out {args.out}: a dataset's results go in a folder, not a file")
+    settings = Settings(
+        api=args.api,
+        purpose=args.purpose,
+        mode=args.mode,
+        chunk_size=args.chunk_size,
+        filtered_out=args.filtered_out,
+        progress=not args.quiet,
+        timeout=args.wait,
+    )
+    registry = Registry(args.api, args.key, retry_for=args.retry_for)
+    run = ShardRun(registry, args.out, settings, restart=args.restart, reuse=args.reuse)
+    totals = run.run(shards)
+    print(_dataset_summary(totals, args.out, args.filtered_out))
+    return 1 if totals.failed else 0
 
 
 def _screen_urls(args: argparse.Namespace) -> int:
