@@ -2,7 +2,9 @@
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Model, QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
@@ -12,7 +14,7 @@ from django.utils.translation import ngettext
 
 from registry.admin.access import ScopedAdmin, artist_of, is_operator
 from registry.admin.forms import ArtistCreateForm, ArtistProfileForm, terms_field_names
-from registry.models import Artist, ArtistLink, Purpose
+from registry.models import Artist, ArtistLink, Assurance, Purpose
 from registry.services.artists import (
     artist_create,
     artist_link_delete,
@@ -21,6 +23,15 @@ from registry.services.artists import (
     artist_verify,
 )
 from registry.services.terms import default_terms_set
+
+
+class VerifyActionForm(ActionForm):
+    # Staff say what they checked; the verification action refuses to run without it.
+    evidence = forms.CharField(
+        label=_("Evidence checked"),
+        required=False,
+        widget=forms.TextInput(attrs={"size": 50}),
+    )
 
 
 class ArtistLinkInline(admin.TabularInline):
@@ -58,8 +69,9 @@ class ArtistAdmin(ScopedAdmin):
 
     inlines = [ArtistLinkInline]
     actions = ["verify_artists"]
-    list_display = ["display_name", "username", "verified", "work_count", "created_at"]
-    list_filter = ["verified", "created_at"]
+    action_form = VerifyActionForm
+    list_display = ["display_name", "username", "assurance", "work_count", "created_at"]
+    list_filter = ["assurance", "verified", "created_at"]
     search_fields = ["display_name", "credit_line", "user__username"]
     list_select_related = ["user"]
     list_per_page = 100
@@ -173,17 +185,23 @@ class ArtistAdmin(ScopedAdmin):
                 else:
                     formset.changed_objects.append((saved, link_form.changed_data))
 
-    @admin.action(description=_("Verify the selected artists"))
+    @admin.action(description=_("Verify the selected artists (staff checked the evidence)"))
     def verify_artists(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         if not is_operator(request.user):
             raise PermissionDenied
-        artists = list(queryset.filter(verified=False))
-        for artist in artists:
-            artist_verify(artist=artist)
+        evidence = request.POST.get("evidence", "").strip()
+        if not evidence:
+            messages.error(request, _("Say what evidence was checked; nobody was verified."))
+            return
+        verified = [
+            artist
+            for artist in queryset.exclude(assurance=Assurance.OPERATOR_VERIFIED)
+            if artist_verify(artist=artist, evidence=evidence, by=request.user)
+        ]
         messages.success(
             request,
             ngettext(
-                "%(count)d artist was verified.", "%(count)d artists were verified.", len(artists)
+                "%(count)d artist was verified.", "%(count)d artists were verified.", len(verified)
             )
-            % {"count": len(artists)},
+            % {"count": len(verified)},
         )

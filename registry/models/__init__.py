@@ -2,7 +2,7 @@
 
 from registry.models import lookups as lookups  # registers `field__any`
 from registry.models.artists import Artist, ArtistLink, ArtistSite
-from registry.models.choices import Permission, Purpose
+from registry.models.choices import Assurance, MinimumAssurance, Permission, Purpose
 from registry.models.compliance import (
     DeliveryStatus,
     WebhookAttempt,
@@ -30,6 +30,7 @@ __all__ = [
     "Artist",
     "ArtistLink",
     "ArtistSite",
+    "Assurance",
     "ConsentEvent",
     "ConsentEventKind",
     "Decision",
@@ -40,6 +41,7 @@ __all__ = [
     "DisputeStatus",
     "Fingerprint",
     "Grant",
+    "MinimumAssurance",
     "Organization",
     "OrganizationAPIKey",
     "Permission",

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from registry.models.choices import Assurance
+
 OPERATOR_PERMISSION = "registry.operate_registry"
 
 
@@ -35,8 +37,16 @@ class Artist(models.Model):
         blank=True,
         help_text=_("How AI teams must credit you. Defaults to your display name."),
     )
+    # Kept in step with `assurance` by the services: true at any verified level.
     verified = models.BooleanField(_("verified"), default=False)
     verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
+    assurance = models.CharField(
+        _("assurance"),
+        max_length=20,
+        choices=Assurance.choices,
+        default=Assurance.SELF_ASSERTED,
+        help_text=_("How sure the registry is that this artist holds the rights they claim."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     objects = ArtistQuerySet.as_manager()

@@ -13,6 +13,7 @@ class ConsentEventKind(models.TextChoices):
     DISPUTE_RESOLVED = "dispute_resolved", _("Dispute resolved")
     SITE_VERIFIED = "site_verified", _("Site reservation verified")
     SITE_REMOVED = "site_removed", _("Site reservation removed")
+    ASSURANCE_CHANGED = "assurance_changed", _("Assurance changed")
 
 
 class ConsentEvent(models.Model):

@@ -6,6 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from registry.assurance import VERIFIED
 from registry.fingerprints import FingerprintFormatError, ImageFingerprint
 from registry.gatekeeper import Credit, ItemDecision, MatchedWork, WorkPermit, decide, invalid
 from registry.matching.rules import is_weak
@@ -32,6 +33,7 @@ def credits_for(permits: Mapping[int, Permit]) -> dict[int, Credit]:
             url=work_url(work.pk),
             license=permits[work.pk].license,
             attribution=permits[work.pk].terms.attribution,
+            assurance=permits[work.pk].assurance,
         )
         for work in works
     }
@@ -55,7 +57,9 @@ def _matched(match: WorkMatch) -> MatchedWork:
 
 def _work_permits(permits: Mapping[int, Permit]) -> dict[int, WorkPermit]:
     return {
-        work_id: WorkPermit(permit.allowed, permit.reason, permit.license)
+        work_id: WorkPermit(
+            permit.allowed, permit.reason, permit.license, permit.assurance, permit.superseded_by
+        )
         for work_id, permit in permits.items()
     }
 
@@ -65,10 +69,15 @@ def _all_work_ids(found: Collection[list[WorkMatch]]) -> set[int]:
 
 
 def decide_items(
-    *, organization: Organization, purpose: str, items: Sequence[Mapping[str, Any]]
+    *,
+    organization: Organization,
+    purpose: str,
+    items: Sequence[Mapping[str, Any]],
+    min_assurance: str = VERIFIED,
 ) -> list[ItemDecision]:
     """One decision per item, in order. Malformed or weak fingerprints are `invalid`; an item
-    whose embedded or download signals reserve the purpose is `denied` even if unregistered."""
+    whose embedded or download signals reserve the purpose is `denied` even if unregistered;
+    a permission from a claim below `min_assurance` counts for nothing (`consent_unverified`)."""
     now = timezone.now()
     parsed = [_parse(item) for item in items]
     fingerprints = [entry for entry in parsed if isinstance(entry, ImageFingerprint)]
@@ -87,6 +96,7 @@ def decide_items(
             work_permits,
             credits,
             reservations=[reservation.describe() for reservation in reserved],
+            min_assurance=min_assurance,
         )
         for entry, matches, reserved in zip(parsed, matches_of, reservations, strict=True)
     ]
