@@ -6,8 +6,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from registry.exports.ledger_check import LedgerExportError, verify_ledger_export
 from registry.ledger import LedgerEntry, first_broken_link
+from registry.ledger_replay import replay
 from registry.models import ConsentEvent
 from registry.receipts import ReceiptError, load_public_key
+from registry.selectors.ledger_check import first_difference
 from registry.signing import receipt_signing_key
 
 
@@ -21,8 +23,9 @@ def stored_entries() -> Iterator[LedgerEntry]:
 
 class Command(BaseCommand):
     help = (
-        "Recompute the consent ledger's hash chain; fail and name the first broken event. "
-        "With --export FILE, verify an exported ledger offline instead."
+        "Recompute the consent ledger's hash chain, then replay it and compare the works, terms, "
+        "grants, disputes and assurance tables with it; fail and name the first broken event or "
+        "differing row. With --export FILE, verify an exported ledger offline instead."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -44,6 +47,9 @@ class Command(BaseCommand):
         broken = first_broken_link(stored_entries())
         if broken is not None:
             raise CommandError(f"The ledger is broken at event {broken.sequence}: {broken.reason}.")
+        difference = first_difference(replay(stored_entries()))
+        if difference is not None:
+            raise CommandError(f"The tables differ from the ledger: {difference}.")
         head = ConsentEvent.objects.order_by("-sequence").first()
         if head is None:
             self.stdout.write("The ledger is empty.")
