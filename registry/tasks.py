@@ -64,3 +64,11 @@ def requeue_stalled_chunks() -> int:
     for chunk_id in chunk_ids:
         enqueue_chunk(chunk_id)
     return len(chunk_ids)
+
+
+@shared_task(soft_time_limit=60, time_limit=90)
+def check_site_token(site_id: int) -> bool:
+    """Fetch an artist's site-verification token; idempotent (a verified site stays verified)."""
+    from registry.services.site_tokens import site_token_check
+
+    return site_token_check(site_id=site_id).verified

@@ -172,5 +172,12 @@ class Migration(migrations.Migration):
                 verbose_name="kind",
             ),
         ),
+        migrations.AddField(
+            model_name="artistsite",
+            name="token",
+            field=models.CharField(
+                blank=True, editable=False, max_length=64, verbose_name="verification token"
+            ),
+        ),
         migrations.RunPython(verified_artists_to_operator_verified, migrations.RunPython.noop),
     ]

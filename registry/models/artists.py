@@ -97,6 +97,8 @@ class ArtistSite(models.Model):
     )
     # Unique: two artists cannot both speak for the same part of the web.
     url_prefix = models.CharField(_("URL prefix"), max_length=500, unique=True)
+    # Served by the artist under the prefix to prove control of it (registry.services.site_tokens).
+    token = models.CharField(_("verification token"), max_length=64, blank=True, editable=False)
     verified = models.BooleanField(_("verified"), default=False)
     verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
