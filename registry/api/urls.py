@@ -53,6 +53,11 @@ urlpatterns = [
     path("artist/defaults", artists.DefaultTermsApi.as_view(), name="api-artist-defaults"),
     path("artist/sites", optout.SitesApi.as_view(), name="api-artist-sites"),
     path("artist/sites/<int:site_id>", optout.SiteDetailApi.as_view(), name="api-artist-site"),
+    path(
+        "artist/sites/<int:site_id>/verification",
+        optout.SiteVerificationApi.as_view(),
+        name="api-artist-site-verification",
+    ),
     path("artist/signals", optout.SignalFilesApi.as_view(), name="api-artist-signals"),
     path(
         "artist/works/<int:work_id>/tagged-image",

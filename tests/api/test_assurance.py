@@ -213,3 +213,45 @@ def test_verify_artist_refuses_unknown_users_and_missing_evidence(mallory):
     mallory.refresh_from_db()
     assert mallory.assurance == Assurance.SELF_ASSERTED
     assert not ConsentEvent.objects.filter(kind=ConsentEventKind.ASSURANCE_CHANGED).exists()
+
+
+def test_the_schema_describes_min_assurance_and_each_credits_assurance(db, client):
+    response = client.get("/api/v1/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    components = response.json()["components"]["schemas"]
+
+    def enum_of(schema):
+        if "enum" in schema:
+            return set(schema["enum"])
+        (ref,) = [part["$ref"] for part in schema.get("allOf", schema.get("oneOf", []))][:1]
+        return set(components[ref.rsplit("/", 1)[1]]["enum"])
+
+    for name in ("CheckRequestDoc", "ScreeningRequestDoc"):
+        minimum = components[name]["properties"]["min_assurance"]
+        assert enum_of(minimum) == {"verified", "operator_verified"}, name
+    assert enum_of(components["CreditOut"]["properties"]["assurance"]) == {
+        "self_asserted",
+        "site_verified",
+        "platform_attested",
+        "operator_verified",
+    }
+
+
+def test_an_artist_asks_for_site_verification_of_their_own_site_only(
+    mallory, bob, django_capture_on_commit_callbacks
+):
+    mallory_api, bob_api = artist_client(mallory), artist_client(bob)
+    site = mallory_api.post(
+        "/api/v1/artist/sites", {"url_prefix": "https://mallory.example/art/"}, format="json"
+    ).json()
+    url = f"/api/v1/artist/sites/{site['id']}/verification"
+
+    assert bob_api.post(url).status_code == 404
+    with django_capture_on_commit_callbacks(execute=False) as enqueued:
+        response = mallory_api.post(url)
+
+    assert response.status_code == 202
+    body = response.json()
+    assert body["token_url"] == "https://mallory.example/art/consentry-site-verification.txt"
+    assert len(body["token"]) >= 24 and body["verified"] is False
+    assert len(enqueued) == 1  # the worker's fetch, sent once the request commits
+    assert mallory_api.post(url).json()["token"] == body["token"]  # issued once
