@@ -3,6 +3,7 @@ set up here as `grant_app_role` sets it up in production, may append to the ledg
 but may not update, delete, truncate or alter it; and `verify_ledger` compares the tables the
 gatekeeper reads with the replayed ledger."""
 
+import json
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,11 +16,14 @@ from django.db import DatabaseError, connection, transaction
 from psycopg import sql
 
 from registry.demo_art import artwork_bytes
-from registry.models import ConsentEvent, DisputeResolution, Permission, Purpose, Terms
+from registry.models import ConsentEvent, DisputeResolution, Permission, Purpose, Screening, Terms
+from registry.receipts import sign
 from registry.services.disputes import dispute_resolve
 from registry.services.grants import grant_create, grant_revoke
+from registry.services.screenings import screening_create
 from registry.services.terms import default_terms_set, terms_set
 from registry.services.works import work_register
+from registry.signing import receipt_signing_key
 from tests.conftest import _SEED_BASE
 
 LEDGER = "registry_consentevent"
@@ -162,3 +166,43 @@ def test_verify_ledger_names_other_rows_changed_behind_its_back(ledger, alice, s
 
     with pytest.raises(CommandError, match=names.format(**values)):
         call_command("verify_ledger")
+
+
+def _save_receipts(folder, screenings) -> None:
+    for number, screening in enumerate(screenings):
+        receipt = {"document": screening.receipt, "signature": screening.receipt_signature}
+        (folder / f"receipt-{number}.json").write_text(json.dumps(receipt))
+
+
+def _finished_screening(acme) -> Screening:
+    screening = screening_create(organization=acme, purpose=Purpose.AI_TRAINING, items=[])
+    screening.refresh_from_db()
+    assert screening.receipt is not None
+    return screening
+
+
+def test_verify_ledger_checks_a_folder_of_receipts(ledger, acme, tmp_path, capsys):
+    _save_receipts(tmp_path, [_finished_screening(acme), _finished_screening(acme)])
+
+    call_command("verify_ledger", receipts=str(tmp_path))
+
+    assert "2 receipts are signed and name versions on this ledger" in capsys.readouterr().out
+
+
+def test_verify_ledger_names_a_forged_receipt(ledger, acme, tmp_path):
+    screening = _finished_screening(acme)
+    screening.receipt["counts"]["allowed"] += 1
+    _save_receipts(tmp_path, [screening])
+
+    with pytest.raises(CommandError, match=r"receipt-0\.json: the receipt's signature"):
+        call_command("verify_ledger", receipts=str(tmp_path))
+
+
+def test_verify_ledger_names_a_receipt_from_another_ledger(ledger, acme, tmp_path):
+    screening = _finished_screening(acme)
+    document = {**screening.receipt, "registry_version": {"sequence": 2, "hash": "ab" * 32}}
+    receipt = {"document": document, "signature": sign(document, receipt_signing_key())}
+    (tmp_path / "other.json").write_text(json.dumps(receipt))
+
+    with pytest.raises(CommandError, match=r"other\.json: the registry version .* not on the"):
+        call_command("verify_ledger", receipts=str(tmp_path))

@@ -1,14 +1,19 @@
 """Comparing the tables the gatekeeper reads with the replayed ledger, row by row."""
 
 from collections.abc import Iterator
+from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from registry.ledger import GENESIS_HASH
 from registry.ledger_replay import (
     ReplayedRegistry,
     TermsState,
     assurance_of_artist,
     assurance_of_work,
 )
-from registry.models import Artist, DefaultTerms, Dispute, Grant, Terms, Work
+from registry.models import Artist, ConsentEvent, DefaultTerms, Dispute, Grant, Terms, Work
+from registry.receipts import ReceiptError, verify
 
 _BATCH = 5000
 
@@ -128,4 +133,28 @@ def first_difference(state: ReplayedRegistry) -> str | None:
     for check in (_works, _terms, _grants, _disputes, _artists):
         for difference in check(state):
             return difference
+    return None
+
+
+def receipt_problem(receipt: Any, public_key: Ed25519PublicKey) -> str | None:
+    """Why a saved receipt ({"document", "signature"}) does not hold against this ledger, or
+    None: its signature must be the key's, and the registry version it read must be on the
+    chain (the event of that sequence has that hash)."""
+    if not isinstance(receipt, dict) or not isinstance(receipt.get("document"), dict):
+        return 'not a receipt: expected {"document": ..., "signature": ...}'
+    document = receipt["document"]
+    try:
+        verify(document, str(receipt.get("signature", "")), public_key)
+    except ReceiptError as error:
+        return str(error)
+    version = document.get("registry_version") or {}
+    sequence, head_hash = version.get("sequence"), version.get("hash")
+    if not isinstance(sequence, int) or not isinstance(head_hash, str):
+        return "it names no registry version"
+    if sequence == 0:
+        on_chain = head_hash == GENESIS_HASH
+    else:
+        on_chain = ConsentEvent.objects.filter(sequence=sequence, hash=head_hash).exists()
+    if not on_chain:
+        return f"the registry version it read (event {sequence}, {head_hash}) is not on the ledger"
     return None
