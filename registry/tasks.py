@@ -72,3 +72,12 @@ def check_site_token(site_id: int) -> bool:
     from registry.services.site_tokens import site_token_check
 
     return site_token_check(site_id=site_id).verified
+
+
+@shared_task(soft_time_limit=60, time_limit=90)
+def publish_ledger_checkpoint() -> int:
+    """Beat's periodic signed checkpoint of the ledger head; returns its sequence (0: empty)."""
+    from registry.services.checkpoints import ledger_checkpoint_publish
+
+    published = ledger_checkpoint_publish()
+    return published.sequence if published is not None else 0

@@ -16,14 +16,24 @@ from django.db import DatabaseError, connection, transaction
 from psycopg import sql
 
 from registry.demo_art import artwork_bytes
-from registry.models import ConsentEvent, DisputeResolution, Permission, Purpose, Screening, Terms
-from registry.receipts import sign
+from registry.models import (
+    ConsentEvent,
+    DisputeResolution,
+    LedgerCheckpoint,
+    Permission,
+    Purpose,
+    Screening,
+    Terms,
+)
+from registry.receipts import sign, verify
+from registry.selectors.ledger import registry_version
 from registry.services.disputes import dispute_resolve
 from registry.services.grants import grant_create, grant_revoke
 from registry.services.screenings import screening_create
 from registry.services.terms import default_terms_set, terms_set
 from registry.services.works import work_register
 from registry.signing import receipt_signing_key
+from registry.tasks import publish_ledger_checkpoint
 from tests.conftest import _SEED_BASE
 
 LEDGER = "registry_consentevent"
@@ -206,3 +216,31 @@ def test_verify_ledger_names_a_receipt_from_another_ledger(ledger, acme, tmp_pat
 
     with pytest.raises(CommandError, match=r"other\.json: the registry version .* not on the"):
         call_command("verify_ledger", receipts=str(tmp_path))
+
+
+def test_beat_publishes_a_signed_checkpoint_of_the_head_once(ledger, client):
+    assert publish_ledger_checkpoint.apply().get() == registry_version().sequence
+    assert publish_ledger_checkpoint.apply().get() == registry_version().sequence
+
+    (stored,) = LedgerCheckpoint.objects.all()
+    published = client.get("/api/v1/ledger/checkpoint").json()
+    assert published["document"]["sequence"] == registry_version().sequence
+    assert published["document"]["head_hash"] == registry_version().hash
+    verify(published["document"], published["signature"], receipt_signing_key().public_key())
+    assert stored.signature == published["signature"]
+
+
+def test_no_checkpoint_for_an_empty_ledger(db, client):
+    assert publish_ledger_checkpoint.apply().get() == 0
+    assert client.get("/api/v1/ledger/checkpoint").status_code == 404
+
+
+def test_the_application_role_cannot_rewrite_a_checkpoint(ledger, app_role):
+    publish_ledger_checkpoint.apply().get()
+
+    with (
+        as_role(app_role),
+        pytest.raises(DatabaseError, match="permission denied"),
+        transaction.atomic(),
+    ):
+        _execute("UPDATE registry_ledgercheckpoint SET head_hash = 'x'")

@@ -11,10 +11,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from registry.api.schema import ConsentryAutoSchema
+from registry.api.schema import ConsentryAutoSchema, error
 from registry.fingerprints import FINGERPRINT_VERSION, VARIANTS
 from registry.matching.rules import DEFAULT_MATCHING
-from registry.models import Artist, Permission, Purpose, Work
+from registry.models import Artist, LedgerCheckpoint, Permission, Purpose, Work
 from registry.receipts import key_id, public_pem
 from registry.selectors.terms import effective_terms
 from registry.signing import receipt_signing_key
@@ -67,6 +67,24 @@ class ReceiptKeyApi(PublicApi):
                 "public_key_pem": public_pem(public_key),
             }
         )
+
+
+class LedgerCheckpointApi(PublicApi):
+    class CheckpointOut(serializers.Serializer):
+        document = serializers.DictField(help_text="type, sequence, head_hash, time, key_id")
+        signature = serializers.CharField(help_text="Ed25519 over the canonical document.")
+
+    @extend_schema(
+        responses={200: CheckpointOut, 404: error("No checkpoint was published yet")},
+        summary="The latest signed checkpoint of the consent ledger's head",
+        description="Published periodically; keep them: a ledger rewritten behind a checkpoint "
+        "you hold no longer has that head hash at that sequence.",
+    )
+    def get(self, request: Request) -> Response:
+        latest = LedgerCheckpoint.objects.order_by("-sequence").first()
+        if latest is None:
+            return Response({"detail": "No checkpoint was published yet."}, status=404)
+        return Response({"document": latest.document, "signature": latest.signature})
 
 
 class CreditApi(PublicApi):

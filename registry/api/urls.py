@@ -16,6 +16,7 @@ urlpatterns = [
     path("docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("matching", public.MatchingApi.as_view(), name="api-matching"),
     path("receipts/key", public.ReceiptKeyApi.as_view(), name="api-receipt-key"),
+    path("ledger/checkpoint", public.LedgerCheckpointApi.as_view(), name="api-ledger-checkpoint"),
     path("credits/<int:work_id>", public.CreditApi.as_view(), name="api-credit"),
     path(
         "artists/<int:artist_id>/policy", public.ArtistPolicyApi.as_view(), name="api-artist-policy"

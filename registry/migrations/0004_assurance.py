@@ -179,5 +179,29 @@ class Migration(migrations.Migration):
                 blank=True, editable=False, max_length=64, verbose_name="verification token"
             ),
         ),
+        migrations.CreateModel(
+            name="LedgerCheckpoint",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sequence", models.PositiveBigIntegerField(unique=True, verbose_name="sequence")),
+                ("head_hash", models.CharField(max_length=64, verbose_name="head hash")),
+                ("document", models.JSONField(verbose_name="signed document")),
+                ("signature", models.CharField(max_length=200, verbose_name="signature")),
+                (
+                    "created_at",
+                    models.DateTimeField(auto_now_add=True, verbose_name="published at"),
+                ),
+            ],
+            options={
+                "verbose_name": "ledger checkpoint",
+                "verbose_name_plural": "ledger checkpoints",
+                "ordering": ["-sequence"],
+            },
+        ),
         migrations.RunPython(verified_artists_to_operator_verified, migrations.RunPython.noop),
     ]

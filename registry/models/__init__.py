@@ -12,7 +12,7 @@ from registry.models.compliance import (
     WithdrawalNotice,
 )
 from registry.models.disputes import Dispute, DisputeResolution, DisputeStatus
-from registry.models.ledger import ConsentEvent, ConsentEventKind
+from registry.models.ledger import ConsentEvent, ConsentEventKind, LedgerCheckpoint
 from registry.models.organizations import Organization, OrganizationAPIKey
 from registry.models.screenings import (
     Decision,
@@ -41,6 +41,7 @@ __all__ = [
     "DisputeStatus",
     "Fingerprint",
     "Grant",
+    "LedgerCheckpoint",
     "MinimumAssurance",
     "Organization",
     "OrganizationAPIKey",

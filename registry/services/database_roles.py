@@ -9,7 +9,7 @@ from psycopg import sql
 SCHEMA = "public"  # where Django's migrations create the tables
 LEDGER_TABLE = "registry_consentevent"
 # Tables written once and never changed by the application, like the ledger.
-APPEND_ONLY_TABLES = (LEDGER_TABLE,)
+APPEND_ONLY_TABLES = (LEDGER_TABLE, "registry_ledgercheckpoint")
 
 
 class RoleError(Exception):
