@@ -3,7 +3,7 @@
 import factory
 from django.contrib.auth.models import User
 
-from registry.models import Artist, Organization
+from registry.models import Artist, Assurance, Organization
 from registry.services.artists import artist_verify
 
 TEST_PASSWORD = "correct-horse-battery"
@@ -45,3 +45,13 @@ class OrganizationFactory(factory.django.DjangoModelFactory[Organization]):
         model = Organization
 
     name = factory.Sequence(lambda n: f"Organization {n}")
+
+
+def unverified(artist: Artist) -> Artist:
+    """The artist as a new account is, for tests showing that forged fields verify nothing.
+    Written behind the ledger's back: such tests never run verify_ledger."""
+    Artist.objects.filter(pk=artist.pk).update(
+        assurance=Assurance.SELF_ASSERTED, verified=False, verified_at=None
+    )
+    artist.refresh_from_db()
+    return artist
