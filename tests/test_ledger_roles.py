@@ -3,6 +3,7 @@ set up here as `grant_app_role` sets it up in production, may append to the ledg
 but may not update, delete, truncate or alter it; and `verify_ledger` compares the tables the
 gatekeeper reads with the replayed ledger."""
 
+import importlib
 import json
 import secrets
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from psycopg import sql
 
 from registry.demo_art import artwork_bytes
 from registry.models import (
+    Artist,
     ConsentEvent,
     DisputeResolution,
     LedgerCheckpoint,
@@ -244,3 +246,22 @@ def test_the_application_role_cannot_rewrite_a_checkpoint(ledger, app_role):
         transaction.atomic(),
     ):
         _execute("UPDATE registry_ledgercheckpoint SET head_hash = 'x'")
+
+
+def test_the_migration_makes_verified_artists_operator_verified_on_the_ledger(mallory, bob):
+    """Migration 0004's data step, run on the current schema: an artist verified before
+    assurance levels existed becomes operator_verified, with its ledger event."""
+    from django.apps import apps
+
+    migration = importlib.import_module("registry.migrations.0004_assurance")
+    Artist.objects.filter(pk=mallory.pk).update(verified=True)  # as a pre-0004 row would be
+
+    migration.verified_artists_to_operator_verified(apps, None)
+
+    mallory.refresh_from_db()
+    assert mallory.assurance == "operator_verified"
+    event = ConsentEvent.objects.get(kind="assurance_changed", artist=mallory)
+    assert event.payload["evidence"] == migration.EVIDENCE
+    bob.refresh_from_db()  # verified through the service already: no second event
+    assert ConsentEvent.objects.filter(kind="assurance_changed", artist=bob).count() == 1
+    call_command("verify_ledger")

@@ -23,7 +23,9 @@ def verified_artists_to_operator_verified(
     event_model = apps.get_model("registry", "ConsentEvent")
     head = event_model.objects.order_by("-sequence").values_list("sequence", "hash").first()
     sequence, previous_hash = head if head is not None else (0, GENESIS_HASH)
-    for artist in artist_model.objects.filter(verified=True).order_by("pk"):
+    # Only rows still at the default: running the step twice appends nothing new.
+    pending = artist_model.objects.filter(verified=True, assurance="self_asserted")
+    for artist in pending.order_by("pk"):
         artist.assurance = "operator_verified"
         artist.save(update_fields=["assurance"])
         sequence += 1
