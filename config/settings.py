@@ -263,6 +263,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "registry.compliance_tasks.sweep_withdrawals",
         "schedule": 60.0,
     },
+    # A signed checkpoint of the consent ledger's head, published at /api/v1/ledger/checkpoint.
+    "publish-ledger-checkpoint": {
+        "task": "registry.tasks.publish_ledger_checkpoint",
+        "schedule": float(env_int("CONSENTRY_CHECKPOINT_SECONDS", 3600)),
+    },
 }
 CONSENTRY_STALLED_CHUNK_SECONDS = env_int("CONSENTRY_STALLED_CHUNK_SECONDS", 120)
 # Beat writes its schedule file after every task it sends: the file's age is its heartbeat

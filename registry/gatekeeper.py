@@ -8,8 +8,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from registry.assurance import SELF_ASSERTED, VERIFIED, meets, rank
+
 ALLOWED, DENIED, UNREGISTERED, INVALID = "allowed", "denied", "unregistered", "invalid"
 CONSENT_REQUIRED, RESPECT_OPT_OUTS = "consent_required", "respect_opt_outs"
+# The reason code of a permission given by a claim less sure than the screening asks for.
+CONSENT_UNVERIFIED = "consent_unverified"
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,10 @@ class WorkPermit:
     allowed: bool
     reason: str
     license: str
+    assurance: str = SELF_ASSERTED
+    # Set when this work is the later, less sure claim in an open dispute with that work: it
+    # cannot change the decision of an item that matches the earlier work too.
+    superseded_by: int | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,7 @@ class Credit:
     url: str
     license: str
     attribution: str
+    assurance: str = SELF_ASSERTED
 
 
 @dataclass(frozen=True)
@@ -68,34 +77,70 @@ def invalid(reason: str) -> ItemDecision:
     return ItemDecision(INVALID, reason)
 
 
+def _refusal(permit: WorkPermit | None, min_assurance: str) -> str | None:
+    """Why a matched work stops the item, or None. A restriction counts at any assurance;
+    a permission only at or above the screening's minimum."""
+    if permit is None:
+        return "terms unknown"
+    if not permit.allowed:
+        return permit.reason
+    if not meets(permit.assurance, min_assurance):
+        return f"{CONSENT_UNVERIFIED} ({permit.assurance}, below {min_assurance})"
+    return None
+
+
+def _counted(
+    matches: Sequence[MatchedWork], permits: Mapping[int, WorkPermit]
+) -> list[MatchedWork]:
+    """The matches that take part in the decision: a later, less sure claim is left out when
+    the item also matches the earlier work it disputes."""
+    matched_ids = {match.work_id for match in matches}
+    return [
+        match
+        for match in matches
+        if (permit := permits.get(match.work_id)) is None
+        or permit.superseded_by is None
+        or permit.superseded_by not in matched_ids
+    ]
+
+
 def decide(
     matches: Sequence[MatchedWork],
     permits: Mapping[int, WorkPermit],
     credits: Mapping[int, Credit],
     *,
     reservations: Sequence[str] = (),
+    min_assurance: str = VERIFIED,
 ) -> ItemDecision:
     """Rules 3 and 4: unregistered, denied by any match or embedded reservation, else allowed."""
     described = [match.as_dict() for match in matches]
+    counted = _counted(matches, permits)
     refusals = [f"reserved by {signal}" for signal in reservations]
-    for match in matches:
-        permit = permits.get(match.work_id)
-        if permit is None or not permit.allowed:
-            why = permit.reason if permit is not None else "terms unknown"
+    for match in counted:
+        why = _refusal(permits.get(match.work_id), min_assurance)
+        if why is not None:
             refusals.append(f"work {match.work_id}: {why}")
     if refusals:
         return ItemDecision(DENIED, "; ".join(refusals), described)
-    if not matches:
+    if not counted:
         return ItemDecision(UNREGISTERED, "no registered work matches", described)
-    missing = [match.work_id for match in matches if match.work_id not in credits]
+    missing = [match.work_id for match in counted if match.work_id not in credits]
     if missing:  # an allowed item must carry its credit; without one it cannot pass
         return ItemDecision(DENIED, f"no credit on record for work {missing[0]}", described)
     return ItemDecision(
         ALLOWED,
-        "; ".join(f"work {m.work_id}: {permits[m.work_id].reason}" for m in matches),
+        "; ".join(f"work {m.work_id}: {permits[m.work_id].reason}" for m in counted),
         described,
-        [asdict(credits[match.work_id]) for match in matches],
+        [asdict(credits[match.work_id]) for match in counted],
     )
+
+
+def weakest_assurance(decision: ItemDecision) -> str | None:
+    """The least assurance among the permissions an allowed item used (receipts count these)."""
+    levels = [credit.get("assurance", SELF_ASSERTED) for credit in decision.credit]
+    if decision.decision != ALLOWED or not levels:
+        return None
+    return min(levels, key=rank)
 
 
 def passes(decision: str, mode: str) -> bool:

@@ -64,3 +64,20 @@ def requeue_stalled_chunks() -> int:
     for chunk_id in chunk_ids:
         enqueue_chunk(chunk_id)
     return len(chunk_ids)
+
+
+@shared_task(soft_time_limit=60, time_limit=90)
+def check_site_token(site_id: int) -> bool:
+    """Fetch an artist's site-verification token; idempotent (a verified site stays verified)."""
+    from registry.services.site_tokens import site_token_check
+
+    return site_token_check(site_id=site_id).verified
+
+
+@shared_task(soft_time_limit=60, time_limit=90)
+def publish_ledger_checkpoint() -> int:
+    """Beat's periodic signed checkpoint of the ledger head; returns its sequence (0: empty)."""
+    from registry.services.checkpoints import ledger_checkpoint_publish
+
+    published = ledger_checkpoint_publish()
+    return published.sequence if published is not None else 0

@@ -21,14 +21,27 @@ def _media_in_a_temporary_folder(settings: Any, tmp_path_factory: pytest.TempPat
     settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
 
 
+# alice and bob are verified by staff: most tests are about something else than assurance, and
+# an unverified artist's permission counts for nothing (issue 15). Tests of assurance create
+# unverified artists with `ArtistFactory` or the `mallory` fixture.
 @pytest.fixture
 def alice(db: None) -> Artist:
-    return ArtistFactory.create(user__username="alice", display_name="Alice Liu")
+    return ArtistFactory.create(
+        user__username="alice", display_name="Alice Liu", verified_with="test: alice's ID seen"
+    )
 
 
 @pytest.fixture
 def bob(db: None) -> Artist:
-    return ArtistFactory.create(user__username="bob", display_name="Bob Chen")
+    return ArtistFactory.create(
+        user__username="bob", display_name="Bob Chen", verified_with="test: bob's ID seen"
+    )
+
+
+@pytest.fixture
+def mallory(db: None) -> Artist:
+    """A new, unverified account: what anybody can create."""
+    return ArtistFactory.create(user__username="mallory", display_name="Mallory")
 
 
 @pytest.fixture

@@ -17,10 +17,11 @@ TABLE = "registry_consentevent"
 
 
 @pytest.fixture
-def ledger(alice):
-    """Four events: alice's defaults for each purpose."""
+def ledger(mallory):
+    """Four events: an unverified artist's defaults for each purpose (a verified one's
+    verification would be an event too)."""
     for purpose in Purpose.values:
-        default_terms_set(artist=alice, purpose=purpose, permission=Permission.ALLOWED)
+        default_terms_set(artist=mallory, purpose=purpose, permission=Permission.ALLOWED)
     return list(ConsentEvent.objects.order_by("sequence"))
 
 
@@ -85,12 +86,12 @@ def test_verify_ledger_names_reordered_events(ledger, tamper):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_writers_never_fork_the_chain(alice):
+def test_concurrent_writers_never_fork_the_chain(mallory):
     def write_defaults(writer):
         try:
             for change in range(10):
                 default_terms_set(
-                    artist=alice,
+                    artist=mallory,
                     purpose=Purpose.AI_TRAINING,
                     permission=Permission.ALLOWED,
                     attribution=f"writer {writer}, change {change}",

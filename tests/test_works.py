@@ -79,9 +79,9 @@ def test_an_artist_cannot_register_the_same_image_twice(alice, register_work):
         register_work(alice, seed=1)
 
 
-def test_an_undecodable_upload_writes_nothing(alice):
+def test_an_undecodable_upload_writes_nothing(mallory):
     with pytest.raises(ImageDecodeError):
-        work_register(artist=alice, data=b"GIF89a broken", title="Broken")
+        work_register(artist=mallory, data=b"GIF89a broken", title="Broken")
 
     assert not Work.objects.exists() and not ConsentEvent.objects.exists()
 

@@ -2,19 +2,23 @@
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Model, QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from registry.admin.access import ScopedAdmin, artist_of, is_operator
 from registry.admin.display import PURPOSE_HELP
 from registry.admin.forms import ArtistCreateForm, ArtistProfileForm, terms_field_names
-from registry.models import Artist, ArtistLink, Purpose
+from registry.assurance import is_verified
+from registry.models import Artist, ArtistLink, Assurance, Purpose
 from registry.services.artists import (
     artist_create,
     artist_link_delete,
@@ -23,6 +27,48 @@ from registry.services.artists import (
     artist_verify,
 )
 from registry.services.terms import default_terms_set
+
+
+def _assurance_explained(level: str) -> tuple[str, str]:
+    """What the artist's level changes and what to do next, in the artist's language."""
+    if level == Assurance.OPERATOR_VERIFIED:
+        return (
+            gettext("You are verified by the registry's staff."),
+            gettext(
+                "Every AI team's screening counts the terms you set: what you allow can be "
+                "used, credited to you, and receipts record that your permission was verified."
+            ),
+        )
+    if is_verified(level):
+        return (
+            gettext("You are verified: %(level)s.") % {"level": Assurance(level).label},
+            gettext(
+                "Screenings count what you allow, except those of organizations that accept only "
+                "artists verified by the registry's staff. To be verified by staff, send them "
+                "evidence that the works are yours (drafts, source files, your profiles)."
+            ),
+        )
+    return (
+        gettext(
+            "You are not verified yet. Until you are, what you allow does not count: AI teams' "
+            "screenings deny matching items with the reason “consent_unverified”. What you "
+            "refuse counts already, and protects your works."
+        ),
+        gettext(
+            "To become verified, send the registry's staff evidence that the works are yours "
+            "(drafts, source files, your Xiaohongshu or other profiles), or prove that you "
+            "control a site where your works are published."
+        ),
+    )
+
+
+class VerifyActionForm(ActionForm):
+    # Staff say what they checked; the verification action refuses to run without it.
+    evidence = forms.CharField(
+        label=_("Evidence checked"),
+        required=False,
+        widget=forms.TextInput(attrs={"size": 50}),
+    )
 
 
 class ArtistLinkInline(admin.TabularInline):
@@ -60,8 +106,9 @@ class ArtistAdmin(ScopedAdmin):
 
     inlines = [ArtistLinkInline]
     actions = ["verify_artists"]
-    list_display = ["display_name", "username", "verified", "work_count", "created_at"]
-    list_filter = ["verified", "created_at"]
+    action_form = VerifyActionForm
+    list_display = ["display_name", "username", "assurance", "work_count", "created_at"]
+    list_filter = ["assurance", "verified", "created_at"]
     search_fields = ["display_name", "credit_line", "user__username"]
     list_select_related = ["user"]
     list_per_page = 100
@@ -103,7 +150,11 @@ class ArtistAdmin(ScopedAdmin):
                 (_("Artist"), {"fields": ["display_name", "credit_line"]}),
             ]
         fieldsets: list[Any] = [
-            (None, {"fields": ["display_name", "credit_line", "verified", "verified_at"]})
+            (None, {"fields": ["display_name", "credit_line"]}),
+            (
+                _("Verification"),
+                {"fields": ["assurance", "assurance_explained", "verified_at"]},
+            ),
         ]
         fieldsets += [
             (
@@ -126,7 +177,11 @@ class ArtistAdmin(ScopedAdmin):
         return fieldsets
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return ["verified", "verified_at"] if obj is not None else []
+        return ["assurance", "assurance_explained", "verified_at"] if obj is not None else []
+
+    @admin.display(description=_("What this means"))
+    def assurance_explained(self, artist: Artist) -> SafeString:
+        return format_html("<p>{}</p><p>{}</p>", *_assurance_explained(artist.assurance))
 
     def get_inlines(self, request: HttpRequest, obj: Any) -> list[Any]:
         return list(self.inlines) if obj is not None else []
@@ -180,17 +235,23 @@ class ArtistAdmin(ScopedAdmin):
                 else:
                     formset.changed_objects.append((saved, link_form.changed_data))
 
-    @admin.action(description=_("Verify the selected artists"))
+    @admin.action(description=_("Verify the selected artists (staff checked the evidence)"))
     def verify_artists(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         if not is_operator(request.user):
             raise PermissionDenied
-        artists = list(queryset.filter(verified=False))
-        for artist in artists:
-            artist_verify(artist=artist)
+        evidence = request.POST.get("evidence", "").strip()
+        if not evidence:
+            messages.error(request, _("Say what evidence was checked; nobody was verified."))
+            return
+        verified = [
+            artist
+            for artist in queryset.exclude(assurance=Assurance.OPERATOR_VERIFIED)
+            if artist_verify(artist=artist, evidence=evidence, by=request.user)
+        ]
         messages.success(
             request,
             ngettext(
-                "%(count)d artist was verified.", "%(count)d artists were verified.", len(artists)
+                "%(count)d artist was verified.", "%(count)d artists were verified.", len(verified)
             )
-            % {"count": len(artists)},
+            % {"count": len(verified)},
         )

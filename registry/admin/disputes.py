@@ -73,11 +73,19 @@ class DisputeAdmin(ScopedAdmin):
                 "existing_column",
                 "claimed_column",
                 "distances_column",
+                "assurance_column",
                 "status",
                 "resolution",
                 "opened_at",
             ]
-        return ["dispute_column", "own_work_column", "status", "resolution", "opened_at"]
+        return [
+            "dispute_column",
+            "own_work_column",
+            "effect_column",
+            "status",
+            "resolution",
+            "opened_at",
+        ]
 
     def get_search_fields(self, request: HttpRequest) -> list[str]:
         fields = ["existing_work__title", "claimed_work__title"]
@@ -110,6 +118,32 @@ class DisputeAdmin(ScopedAdmin):
     @admin.display(description=_("Dispute"), ordering="pk")
     def dispute_column(self, dispute: Dispute) -> str:
         return _("Dispute %(number)s") % {"number": dispute.pk}
+
+    @admin.display(description=_("Assurance (earlier / later)"))
+    def assurance_column(self, dispute: Dispute) -> str:
+        effect = _("both denied") if dispute.freezes else _("the earlier one stands")
+        return f"{dispute.existing_assurance} / {dispute.claimed_assurance}: {effect}"
+
+    @admin.display(description=_("What it changes"))
+    def effect_column(self, dispute: Dispute) -> str:
+        # Told to each side in its own terms; the other party's name and work stay hidden.
+        if dispute.status != DisputeStatus.OPEN:
+            return ""
+        if dispute.freezes:
+            return str(_("Both registrations count as denied until the registry's staff decide."))
+        if getattr(dispute, "own_work_id", None) == dispute.existing_work_id:
+            return str(
+                _(
+                    "Your terms still apply: the later registration was less verified than "
+                    "yours. The registry's staff will review it."
+                )
+            )
+        return str(
+            _(
+                "An earlier, better verified registration of this image exists: yours does not "
+                "count until the registry's staff decide. Getting verified helps your claim."
+            )
+        )
 
     @admin.display(description=_("Your work"))
     def own_work_column(self, dispute: Dispute) -> SafeString:

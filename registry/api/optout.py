@@ -24,7 +24,9 @@ from registry.optout import (
     tdmrep_files,
 )
 from registry.selectors.terms import effective_terms
+from registry.services.site_tokens import site_token_check_request
 from registry.services.sites import site_register, site_remove
+from registry.site_fetch import token_url
 
 SIGNAL_FILES = ("tdmrep", "ai-txt", "headers")
 
@@ -66,6 +68,31 @@ class SiteDetailApi(ArtistApi):
     def delete(self, request: Request, site_id: int) -> Response:
         site_remove(site=get_object_or_404(ArtistSite, pk=site_id, artist=artist_of(request)))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SiteVerificationOut(serializers.Serializer):
+    token = serializers.CharField(help_text="Serve exactly this text at token_url.")
+    token_url = serializers.URLField()
+    verified = serializers.BooleanField()
+
+
+class SiteVerificationApi(ArtistApi):
+    @extend_schema(
+        request=None,
+        responses={202: SiteVerificationOut},
+        summary="Prove you control one of your sites",
+        description="Serve the token at token_url, then call this again: a worker fetches it "
+        "(redirects only within the same host) and, when it matches, the site is verified and "
+        "your claims become site_verified (issue 15).",
+    )
+    def post(self, request: Request, site_id: int) -> Response:
+        site = get_object_or_404(ArtistSite, pk=site_id, artist=artist_of(request))
+        site_token_check_request(site=site)
+        body = {"token": site.token, "token_url": token_url(site.url_prefix)}
+        return Response(
+            SiteVerificationOut({**body, "verified": site.verified}).data,
+            status=status.HTTP_202_ACCEPTED,
+        )
 
 
 def default_permissions(artist: Artist) -> dict[str, str]:

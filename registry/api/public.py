@@ -12,12 +12,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from registry.api.schema import ConsentryAutoSchema
+from registry.api.schema import ConsentryAutoSchema, error
 from registry.fingerprints import FINGERPRINT_VERSION, VARIANTS
 from registry.matching.rules import DEFAULT_MATCHING
-from registry.models import Artist, Permission, Purpose, Work
+from registry.models import Artist, LedgerCheckpoint, Permission, Purpose, Work
 from registry.receipts import key_id, public_pem
-from registry.selectors.consent import disputed_work_ids
+from registry.selectors.consent import disputed_works
 from registry.selectors.terms import effective_terms
 from registry.signing import receipt_signing_key
 
@@ -72,6 +72,24 @@ class ReceiptKeyApi(PublicApi):
         )
 
 
+class LedgerCheckpointApi(PublicApi):
+    class CheckpointOut(serializers.Serializer):
+        document = serializers.DictField(help_text="type, sequence, head_hash, time, key_id")
+        signature = serializers.CharField(help_text="Ed25519 over the canonical document.")
+
+    @extend_schema(
+        responses={200: CheckpointOut, 404: error("No checkpoint was published yet")},
+        summary="The latest signed checkpoint of the consent ledger's head",
+        description="Published periodically; keep them: a ledger rewritten behind a checkpoint "
+        "you hold no longer has that head hash at that sequence.",
+    )
+    def get(self, request: Request) -> Response:
+        latest = LedgerCheckpoint.objects.order_by("-sequence").first()
+        if latest is None:
+            return Response({"detail": "No checkpoint was published yet."}, status=404)
+        return Response({"document": latest.document, "signature": latest.signature})
+
+
 class CreditApi(PublicApi):
     class CreditRecordOut(serializers.Serializer):
         work_id = serializers.IntegerField()
@@ -84,9 +102,11 @@ class CreditApi(PublicApi):
     def get(self, request: Request, work_id: int) -> Response:
         # The credit record names the work and its terms; its image is never served.
         work = get_object_or_404(Work.objects.active().select_related("artist"), pk=work_id)
-        if disputed_work_ids([work.pk]):
+        disputed = disputed_works([work.pk])
+        if work.pk in disputed.frozen or work.pk in disputed.superseded:
             # Until operators decide, neither party of a dispute is named to the other (nor
-            # to anyone enumerating ids): docs/admin.md promises it.
+            # to anyone enumerating ids): docs/admin.md promises it. An earlier, surer claim
+            # that a later one disputes without freezing it keeps its public record.
             raise Http404
         terms = {
             purpose: effective_terms([work.pk], purpose)[work.pk] for purpose in Purpose.values

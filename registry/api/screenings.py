@@ -34,7 +34,15 @@ from registry.api.parsers import JSONParser
 from registry.api.schema import ConsentryAutoSchema, error
 from registry.api.uploads import fingerprints_from_files
 from registry.gatekeeper import passes
-from registry.models import Decision, Purpose, Screening, ScreeningItem, ScreeningMode
+from registry.models import (
+    Assurance,
+    Decision,
+    MinimumAssurance,
+    Purpose,
+    Screening,
+    ScreeningItem,
+    ScreeningMode,
+)
 from registry.selectors.decisions import decide_items
 from registry.selectors.ledger import registry_version
 from registry.services.screenings import (
@@ -128,6 +136,10 @@ class CreditOut(serializers.Serializer):
     url = serializers.URLField()
     license = serializers.CharField()
     attribution = serializers.CharField()
+    assurance = serializers.ChoiceField(
+        choices=Assurance.choices,
+        help_text="How sure the registry is that this permission came from the rights holder.",
+    )
 
 
 class ItemOut(serializers.Serializer):
@@ -146,9 +158,15 @@ class ScreeningOut(serializers.Serializer):
     status = serializers.CharField()
     purpose = serializers.CharField()
     mode = serializers.CharField()
+    min_assurance = serializers.CharField()
     accepting_chunks = serializers.BooleanField()
     progress = serializers.SerializerMethodField()
     counts = serializers.DictField(child=serializers.IntegerField())
+    allowed_by_assurance = serializers.DictField(
+        child=serializers.IntegerField(),
+        source="assurance_counts",
+        help_text="Allowed items by the least assurance among the permissions each one used.",
+    )
     registry_version = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
@@ -227,6 +245,12 @@ class ScreeningListCreateApi(OrganizationApi):
         purpose = serializers.ChoiceField(choices=Purpose.choices)
         mode = serializers.ChoiceField(
             choices=ScreeningMode.choices, default=ScreeningMode.CONSENT_REQUIRED
+        )
+        min_assurance = serializers.ChoiceField(
+            choices=MinimumAssurance.choices,
+            default=MinimumAssurance.VERIFIED,
+            help_text="The least assurance a claim needs for its permission to count; below "
+            "it a matched work's item is denied with the reason consent_unverified.",
         )
         keep_open = StrictBooleanField(
             default=False, help_text="Send more items as chunks, then close the screening."
@@ -487,6 +511,12 @@ class CheckApi(OrganizationApi):
         mode = serializers.ChoiceField(
             choices=ScreeningMode.choices, default=ScreeningMode.CONSENT_REQUIRED
         )
+        min_assurance = serializers.ChoiceField(
+            choices=MinimumAssurance.choices,
+            default=MinimumAssurance.VERIFIED,
+            help_text="The least assurance a claim needs for its permission to count; below "
+            "it a matched work's item is denied with the reason consent_unverified.",
+        )
 
     class CheckRequestDoc(CheckIn):
         items = items_doc(required=False, help_text="Ids unique within the request.")
@@ -515,6 +545,7 @@ class CheckApi(OrganizationApi):
             organization=organization_of(request),
             purpose=envelope.validated_data["purpose"],
             items=items,
+            min_assurance=envelope.validated_data["min_assurance"],
         )
         mode = envelope.validated_data["mode"]
         results = [

@@ -18,6 +18,7 @@ urlpatterns = [
     path("docs", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("matching", public.MatchingApi.as_view(), name="api-matching"),
     path("receipts/key", public.ReceiptKeyApi.as_view(), name="api-receipt-key"),
+    path("ledger/checkpoint", public.LedgerCheckpointApi.as_view(), name="api-ledger-checkpoint"),
     path("credits/<int:work_id>", public.CreditApi.as_view(), name="api-credit"),
     path(
         "artists/<int:artist_id>/policy", public.ArtistPolicyApi.as_view(), name="api-artist-policy"
@@ -56,6 +57,11 @@ urlpatterns = [
     path("artist/defaults", artists.DefaultTermsApi.as_view(), name="api-artist-defaults"),
     path("artist/sites", optout.SitesApi.as_view(), name="api-artist-sites"),
     path("artist/sites/<int:site_id>", optout.SiteDetailApi.as_view(), name="api-artist-site"),
+    path(
+        "artist/sites/<int:site_id>/verification",
+        optout.SiteVerificationApi.as_view(),
+        name="api-artist-site-verification",
+    ),
     path("artist/signals", optout.SignalFilesApi.as_view(), name="api-artist-signals"),
     path(
         "artist/works/<int:work_id>/tagged-image",

@@ -12,7 +12,7 @@ from registry.api.parsers import JSONParser
 from registry.api.schema import error
 from registry.api.screenings import CreditOut, OrganizationApi
 from registry.gatekeeper import ALLOWED, DENIED, UNREGISTERED, ItemDecision, passes
-from registry.models import Purpose, ScreeningMode
+from registry.models import MinimumAssurance, Purpose, ScreeningMode
 from registry.selectors.decisions import decide_urls
 from registry.selectors.ledger import registry_version
 
@@ -47,6 +47,12 @@ class UrlCheckApi(OrganizationApi):
         mode = serializers.ChoiceField(
             choices=ScreeningMode.choices, default=ScreeningMode.CONSENT_REQUIRED
         )
+        min_assurance = serializers.ChoiceField(
+            choices=MinimumAssurance.choices,
+            default=MinimumAssurance.VERIFIED,
+            help_text="The least assurance a claim needs for its permission to count; below "
+            "it a known source URL is denied with the reason consent_unverified.",
+        )
 
     class UrlCheckRequestDoc(UrlCheckIn):
         urls = serializers.ListField(
@@ -68,9 +74,15 @@ class UrlCheckApi(OrganizationApi):
         envelope = self.UrlCheckIn(data=request.data)
         envelope.is_valid(raise_exception=True)
         urls = _urls(request_object(request).get("urls"))
-        purpose, mode = envelope.validated_data["purpose"], envelope.validated_data["mode"]
+        checked = envelope.validated_data
+        purpose, mode = checked["purpose"], checked["mode"]
         version = registry_version()
-        decisions = decide_urls(organization=organization_of(request), purpose=purpose, urls=urls)
+        decisions = decide_urls(
+            organization=organization_of(request),
+            purpose=purpose,
+            urls=urls,
+            min_assurance=checked["min_assurance"],
+        )
         results = [
             _result(url, decision, mode) for url, decision in zip(urls, decisions, strict=True)
         ]

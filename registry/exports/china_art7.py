@@ -46,6 +46,7 @@ CSV_COLUMNS = [
     "grant_valid_until",
     "grant_revoked_at",
     "registry_url",
+    "assurance",
     "consent_withdrawn_at",
     "registry_sequence",
     "registry_hash",
@@ -100,6 +101,8 @@ class _Lookup:
                 "permission": permission,
                 "license": credit["license"],
                 "attribution": credit["attribution"],
+                # Credits written before assurance levels existed carry none: None, not a guess.
+                "assurance": credit.get("assurance"),
             },
             "grant": _grant_record(grant),
         }
@@ -166,7 +169,7 @@ def _csv_rows(record: dict[str, Any]) -> Iterator[list[Any]]:
     withdrawn = record["consent_withdrawn_at"]
     tail = [withdrawn or "", version["sequence"], version["hash"], record["receipt_url"]]
     if not record["works"]:
-        yield [*common, record["decision"], record["lawful_source"], *[""] * 15, *tail]
+        yield [*common, record["decision"], record["lawful_source"], *[""] * 16, *tail]
     for work in record["works"]:
         grant = work["grant"] or {}
         yield [
@@ -188,6 +191,7 @@ def _csv_rows(record: dict[str, Any]) -> Iterator[list[Any]]:
             grant.get("valid_until", ""),
             grant.get("revoked_at", ""),
             work["registry_url"],
+            work["terms"]["assurance"] or "",
             *tail,
         ]
 

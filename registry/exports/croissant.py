@@ -80,6 +80,12 @@ FIELDS = [
     ("attribution", "sc:Text", "sc:creditText", "Text that must accompany the work."),
     ("work_ids", "sc:Text", None, "Registry work ids the item matched."),
     ("registry_url", "sc:URL", "sc:isBasedOn", "The registry's credit record for the work."),
+    (
+        "assurance",
+        "sc:Text",
+        None,
+        "How sure the registry was that each permission came from the rights holder, per work.",
+    ),
 ]
 
 
@@ -143,6 +149,7 @@ def _records(screenings: list[Screening], licences: _Licences) -> Iterator[dict[
                 f"{RECORD_SET}/attribution": _joined(credit, lambda c: c["attribution"]),
                 f"{RECORD_SET}/work_ids": _joined(credit, lambda c: c["work_id"]),
                 f"{RECORD_SET}/registry_url": _joined(credit, lambda c: c["url"]),
+                f"{RECORD_SET}/assurance": _joined(credit, lambda c: c.get("assurance", "")),
             }
 
 

@@ -2,7 +2,7 @@
 
 from registry.models import lookups as lookups  # registers `field__any`
 from registry.models.artists import Artist, ArtistLink, ArtistSite, ArtistToken
-from registry.models.choices import Permission, Purpose
+from registry.models.choices import Assurance, MinimumAssurance, Permission, Purpose
 from registry.models.compliance import (
     DeliveryStatus,
     WebhookAttempt,
@@ -12,7 +12,7 @@ from registry.models.compliance import (
     WithdrawalNotice,
 )
 from registry.models.disputes import Dispute, DisputeResolution, DisputeStatus
-from registry.models.ledger import ConsentEvent, ConsentEventKind
+from registry.models.ledger import ConsentEvent, ConsentEventKind, LedgerCheckpoint
 from registry.models.organizations import Organization, OrganizationAPIKey
 from registry.models.screenings import (
     Decision,
@@ -31,6 +31,7 @@ __all__ = [
     "ArtistLink",
     "ArtistSite",
     "ArtistToken",
+    "Assurance",
     "ConsentEvent",
     "ConsentEventKind",
     "Decision",
@@ -41,6 +42,8 @@ __all__ = [
     "DisputeStatus",
     "Fingerprint",
     "Grant",
+    "LedgerCheckpoint",
+    "MinimumAssurance",
     "Organization",
     "OrganizationAPIKey",
     "Permission",

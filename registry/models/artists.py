@@ -5,6 +5,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from registry.models.choices import Assurance
+
 OPERATOR_PERMISSION = "registry.operate_registry"
 
 
@@ -36,8 +38,16 @@ class Artist(models.Model):
         blank=True,
         help_text=_("How AI teams must credit you. Defaults to your display name."),
     )
+    # Kept in step with `assurance` by the services: true at any verified level.
     verified = models.BooleanField(_("verified"), default=False)
     verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
+    assurance = models.CharField(
+        _("assurance"),
+        max_length=20,
+        choices=Assurance.choices,
+        default=Assurance.SELF_ASSERTED,
+        help_text=_("How sure the registry is that this artist holds the rights they claim."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     objects = ArtistQuerySet.as_manager()
@@ -88,6 +98,8 @@ class ArtistSite(models.Model):
     )
     # Unique: two artists cannot both speak for the same part of the web.
     url_prefix = models.CharField(_("URL prefix"), max_length=500, unique=True)
+    # Served by the artist under the prefix to prove control of it (registry.services.site_tokens).
+    token = models.CharField(_("verification token"), max_length=64, blank=True, editable=False)
     verified = models.BooleanField(_("verified"), default=False)
     verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)

@@ -17,3 +17,19 @@ class Permission(models.TextChoices):
     ALLOWED = "allowed", _("Allowed")
     NOT_ALLOWED = "not_allowed", _("Not allowed")
     LICENSED = "licensed", _("Licensed organizations only")
+
+
+class Assurance(models.TextChoices):
+    """How sure the registry is that a claim comes from the rights holder (registry.assurance)."""
+
+    SELF_ASSERTED = "self_asserted", _("Self-asserted (not verified)")
+    SITE_VERIFIED = "site_verified", _("Verified through the artist's site")
+    PLATFORM_ATTESTED = "platform_attested", _("Attested by a platform")
+    OPERATOR_VERIFIED = "operator_verified", _("Verified by the registry's staff")
+
+
+class MinimumAssurance(models.TextChoices):
+    """The least assurance a screening accepts for a permission to count."""
+
+    VERIFIED = "verified", _("Any verified level")
+    OPERATOR_VERIFIED = "operator_verified", _("Verified by the registry's staff")

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from registry.models.choices import Assurance
 from registry.models.works import Work
 
 
@@ -22,7 +23,12 @@ class DisputeQuerySet(models.QuerySet["Dispute"]):
 
 
 class Dispute(models.Model):
-    """Two artists claiming near-identical works. Both count as denied while it is open."""
+    """Two artists claiming near-identical works.
+
+    While it is open, both count as denied when the claims were equally sure (`freezes`). A later
+    claim less sure than the earlier one freezes nothing: it cannot change the earlier work's
+    decisions, and is itself not counted until an operator resolves the dispute.
+    """
 
     existing_work = models.ForeignKey(
         Work,
@@ -37,6 +43,26 @@ class Dispute(models.Model):
         related_name="disputes_as_claimed",
     )
     distances = models.JSONField(_("distances"), default=dict)
+    existing_assurance = models.CharField(
+        _("assurance of the earlier claim"),
+        max_length=20,
+        choices=Assurance.choices,
+        default=Assurance.SELF_ASSERTED,
+    )
+    claimed_assurance = models.CharField(
+        _("assurance of the later claim"),
+        max_length=20,
+        choices=Assurance.choices,
+        default=Assurance.SELF_ASSERTED,
+    )
+    freezes = models.BooleanField(
+        _("denies both works while open"),
+        default=True,
+        help_text=_(
+            "False when the later claim was less sure than the earlier one: "
+            "the earlier work's decisions stand until an operator resolves the dispute."
+        ),
+    )
     status = models.CharField(
         _("status"), max_length=16, choices=DisputeStatus.choices, default=DisputeStatus.OPEN
     )

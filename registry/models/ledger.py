@@ -13,6 +13,7 @@ class ConsentEventKind(models.TextChoices):
     DISPUTE_RESOLVED = "dispute_resolved", _("Dispute resolved")
     SITE_VERIFIED = "site_verified", _("Site reservation verified")
     SITE_REMOVED = "site_removed", _("Site reservation removed")
+    ASSURANCE_CHANGED = "assurance_changed", _("Assurance changed")
 
 
 class ConsentEvent(models.Model):
@@ -52,3 +53,22 @@ class ConsentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.kind}"
+
+
+class LedgerCheckpoint(models.Model):
+    """The ledger head, signed with the registry's receipt key and published (beat, hourly), so
+    that anyone who kept one can later prove the ledger was not rewritten behind that point."""
+
+    sequence = models.PositiveBigIntegerField(_("sequence"), unique=True)
+    head_hash = models.CharField(_("head hash"), max_length=64)
+    document = models.JSONField(_("signed document"))
+    signature = models.CharField(_("signature"), max_length=200)
+    created_at = models.DateTimeField(_("published at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("ledger checkpoint")
+        verbose_name_plural = _("ledger checkpoints")
+        ordering = ["-sequence"]
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.head_hash[:12]}"

@@ -3,7 +3,7 @@ import uuid
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from registry.models.choices import Purpose
+from registry.models.choices import MinimumAssurance, Purpose
 from registry.models.organizations import Organization
 from registry.models.works import Work
 
@@ -38,6 +38,12 @@ class Screening(models.Model):
     )
     purpose = models.CharField(_("purpose"), max_length=32, choices=Purpose.choices)
     mode = models.CharField(_("mode"), max_length=20, choices=ScreeningMode.choices)
+    min_assurance = models.CharField(
+        _("minimum assurance"),
+        max_length=20,
+        choices=MinimumAssurance.choices,
+        default=MinimumAssurance.VERIFIED,
+    )
     status = models.CharField(
         _("status"), max_length=16, choices=ScreeningStatus.choices, default=ScreeningStatus.RUNNING
     )
@@ -46,6 +52,8 @@ class Screening(models.Model):
     total_items = models.PositiveBigIntegerField(_("items"), default=0)
     done_items = models.PositiveBigIntegerField(_("items decided"), default=0)
     counts = models.JSONField(_("counts per decision"), default=dict)
+    # Allowed items by the least assurance among the permissions each one used.
+    assurance_counts = models.JSONField(_("allowed items per assurance"), default=dict)
     registry_sequence = models.PositiveBigIntegerField(_("registry version"))
     registry_hash = models.CharField(_("registry version hash"), max_length=64)
     matching = models.JSONField(_("matching configuration"), default=dict)

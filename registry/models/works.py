@@ -3,7 +3,9 @@ from typing import Any
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from registry.assurance import strongest
 from registry.models.artists import Artist, is_operator
+from registry.models.choices import Assurance
 
 
 class WorkQuerySet(models.QuerySet["Work"]):
@@ -44,6 +46,10 @@ class Work(models.Model):
     height = models.PositiveIntegerField(_("height"))
     information = models.FloatField(_("information"))
     fingerprint_version = models.PositiveSmallIntegerField(_("fingerprint version"))
+    # The claim's own assurance (e.g. a platform attested this upload); the artist's counts too.
+    assurance = models.CharField(
+        _("assurance"), max_length=20, choices=Assurance.choices, default=Assurance.SELF_ASSERTED
+    )
     created_at = models.DateTimeField(_("registered at"), auto_now_add=True)
     removed_at = models.DateTimeField(_("removed at"), null=True, blank=True)
 
@@ -60,6 +66,11 @@ class Work(models.Model):
     @property
     def credit(self) -> str:
         return self.credit_line or self.artist.credit
+
+    @property
+    def claim_assurance(self) -> str:
+        """The assurance of this claim: the work's own or its artist's, whichever is higher."""
+        return strongest(self.assurance, self.artist.assurance)
 
 
 class Fingerprint(models.Model):

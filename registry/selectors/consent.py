@@ -1,12 +1,13 @@
 """Whether works may be used by one organization for one purpose: the gatekeeper's rule 3."""
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.db.models import Q
 
-from registry.models import Dispute, Grant, Organization, Permission, Work
+from registry.assurance import strongest
+from registry.models import Assurance, Dispute, Grant, Organization, Permission, Work
 from registry.selectors.terms import EffectiveTerms, effective_terms
 
 
@@ -16,16 +17,39 @@ class Permit:
     reason: str  # why: allowed, licensed, not_allowed, licensed_without_grant, under_dispute
     terms: EffectiveTerms
     license: str  # the SPDX id, or the grant reference for licensed use
+    assurance: str = Assurance.SELF_ASSERTED  # of the claim that gave the terms
+    superseded_by: int | None = None  # see gatekeeper.WorkPermit
 
 
-def disputed_work_ids(work_ids: Collection[int]) -> set[int]:
+@dataclass(frozen=True)
+class DisputedWorks:
+    frozen: set[int]  # denied while their dispute is open
+    superseded: dict[int, int]  # a later, less sure claim -> the earlier work it disputes
+
+
+def disputed_works(work_ids: Collection[int]) -> DisputedWorks:
     rows = Dispute.objects.open().filter(
         Q(existing_work_id__any=work_ids) | Q(claimed_work_id__any=work_ids)
     )
-    disputed: set[int] = set()
-    for existing, claimed in rows.values_list("existing_work_id", "claimed_work_id"):
-        disputed.update((existing, claimed))
-    return disputed & set(work_ids)
+    wanted = set(work_ids)
+    frozen: set[int] = set()
+    superseded: dict[int, int] = {}
+    for existing, claimed, freezes in rows.values_list(
+        "existing_work_id", "claimed_work_id", "freezes"
+    ):
+        if freezes:
+            frozen.update((existing, claimed))
+        else:
+            superseded[claimed] = existing
+    return DisputedWorks(
+        frozen & wanted, {c: e for c, e in superseded.items() if c in wanted and c not in frozen}
+    )
+
+
+def claim_assurances(work_ids: Collection[int]) -> dict[int, str]:
+    """Each work's claim assurance: its own or its artist's, whichever is higher."""
+    rows = Work.objects.filter(pk__any=work_ids).values_list("pk", "assurance", "artist__assurance")
+    return {pk: strongest(own, artist) for pk, own, artist in rows}
 
 
 def _grant_references(
@@ -59,19 +83,25 @@ def permits_for(
     work_ids: Collection[int], *, organization: Organization, purpose: str, at: datetime
 ) -> dict[int, Permit]:
     terms = effective_terms(work_ids, purpose)
-    disputed = disputed_work_ids(work_ids)
+    disputed = disputed_works(work_ids)
+    assurances = claim_assurances(work_ids)
     licensed_ids = [w for w, t in terms.items() if t.permission == Permission.LICENSED]
     grants = _grant_references(licensed_ids, organization, purpose, at)
     permits = {}
     for work_id, work_terms in terms.items():
-        if work_id in disputed:
-            permits[work_id] = Permit(False, "under_dispute", work_terms, "")
+        level = assurances.get(work_id, Assurance.SELF_ASSERTED)
+        if work_id in disputed.frozen:
+            permit = Permit(False, "under_dispute", work_terms, "", level)
+        elif work_id in disputed.superseded:
+            # Alone (without the earlier work in the same item) it still counts as denied.
+            permit = Permit(False, "under_dispute", work_terms, "", level)
         elif work_terms.permission == Permission.ALLOWED:
-            permits[work_id] = Permit(True, "allowed", work_terms, work_terms.license)
+            permit = Permit(True, "allowed", work_terms, work_terms.license, level)
         elif work_terms.permission == Permission.LICENSED and work_id in grants:
-            permits[work_id] = Permit(True, "licensed", work_terms, grants[work_id])
+            permit = Permit(True, "licensed", work_terms, grants[work_id], level)
         elif work_terms.permission == Permission.LICENSED:
-            permits[work_id] = Permit(False, "licensed_without_grant", work_terms, "")
+            permit = Permit(False, "licensed_without_grant", work_terms, "", level)
         else:
-            permits[work_id] = Permit(False, "not_allowed", work_terms, "")
+            permit = Permit(False, "not_allowed", work_terms, "", level)
+        permits[work_id] = replace(permit, superseded_by=disputed.superseded.get(work_id))
     return permits

@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from registry.assurance import VERIFIED
 from registry.fingerprints import FingerprintFormatError, ImageFingerprint
 from registry.gatekeeper import Credit, ItemDecision, MatchedWork, WorkPermit, decide, invalid
 from registry.matching.rules import is_weak
@@ -34,6 +35,7 @@ def credits_for(permits: Mapping[int, Permit]) -> dict[int, Credit]:
             url=work_url(work.pk),
             license=permits[work.pk].license,
             attribution=permits[work.pk].terms.attribution,
+            assurance=permits[work.pk].assurance,
         )
         for work in works
     }
@@ -57,7 +59,9 @@ def _matched(match: WorkMatch) -> MatchedWork:
 
 def _work_permits(permits: Mapping[int, Permit]) -> dict[int, WorkPermit]:
     return {
-        work_id: WorkPermit(permit.allowed, permit.reason, permit.license)
+        work_id: WorkPermit(
+            permit.allowed, permit.reason, permit.license, permit.assurance, permit.superseded_by
+        )
         for work_id, permit in permits.items()
     }
 
@@ -67,19 +71,35 @@ def _all_work_ids(found: Collection[list[WorkMatch]]) -> set[int]:
 
 
 def decide_items(
-    *, organization: Organization, purpose: str, items: Sequence[Mapping[str, Any]]
+    *,
+    organization: Organization,
+    purpose: str,
+    items: Sequence[Mapping[str, Any]],
+    min_assurance: str = VERIFIED,
 ) -> list[ItemDecision]:
     """One decision per item, in order. Malformed or weak fingerprints are `invalid`; an item
-    whose embedded or download signals reserve the purpose is `denied` even if unregistered."""
+    whose embedded or download signals reserve the purpose is `denied` even if unregistered;
+    a permission from a claim below `min_assurance` counts for nothing (`consent_unverified`)."""
     parsed = [_parse(item) for item in items]
     fingerprints = [entry for entry in parsed if isinstance(entry, ImageFingerprint)]
     found = iter(match_fingerprints(fingerprints))
     matches_of = [next(found) if isinstance(entry, ImageFingerprint) else [] for entry in parsed]
-    return _decide(parsed, matches_of, items, organization=organization, purpose=purpose)
+    return _decide(
+        parsed,
+        matches_of,
+        items,
+        organization=organization,
+        purpose=purpose,
+        min_assurance=min_assurance,
+    )
 
 
 def decide_urls(
-    *, organization: Organization, purpose: str, urls: Sequence[str]
+    *,
+    organization: Organization,
+    purpose: str,
+    urls: Sequence[str],
+    min_assurance: str = VERIFIED,
 ) -> list[ItemDecision]:
     """One decision per URL, before anything is downloaded: the works that list it as their
     source match it exactly, and an artist's verified site prefix reserves it as it would a
@@ -88,7 +108,14 @@ def decide_urls(
     works_of = _works_by_url_digest({digest for digest in digests if digest is not None})
     matches_of = [works_of.get(digest, []) if digest else [] for digest in digests]
     items = [{"url": url} for url in urls]
-    return _decide(items, matches_of, items, organization=organization, purpose=purpose)
+    return _decide(
+        items,
+        matches_of,
+        items,
+        organization=organization,
+        purpose=purpose,
+        min_assurance=min_assurance,
+    )
 
 
 def _url_digest(url: str) -> bytes | None:
@@ -117,6 +144,7 @@ def _decide(
     *,
     organization: Organization,
     purpose: str,
+    min_assurance: str,
 ) -> list[ItemDecision]:
     now = timezone.now()
     reservations = reservations_for(items, organization=organization, purpose=purpose, at=now)
@@ -132,6 +160,7 @@ def _decide(
             work_permits,
             credits,
             reservations=[reservation.describe() for reservation in reserved],
+            min_assurance=min_assurance,
         )
         for entry, matches, reserved in zip(parsed, matches_of, reservations, strict=True)
     ]

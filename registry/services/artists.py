@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -5,7 +7,16 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from registry.models import Artist, ArtistLink
+from registry.assurance import is_verified, strongest
+from registry.models import Artist, ArtistLink, Assurance, ConsentEventKind, Work
+from registry.services.ledger import ledger_append
+
+# How each level is reached; the method and its evidence go into the ledger with the level.
+ASSURANCE_METHODS = {
+    "operator": Assurance.OPERATOR_VERIFIED,
+    "site": Assurance.SITE_VERIFIED,
+    "platform": Assurance.PLATFORM_ATTESTED,
+}
 
 
 @transaction.atomic
@@ -25,13 +36,68 @@ def artist_create(
     )
 
 
+def _assurance_payload(
+    *, assurance: str, previous: str, method: str, evidence: str, by: Any
+) -> dict[str, Any]:
+    if method not in ASSURANCE_METHODS:
+        raise ValidationError(
+            _("Unknown verification method “%(method)s”; use one of %(choices)s.")
+            % {"method": method, "choices": ", ".join(ASSURANCE_METHODS)}
+        )
+    if not evidence.strip():
+        raise ValidationError(_("Say what evidence was checked."))
+    return {
+        "assurance": assurance,
+        "previous": previous,
+        "method": method,
+        "evidence": evidence.strip(),
+        "by": by.get_username() if by is not None else None,
+    }
+
+
 @transaction.atomic
-def artist_verify(*, artist: Artist) -> Artist:
-    if not artist.verified:
-        artist.verified = True
-        artist.verified_at = timezone.now()
-        artist.save(update_fields=["verified", "verified_at"])
-    return artist
+def artist_assurance_set(*, artist: Artist, method: str, evidence: str, by: Any = None) -> bool:
+    """Raise the artist's assurance to the level `method` reaches, with its evidence in the
+    ledger. False when the artist is at that level or a higher one already."""
+    locked = Artist.objects.select_for_update().get(pk=artist.pk)
+    assurance = ASSURANCE_METHODS.get(method, "")
+    payload = _assurance_payload(
+        assurance=assurance, previous=locked.assurance, method=method, evidence=evidence, by=by
+    )
+    if strongest(locked.assurance, assurance) == locked.assurance:
+        return False
+    locked.assurance = assurance
+    if is_verified(assurance) and not locked.verified:
+        locked.verified, locked.verified_at = True, timezone.now()
+    locked.save(update_fields=["assurance", "verified", "verified_at"])
+    artist.assurance, artist.verified, artist.verified_at = (
+        locked.assurance,
+        locked.verified,
+        locked.verified_at,
+    )
+    ledger_append(kind=ConsentEventKind.ASSURANCE_CHANGED, artist=artist, payload=payload)
+    return True
+
+
+@transaction.atomic
+def work_assurance_set(*, work: Work, method: str, evidence: str, by: Any = None) -> bool:
+    """Raise one work's claim (e.g. a platform attests the upload); False when already there."""
+    locked = Work.objects.select_for_update().get(pk=work.pk)
+    assurance = ASSURANCE_METHODS.get(method, "")
+    payload = _assurance_payload(
+        assurance=assurance, previous=locked.assurance, method=method, evidence=evidence, by=by
+    )
+    if strongest(locked.assurance, assurance) == locked.assurance:
+        return False
+    Work.objects.filter(pk=work.pk).update(assurance=assurance)
+    work.assurance = assurance
+    ledger_append(kind=ConsentEventKind.ASSURANCE_CHANGED, work=work, payload=payload)
+    return True
+
+
+def artist_verify(*, artist: Artist, evidence: str, by: Any = None) -> bool:
+    """Staff checked the evidence: the artist's claims become `operator_verified`."""
+    return artist_assurance_set(artist=artist, method="operator", evidence=evidence, by=by)
 
 
 @transaction.atomic

@@ -9,7 +9,7 @@ from django.db import transaction
 from registry.demo_art import artwork, artwork_bytes
 from registry.fingerprints import fingerprint_image
 from registry.models import Artist, Organization, Permission, Purpose
-from registry.services.artists import artist_create
+from registry.services.artists import artist_create, artist_verify
 from registry.services.organizations import api_key_create, organization_create
 from registry.services.screenings import chunk_decide, screening_create
 from registry.services.terms import default_terms_set
@@ -48,6 +48,8 @@ def _load_artist(spec: DemoArtist) -> Artist:
         credit_line=spec.credit_line,
     )
     if spec.allow_training:
+        # A permission counts only from a verified artist: the demo's staff checked hers.
+        artist_verify(artist=artist, evidence="demo data: staff saw her Xiaohongshu profile")
         default_terms_set(
             artist=artist,
             purpose=Purpose.AI_TRAINING,

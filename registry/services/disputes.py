@@ -35,6 +35,8 @@ def dispute_resolve(*, dispute: Dispute, resolution: str, resolved_by: Any, note
             "dispute_id": dispute.pk,
             "existing_work_id": dispute.existing_work_id,
             "resolution": resolution,
+            "by": resolved_by.get_username() if resolved_by is not None else None,
+            "note": note,
         },
     )
     loser = {

@@ -15,9 +15,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from registry.fingerprints import ImageFingerprint
-from registry.gatekeeper import ItemDecision
+from registry.gatekeeper import ItemDecision, weakest_assurance
 from registry.matching.rules import DEFAULT_MATCHING
 from registry.models import (
+    MinimumAssurance,
     Organization,
     Purpose,
     Screening,
@@ -183,8 +184,10 @@ def screening_create(
     mode: str = ScreeningMode.CONSENT_REQUIRED,
     items: Sequence[Mapping[str, Any]] = (),
     keep_open: bool = False,
+    min_assurance: str = MinimumAssurance.VERIFIED,
 ) -> Screening:
-    """Start a screening. With keep_open, more chunks follow and `screening_close` ends it."""
+    """Start a screening. With keep_open, more chunks follow and `screening_close` ends it.
+    A permission counts only from a claim at `min_assurance` or above."""
     if purpose not in Purpose.values:
         raise ValidationError(
             f"Unknown purpose {purpose!r}; use one of {', '.join(Purpose.values)}."
@@ -193,12 +196,18 @@ def screening_create(
         raise ValidationError(
             f"Unknown mode {mode!r}; use one of {', '.join(ScreeningMode.values)}."
         )
+    if min_assurance not in MinimumAssurance.values:
+        raise ValidationError(
+            f"Unknown min_assurance {min_assurance!r}; "
+            f"use one of {', '.join(MinimumAssurance.values)}."
+        )
     payload = validate_items(items)
     version = registry_version()
     screening = Screening.objects.create(
         organization=organization,
         purpose=purpose,
         mode=mode,
+        min_assurance=min_assurance,
         status=ScreeningStatus.RECEIVING if keep_open else ScreeningStatus.RUNNING,
         accepting_chunks=keep_open,
         total_items=len(items),
@@ -350,7 +359,10 @@ def chunk_decide(*, chunk_id: int) -> bool:
         screening = chunk.screening
         raw_items = json.loads(chunk.payload)
         decisions = decide_items(
-            organization=screening.organization, purpose=screening.purpose, items=raw_items
+            organization=screening.organization,
+            purpose=screening.purpose,
+            items=raw_items,
+            min_assurance=screening.min_assurance,
         )
         now = timezone.now()
         _insert_items(chunk, raw_items, decisions)
@@ -363,18 +375,22 @@ def chunk_decide(*, chunk_id: int) -> bool:
         # The fingerprints have served; the decisions are what is kept.
         chunk.decided_at, chunk.payload = now, ""
         chunk.save(update_fields=["digest", "digest_version", "decided_at", "payload"])
-        _count(screening.pk, Counter(decision.decision for decision in decisions))
+        levels = Counter(
+            level for decision in decisions if (level := weakest_assurance(decision)) is not None
+        )
+        _count(screening.pk, Counter(decision.decision for decision in decisions), levels)
     return True
 
 
-def _count(screening_id: Any, counts: Counter[str]) -> None:
+def _count(screening_id: Any, counts: Counter[str], levels: Counter[str]) -> None:
     # The screening row is locked last and briefly: chunks of one screening decided in
     # parallel only queue for this small update, not for their whole work.
     screening = Screening.objects.select_for_update().get(pk=screening_id)
     merged = Counter(screening.counts) + counts
     screening.counts = dict(merged)
+    screening.assurance_counts = dict(Counter(screening.assurance_counts) + levels)
     screening.done_items += sum(counts.values())
-    screening.save(update_fields=["counts", "done_items"])
+    screening.save(update_fields=["counts", "assurance_counts", "done_items"])
     _finish_if_done(screening)
 
 
@@ -414,6 +430,10 @@ def _receipt(screening: Screening, finished_at: Any) -> dict[str, Any]:
         "organization": {"id": screening.organization_id, "name": screening.organization.name},
         "purpose": screening.purpose,
         "mode": screening.mode,
+        # What an `allowed` rests on: the least assurance a permission needed, and how many
+        # allowed items relied on each level (the weakest among each item's permissions).
+        "min_assurance": screening.min_assurance,
+        "allowed_by_assurance": dict(sorted(screening.assurance_counts.items())),
         "items": screening.total_items,
         "counts": {
             decision: screening.counts.get(decision, 0)

@@ -1,6 +1,6 @@
 """Registering and removing works, and the disputes that near-identical registrations open."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
@@ -10,9 +10,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from registry.assurance import rank
 from registry.fingerprints import WorkFingerprints, fingerprint_work, to_signed64
 from registry.models import (
     Artist,
+    Assurance,
     ConsentEventKind,
     Dispute,
     Fingerprint,
@@ -21,6 +23,7 @@ from registry.models import (
     WorkSourceUrl,
 )
 from registry.optout import PrefixError, url_digest
+from registry.selectors.consent import claim_assurances
 from registry.selectors.matching import WorkMatch, match_fingerprints
 from registry.services.ledger import ledger_append
 from registry.services.terms import terms_set, validate_terms
@@ -96,16 +99,34 @@ def _create_work(
     return work
 
 
-def _open_disputes(work: Work, claims: Iterable[WorkMatch]) -> list[Dispute]:
+def _open_disputes(work: Work, claims: Sequence[WorkMatch]) -> list[Dispute]:
+    """One dispute per earlier work the new one matches. A later claim less sure than the
+    earlier one freezes nothing (else any new account could deny anyone's work); equally
+    sure claims, or a surer later one, deny both until staff decide: fail closed."""
     disputes = []
+    claimed_level = work.claim_assurance
+    existing_levels = claim_assurances([claim.work_id for claim in claims])
     for claim in claims:
+        existing_level = existing_levels.get(claim.work_id, Assurance.SELF_ASSERTED)
+        freezes = rank(claimed_level) >= rank(existing_level)
         dispute = Dispute.objects.create(
-            existing_work_id=claim.work_id, claimed_work=work, distances=claim.distances
+            existing_work_id=claim.work_id,
+            claimed_work=work,
+            distances=claim.distances,
+            existing_assurance=existing_level,
+            claimed_assurance=claimed_level,
+            freezes=freezes,
         )
         ledger_append(
             kind=ConsentEventKind.DISPUTE_OPENED,
             work=work,
-            payload={"dispute_id": dispute.pk, "existing_work_id": claim.work_id},
+            payload={
+                "dispute_id": dispute.pk,
+                "existing_work_id": claim.work_id,
+                "existing_assurance": existing_level,
+                "claimed_assurance": claimed_level,
+                "freezes": freezes,
+            },
         )
         disputes.append(dispute)
     return disputes

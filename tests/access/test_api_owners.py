@@ -51,6 +51,12 @@ OBJECT_ENDPOINTS: dict[str, Endpoint] = {
         ("delete",),
         lambda world: {"site_id": world.alice_site.pk},
     ),
+    "api-artist-site-verification": (
+        "alice",
+        "bob",
+        ("post",),
+        lambda world: {"site_id": world.alice_site.pk},
+    ),
 }
 # Public by design: a work's credit and an artist's default policy are what crawlers read.
 PUBLIC_OBJECT_ENDPOINTS = {"api-credit", "api-artist-policy"}
@@ -90,6 +96,7 @@ def _state(world: World) -> tuple:
         ScreeningChunk.objects.filter(screening=screening).count(),
         type(world.acme_webhook).objects.get(pk=world.acme_webhook.pk).active,
         ArtistSite.objects.filter(pk=world.alice_site.pk).exists(),
+        ArtistSite.objects.filter(pk=world.alice_site.pk).values_list("token", flat=True).first(),
     )
 
 

@@ -27,6 +27,7 @@ from registry.models import (
 )
 from tests.access.conftest import World
 from tests.api.conftest import item
+from tests.factories import unverified
 
 pytestmark = pytest.mark.django_db
 
@@ -44,6 +45,7 @@ def _forged(world: World) -> dict:
         "organization_id": world.globex.pk,
         "verified": True,
         "verified_at": LONG_AGO,
+        "assurance": "operator_verified",
         "created_at": LONG_AGO,
         "updated_at": LONG_AGO,
         "removed_at": LONG_AGO,
@@ -69,6 +71,7 @@ def test_a_site_keeps_its_owner_and_stays_unverified(world, clients):
 
 
 def test_defaults_apply_to_the_caller_only_and_verify_nothing(world, clients):
+    unverified(world.alice)
     response = clients["alice"].post(
         "/api/v1/artist/defaults",
         {"purpose": Purpose.DATA_MINING, "permission": Permission.ALLOWED, **_forged(world)},
@@ -79,6 +82,7 @@ def test_defaults_apply_to_the_caller_only_and_verify_nothing(world, clients):
     assert not DefaultTerms.objects.filter(artist=world.bob).exists()
     world.alice.refresh_from_db()
     assert not world.alice.verified and world.alice.verified_at is None
+    assert world.alice.assurance == "self_asserted"
 
 
 def test_terms_change_only_the_purpose_named(world, clients):
@@ -269,6 +273,7 @@ ADMIN_FORGED = {
     "artist": "",
     "user": "",
     "verified": "on",
+    "assurance": "operator_verified",
     "verified_at_0": "2001-01-01",
     "verified_at_1": "00:00:00",
     "verified_at": LONG_AGO,
@@ -279,6 +284,7 @@ ADMIN_FORGED = {
 
 
 def test_an_artists_own_profile_form_sets_no_verified_flag_nor_owner(world):
+    unverified(world.alice)
     client = Client()
     client.force_login(world.alice.user)
     url = reverse("admin:registry_artist_change", args=[world.alice.pk])
@@ -287,6 +293,7 @@ def test_an_artists_own_profile_form_sets_no_verified_flag_nor_owner(world):
     world.alice.refresh_from_db()
     assert world.alice.display_name == "Alice L."  # the form was accepted...
     assert not world.alice.verified and world.alice.verified_at is None  # ...not the rest
+    assert world.alice.assurance == "self_asserted"
     assert world.alice.user.username == "alice"
 
 

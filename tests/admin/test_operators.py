@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from registry.models import (
     Artist,
+    Assurance,
     ConsentEvent,
     ConsentEventKind,
     Dispute,
@@ -16,26 +17,39 @@ from registry.models import (
     OrganizationAPIKey,
 )
 from tests.admin.conftest import client_for
+from tests.factories import ArtistFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def test_operators_verify_artists_in_bulk_and_artists_cannot(alice, bob, operator_client):
+def test_operators_verify_artists_in_bulk_with_evidence_and_artists_cannot(
+    mallory, operator_client
+):
+    carol = ArtistFactory.create(user__username="carol", display_name="Carol")
     changelist = reverse("admin:registry_artist_changelist")
-    operator_client.post(
-        changelist, {"action": "verify_artists", "index": 0, "_selected_action": [alice.pk]}
-    )
-    alice.refresh_from_db()
-    bob.refresh_from_db()
-    assert alice.verified and alice.verified_at is not None
-    assert not bob.verified
+    verify = {"action": "verify_artists", "index": 0, "_selected_action": [mallory.pk]}
 
-    bob_client = client_for(bob.user)
-    bob_client.post(
-        changelist, {"action": "verify_artists", "index": 0, "_selected_action": [bob.pk]}
+    operator_client.post(changelist, verify)  # no evidence: nobody is verified
+    mallory.refresh_from_db()
+    assert mallory.assurance == Assurance.SELF_ASSERTED and not mallory.verified
+
+    operator_client.post(changelist, {**verify, "evidence": "video call, ID and sketches"})
+    mallory.refresh_from_db()
+    carol.refresh_from_db()
+    assert mallory.assurance == Assurance.OPERATOR_VERIFIED
+    assert mallory.verified and mallory.verified_at is not None
+    event = ConsentEvent.objects.get(kind=ConsentEventKind.ASSURANCE_CHANGED, artist=mallory)
+    assert event.payload["evidence"] == "video call, ID and sketches"
+    assert event.payload["method"] == "operator" and event.payload["by"]
+    assert carol.assurance == Assurance.SELF_ASSERTED and not carol.verified
+
+    carol_client = client_for(carol.user)
+    carol_client.post(
+        changelist,
+        {**verify, "_selected_action": [carol.pk], "evidence": "trust me"},
     )
-    bob.refresh_from_db()
-    assert not bob.verified
+    carol.refresh_from_db()
+    assert carol.assurance == Assurance.SELF_ASSERTED and not carol.verified
 
 
 def test_an_operator_registers_an_artist_with_a_login(operator_client):

@@ -28,6 +28,7 @@ from registry.selectors.terms import effective_terms, with_effective_permission
 from registry.services.terms import default_terms_set, terms_set
 from tests.admin.conftest import client_for
 from tests.conftest import _SEED_BASE
+from tests.factories import unverified
 
 pytestmark = pytest.mark.django_db
 
@@ -386,9 +387,11 @@ def test_the_profile_sets_credit_line_defaults_and_links(alice, alice_client):
         "CC-BY-4.0",
     )
     assert ConsentEvent.objects.filter(kind=ConsentEventKind.DEFAULTS_CHANGED).count() == 1
-    assert alice_client.post(url, {**data, "verified": "on"}).status_code == 302
+    unverified(alice)
+    forged = {**data, "verified": "on", "assurance": "operator_verified"}
+    assert alice_client.post(url, forged).status_code == 302
     alice.refresh_from_db()
-    assert not alice.verified
+    assert not alice.verified and alice.assurance == "self_asserted"
 
 
 def test_an_artist_grants_chosen_works_and_revokes_the_grant(

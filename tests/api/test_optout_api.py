@@ -55,8 +55,9 @@ def test_removing_a_verified_site_is_on_the_ledger(alice, alice_api):
 
     alice_api.delete(f"/api/v1/artist/sites/{site['id']}")
 
+    # alice's own verification by staff (the fixture) comes first.
     kinds = list(ConsentEvent.objects.values_list("kind", flat=True))
-    assert kinds == ["site_verified", "site_removed"]
+    assert kinds == ["assurance_changed", "site_verified", "site_removed"]
 
 
 def test_signals_say_the_artists_defaults_and_our_readers_agree(alice, alice_api):

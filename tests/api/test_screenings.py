@@ -56,6 +56,7 @@ def test_each_decision_kind_with_its_reason_and_credit(acme_api, works, run_pend
         "license": "CC-BY-4.0",
         "attribution": "By Alice",
         "url": None,
+        "assurance": "operator_verified",
     }
     assert credit["url"].endswith(f"/api/v1/credits/{works['allowed'].pk}")
     assert decided["mine"]["matches"][0]["work_id"] == works["allowed"].pk

@@ -167,3 +167,17 @@ def test_operators_register_and_verify_a_prefix_from_the_command_line(bob, capsy
         call_command("add_site_prefix", "nobody", "https://x.example/")
     with pytest.raises(CommandError, match="registered already"):
         call_command("add_site_prefix", "bob", "https://bob.example/portfolio")
+
+
+def test_a_permission_counts_only_from_a_verified_claim(mallory, register_work, acme_api):
+    """Anybody can list somebody else's URL as the source of a work and allow it: until staff
+    verify them, the URL is denied, not allowed on their word."""
+    stolen = "https://alice.example/art/heron.png"
+    work = register_work(mallory, seed=5, title="Heron", source_urls=[stolen])
+    terms_set(
+        artist=mallory, works=[work], purpose=Purpose.AI_TRAINING, permission=Permission.ALLOWED
+    )
+
+    (result,) = _check(acme_api, [stolen])
+    assert (result["decision"], result["credit"]) == ("denied", [])
+    assert "consent_unverified" in result["reason"]

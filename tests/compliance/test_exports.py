@@ -153,6 +153,7 @@ def test_the_china_record_names_work_artist_terms_and_grant_per_passing_item(scr
         "permission": "allowed",
         "license": "CC-BY-4.0",
         "attribution": "By Alice",
+        "assurance": "operator_verified",
     }
     assert mine["grant"] is None
     (licensed,) = by_item["licensed"]["works"]

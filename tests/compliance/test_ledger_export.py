@@ -19,10 +19,11 @@ from registry.signing import receipt_signing_key
 
 
 @pytest.fixture
-def exported(alice):
-    """Four events (alice's defaults per purpose), exported: header, 4 events, checkpoint."""
+def exported(mallory):
+    """Four events (an unverified artist's defaults per purpose; a verified one's verification
+    would be a fifth), exported: header, 4 events, checkpoint."""
     for purpose in Purpose.values:
-        default_terms_set(artist=alice, purpose=purpose, permission=Permission.ALLOWED)
+        default_terms_set(artist=mallory, purpose=purpose, permission=Permission.ALLOWED)
     return "".join(ledger_jsonl()).splitlines()
 
 

@@ -5,6 +5,7 @@ import random
 
 import pytest
 import requests
+from django.core.management import call_command
 
 from registry.client.cli import main as client_main
 from registry.demo_art import artwork
@@ -30,7 +31,9 @@ def _save(path, seed, scale=1.0, quality=80):
 def folder(tmp_path, register_work):
     """alice's allowed work 1 and refused work 2 as re-posts, a stranger, a broken file, and
     an img2dataset shard with its sidecar."""
-    alice = ArtistFactory.create(user__username="alice", display_name="Alice Liu")
+    alice = ArtistFactory.create(
+        user__username="alice", display_name="Alice Liu", verified_with="e2e: staff saw her ID"
+    )
     allowed, refused = register_work(alice, seed=1), register_work(alice, seed=2)
     terms_set(
         artist=alice,
@@ -187,3 +190,35 @@ def test_a_worker_killed_mid_screening_still_finishes_with_one_result_per_item(w
     assert items.values("chunk", "position").distinct().count() == chunks * size
     assert sum(screening.counts.values()) == chunks * size
     assert screening.receipt is not None and screening.receipt["items"] == chunks * size
+
+
+def test_laundered_consent_is_denied_through_the_client_until_staff_verify(
+    worker, live_server, register_work, tmp_path
+):
+    """Issue 15: an unverified account registers someone's picture and allows it; the AI team's
+    client run gets `denied` (consent_unverified), and `allowed` once staff verified her."""
+    mallory = ArtistFactory.create(user__username="mallory", display_name="Mallory")
+    work = register_work(mallory, seed=1, allow=["ai_training"], license="CC-BY-4.0")
+    images = tmp_path / "scraped"
+    images.mkdir()
+    _save(images / "copy.jpg", 1, scale=0.6, quality=70)
+    _, key = api_key_create(organization=organization_create(name="Acme AI"))
+
+    def decided(out_name):
+        out = tmp_path / out_name
+        arguments = ["screen", str(images), "--api", live_server.url, "--key", key,
+                     "--purpose", "ai_training", "--out", str(out), "--quiet",
+                     "--wait", "120"]  # fmt: skip
+        assert client_main(arguments) == 0
+        (line,) = map(json.loads, out.read_text().splitlines())
+        return line
+
+    before = decided("before.jsonl")
+    assert before["decision"] == "denied"
+    assert f"work {work.pk}: consent_unverified" in before["reason"]
+
+    call_command("verify_artist", "mallory", "--method", "operator", "--evidence", "ID seen")
+
+    after = decided("after.jsonl")
+    assert after["decision"] == "allowed"
+    assert after["credit"][0]["assurance"] == "operator_verified"

@@ -143,6 +143,8 @@ def _set_up(stack: Stack, database_url: str) -> Deployment:
     stack.manage("create_organization", "Fault AI")
     api_key = stack.manage("create_api_key", "--organization", "Fault AI").strip().splitlines()[-1]
     stack.manage("create_artist", "alice", "--password", PASSWORD, "--display-name", "Alice")
+    # Her permissions count only once staff verified her.
+    stack.manage("verify_artist", "alice", "--method", "operator", "--evidence", "faults: ID seen")
     token_line = stack.manage("create_artist_token", "alice")
     token = re.search(r"token (\w+)", token_line)
     assert token, token_line

@@ -1,3 +1,4 @@
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -6,8 +7,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from registry.exports.ledger_check import LedgerExportError, verify_ledger_export
 from registry.ledger import LedgerEntry, first_broken_link
+from registry.ledger_replay import replay
 from registry.models import ConsentEvent
 from registry.receipts import ReceiptError, load_public_key
+from registry.selectors.ledger_check import first_difference, receipt_problem
 from registry.signing import receipt_signing_key
 
 
@@ -21,13 +24,20 @@ def stored_entries() -> Iterator[LedgerEntry]:
 
 class Command(BaseCommand):
     help = (
-        "Recompute the consent ledger's hash chain; fail and name the first broken event. "
-        "With --export FILE, verify an exported ledger offline instead."
+        "Recompute the consent ledger's hash chain, then replay it and compare the works, terms, "
+        "grants, disputes and assurance tables with it; fail and name the first broken event or "
+        "differing row. With --export FILE, verify an exported ledger offline instead."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--export", type=Path, help="an exported ledger (JSON Lines) to verify offline"
+        )
+        parser.add_argument(
+            "--receipts",
+            type=Path,
+            help="a folder of saved receipts (*.json): each must be signed by the registry's key "
+            "and name a registry version on this ledger",
         )
         parser.add_argument(
             "--key-file",
@@ -44,11 +54,39 @@ class Command(BaseCommand):
         broken = first_broken_link(stored_entries())
         if broken is not None:
             raise CommandError(f"The ledger is broken at event {broken.sequence}: {broken.reason}.")
+        difference = first_difference(replay(stored_entries()))
+        if difference is not None:
+            raise CommandError(f"The tables differ from the ledger: {difference}.")
+        if options["receipts"] is not None:
+            key_file = options["key_file"]
+            self._verify_receipts(Path(options["receipts"]), Path(key_file) if key_file else None)
         head = ConsentEvent.objects.order_by("-sequence").first()
         if head is None:
             self.stdout.write("The ledger is empty.")
         else:
             self.stdout.write(f"The ledger holds: {head.sequence} events, head hash {head.hash}.")
+
+    def _verify_receipts(self, folder: Path, key_file: Path | None) -> None:
+        try:
+            public_key = (
+                load_public_key(key_file.read_bytes())
+                if key_file is not None
+                else receipt_signing_key().public_key()
+            )
+            paths = sorted(folder.glob("*.json"))
+        except (OSError, ReceiptError) as error:
+            raise CommandError(str(error)) from None
+        if not paths:
+            raise CommandError(f"No receipts (*.json) in {folder}.")
+        for path in paths:
+            try:
+                receipt = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as error:
+                raise CommandError(f"{path.name}: cannot be read: {error}") from None
+            problem = receipt_problem(receipt, public_key)
+            if problem is not None:
+                raise CommandError(f"{path.name}: {problem}.")
+        self.stdout.write(f"{len(paths)} receipts are signed and name versions on this ledger.")
 
     def _verify_export(self, path: Path, key_file: Path | None) -> None:
         try:

@@ -1,0 +1,81 @@
+"""Replaying the consent ledger: the state its events say the registry is in.
+
+Plain Python, like registry.ledger: the hash chain proves the ledger was not edited; the replay
+proves the tables the gatekeeper reads (works, terms, grants, disputes, assurance) say what the
+ledger says, so an edit of those tables behind the ledger's back is caught too.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from registry.assurance import SELF_ASSERTED
+from registry.ledger import LedgerEntry
+
+TermsState = tuple[str, str, str]  # permission, licence, attribution
+
+
+@dataclass
+class ReplayedRegistry:
+    works: dict[int, dict[str, Any]] = field(default_factory=dict)
+    terms: dict[tuple[int, str], TermsState] = field(default_factory=dict)
+    defaults: dict[tuple[int, str], TermsState] = field(default_factory=dict)
+    grants: dict[str, dict[str, Any]] = field(default_factory=dict)
+    disputes: dict[int, dict[str, Any]] = field(default_factory=dict)
+    artist_assurance: dict[int, str] = field(default_factory=dict)
+    work_assurance: dict[int, str] = field(default_factory=dict)
+
+
+def _terms(payload: dict[str, Any]) -> TermsState:
+    return (payload["permission"], payload.get("license", ""), payload.get("attribution", ""))
+
+
+def _apply(state: ReplayedRegistry, entry: LedgerEntry) -> None:
+    payload: dict[str, Any] = dict(entry.payload)
+    kind, work_id, artist_id = entry.kind, entry.work_id, entry.artist_id
+    if kind == "work_registered" and work_id is not None:
+        state.works[work_id] = {"sha256": payload.get("sha256"), "removed": False}
+    elif kind == "work_removed" and work_id in state.works:
+        state.works[work_id]["removed"] = True
+    elif kind == "terms_changed" and work_id is not None:
+        state.terms[(work_id, payload["purpose"])] = _terms(payload)
+    elif kind == "defaults_changed" and artist_id is not None:
+        state.defaults[(artist_id, payload["purpose"])] = _terms(payload)
+    elif kind == "grant_created":
+        state.grants[payload["grant"]] = {**payload, "artist_id": artist_id, "revoked": False}
+    elif kind == "grant_revoked" and payload["grant"] in state.grants:
+        state.grants[payload["grant"]]["revoked"] = True
+    elif kind == "dispute_opened":
+        state.disputes[payload["dispute_id"]] = {
+            "existing_work_id": payload["existing_work_id"],
+            "claimed_work_id": work_id,
+            "freezes": payload.get("freezes", True),
+            "status": "open",
+            "resolution": "",
+        }
+    elif kind == "dispute_resolved" and payload["dispute_id"] in state.disputes:
+        state.disputes[payload["dispute_id"]] |= {
+            "status": "resolved",
+            "resolution": payload["resolution"],
+        }
+    elif kind == "assurance_changed":
+        if work_id is not None:
+            state.work_assurance[work_id] = payload["assurance"]
+        elif artist_id is not None:
+            state.artist_assurance[artist_id] = payload["assurance"]
+
+
+def replay(entries: Iterable[LedgerEntry]) -> ReplayedRegistry:
+    """The registry's state after every event, in the order given (the ledger's order)."""
+    state = ReplayedRegistry()
+    for entry in entries:
+        _apply(state, entry)
+    return state
+
+
+def assurance_of_artist(state: ReplayedRegistry, artist_id: int) -> str:
+    return state.artist_assurance.get(artist_id, SELF_ASSERTED)
+
+
+def assurance_of_work(state: ReplayedRegistry, work_id: int) -> str:
+    return state.work_assurance.get(work_id, SELF_ASSERTED)
