@@ -305,12 +305,15 @@ def main() -> None:
         metavar="FOLDER",
         help="measure an evaluation set written by bench.evalset (manifest.jsonl) instead",
     )
+    parser.add_argument(
+        "--sample", type=int, help="--eval: only the first N queries (and probes) of each edit"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     if args.eval is not None:
         from bench.accuracy.external import run
 
-        run(args.eval, args.processes)
+        run(args.eval, args.processes, args.sample)
         print(f"({time.perf_counter() - started:.0f} s)")
         return
     dataset = load_dataset(args.processes)

@@ -76,13 +76,24 @@ def _query_file(path: str) -> object:
     return _query_job(_read(path))
 
 
-def load_evalset(folder: Path, processes: int) -> EvalSet:
+def load_evalset(folder: Path, processes: int, sample: int | None = None) -> EvalSet:
+    """The set's fingerprints; with `sample`, only the first `sample` queries of each edit
+    and as many probes (a quicker, coarser run)."""
     raw = (folder / "manifest.jsonl").read_bytes()
     lines = [json.loads(line) for line in raw.splitlines() if line.strip()]
     works = [line for line in lines if line["kind"] == "work"]
     queries = [line for line in lines if line["kind"] == "query"]
+    if sample is not None:
+        seen: Counter[tuple[str, bool]] = Counter()
+        kept = []
+        for query in queries:
+            group = (query["edit"], query["work"] is None)
+            seen[group] += 1
+            if seen[group] <= sample:
+                kept.append(query)
+        queries = kept
     registered_lines = [work for work in works if work["split"] == "registered"]
-    cache = CACHE / f"{folder.name}-{_fingerprint_digest(raw)}.pickle"
+    cache = CACHE / f"{folder.name}-{sample}-{_fingerprint_digest(raw)}.pickle"
     if cache.exists():
         with cache.open("rb") as handle:
             fingerprints = pickle.load(handle)  # noqa: S301 - our own cache file
@@ -266,11 +277,13 @@ def _report_by_kind(evalset: EvalSet, tally: Tally) -> None:
         )
 
 
-def run(folder: Path, processes: int) -> None:
-    evalset = load_evalset(folder, processes)
+def run(folder: Path, processes: int, sample: int | None = None) -> None:
+    evalset = load_evalset(folder, processes, sample)
     unknown = [edit for edit in evalset.edits if edit not in EDITS]
     if unknown:
         print(f"edits without a target in bench/accuracy/generator.py: {', '.join(unknown)}")
+    if sample is not None:
+        print(f"sample: the first {sample} queries of each edit and as many probes")
     report(evalset, DEFAULT_MATCHING, folder)
 
 

@@ -160,7 +160,8 @@ def measure_mode(
     )
     print(
         f"  {name:<10} build {build:6.1f} s; {figures['qps']:>9,.0f} q/s "
-        f"({figures['cpu_qps']:,.0f} per busy core); candidates/query {figures['candidates']:8.2f} (p99 "
+        f"({figures['cpu_qps']:,.0f} per busy core); "
+        f"candidates/query {figures['candidates']:8.2f} (p99 "
         f"{figures['candidates_p99']:.0f}; {figures['works']:.2f} works); per entry "
         f"{figures['per_entry']:.1e}; entries touched/probe pHash {figures['touched_phash']:,.0f}, "
         f"dHash {figures['touched_dhash']:,.0f}; planted recall {figures['recall']:.2%}"
