@@ -76,7 +76,9 @@ def _query_file(path: str) -> object:
     return _query_job(_read(path))
 
 
-def load_evalset(folder: Path, processes: int, sample: int | None = None) -> EvalSet:
+def load_evalset(
+    folder: Path, processes: int, sample: int | None = None, cache_dir: Path = CACHE
+) -> EvalSet:
     """The set's fingerprints; with `sample`, only the first `sample` queries of each edit
     and as many probes (a quicker, coarser run)."""
     raw = (folder / "manifest.jsonl").read_bytes()
@@ -93,7 +95,7 @@ def load_evalset(folder: Path, processes: int, sample: int | None = None) -> Eva
                 kept.append(query)
         queries = kept
     registered_lines = [work for work in works if work["split"] == "registered"]
-    cache = CACHE / f"{folder.name}-{sample}-{_fingerprint_digest(raw)}.pickle"
+    cache = cache_dir / f"{folder.name}-{sample}-{_fingerprint_digest(raw)}.pickle"
     if cache.exists():
         with cache.open("rb") as handle:
             fingerprints = pickle.load(handle)  # noqa: S301 - our own cache file
@@ -104,7 +106,7 @@ def load_evalset(folder: Path, processes: int, sample: int | None = None) -> Eva
             )
             query_prints = pool.map(_query_file, [query["path"] for query in queries], chunksize=16)
         fingerprints = (registered_prints, query_prints)
-        CACHE.mkdir(parents=True, exist_ok=True)
+        cache_dir.mkdir(parents=True, exist_ok=True)
         with cache.open("wb") as handle:
             pickle.dump(fingerprints, handle)
     registered_prints, query_prints = fingerprints

@@ -115,7 +115,7 @@ def test_evaluation_set_counts_recall_false_matches_and_gate_misses(tmp_path: Pa
         )
     (tmp_path / "manifest.jsonl").write_text("\n".join(json.dumps(line) for line in lines))
 
-    evalset = load_evalset(tmp_path, processes=1)
+    evalset = load_evalset(tmp_path, processes=1, cache_dir=tmp_path / "cache")
     edited, probes, by_kind, weak = measure(evalset, DEFAULT_MATCHING)
 
     assert edited.total["reencode"] == 2  # the refused work's query is counted, not dropped
