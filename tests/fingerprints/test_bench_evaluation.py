@@ -71,7 +71,7 @@ def test_evaluation_set_counts_recall_false_matches_and_gate_misses(tmp_path: Pa
     registered = painting(1)
     distinct = painting(2)
     blank = Image.new("RGB", (300, 300), (250, 250, 250))  # the gate refuses it
-    lines = [
+    lines: list[dict[str, object]] = [
         {
             "kind": "work",
             "id": "a",
