@@ -16,6 +16,7 @@ import argparse
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -298,8 +299,23 @@ def main() -> None:
     parser.add_argument(
         "--beyond", action="store_true", help="also measure the edits of bench/accuracy/beyond.py"
     )
+    parser.add_argument(
+        "--eval",
+        type=Path,
+        metavar="FOLDER",
+        help="measure an evaluation set written by bench.evalset (manifest.jsonl) instead",
+    )
+    parser.add_argument(
+        "--sample", type=int, help="--eval: only the first N queries (and probes) of each edit"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
+    if args.eval is not None:
+        from bench.accuracy.external import run
+
+        run(args.eval, args.processes, args.sample)
+        print(f"({time.perf_counter() - started:.0f} s)")
+        return
     dataset = load_dataset(args.processes)
     config = DEFAULT_MATCHING
     edited, distinct, weak = measure(dataset, config)

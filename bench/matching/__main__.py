@@ -66,6 +66,14 @@ def parse_args() -> argparse.Namespace:
         "--dhash-variants",
         help="comma-separated, instead of DEFAULT_MATCHING's (to size another configuration)",
     )
+    parser.add_argument(
+        "--realistic",
+        action="store_true",
+        help="compare uniform codes with codes distributed like real hashes (bench.collisions)",
+    )
+    parser.add_argument(
+        "--flips", default="0,4", help="--realistic: bits flipped in each real code, low,high"
+    )
     return parser.parse_args()
 
 
@@ -527,6 +535,13 @@ def main() -> None:
         f"JIT warm-up: {time.perf_counter() - start:.2f} s (numba cache: {hits} loaded, "
         f"{misses} compiled), excluded from every figure below"
     )
+
+    if args.realistic:
+        from bench.collisions import CODES
+        from bench.matching import realistic
+
+        realistic.run(args, config, make_registry, dhash_numbers, str(CODES))
+        return
 
     loaded = {}
     reset = False
