@@ -176,6 +176,8 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = env_int("CONSENTRY_LOGIN_FAILURE_LIMIT", 10)
+# No banner on every start: commands that promise one line of output (create_database) keep it.
+AXES_VERBOSE = False
 # Each parameter on its own: 10 failures for one account from many addresses lock the account,
 # 10 failures from one address against many accounts lock the address.
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]

@@ -11,6 +11,9 @@ from registry.services.terms import terms_set
 from registry.services.works import work_register
 from tests.factories import ArtistFactory, OrganizationFactory
 
+# Shared by every folder: one chromium for the whole run (tests/browser.py).
+pytest_plugins = ["tests.browser"]
+
 # Seeds far from the demo's, so tests never collide with demo works by accident.
 _SEED_BASE = 10_000
 

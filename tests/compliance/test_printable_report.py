@@ -12,7 +12,6 @@ from django.utils import translation
 from registry.models import Purpose
 from registry.receipts import canonical_json, verify
 from registry.signing import receipt_signing_key
-from tests.admin.conftest import chromium  # noqa: F401 - the browser fixture
 from tests.api.conftest import item
 from tests.compliance.conftest import SENT, screen
 from tests.compliance.test_exports import export_text
@@ -77,12 +76,13 @@ def test_nine_screenings_print_on_a_few_a4_pages(
     acme,
     acme_client,
     run_pending,
-    chromium,  # noqa: F811 - the fixture imported above
+    chromium,
     tmp_path,
 ):
     for number in range(9):
         items = [item(f"{item_id}-{number}", seed) for item_id, seed in SENT]
-        screen(acme_client, [*items, {"id": f"broken-{number}", "phash": "zz"}])
+        # A present but malformed fingerprint: decided invalid, never passed.
+        screen(acme_client, [*items, item(f"broken-{number}", 41, phash="zz")])
     run_pending()
     html = tmp_path / "report.html"
     html.write_text(export_text("screening-report", acme, "html"), encoding="utf-8")

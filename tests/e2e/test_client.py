@@ -115,7 +115,9 @@ def test_an_unreachable_registry_is_named_within_seconds_then_the_client_gives_u
 def mixed_folder(tmp_path, register_work):
     """alice's allowed work as a re-post, her refused one saved as .jfif, a stranger without an
     extension, and files that are no image the client reads: text, AVIF, a text "jpg"."""
-    alice = ArtistFactory.create(user__username="alice", display_name="Alice Liu")
+    alice = ArtistFactory.create(
+        user__username="alice", display_name="Alice Liu", verified_with="e2e: staff saw her ID"
+    )
     allowed = register_work(alice, seed=1)
     register_work(alice, seed=2)  # refused: consent first
     terms_set(

@@ -45,7 +45,9 @@ def acme_key(transactional_db) -> str:
 @pytest.fixture
 def registered(transactional_db, register_work):
     """alice's work 1 allowed for AI training (CC-BY-4.0), her work 2 refused (consent first)."""
-    alice = ArtistFactory.create(user__username="alice", display_name="Alice Liu")
+    alice = ArtistFactory.create(
+        user__username="alice", display_name="Alice Liu", verified_with="e2e: staff saw her ID"
+    )
     allowed = register_work(alice, seed=1)
     refused = register_work(alice, seed=2)
     terms_set(
