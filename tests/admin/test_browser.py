@@ -60,6 +60,13 @@ def test_an_artist_uploads_several_images_and_sees_each_files_result(alice, open
     browser.go(reverse("admin:registry_work_changelist"))
     thumbnails = page.locator("#result_list img.consentry-thumb")
     assert thumbnails.count() == 2
+    # The thumbnails load lazily, possibly after the page's load event: wait until each has
+    # finished, loaded or broken, before reading its size.
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#result_list img.consentry-thumb')]"
+        ".every(image => image.complete)",
+        timeout=15_000,
+    )
     widths = thumbnails.evaluate_all("images => images.map(image => image.naturalWidth)")
     assert all(width > 0 for width in widths)
 
