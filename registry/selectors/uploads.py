@@ -19,7 +19,7 @@ def pending_uploads_of_batch(batch: uuid.UUID, *, artist: Artist | None) -> Quer
 def problem_sentence(upload: PendingUpload) -> str:
     """Why the file was refused: one sentence in the reader's language, naming the file."""
     name = upload.filename
-    sentences = {
+    sentences: dict[str, str] = {
         UploadProblem.EMPTY: _("“%(file)s” is empty (0 bytes)."),
         UploadProblem.TOO_LARGE: _("“%(file)s” is too large; the limit is %(limit)s."),
         UploadProblem.NOT_AN_IMAGE: _(
