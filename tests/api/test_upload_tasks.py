@@ -1,6 +1,8 @@
-"""Uploads registered by a Celery task (issue 19, point 8): the request stores the files and
-answers at once; no web worker decodes an image. Each file has a status URL of its own."""
+"""Uploads handled by Celery tasks (issue 19, point 8): the request stores the files and
+answers at once; no web worker decodes an image. An artist's file has a status URL of its own;
+a screened file is fingerprinted when the worker decides its chunk."""
 
+import base64
 from datetime import timedelta
 
 import pytest
@@ -11,9 +13,10 @@ from django.utils import timezone
 from PIL import Image
 
 from registry.demo_art import artwork_bytes
-from registry.models import Dispute, PendingUpload, Work
+from registry.models import Dispute, PendingUpload, ScreeningChunk, Work
 from registry.services import pending_uploads
 from registry.services.pending_uploads import CLAIM_EXPIRY, pending_upload_register
+from registry.services.screening_uploads import UPLOAD_FIELD
 from registry.tasks import register_pending_upload, requeue_stalled_uploads
 from tests.conftest import _SEED_BASE
 
@@ -40,6 +43,7 @@ def forbid_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("an image was decoded in the request")
 
     monkeypatch.setattr("registry.services.works.fingerprint_work", refuse)
+    monkeypatch.setattr("registry.services.screening_uploads.fingerprint_image", refuse)
     monkeypatch.setattr(Image.Image, "load", refuse)
 
 
@@ -195,3 +199,63 @@ def test_an_empty_or_oversized_file_is_refused_at_once_and_never_stored(
     assert (empty["status"], empty["problem"]) == ("refused", "empty")
     assert (big["status"], big["problem"]) == ("refused", "too_large")
     assert all(bytes(upload.data) == b"" for upload in PendingUpload.objects.all())
+
+
+def _decisions(api, screening_id: str) -> dict[str, dict]:
+    items = api.get(f"/api/v1/screenings/{screening_id}/items").json()["results"]
+    return {entry["id"]: entry for entry in items}
+
+
+def test_an_image_screening_answers_before_any_image_is_decoded(
+    alice, acme_api, register_work, monkeypatch, run_pending
+):
+    register_work(alice, seed=520)  # consent first: not allowed for training
+    files = [
+        SimpleUploadedFile("theirs.jpg", artwork_bytes(_SEED_BASE + 520), "image/jpeg"),
+        SimpleUploadedFile("broken.jpg", b"\xff\xd8\xff not really", "image/jpeg"),
+    ]
+    forbid_decoding(monkeypatch)
+    response = acme_api.post(
+        "/api/v1/screenings", {"purpose": "ai_training", "images": files}, format="multipart"
+    )
+    assert response.status_code == 202, response.content
+    assert response.json()["progress"] == {"done": 0, "total": 2}
+
+    monkeypatch.undo()  # the worker decodes when it decides the chunk
+    run_pending()
+    decided = _decisions(acme_api, response.json()["id"])
+    assert decided["theirs.jpg"]["decision"] == "denied"
+    assert decided["broken.jpg"]["decision"] == "invalid"
+    assert "could not be read" in decided["broken.jpg"]["reason"]
+    # The chunk keeps the decisions, not the files' bytes.
+    assert all(chunk.payload == "" for chunk in ScreeningChunk.objects.all())
+
+
+def test_an_image_chunk_of_an_open_screening_is_fingerprinted_by_the_worker(
+    acme_api, monkeypatch, run_pending
+):
+    created = acme_api.post(
+        "/api/v1/screenings", {"purpose": "ai_training", "keep_open": True}, format="json"
+    ).json()
+    image = SimpleUploadedFile("new.jpg", artwork_bytes(_SEED_BASE + 521), "image/jpeg")
+    forbid_decoding(monkeypatch)
+    chunk = acme_api.post(
+        f"/api/v1/screenings/{created['id']}/chunks",
+        {"number": 1, "images": [image]},
+        format="multipart",
+    )
+    assert chunk.status_code == 202, chunk.content
+    monkeypatch.undo()
+    run_pending()
+    assert _decisions(acme_api, created["id"])["new.jpg"]["decision"] == "unregistered"
+
+
+def test_a_clients_item_may_not_carry_an_uploaded_files_bytes(acme_api):
+    """Else a client could make the worker decode an image past the upload bounds."""
+    item = {"id": "sneaky", UPLOAD_FIELD: base64.b64encode(artwork_bytes(522)).decode()}
+    response = acme_api.post(
+        "/api/v1/screenings", {"purpose": "ai_training", "items": [item]}, format="json"
+    )
+    assert response.status_code == 400
+    assert UPLOAD_FIELD in str(response.json())
+    assert not ScreeningChunk.objects.exists()
