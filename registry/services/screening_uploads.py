@@ -4,13 +4,17 @@ decodes an image."""
 
 import base64
 import binascii
+import logging
 from collections.abc import Mapping
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.core.files.uploadedfile import UploadedFile
 
 from registry.fingerprints import MAX_IMAGE_BYTES, ImageDecodeError, fingerprint_image
 from registry.optout import embedded_to_wire
+
+logger = logging.getLogger(__name__)
 
 # Only the server writes this field (a client's item carrying it is refused), so the worker
 # decodes only files that passed the upload bounds.
@@ -35,6 +39,13 @@ def fingerprinted_item(item: Mapping[str, Any]) -> Mapping[str, Any]:
     try:
         data = base64.b64decode(item[UPLOAD_FIELD], validate=True)
         fingerprint = fingerprint_image(data)
+        embedded = embedded_to_wire(data)
     except (ImageDecodeError, binascii.Error, TypeError) as error:
         return {"id": item["id"], "unreadable": str(error)}
-    return {"id": item["id"], **fingerprint.to_wire(), "embedded": embedded_to_wire(data)}
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception:
+        # Invalid, not a chunk that fails on every retry: one odd file must not stall the rest.
+        logger.exception("Reading the uploaded file %r failed", item["id"])
+        return {"id": item["id"], "unreadable": "the file could not be read (an error on our side)"}
+    return {"id": item["id"], **fingerprint.to_wire(), "embedded": embedded}

@@ -259,3 +259,19 @@ def test_a_clients_item_may_not_carry_an_uploaded_files_bytes(acme_api):
     assert response.status_code == 400
     assert UPLOAD_FIELD in str(response.json())
     assert not ScreeningChunk.objects.exists()
+
+
+def test_a_screened_file_that_breaks_the_reader_is_invalid_and_the_chunk_decided(
+    acme_api, monkeypatch, run_pending
+):
+    def broken_reader(data: bytes) -> None:
+        raise RuntimeError("a reader bug")
+
+    monkeypatch.setattr("registry.services.screening_uploads.embedded_to_wire", broken_reader)
+    image = SimpleUploadedFile("odd.jpg", artwork_bytes(_SEED_BASE + 523), "image/jpeg")
+    response = acme_api.post(
+        "/api/v1/screenings", {"purpose": "ai_training", "images": [image]}, format="multipart"
+    )
+    assert run_pending() == 1
+    (decided,) = _decisions(acme_api, response.json()["id"]).values()
+    assert decided["decision"] == "invalid" and "error on our side" in decided["reason"]
