@@ -3,11 +3,14 @@
 Scoped to the caller: another artist's work answers 404, as if it did not exist.
 """
 
+import uuid
+
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.pagination import CursorPagination
@@ -80,6 +83,7 @@ class WorkOut(serializers.Serializer):
 class UploadOut(serializers.Serializer):
     id = serializers.IntegerField()
     file = serializers.CharField(source="filename")
+    batch = serializers.UUIDField(help_text="The same for every file of one request")
     status = serializers.ChoiceField(choices=PendingUploadStatus.choices)
     url = serializers.SerializerMethodField(help_text="Where this file's status is read")
     work_id = serializers.IntegerField(allow_null=True, help_text="Once registered")
@@ -166,6 +170,38 @@ class WorkListCreateApi(ArtistApi):
             raise serializers.ValidationError({"license": refused.messages}) from None
         answer = UploadOut(pending, many=True, context={"request": request})
         return Response(answer.data, status=status.HTTP_202_ACCEPTED)
+
+
+class UploadListApi(ArtistApi):
+    class Pagination(CursorPagination):
+        ordering = ("-created_at", "-id")
+
+    pagination_class = Pagination  # documents the paged answer and its cursor
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "batch",
+                OpenApiTypes.UUID,
+                required=False,
+                description="Only the files sent in one request (each file's `batch`)",
+            )
+        ],
+        responses={200: UploadOut(many=True), 400: error("`batch` is not a UUID")},
+        summary="Your uploaded files, newest first: processing, registered or refused",
+    )
+    def get(self, request: Request) -> Response:
+        uploads = PendingUpload.objects.filter(artist=artist_of(request)).select_related("work")
+        if "batch" in request.query_params:
+            try:
+                batch = uuid.UUID(request.query_params["batch"])
+            except ValueError:
+                raise serializers.ValidationError({"batch": ["Not a UUID."]}) from None
+            uploads = uploads.filter(batch=batch)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(uploads, request, view=self)
+        data = UploadOut(page, many=True, context={"request": request}).data
+        return paginator.get_paginated_response(data)
 
 
 class UploadDetailApi(ArtistApi):

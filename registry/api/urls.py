@@ -52,6 +52,7 @@ urlpatterns = [
         artists.WorkScreeningsApi.as_view(),
         name="api-artist-work-screenings",
     ),
+    path("artist/uploads", artists.UploadListApi.as_view(), name="api-artist-uploads"),
     path(
         "artist/uploads/<int:upload_id>",
         artists.UploadDetailApi.as_view(),

@@ -275,3 +275,29 @@ def test_a_screened_file_that_breaks_the_reader_is_invalid_and_the_chunk_decided
     assert run_pending() == 1
     (decided,) = _decisions(acme_api, response.json()["id"]).values()
     assert decided["decision"] == "invalid" and "error on our side" in decided["reason"]
+
+
+def test_an_artist_lists_their_uploads_by_batch_and_never_anothers(
+    alice, bob, alice_api, bob_api, run_uploads
+):
+    first = alice_api.post(WORKS, {"images": [_art("a.jpg", 530)]}, format="multipart").json()
+    second = alice_api.post(
+        WORKS, {"images": [_art("b.jpg", 531), _art("c.jpg", 532)]}, format="multipart"
+    ).json()
+    bob_api.post(WORKS, {"images": [_art("bob.jpg", 533)]}, format="multipart")
+    run_uploads()
+
+    listed = alice_api.get("/api/v1/artist/uploads").json()["results"]
+    assert sorted(entry["file"] for entry in listed) == ["a.jpg", "b.jpg", "c.jpg"]
+    batch = second[0]["batch"]
+    assert second[1]["batch"] == batch != first[0]["batch"]
+    in_batch = alice_api.get(f"/api/v1/artist/uploads?batch={batch}").json()["results"]
+    assert sorted(entry["file"] for entry in in_batch) == ["b.jpg", "c.jpg"]
+    assert {entry["status"] for entry in in_batch} == {"registered"}
+    # bob's list holds only his file, even when he names alice's batch.
+    assert [e["file"] for e in bob_api.get("/api/v1/artist/uploads").json()["results"]] == [
+        "bob.jpg"
+    ]
+    assert bob_api.get(f"/api/v1/artist/uploads?batch={batch}").json()["results"] == []
+    refused = alice_api.get("/api/v1/artist/uploads?batch=nope")
+    assert refused.status_code == 400 and "batch" in refused.json()
