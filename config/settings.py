@@ -260,6 +260,11 @@ CELERY_TASK_IGNORE_RESULT = True
 # Chunks whose task message was lost (broker down at enqueue time) are sent again by beat.
 CELERY_BEAT_SCHEDULE = {
     "requeue-stalled-chunks": {"task": "registry.tasks.requeue_stalled_chunks", "schedule": 60.0},
+    # Uploaded files whose task message was lost, or whose worker died.
+    "requeue-stalled-uploads": {
+        "task": "registry.tasks.requeue_stalled_uploads",
+        "schedule": 60.0,
+    },
     # Withdrawal fan-outs and webhook deliveries whose task message was lost.
     "sweep-withdrawals": {
         "task": "registry.compliance_tasks.sweep_withdrawals",

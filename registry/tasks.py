@@ -13,6 +13,13 @@ from django.db import DatabaseError, connections
 from registry import compliance_tasks  # noqa: F401 - registers the withdrawal tasks
 from registry.matching.index import warm_up
 from registry.selectors.matching import shared_index
+from registry.services.pending_uploads import (
+    SOFT_TIME_LIMIT,
+    TIME_LIMIT,
+    enqueue_pending_upload,
+    pending_upload_register,
+    stalled_upload_ids,
+)
 from registry.services.screenings import chunk_decide, enqueue_chunk, stalled_chunk_ids
 
 logger = logging.getLogger(__name__)
@@ -81,3 +88,24 @@ def publish_ledger_checkpoint() -> int:
 
     published = ledger_checkpoint_publish()
     return published.sequence if published is not None else 0
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=SOFT_TIME_LIMIT,
+    time_limit=TIME_LIMIT,
+)
+def register_pending_upload(upload_id: int) -> bool:
+    """Fingerprint and register one uploaded file; a duplicate message does nothing."""
+    return pending_upload_register(upload_id=upload_id)
+
+
+@shared_task(soft_time_limit=60, time_limit=90)
+def requeue_stalled_uploads() -> int:
+    """Re-send uploaded files nobody registered in time; registering is idempotent."""
+    older_than = timedelta(seconds=settings.CONSENTRY_STALLED_CHUNK_SECONDS)
+    upload_ids = stalled_upload_ids(older_than=older_than)
+    for upload_id in upload_ids:
+        enqueue_pending_upload(upload_id)
+    return len(upload_ids)

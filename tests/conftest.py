@@ -83,3 +83,18 @@ def works(alice, bob, register_work):
         artist=alice, works=[licensed], purpose=Purpose.AI_TRAINING, permission=Permission.LICENSED
     )
     return {"allowed": allowed, "refused": refused, "licensed": licensed}
+
+
+@pytest.fixture
+def run_uploads() -> Callable[[], int]:
+    """Run the registering task of every uploaded file still processing, here and eagerly, as
+    the worker would (tests without a worker process: their commits never happen)."""
+    from registry.models import PendingUpload, PendingUploadStatus
+    from registry.tasks import register_pending_upload
+
+    def run() -> int:
+        waiting = PendingUpload.objects.filter(status=PendingUploadStatus.PROCESSING)
+        ids = list(waiting.order_by("pk").values_list("pk", flat=True))
+        return sum(bool(register_pending_upload.apply(args=[pk]).get()) for pk in ids)
+
+    return run

@@ -177,7 +177,7 @@ def measure(path: Path) -> dict[str, object]:
     fingerprint_seconds = time.perf_counter() - began
     after_fingerprint = _peak_mb()
     began = time.perf_counter()
-    # As registry.api.uploads does: the signals of a file refused above are never read.
+    # As registry.services.screening_uploads does: a refused file's signals are never read.
     embedded = "not read (refused above)"
     if outcome == "accepted":
         try:

@@ -1,6 +1,7 @@
 """Works: the list with thumbnails and terms at a glance, bulk upload, bulk terms, the work's
 screenings and its consent history."""
 
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -50,7 +51,7 @@ from registry.admin.queries import (
     with_screening_count,
     work_history,
 )
-from registry.admin.uploads import register_upload, unticked_purposes
+from registry.admin.uploads import unticked_purposes, upload_result
 from registry.exports.cells import csv_line
 from registry.models import (
     Artist,
@@ -61,6 +62,8 @@ from registry.models import (
     WorkScreening,
 )
 from registry.selectors.terms import with_effective_permission
+from registry.selectors.uploads import pending_uploads_of_batch
+from registry.services.pending_uploads import pending_uploads_create
 from registry.services.terms import terms_set
 from registry.services.uploads import (
     UploadBudgetSpent,
@@ -428,7 +431,7 @@ class WorkAdmin(ScopedAdmin):
         }
         return TemplateResponse(request, self.object_history_template, context)
 
-    def upload_view(self, request: HttpRequest) -> TemplateResponse:
+    def upload_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_add_permission(request):
             raise PermissionDenied
         operator = is_operator(request.user)
@@ -437,38 +440,41 @@ class WorkAdmin(ScopedAdmin):
             request.FILES if request.method == "POST" else None,
             operator=operator,
         )
-        results = []
         refused = 0
         retry_after = 0
-        artist: Artist | None = None
         if request.method == "POST" and form.is_valid():
             artist = form.cleaned_data["artist"] if operator else artist_of(request.user)
             if artist is None:
                 raise PermissionDenied
             try:
                 upload_admit(owner=f"artist:{artist.pk}", uploads=form.cleaned_data["images"])
+                pending = pending_uploads_create(
+                    artist=artist,
+                    uploads=form.cleaned_data["images"],
+                    allow=form.cleaned_data["allow"],
+                    license=form.cleaned_data["license"],
+                )
             except (UploadTooLarge, UploadBudgetSpent) as error:
                 form.add_error("images", str(error))
                 refused = refusal_status(error)
                 retry_after = getattr(error, "retry_after", 0)
-        if artist is not None and form.is_valid():
-            results = [
-                register_upload(
-                    artist=artist,
-                    upload=upload,
-                    allow=form.cleaned_data["allow"],
-                    license=form.cleaned_data["license"],
-                )
-                for upload in form.cleaned_data["images"]
-            ]
+            except ValidationError as error:
+                form.add_error("license", error)
+                refused = 400
+            else:
+                # The worker registers the files; the page of the batch shows them as they go.
+                batch_url = reverse("admin:registry_work_upload")
+                return HttpResponseRedirect(f"{batch_url}?batch={pending[0].batch}")
+        results = self._batch_results(request, operator=operator)
+        if results and not any(result.processing for result in results):
             self._report_upload(request, results)
-            form = UploadForm(operator=operator)
         uploader = None if operator else artist_of(request.user)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "form": form,
             "results": results,
+            "processing": any(result.processing for result in results),
             "uploader": uploader,
             "purpose_help": [(purpose.label, PURPOSE_HELP[purpose]) for purpose in Purpose],
             "unticked": unticked_purposes(uploader) if uploader is not None else None,
@@ -482,6 +488,20 @@ class WorkAdmin(ScopedAdmin):
         if retry_after:
             response["Retry-After"] = str(retry_after)
         return response
+
+    def _batch_results(self, request: HttpRequest, *, operator: bool) -> list[Any]:
+        """The files of the batch named in the address; another artist's batch is a 404."""
+        if "batch" not in request.GET:
+            return []
+        try:
+            batch = uuid.UUID(request.GET["batch"])
+        except ValueError:
+            raise Http404 from None
+        artist = None if operator else artist_of(request.user)
+        uploads = list(pending_uploads_of_batch(batch, artist=artist))
+        if not uploads:
+            raise Http404
+        return [upload_result(upload) for upload in uploads]
 
     def _report_upload(self, request: HttpRequest, results: Sequence[Any]) -> None:
         registered = sum(result.registered for result in results)

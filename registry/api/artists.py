@@ -3,10 +3,14 @@
 Scoped to the caller: another artist's work answers 404, as if it did not exist.
 """
 
+import uuid
+
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.pagination import CursorPagination
@@ -25,11 +29,19 @@ from registry.api.auth import (
 from registry.api.fields import LicenseField, StrictCharField, UploadField
 from registry.api.parsers import JSONParser
 from registry.api.schema import ConsentryAutoSchema, error
-from registry.fingerprints import ImageDecodeError
-from registry.models import Permission, Purpose, Work, WorkScreening
+from registry.models import (
+    PendingUpload,
+    PendingUploadStatus,
+    Permission,
+    Purpose,
+    UploadProblem,
+    Work,
+    WorkScreening,
+)
 from registry.selectors.terms import effective_terms
+from registry.selectors.uploads import problem_sentence
+from registry.services.pending_uploads import pending_uploads_create
 from registry.services.terms import default_terms_set, terms_set
-from registry.services.works import title_from_filename, work_register
 
 
 class ArtistApi(APIView):
@@ -68,6 +80,32 @@ class WorkOut(serializers.Serializer):
         }
 
 
+class UploadOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    file = serializers.CharField(source="filename")
+    batch = serializers.UUIDField(help_text="The same for every file of one request")
+    status = serializers.ChoiceField(choices=PendingUploadStatus.choices)
+    url = serializers.SerializerMethodField(help_text="Where this file's status is read")
+    work_id = serializers.IntegerField(allow_null=True, help_text="Once registered")
+    disputes = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text="Disputes opened because the image resembles another artist's work",
+    )
+    problem = serializers.ChoiceField(
+        choices=UploadProblem.choices, allow_blank=True, help_text="Once refused: why"
+    )
+    error = serializers.SerializerMethodField(help_text="Once refused: why, in a sentence")
+    detail = serializers.CharField(help_text="The decoder's or the registry's own words")
+
+    def get_url(self, upload: PendingUpload) -> str:
+        path = reverse("api-artist-upload", args=[upload.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
+    def get_error(self, upload: PendingUpload) -> str | None:
+        return problem_sentence(upload) if upload.problem else None
+
+
 def _own_work(request: Request, work_id: int) -> Work:
     return get_object_or_404(Work, pk=work_id, artist=artist_of(request))
 
@@ -87,12 +125,6 @@ class WorkListCreateApi(ArtistApi):
         )
         license = LicenseField()
 
-    class UploadResultOut(serializers.Serializer):
-        file = serializers.CharField()
-        work_id = serializers.IntegerField(required=False)
-        disputes = serializers.ListField(child=serializers.IntegerField(), required=False)
-        error = serializers.CharField(required=False)
-
     @extend_schema(responses=WorkOut(many=True), summary="Your works")
     def get(self, request: Request) -> Response:
         paginator = self.pagination_class()
@@ -103,12 +135,17 @@ class WorkListCreateApi(ArtistApi):
     @extend_schema(
         request={"multipart/form-data": UploadIn},
         responses={
-            207: UploadResultOut(many=True),
+            202: UploadOut(many=True),
             400: error("Too many bytes or pixels in one request (the message names the limit)"),
             429: error("The hour's upload budget is spent (Retry-After)"),
         },
         summary="Upload images as works, many at once",
-        description="Each file is registered or refused on its own; the answer lists both.",
+        description=(
+            "The files are stored and registered by the worker, each on its own: the answer "
+            "lists each file as `processing` (or refused at once when empty or too large) with "
+            "the URL of its status, which turns `registered` (with the work) or `refused` "
+            "(with the reason)."
+        ),
     )
     def post(self, request: Request) -> Response:
         form = request_object(request)
@@ -122,30 +159,61 @@ class WorkListCreateApi(ArtistApi):
         upload.is_valid(raise_exception=True)
         artist = artist_of(request)
         admit_upload(owner=f"artist:{artist.pk}", uploads=upload.validated_data["images"])
-        results = []
-        for image in upload.validated_data["images"]:
-            name = image.name or "image"
+        try:
+            pending = pending_uploads_create(
+                artist=artist,
+                uploads=upload.validated_data["images"],
+                allow=upload.validated_data["allow"],
+                license=upload.validated_data["license"],
+            )
+        except ValidationError as refused:
+            raise serializers.ValidationError({"license": refused.messages}) from None
+        answer = UploadOut(pending, many=True, context={"request": request})
+        return Response(answer.data, status=status.HTTP_202_ACCEPTED)
+
+
+class UploadListApi(ArtistApi):
+    class Pagination(CursorPagination):
+        ordering = ("-created_at", "-id")
+
+    pagination_class = Pagination  # documents the paged answer and its cursor
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "batch",
+                OpenApiTypes.UUID,
+                required=False,
+                description="Only the files sent in one request (each file's `batch`)",
+            )
+        ],
+        responses={200: UploadOut(many=True), 400: error("`batch` is not a UUID")},
+        summary="Your uploaded files, newest first: processing, registered or refused",
+    )
+    def get(self, request: Request) -> Response:
+        uploads = PendingUpload.objects.filter(artist=artist_of(request)).select_related("work")
+        if "batch" in request.query_params:
             try:
-                registration = work_register(
-                    artist=artist,
-                    data=image.read(),
-                    title=title_from_filename(name),
-                    allow=upload.validated_data["allow"],
-                    license=upload.validated_data["license"],
-                )
-            except ImageDecodeError as error:
-                results.append({"file": name, "error": str(error)})
-            except ValidationError as error:
-                results.append({"file": name, "error": "; ".join(error.messages)})
-            else:
-                results.append(
-                    {
-                        "file": name,
-                        "work_id": registration.work.pk,
-                        "disputes": [dispute.pk for dispute in registration.disputes],
-                    }
-                )
-        return Response(results, status=status.HTTP_207_MULTI_STATUS)
+                batch = uuid.UUID(request.query_params["batch"])
+            except ValueError:
+                raise serializers.ValidationError({"batch": ["Not a UUID."]}) from None
+            uploads = uploads.filter(batch=batch)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(uploads, request, view=self)
+        data = UploadOut(page, many=True, context={"request": request}).data
+        return paginator.get_paginated_response(data)
+
+
+class UploadDetailApi(ArtistApi):
+    @extend_schema(
+        responses={200: UploadOut, 404: error("Not yours")},
+        summary="One uploaded file: processing, registered or refused",
+    )
+    def get(self, request: Request, upload_id: int) -> Response:
+        pending = get_object_or_404(
+            PendingUpload.objects.select_related("work"), pk=upload_id, artist=artist_of(request)
+        )
+        return Response(UploadOut(pending, context={"request": request}).data)
 
 
 class WorkDetailApi(ArtistApi):

@@ -32,7 +32,7 @@ from registry.api.errors import PayloadTooLarge
 from registry.api.fields import StrictBooleanField, UploadField, refuse_empty
 from registry.api.parsers import JSONParser
 from registry.api.schema import ConsentryAutoSchema, error
-from registry.api.uploads import fingerprints_from_files
+from registry.api.uploads import items_from_files
 from registry.gatekeeper import passes
 from registry.models import (
     Assurance,
@@ -206,13 +206,13 @@ def _refuse_oversized(request: Request) -> None:
 
 
 def _items_of(request: Request) -> list[Any]:
-    """JSON items as sent, or the uploaded image files fingerprinted here."""
+    """JSON items as sent, or the uploaded image files, kept for the worker to fingerprint."""
     if "images" in request.POST:  # a form field, not a file: nothing would be screened
         raise serializers.ValidationError({"images": ["Send each image as a file."]})
     if request.FILES:
         files = request.FILES.getlist("images")
         admit_upload(owner=f"organization:{organization_of(request).pk}", uploads=files)
-        return fingerprints_from_files(files)
+        return items_from_files(files)
     items = request_object(request).get("items", [])
     if not isinstance(items, list):
         raise serializers.ValidationError({"detail": "'items' must be a list."})
@@ -268,7 +268,7 @@ class ScreeningListCreateApi(OrganizationApi):
             child=UploadField(),
             min_length=1,
             required=False,
-            help_text="Image files, fingerprinted here.",
+            help_text="Image files, fingerprinted by the worker.",
         )
 
     class Pagination(CursorPagination):
@@ -297,6 +297,7 @@ class ScreeningListCreateApi(OrganizationApi):
         screening = screening_create(
             organization=organization_of(request),
             items=_items_of(request),
+            uploaded=bool(request.FILES),
             **envelope.validated_data,
         )
         return _screening_response(request, screening, status.HTTP_202_ACCEPTED)
@@ -336,7 +337,7 @@ class ScreeningChunkApi(OrganizationApi):
 
     class ChunkUploadDoc(ChunkIn):
         images = serializers.ListField(
-            child=UploadField(), min_length=1, help_text="Image files, fingerprinted here."
+            child=UploadField(), min_length=1, help_text="Image files, fingerprinted by the worker."
         )
 
     @extend_schema(
@@ -356,7 +357,10 @@ class ScreeningChunkApi(OrganizationApi):
         envelope = self.ChunkIn(data=request.data)
         envelope.is_valid(raise_exception=True)
         _, created = screening_add_chunk(
-            screening=screening, number=envelope.validated_data["number"], items=_items_of(request)
+            screening=screening,
+            number=envelope.validated_data["number"],
+            items=_items_of(request),
+            uploaded=bool(request.FILES),
         )
         screening.refresh_from_db()
         return _screening_response(request, screening, 202 if created else 200)

@@ -53,6 +53,12 @@ urlpatterns = [
         artists.WorkScreeningsApi.as_view(),
         name="api-artist-work-screenings",
     ),
+    path("artist/uploads", artists.UploadListApi.as_view(), name="api-artist-uploads"),
+    path(
+        "artist/uploads/<int:upload_id>",
+        artists.UploadDetailApi.as_view(),
+        name="api-artist-upload",
+    ),
     path("artist/terms", artists.TermsApi.as_view(), name="api-artist-terms"),
     path("artist/defaults", artists.DefaultTermsApi.as_view(), name="api-artist-defaults"),
     path("artist/sites", optout.SitesApi.as_view(), name="api-artist-sites"),

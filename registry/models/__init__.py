@@ -24,6 +24,7 @@ from registry.models.screenings import (
     WorkScreening,
 )
 from registry.models.terms import DefaultTerms, Grant, Terms
+from registry.models.uploads import PendingUpload, PendingUploadStatus, UploadProblem
 from registry.models.works import Fingerprint, Work, WorkSourceUrl
 
 __all__ = [
@@ -46,6 +47,8 @@ __all__ = [
     "MinimumAssurance",
     "Organization",
     "OrganizationAPIKey",
+    "PendingUpload",
+    "PendingUploadStatus",
     "Permission",
     "Purpose",
     "Screening",
@@ -54,6 +57,7 @@ __all__ = [
     "ScreeningMode",
     "ScreeningStatus",
     "Terms",
+    "UploadProblem",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",

@@ -39,6 +39,7 @@ from registry.receipts import (
 from registry.selectors.decisions import decide_items
 from registry.selectors.ledger import registry_version
 from registry.services.bulk import insert_rows
+from registry.services.screening_uploads import UPLOAD_FIELD, fingerprinted_item
 from registry.signing import receipt_signing_key
 
 MAX_ITEM_ID_LENGTH = 512
@@ -97,12 +98,19 @@ def _may_hold_unstorable_text(text: str) -> bool:
     return "\\u0000" in text or _unstorable(text)
 
 
-def _refuse_missing_fields(item: Mapping[str, Any], position: int) -> None:
+def _refuse_missing_fields(item: Mapping[str, Any], position: int, *, uploaded: bool) -> None:
     """A fingerprint field left out is the client's mistake, answered now, naming the field; a
     field present but malformed is decided `invalid` (fail closed). An item the client could
     not read says so in `unreadable` instead of a fingerprint."""
     if "unreadable" in item:
         return
+    if UPLOAD_FIELD in item:
+        if uploaded:
+            return  # the worker fingerprints the file
+        raise ValidationError(
+            f"item {position} ({item['id']!r}) carries {UPLOAD_FIELD!r}, which only the "
+            "server writes: send its fingerprint, or the image as a multipart file."
+        )
     missing = [name for name in ImageFingerprint.WIRE_FIELDS if name not in item]
     if missing:
         raise ValidationError(
@@ -113,10 +121,11 @@ def _refuse_missing_fields(item: Mapping[str, Any], position: int) -> None:
         )
 
 
-def validate_items(items: Sequence[Any]) -> str:
+def validate_items(items: Sequence[Any], *, uploaded: bool = False) -> str:
     """The envelope of each item: an id to answer under, and only text PostgreSQL can store
     (refused here: the worker would fail to store the item, and nobody would answer). Its
-    fingerprint is judged later. Returns the items as the JSON text a chunk keeps."""
+    fingerprint is judged later. Returns the items as the JSON text a chunk keeps. `uploaded`
+    items were made by the server from files (their bytes, fingerprinted by the worker)."""
     if len(items) > settings.CONSENTRY_MAX_ITEMS_PER_REQUEST:
         raise ValidationError(
             f"{len(items)} items is more than the {settings.CONSENTRY_MAX_ITEMS_PER_REQUEST} "
@@ -144,7 +153,7 @@ def validate_items(items: Sequence[Any]) -> str:
                     f"item {position} holds text with a NUL character or an unpaired surrogate."
                 )
     for position, item in enumerate(items):
-        _refuse_missing_fields(item, position)
+        _refuse_missing_fields(item, position, uploaded=uploaded)
     return text
 
 
@@ -185,6 +194,7 @@ def screening_create(
     items: Sequence[Mapping[str, Any]] = (),
     keep_open: bool = False,
     min_assurance: str = MinimumAssurance.VERIFIED,
+    uploaded: bool = False,
 ) -> Screening:
     """Start a screening. With keep_open, more chunks follow and `screening_close` ends it.
     A permission counts only from a claim at `min_assurance` or above."""
@@ -201,7 +211,7 @@ def screening_create(
             f"Unknown min_assurance {min_assurance!r}; "
             f"use one of {', '.join(MinimumAssurance.values)}."
         )
-    payload = validate_items(items)
+    payload = validate_items(items, uploaded=uploaded)
     version = registry_version()
     screening = Screening.objects.create(
         organization=organization,
@@ -224,10 +234,14 @@ def screening_create(
 
 @transaction.atomic
 def screening_add_chunk(
-    *, screening: Screening, number: int, items: Sequence[Mapping[str, Any]]
+    *,
+    screening: Screening,
+    number: int,
+    items: Sequence[Mapping[str, Any]],
+    uploaded: bool = False,
 ) -> tuple[ScreeningChunk, bool]:
     """Add chunk `number`; re-sending a chunk already received is a no-op (created is False)."""
-    payload = validate_items(items)
+    payload = validate_items(items, uploaded=uploaded)
     locked = Screening.objects.select_for_update().get(pk=screening.pk)
     existing = ScreeningChunk.objects.filter(screening=locked, number=number).first()
     if existing is not None:
@@ -357,7 +371,8 @@ def chunk_decide(*, chunk_id: int) -> bool:
         if chunk.decided_at is not None:
             return False
         screening = chunk.screening
-        raw_items = json.loads(chunk.payload)
+        # Uploaded files are fingerprinted here, in the worker, never in the request.
+        raw_items = [fingerprinted_item(raw) for raw in json.loads(chunk.payload)]
         decisions = decide_items(
             organization=screening.organization,
             purpose=screening.purpose,

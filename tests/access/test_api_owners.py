@@ -13,7 +13,14 @@ import pytest
 from django.urls import URLPattern, reverse
 
 from registry.api.urls import urlpatterns
-from registry.models import ArtistSite, Purpose, Screening, ScreeningChunk, Terms
+from registry.models import (
+    ArtistSite,
+    PendingUpload,
+    Purpose,
+    Screening,
+    ScreeningChunk,
+    Terms,
+)
 from tests.access.conftest import World
 
 pytestmark = pytest.mark.django_db
@@ -28,6 +35,11 @@ def _screening(world: World) -> dict[str, Any]:
 
 def _work(world: World) -> dict[str, Any]:
     return {"work_id": world.alice_work.pk}
+
+
+def _upload(world: World) -> dict[str, Any]:
+    upload = PendingUpload.objects.create(artist=world.alice, filename="spring.jpg", data=b"x")
+    return {"upload_id": upload.pk}
 
 
 OBJECT_ENDPOINTS: dict[str, Endpoint] = {
@@ -45,6 +57,7 @@ OBJECT_ENDPOINTS: dict[str, Endpoint] = {
     "api-artist-work-screenings": ("alice", "bob", ("get",), _work),
     "api-artist-work-tagged-image": ("alice", "bob", ("get",), _work),
     "api-artist-work-withdrawals": ("alice", "bob", ("get",), _work),
+    "api-artist-upload": ("alice", "bob", ("get",), _upload),
     "api-artist-site": (
         "alice",
         "bob",

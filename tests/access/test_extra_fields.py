@@ -104,7 +104,7 @@ def test_terms_change_only_the_purpose_named(world, clients):
     assert world.alice_work.terms.get(purpose=Purpose.AI_TRAINING).permission == "not_allowed"
 
 
-def test_an_uploaded_work_belongs_to_the_uploader_with_consent_first(world, clients):
+def test_an_uploaded_work_belongs_to_the_uploader_with_consent_first(world, clients, run_uploads):
     forged = _forged(world)
     form = {key: str(value) for key, value in forged.items() if key != "terms"}
     form["terms"] = "allowed"
@@ -113,8 +113,10 @@ def test_an_uploaded_work_belongs_to_the_uploader_with_consent_first(world, clie
     response = clients["bob"].post(
         "/api/v1/artist/works", {"images": [upload], **form}, format="multipart"
     )
-    assert response.status_code == 207, response.content
-    (result,) = response.json()
+    assert response.status_code == 202, response.content
+    run_uploads()
+    (accepted,) = response.json()
+    result = clients["bob"].get(accepted["url"]).json()
     work = Work.objects.get(pk=result["work_id"])
     assert work.artist == world.bob and work.removed_at is None and work.created_at.year > 2001
     assert not Terms.objects.filter(work=work, permission="allowed").exists()

@@ -27,6 +27,7 @@ from registry.services.grants import grant_create
 from registry.services.screenings import chunk_decide, screening_create
 from registry.services.works import work_register
 from tests.admin.test_layout import AUDIT
+from tests.e2e.conftest import worker  # noqa: F401 - a real worker registers the uploads
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -73,7 +74,7 @@ def _shot(browser, name: str, *, first_view: bool = False) -> None:
     page.screenshot(path=str(OUTPUT / f"{name}.png"), full_page=not first_view)
 
 
-def test_screenshots(open_browser, tmp_path):
+def test_screenshots(open_browser, tmp_path, worker):  # noqa: F811
     demo_load()
     alice = Artist.objects.get(user__username="alice")
     first = Work.objects.filter(artist=alice).order_by("pk")[0]
@@ -122,6 +123,11 @@ def test_screenshots(open_browser, tmp_path):
         ],
     )
     artist.page.click("#upload-submit")
+    # The worker registers the files; the page refreshes until each has its result.
+    artist.page.locator("#upload-results tbody tr").first.wait_for()
+    artist.page.locator("#upload-results tr.consentry-processing").first.wait_for(
+        state="detached", timeout=60_000
+    )
     _shot(artist, "upload-results")
 
     organization = demo_organization()

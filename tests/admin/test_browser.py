@@ -9,6 +9,7 @@ from django.urls import reverse
 from registry.demo_art import artwork_bytes
 from registry.models import ConsentEventKind, Permission, Purpose, Terms, Work
 from tests.conftest import _SEED_BASE
+from tests.e2e.conftest import worker  # noqa: F401 - a real worker registers the uploads
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -17,7 +18,11 @@ def _file(name: str, data: bytes, mime: str) -> dict[str, object]:
     return {"name": name, "mimeType": mime, "buffer": data}
 
 
-def test_an_artist_uploads_several_images_and_sees_each_files_result(alice, open_browser):
+def test_an_artist_uploads_several_images_and_sees_each_files_result(
+    alice,
+    open_browser,
+    worker,  # noqa: F811
+):
     browser = open_browser()
     browser.log_in("alice")
     page = browser.page
@@ -36,7 +41,12 @@ def test_an_artist_uploads_several_images_and_sees_each_files_result(alice, open
     )
     page.click("#upload-submit")
 
+    # The worker registers the files; the page refreshes until none is processing.
     results = page.locator("#upload-results tbody tr")
+    results.first.wait_for()
+    page.locator("#upload-results tr.consentry-processing").first.wait_for(
+        state="detached", timeout=60_000
+    )
     assert results.count() == 4
     ok = page.locator("#upload-results tr.consentry-ok")
     assert sorted(ok.evaluate_all("rows => rows.map(row => row.dataset.file)")) == [

@@ -43,10 +43,18 @@ def _upload(name: str, data: bytes, content_type: str = "image/jpeg") -> SimpleU
     return SimpleUploadedFile(name, data, content_type=content_type)
 
 
+def _upload_and_register(client, form, run_uploads):
+    """Post the upload form, let the worker register the files, and open the batch's page."""
+    posted = client.post(reverse("admin:registry_work_upload"), form)
+    assert posted.status_code == 302 and "?batch=" in posted.url
+    run_uploads()
+    return client.get(posted.url)
+
+
 def test_one_upload_registers_every_good_file_and_names_every_bad_one(
-    alice, alice_client, monkeypatch
+    alice, alice_client, monkeypatch, run_uploads
 ):
-    monkeypatch.setattr("registry.admin.uploads.MAX_IMAGE_BYTES", 400_000)
+    monkeypatch.setattr("registry.services.pending_uploads.MAX_IMAGE_BYTES", 400_000)
     files = [
         _upload("first light.jpg", artwork_bytes(_SEED_BASE + 80)),
         _upload("cut.jpg", artwork_bytes(_SEED_BASE + 81)[:2000]),
@@ -55,9 +63,10 @@ def test_one_upload_registers_every_good_file_and_names_every_bad_one(
         _upload("poster.png", b"\x89PNG" + b"\0" * 500_000, "image/png"),
         _upload("second_light.webp", artwork_bytes(_SEED_BASE + 82, fmt="WEBP"), "image/webp"),
     ]
-    response = alice_client.post(
-        reverse("admin:registry_work_upload"),
+    response = _upload_and_register(
+        alice_client,
         {"images": files, "allow": [Purpose.DATA_MINING], "license": "CC-BY-4.0"},
+        run_uploads,
     )
 
     assert response.status_code == 200
@@ -83,10 +92,12 @@ def test_one_upload_registers_every_good_file_and_names_every_bad_one(
     assert ConsentEvent.objects.filter(kind=ConsentEventKind.WORK_REGISTERED).count() == 2
 
 
-def test_uploading_the_same_image_again_is_refused_by_name(alice, alice_client, register_work):
+def test_uploading_the_same_image_again_is_refused_by_name(
+    alice, alice_client, register_work, run_uploads
+):
     register_work(alice, seed=83, title="Kept")
     again = _upload("again.jpg", artwork_bytes(_SEED_BASE + 83))
-    response = alice_client.post(reverse("admin:registry_work_upload"), {"images": [again]})
+    response = _upload_and_register(alice_client, {"images": [again]}, run_uploads)
     (result,) = response.context["results"]
     assert not result.registered
     assert result.problem.startswith("“again.jpg” was not registered")
@@ -98,10 +109,10 @@ def test_an_upload_without_files_asks_for_them(alice_client):
     assert response.context["form"].errors["images"] == ["Choose one or more image files."]
 
 
-def test_an_operator_uploads_on_an_artists_behalf(alice, operator_client):
+def test_an_operator_uploads_on_an_artists_behalf(alice, operator_client, run_uploads):
     image = _upload("for alice.jpg", artwork_bytes(_SEED_BASE + 84))
-    response = operator_client.post(
-        reverse("admin:registry_work_upload"), {"images": [image], "artist": alice.pk}
+    response = _upload_and_register(
+        operator_client, {"images": [image], "artist": alice.pk}, run_uploads
     )
     assert [result.registered for result in response.context["results"]] == [True]
     assert Work.objects.get(title="for alice").artist == alice
@@ -114,7 +125,9 @@ def _unticked(response) -> dict[str, str]:
     return dict(re.findall(r'<li data-purpose="(\w+)" data-permission="\w+">([^<]+)</li>', section))
 
 
-def test_the_upload_form_says_what_an_unticked_purpose_will_be_for_this_artist(alice, alice_client):
+def test_the_upload_form_says_what_an_unticked_purpose_will_be_for_this_artist(
+    alice, alice_client, run_uploads
+):
     default_terms_set(
         artist=alice, purpose=Purpose.AI_TRAINING, permission=Permission.ALLOWED, license="CC0-1.0"
     )
@@ -129,7 +142,7 @@ def test_the_upload_form_says_what_an_unticked_purpose_will_be_for_this_artist(a
 
     # What was said is what happens: nothing ticked, and the work is allowed by the default.
     image = _upload("told.jpg", artwork_bytes(_SEED_BASE + 87))
-    alice_client.post(reverse("admin:registry_work_upload"), {"images": [image]})
+    _upload_and_register(alice_client, {"images": [image]}, run_uploads)
     work = Work.objects.get(title="told")
     assert effective_terms([work.pk], Purpose.AI_TRAINING)[work.pk].permission == "allowed"
     assert effective_terms([work.pk], Purpose.DATA_MINING)[work.pk].permission == "not_allowed"

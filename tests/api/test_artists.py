@@ -60,7 +60,7 @@ def test_an_artist_sets_terms_in_bulk_and_defaults(alice, alice_api, register_wo
     assert detail["terms"]["data_mining"]["source"] == "default"
 
 
-def test_an_artist_uploads_many_images_and_gets_a_result_per_file(alice, alice_api):
+def test_an_artist_uploads_many_images_and_gets_a_result_per_file(alice, alice_api, run_uploads):
     files = [
         SimpleUploadedFile("one.jpg", artwork_bytes(601)),
         SimpleUploadedFile("broken.png", b"\x89PNG\r\n\x1a\n broken"),
@@ -71,10 +71,23 @@ def test_an_artist_uploads_many_images_and_gets_a_result_per_file(alice, alice_a
         "/api/v1/artist/works", {"images": files, "allow": ["ai_training"]}, format="multipart"
     )
 
-    assert response.status_code == 207
-    results = {entry["file"]: entry for entry in response.json()}
-    assert "work_id" in results["one.jpg"] and "work_id" in results["two.jpg"]
-    assert results["broken.png"]["error"]
+    # Accepted, each file processing with its status URL; the worker registers them.
+    assert response.status_code == 202
+    accepted = response.json()
+    assert [entry["status"] for entry in accepted] == ["processing"] * 3
+    assert not Work.objects.exists()
+    assert run_uploads() == 3
+    results = {}
+    for entry in accepted:
+        answer = alice_api.get(entry["url"])
+        assert answer.status_code == 200
+        results[entry["file"]] = answer.json()
+    assert results["one.jpg"]["status"] == results["two.jpg"]["status"] == "registered"
+    assert results["one.jpg"]["work_id"] and results["two.jpg"]["work_id"]
+    assert results["broken.png"]["status"] == "refused"
+    assert results["broken.png"]["work_id"] is None
+    assert results["broken.png"]["problem"] == "not_an_image"
+    assert "“broken.png” is not an image in an accepted format" in results["broken.png"]["error"]
     assert Work.objects.filter(artist=alice).count() == 2
 
 

@@ -18,6 +18,7 @@ from registry.models import (
 )
 from registry.services.artists import artist_assurance_set, work_assurance_set
 from registry.services.terms import terms_set
+from registry.tasks import register_pending_upload
 from tests.api.conftest import artist_client, image_bytes, item
 from tests.factories import ArtistFactory
 
@@ -30,9 +31,11 @@ def _upload(artist, seed, *, scale=1.0, allow=("ai_training",), license="CC-BY-4
         {"images": files, "allow": list(allow), "license": license},
         format="multipart",
     )
-    assert response.status_code == 207, response.content
-    (result,) = response.json()
-    assert "work_id" in result, result
+    assert response.status_code == 202, response.content
+    (pending,) = response.json()
+    register_pending_upload.apply(args=[pending["id"]]).get()  # as the worker would
+    result = artist_client(artist).get(pending["url"]).json()
+    assert result["work_id"] is not None, result
     return result["work_id"]
 
 

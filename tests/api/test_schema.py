@@ -248,8 +248,10 @@ def test_an_empty_upload_is_refused_on_its_own_in_the_results(alice_api):
 
     response = alice_api.post("/api/v1/artist/works", {"images": [empty]}, format="multipart")
 
-    assert response.status_code == 207
-    assert response.json()[0]["file"] == "empty.jpg" and response.json()[0]["error"]
+    assert response.status_code == 202
+    (result,) = response.json()
+    assert result["file"] == "empty.jpg" and result["status"] == "refused"
+    assert result["problem"] == "empty" and "is empty" in result["error"]
 
 
 def test_an_upload_with_a_bad_licence_is_refused_before_any_file(alice_api):

@@ -1,0 +1,69 @@
+import uuid
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from registry.models.artists import Artist
+from registry.models.works import Work
+
+
+class PendingUploadStatus(models.TextChoices):
+    PROCESSING = "processing", _("Processing")
+    REGISTERED = "registered", _("Registered")
+    REFUSED = "refused", _("Refused")
+
+
+class UploadProblem(models.TextChoices):
+    """Why a file was refused; the sentence is chosen when it is shown, in the reader's language."""
+
+    EMPTY = "empty", _("Empty file")
+    TOO_LARGE = "too_large", _("File too large")
+    NOT_AN_IMAGE = "not_an_image", _("Not an image in an accepted format")
+    TOO_MANY_PIXELS = "too_many_pixels", _("Too many pixels")
+    UNREADABLE = "unreadable", _("Unreadable image")
+    NOT_REGISTERED = "not_registered", _("Not registered")
+    TOO_SLOW = "too_slow", _("Took too long")
+    INTERNAL = "internal", _("Error on our side")
+
+
+class PendingUpload(models.Model):
+    """One uploaded file waiting for the worker to fingerprint and register it.
+
+    The request stores the bytes and answers at once; the image is decoded only by the task.
+    The bytes are dropped once the file has its result.
+    """
+
+    artist = models.ForeignKey(
+        Artist, verbose_name=_("artist"), on_delete=models.CASCADE, related_name="pending_uploads"
+    )
+    batch = models.UUIDField(_("batch"), default=uuid.uuid4, db_index=True)
+    filename = models.CharField(_("file"), max_length=255)
+    data = models.BinaryField(_("data"), default=b"")
+    allow = models.JSONField(_("allowed purposes"), default=list)
+    license = models.CharField(_("licence"), max_length=100, blank=True, default="")
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=PendingUploadStatus.choices,
+        default=PendingUploadStatus.PROCESSING,
+    )
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    work = models.ForeignKey(
+        Work, verbose_name=_("work"), on_delete=models.SET_NULL, null=True, blank=True
+    )
+    disputes = models.JSONField(_("disputes"), default=list)
+    problem = models.CharField(
+        _("problem"), max_length=20, choices=UploadProblem.choices, blank=True, default=""
+    )
+    detail = models.TextField(_("detail"), blank=True, default="")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("pending upload")
+        verbose_name_plural = _("pending uploads")
+        ordering = ["pk"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return self.filename

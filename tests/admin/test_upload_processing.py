@@ -1,0 +1,67 @@
+"""The upload page while the worker registers the files (issue 19, point 8): each file shows
+as processing, the page refreshes, then each file's result; a batch is its artist's only."""
+
+import pytest
+from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from registry.demo_art import artwork_bytes
+from tests.admin.conftest import client_for
+from tests.api.test_upload_tasks import forbid_decoding
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_budgets():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def _art(name: str, seed: int) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, artwork_bytes(seed), "image/jpeg")
+
+
+def test_the_admin_page_shows_each_file_processing_then_its_result(
+    alice, alice_client, monkeypatch, run_uploads
+):
+    image = _art("tea.jpg", 512)
+    forbid_decoding(monkeypatch)
+    posted = alice_client.post(reverse("admin:registry_work_upload"), {"images": [image]})
+    assert posted.status_code == 302
+    page = alice_client.get(posted.url)
+    html = page.content.decode()
+    (result,) = page.context["results"]
+    assert result.processing and not result.registered
+    assert "Processing…" in html and 'http-equiv="refresh"' in html
+
+    monkeypatch.undo()  # the worker decodes
+    run_uploads()
+    page = alice_client.get(posted.url)
+    html = page.content.decode()
+    (result,) = page.context["results"]
+    assert result.registered and "Registered as “tea”" in html
+    assert 'http-equiv="refresh"' not in html
+    assert "1 of 1 file was registered as a work." in html
+
+
+def test_the_admin_page_shows_processing_in_chinese(alice, alice_client):
+    posted = alice_client.post(
+        reverse("admin:registry_work_upload"), {"images": [_art("zh.jpg", 513)]}
+    )
+    page = client_for(alice.user, HTTP_ACCEPT_LANGUAGE="zh-CN").get(posted.url)
+    assert "处理中" in page.content.decode()
+
+
+def test_another_artists_batch_answers_404_and_an_operator_sees_it(
+    alice, alice_client, bob_client, operator_client
+):
+    posted = alice_client.post(
+        reverse("admin:registry_work_upload"), {"images": [_art("hers.jpg", 514)]}
+    )
+    assert bob_client.get(posted.url).status_code == 404
+    assert operator_client.get(posted.url).status_code == 200
+    upload = reverse("admin:registry_work_upload")
+    assert alice_client.get(f"{upload}?batch=not-a-uuid").status_code == 404
