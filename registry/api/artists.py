@@ -85,6 +85,9 @@ class WorkListCreateApi(ArtistApi):
         work_id = serializers.IntegerField(required=False)
         disputes = serializers.ListField(child=serializers.IntegerField(), required=False)
         error = serializers.CharField(required=False)
+        notice = serializers.CharField(
+            required=False, help_text="Why the work is matched by exact copies only."
+        )
 
     @extend_schema(responses=WorkOut(many=True), summary="Your works")
     def get(self, request: Request) -> Response:
@@ -126,13 +129,14 @@ class WorkListCreateApi(ArtistApi):
             except ValidationError as error:
                 results.append({"file": name, "error": "; ".join(error.messages)})
             else:
-                results.append(
-                    {
-                        "file": name,
-                        "work_id": registration.work.pk,
-                        "disputes": [dispute.pk for dispute in registration.disputes],
-                    }
-                )
+                result = {
+                    "file": name,
+                    "work_id": registration.work.pk,
+                    "disputes": [dispute.pk for dispute in registration.disputes],
+                }
+                if registration.notice:
+                    result["notice"] = registration.notice
+                results.append(result)
         return Response(results, status=status.HTTP_207_MULTI_STATUS)
 
 

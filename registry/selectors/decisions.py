@@ -1,5 +1,6 @@
 """Deciding screened items: fingerprints in, one gatekeeper decision per item out."""
 
+import logging
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
@@ -11,10 +12,12 @@ from registry.gatekeeper import Credit, ItemDecision, MatchedWork, WorkPermit, d
 from registry.matching.rules import is_weak
 from registry.models import Organization, Work
 from registry.selectors.consent import Permit, permits_for
-from registry.selectors.matching import WorkMatch, match_fingerprints
+from registry.selectors.matching import ItemMatches, WorkMatch, match_items
 from registry.selectors.reservations import reservations_for
 
+logger = logging.getLogger(__name__)
 WEAK_IMAGE = "the image carries too little information to match reliably"
+OVER_BUDGET = "the image has more candidate works than one item may verify"
 
 
 def work_url(work_id: int) -> str:
@@ -72,8 +75,18 @@ def decide_items(
     now = timezone.now()
     parsed = [_parse(item) for item in items]
     fingerprints = [entry for entry in parsed if isinstance(entry, ImageFingerprint)]
-    found = iter(match_fingerprints(fingerprints))
-    matches_of = [next(found) if isinstance(entry, ImageFingerprint) else [] for entry in parsed]
+    found = iter(match_items(fingerprints))
+    results = [
+        next(found) if isinstance(entry, ImageFingerprint) else ItemMatches([]) for entry in parsed
+    ]
+    # Over its verification budget an item may match a work left unverified: fail closed.
+    over = [result.over_budget for result in results]
+    if any(over):
+        logger.warning("%d of %d items over the verification budget", sum(over), len(items))
+    parsed = [
+        invalid(OVER_BUDGET) if flag else entry for entry, flag in zip(parsed, over, strict=True)
+    ]
+    matches_of = [result.matches for result in results]
     reservations = reservations_for(items, organization=organization, purpose=purpose, at=now)
     permits = permits_for(
         _all_work_ids(matches_of), organization=organization, purpose=purpose, at=now

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from registry.fingerprints import WorkFingerprints, fingerprint_work, to_signed64
+from registry.matching.rules import is_weak
 from registry.models import (
     Artist,
     ConsentEventKind,
@@ -29,6 +30,15 @@ from registry.thumbnails import thumbnail_webp
 class Registration:
     work: Work
     disputes: list[Dispute] = field(default_factory=list)
+    # Why the work is matched by exact copies only, or "" when re-posts are matched too.
+    notice: str = ""
+
+
+def plain_work_notice() -> str:
+    return _(
+        "This image has too few lines and shapes to be recognised once re-posted: it is "
+        "protected against exact copies only."
+    )
 
 
 def _fingerprint_rows(work: Work, fingerprints: WorkFingerprints) -> list[Fingerprint]:
@@ -57,7 +67,11 @@ def _refuse_own_duplicate(artist: Artist, sha256: str) -> None:
 def _claims_on_other_artists(artist: Artist, fingerprints: WorkFingerprints) -> list[WorkMatch]:
     # Read before the registering transaction: the shared index must never see uncommitted rows.
     (matches,) = match_fingerprints([fingerprints.image])
-    return [match for match in matches if match.artist_id != artist.pk]
+    # A plain work resembles every plain work: only an exact copy is a claim on another's.
+    plain = is_weak(fingerprints.image)
+    return [
+        match for match in matches if match.artist_id != artist.pk and (match.exact or not plain)
+    ]
 
 
 @transaction.atomic
@@ -84,7 +98,10 @@ def _create_work(
         fingerprint_version=image.version,
     )
     work.image.save(image.sha256, ContentFile(data), save=True)
-    Fingerprint.objects.bulk_create(_fingerprint_rows(work, fingerprints))
+    # The same gate as at screening: a work too plain to match reliably would match every
+    # plain query, so it gets no perceptual fingerprints and is found by its sha256 only.
+    if not is_weak(image):
+        Fingerprint.objects.bulk_create(_fingerprint_rows(work, fingerprints))
     ledger_append(
         kind=ConsentEventKind.WORK_REGISTERED,
         work=work,
@@ -147,7 +164,8 @@ def work_register(
                 license=license,
             )
         disputes = _open_disputes(work, claims)
-    return Registration(work=work, disputes=disputes)
+    notice = plain_work_notice() if is_weak(fingerprints.image) else ""
+    return Registration(work=work, disputes=disputes, notice=notice)
 
 
 def title_from_filename(filename: str) -> str:
