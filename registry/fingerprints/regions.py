@@ -17,12 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from registry.fingerprints.decode import DecodedImage, trim_borders
+from registry.fingerprints.decode import WORK_SIZE, DecodedImage, shrink, trim_borders
 
 MAX_REGIONS = 4
 # A row or column is uniform when its grey levels spread less than this (standard deviation).
 UNIFORM = 6.0
-# A cut needs a run of at least this many uniform rows or columns (of the working image).
+# A cut needs a run of at least this many uniform rows or columns (at twice the working size).
 MIN_GAP = 2
 # A region covers at least this share of the query's area, and at most this much of it (the
 # whole frame is hashed anyway).
@@ -42,7 +42,9 @@ def query_regions(decoded: DecodedImage) -> list[Region]:
     found: list[Region] = []
     if decoded.was_trimmed:
         found.append(Region((0, 0, 1000, 1000), decoded.untrimmed))
-    frame = decoded.untrimmed
+    # Cut at twice the working size: a collage's gutter of a few pixels blurs into one
+    # non-uniform row at the working size.
+    frame = shrink(decoded.decoded, 2 * WORK_SIZE)
     width, height = frame.size
     grey = np.asarray(frame.convert("L"), dtype=np.float32)
     boxes = []
@@ -58,7 +60,7 @@ def query_regions(decoded: DecodedImage) -> list[Region]:
     for _, (left, top, right, bottom) in sorted(boxes, reverse=True):
         if len(found) >= MAX_REGIONS:
             break
-        image = trim_borders(frame.crop((left, top, right, bottom)))
+        image = shrink(trim_borders(frame.crop((left, top, right, bottom))), WORK_SIZE)
         box = (
             1000 * left // width,
             1000 * top // height,

@@ -309,3 +309,43 @@ def test_closest_work_is_the_lowest_score() -> None:
     missed = Verdict(matched=False, distances={}, score=0.1)
     assert closest_work({1: far, 2: near, 3: missed}) == 2
     assert closest_work({3: missed}) is None
+
+
+def meme(image: Image.Image) -> Image.Image:
+    """White caption bars with black text above and below the picture."""
+    width, height = image.size
+    bar = round(0.18 * height)
+    framed = Image.new("RGB", (width, height + 2 * bar), "white")
+    framed.paste(image, (0, bar))
+    draw = ImageDraw.Draw(framed)
+    font = ImageFont.load_default(size=round(0.4 * bar))
+    draw.text((0.05 * width, 0.3 * bar), "me explaining my art", fill="black", font=font)
+    draw.text((0.05 * width, height + 1.3 * bar), "nobody:", fill="black", font=font)
+    return framed
+
+
+def collage_tile(image: Image.Image) -> Image.Image:
+    """The picture as one tile of a 2x2 collage with white gutters."""
+    side = 300
+    sheet = Image.new("RGB", (2 * side + 12, 2 * side + 12), "white")
+    tiles = [image, painting(61), painting(62), drawing(63)]
+    for position, tile in enumerate(tiles):
+        fitted = tile.resize((side, side))
+        sheet.paste(fitted, (4 + position % 2 * (side + 4), 4 + position // 2 * (side + 4)))
+    return sheet
+
+
+@pytest.mark.parametrize("edit", [meme, collage_tile], ids=["meme", "collage"])
+@pytest.mark.parametrize("name", ["painting-a", "painting-b"])
+def test_a_work_inside_a_bigger_picture_is_found_by_its_region(name: str, edit) -> None:
+    query = fingerprint_image(encode(edit(web_copy(PICTURES[name])), "JPEG", quality=90))
+    assert query.regions  # the XY cut found the picture's rectangle
+    assert matched_works(query) == set()  # the whole frame alone does not match
+    found = {
+        work
+        for region in query.searched()
+        for work in PICTURES
+        for hashes in registered(work).variants.values()
+        if is_candidate(region, hashes) and verify(region, hashes).matched
+    }
+    assert found == {name}

@@ -128,3 +128,24 @@ def test_work_registers_named_variants_including_original() -> None:
     assert len(VARIANTS) <= 15
     assert all(len(name) <= 32 for name in VARIANTS)
     assert work.variants["original"] == work.image.hashes
+
+
+def test_regions_travel_on_the_wire_and_are_optional() -> None:
+    """A query with regions round-trips; one without (a version 3 client that cuts none)
+    still parses; a malformed region is refused with the field named."""
+    sheet = Image.new("RGB", (500, 700), "white")
+    sheet.paste(painting(15), (10, 150))
+    fingerprint = fingerprint_image(encode(sheet, "JPEG"))
+    assert fingerprint.regions
+    wire = fingerprint.to_wire()
+    assert ImageFingerprint.from_wire(wire) == fingerprint
+    bare = {key: value for key, value in wire.items() if key != "regions"}
+    assert ImageFingerprint.from_wire(bare).regions == ()
+    for broken in (
+        [{"box": [0, 0, 0, 0], "phash": "0" * 16, "dhash": "0" * 16, "descriptor": ""}],
+        [{"box": [0, 0, 500, 500], "phash": "0" * 16, "dhash": "0" * 16, "descriptor": "00"}],
+        [wire["regions"][0]] * 5,
+        "not a list",
+    ):
+        with pytest.raises(FingerprintFormatError, match=r"region|descriptor"):
+            ImageFingerprint.from_wire({**wire, "regions": broken})
