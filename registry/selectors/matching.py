@@ -324,16 +324,16 @@ def _verify_item(
     spent = 0
     for work_id in sorted(works):
         present = [
-            (variant, searched[k], hashes[work_id, variant])
+            (variant, k, searched[k], hashes[work_id, variant])
             for variant, k in works[work_id]
             if (work_id, variant) in hashes
         ]
-        present.sort(key=lambda entry: (entry[2][1].phash ^ entry[1].phash).bit_count())
-        for variant, query, (artist_id, candidate_hashes) in present:
+        present.sort(key=lambda entry: (entry[3][1].phash ^ entry[2].phash).bit_count())
+        for variant, k, query, (artist_id, candidate_hashes) in present:
             if spent >= budget:
                 return ItemMatches(found, over_budget=True)
             spent += 1
-            verdict = verify(query, candidate_hashes, config)
+            verdict = verify(query, candidate_hashes, config, region=k > 0, variant=variant)
             if verdict.matched:
                 found.append(WorkMatch(work_id, artist_id, variant, dict(verdict.distances)))
                 break

@@ -152,6 +152,50 @@ def test_overlays_inside_the_picture_and_turned_copies_match(name: str, edit: st
     assert matched_works(fingerprint_image(data)) == {name}
 
 
+def test_a_query_region_matches_only_as_a_near_copy() -> None:
+    """A region of a query (its untrimmed frame, an XY-cut rectangle) may carry no overlay of
+    its own: on mateval's DEV set a sprite in its untrimmed frame matched another sprite
+    that differs from it in one blob. The whole query keeps its overlay allowance."""
+    work = registered("painting-a").variants["original"]
+    stuck = fingerprint_image(encode(sticker(web_copy(PICTURES["painting-a"])), "JPEG"))
+    assert verify(stuck.hashes, work).matched
+    as_region = verify(stuck.hashes, work, region=True)
+    assert not as_region.matched
+    assert as_region.distances["overlay"] > DEFAULT_MATCHING.region_max_overlay
+    plain = fingerprint_image(encode(web_copy(PICTURES["painting-a"]), "JPEG"))
+    assert verify(plain.hashes, work, region=True).matched
+
+
+def test_a_candidate_found_by_its_dhash_only_must_agree_closely() -> None:
+    """A candidate whose pHash is farther than the radius (found by dHash) is held to a
+    stricter share of changed cells: another tile or sprite also moves pHash."""
+    work = registered("painting-a").variants["original"]
+    captioned = fingerprint_image(
+        encode(caption_band(web_copy(PICTURES["painting-a"])), "JPEG", quality=90)
+    )
+    near = verify(captioned.hashes, work)
+    assert near.matched
+    assert near.distances["phash"] > 0
+    assert near.distances["changed"] > DEFAULT_MATCHING.dhash_max_changed
+    found_by_dhash = MatchingConfig(phash_radius=0)
+    assert not verify(captioned.hashes, work, found_by_dhash).matched
+
+
+def test_a_crop_variant_matches_only_as_a_near_copy() -> None:
+    """A registered crop is a detail of the work (a texture, a pattern): many pictures
+    resemble it, so a query differing from it in more cells than crop_max_changed is not
+    the work, while the same query still matches the whole picture."""
+    work = registered("painting-a").variants["original"]
+    banded = web_copy(PICTURES["painting-a"])
+    width, height = banded.size
+    ImageDraw.Draw(banded).rectangle((0, 0.45 * height, width, 0.6 * height), fill="black")
+    captioned = fingerprint_image(encode(banded, "JPEG", quality=90))
+    whole = verify(captioned.hashes, work)
+    assert whole.matched
+    assert whole.distances["changed"] > DEFAULT_MATCHING.crop_max_changed
+    assert not verify(captioned.hashes, work, variant="crop_centre").matched
+
+
 def test_thin_drawings_differ_by_their_content_not_by_the_frame() -> None:
     """Two line drawings on white: most cells are page in both, so changes are counted
     against the ink (what either picture shows), where they disagree almost everywhere."""
@@ -343,9 +387,9 @@ def test_a_work_inside_a_bigger_picture_is_found_by_its_region(name: str, edit) 
     assert matched_works(query) == set()  # the whole frame alone does not match
     found = {
         work
-        for region in query.searched()
+        for k, region in enumerate(query.searched())
         for work in PICTURES
         for hashes in registered(work).variants.values()
-        if is_candidate(region, hashes) and verify(region, hashes).matched
+        if is_candidate(region, hashes) and verify(region, hashes, region=k > 0).matched
     }
     assert found == {name}
