@@ -55,16 +55,18 @@ class MatchingConfig:
     # Mean difference of the 90% best-agreeing cells, as a share of the query's grey range.
     max_luma: float = 0.08
     max_colour: float = 0.08
-    # A candidate found by its dHash only (pHash farther than `phash_radius`) is held to a
-    # stricter agreement: a watermark bar moves pHash, but so does another tile or sprite,
-    # and on mateval's DEV set these candidates brought most false matches.
+    # A candidate found by its dHash only (pHash farther than `phash_radius`, dHash within
+    # `dhash_radius`) is held to a stricter agreement: a watermark bar moves pHash, but so
+    # does another tile or sprite, and on mateval's DEV set these candidates brought most
+    # false matches.
     dhash_max_changed: float = 0.05
     dhash_max_changed_ink: float = 0.2
+    dhash_max_scattered: float = 0.005
     # A query region (the untrimmed frame, an XY-cut rectangle) is a picture the artist may not
     # have meant: it matches only as a near copy, without an overlay of its own. A sparse
     # sprite in its untrimmed frame otherwise matches another sprite that differs in one blob.
-    region_max_changed: float = 0.07
-    region_max_overlay: float = 0.01
+    region_max_changed: float = 0.10
+    region_max_overlay: float = 0.02
     # A registered crop variant (crop_centre, crop_top_left...) is a detail of the work: a
     # plain texture or pattern in it resembles many pictures, so it matches near copies only.
     crop_max_changed: float = 0.07
@@ -88,6 +90,7 @@ class MatchingConfig:
             "max_colour",
             "dhash_max_changed",
             "dhash_max_changed_ink",
+            "dhash_max_scattered",
             "region_max_changed",
             "region_max_overlay",
             "crop_max_changed",
@@ -164,13 +167,15 @@ def verify(
     distances.update({name: round(value, 4) for name, value in found._asdict().items()})
     changed_ink = found.changed / found.ink
     distances["changed_ink"] = round(changed_ink, 4)
-    max_changed, max_overlay, max_changed_ink = (
+    max_changed, max_overlay, max_scattered, max_changed_ink = (
         config.max_changed,
         config.max_overlay,
+        config.max_scattered,
         config.max_changed_ink,
     )
-    if distances["phash"] > config.phash_radius:
+    if distances["phash"] > config.phash_radius and distances["dhash"] <= config.dhash_radius:
         max_changed = min(max_changed, config.dhash_max_changed)
+        max_scattered = min(max_scattered, config.dhash_max_scattered)
         max_changed_ink = min(max_changed_ink, config.dhash_max_changed_ink)
     if region:
         max_changed = min(max_changed, config.region_max_changed)
@@ -182,7 +187,7 @@ def verify(
         found.colour / config.max_colour,
         found.changed / max_changed,
         found.overlay / max_overlay,
-        found.scattered / config.max_scattered,
+        found.scattered / max_scattered,
         changed_ink / max_changed_ink,
     )
     return Verdict(matched=score <= 1.0, distances=distances, score=round(score, 4))
