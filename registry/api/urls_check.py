@@ -10,9 +10,8 @@ from registry.api.auth import organization_of, request_object
 from registry.api.errors import PayloadTooLarge
 from registry.api.parsers import JSONParser
 from registry.api.schema import error
-from registry.api.screenings import CreditOut, OrganizationApi
+from registry.api.screenings import CheckApi, CreditOut, OrganizationApi
 from registry.gatekeeper import ALLOWED, DENIED, UNREGISTERED, ItemDecision, passes
-from registry.models import MinimumAssurance, Purpose, ScreeningMode
 from registry.selectors.decisions import decide_urls
 from registry.selectors.ledger import registry_version
 
@@ -42,19 +41,10 @@ class UrlCheckOut(serializers.Serializer):
 class UrlCheckApi(OrganizationApi):
     parser_classes = [JSONParser]
 
-    class UrlCheckIn(serializers.Serializer):
-        purpose = serializers.ChoiceField(choices=Purpose.choices)
-        mode = serializers.ChoiceField(
-            choices=ScreeningMode.choices, default=ScreeningMode.CONSENT_REQUIRED
-        )
-        min_assurance = serializers.ChoiceField(
-            choices=MinimumAssurance.choices,
-            default=MinimumAssurance.VERIFIED,
-            help_text="The least assurance a claim needs for its permission to count; below "
-            "it a known source URL is denied with the reason consent_unverified.",
-        )
+    # The same purpose, mode and minimum assurance as a check of fingerprints.
+    UrlCheckIn = CheckApi.CheckIn
 
-    class UrlCheckRequestDoc(UrlCheckIn):
+    class UrlCheckRequestDoc(CheckApi.CheckIn):
         urls = serializers.ListField(
             child=serializers.CharField(max_length=MAX_URL_LENGTH, allow_blank=True),
             allow_empty=False,
