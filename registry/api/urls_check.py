@@ -48,6 +48,8 @@ class UrlCheckApi(OrganizationApi):
         urls = serializers.ListField(
             child=serializers.CharField(max_length=MAX_URL_LENGTH, allow_blank=True),
             allow_empty=False,
+            min_length=1,
+            max_length=settings.CONSENTRY_MAX_URLS_PER_CHECK,
             help_text="Up to the published maximum (see /api/v1/matching), answered in order.",
         )
 
