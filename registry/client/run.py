@@ -106,6 +106,19 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def stream_decisions(registry: Registry, screening_id: str) -> Iterator[dict[str, Any]]:
+    """A finished screening's decisions, read as JSON Lines as they arrive."""
+    response = registry.request(
+        "GET", f"screenings/{screening_id}/items", headers={"Accept": NDJSON}, stream=True
+    )
+    if response.status_code >= 400:
+        checked(response)
+    # Large reads: requests' default of 512 bytes costs a call per few lines.
+    for line in response.iter_lines(chunk_size=STREAM_READ_BYTES):
+        if line:
+            yield json.loads(line)
+
+
 class ScreeningRun:
     def __init__(
         self,
@@ -165,15 +178,7 @@ class ScreeningRun:
         )
 
     def _decisions(self, screening_id: str) -> Iterator[dict[str, Any]]:
-        response = self.registry.request(
-            "GET", f"screenings/{screening_id}/items", headers={"Accept": NDJSON}, stream=True
-        )
-        if response.status_code >= 400:
-            checked(response)
-        # Large reads: requests' default of 512 bytes costs a call per few lines.
-        for line in response.iter_lines(chunk_size=STREAM_READ_BYTES):
-            if line:
-                yield json.loads(line)
+        return stream_decisions(self.registry, screening_id)
 
     def _say_where_it_resumes(self, cached: int, total: int) -> None:
         state = self.state

@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from registry.client.api import ApiError, Registry, checked
+from registry.client.api import ApiError, Registry
 from registry.client.batch import fingerprint_one
 from registry.client.datasets import (
     DatasetError,
@@ -34,8 +34,8 @@ from registry.client.datasets import (
     write_filtered_parquet,
     write_filtered_tar,
 )
+from registry.client.run import stream_decisions
 
-NDJSON = "application/x-ndjson"
 HASH_BATCH = 64
 RESULT_BATCH = 1000
 PROGRESS_EVERY = 10.0
@@ -365,16 +365,6 @@ class ShardRun:
             "again later to collect its results"
         )
 
-    def _decisions(self, screening_id: str) -> Iterator[dict[str, Any]]:
-        response = self.registry.request(
-            "GET", f"screenings/{screening_id}/items", headers={"Accept": NDJSON}, stream=True
-        )
-        if response.status_code >= 400:
-            checked(response)
-        for line in response.iter_lines(chunk_size=1 << 16):
-            if line:
-                yield json.loads(line)
-
     def _write_results(self, folder: Path, screening_id: str, ids: set[str]) -> Counter[str]:
         """results.parquet, streamed from the decisions; a sample the registry did not answer
         for is written as invalid (fail closed)."""
@@ -401,7 +391,7 @@ class ShardRun:
                     writer.write_batch(pa.RecordBatch.from_pylist(rows, schema=RESULTS_SCHEMA))
                     rows.clear()
 
-            for decision in self._decisions(screening_id):
+            for decision in stream_decisions(self.registry, screening_id):
                 if decision["id"] not in ids:
                     continue
                 ids.discard(decision["id"])
