@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
 
+from registry.assurance import SELF_ASSERTED
 from registry.demo_art import artwork_bytes
 from registry.fingerprints import (
     FINGERPRINT_VERSION,
@@ -22,6 +23,7 @@ from registry.fingerprints import (
     to_signed64,
 )
 from registry.models import Artist, Permission, Purpose, Work
+from registry.services.artists import artist_verify
 from registry.services.terms import default_terms_set
 
 POOL_SIZE = 64
@@ -52,6 +54,9 @@ def _artists() -> list[Artist]:
             user=user, defaults={"display_name": f"Bench artist {number}"}
         )
         if created and number % 2 == 0:
+            # Permissions count only from verified claims: the allowing artists are verified,
+            # so the bench exercises the allowed path, as a registry of real artists would.
+            artist_verify(artist=artist, evidence="bench artist")
             default_terms_set(
                 artist=artist, purpose=Purpose.AI_TRAINING, permission=Permission.ALLOWED
             )
@@ -96,7 +101,7 @@ def seed_registry(works: int, pool: Pool, *, seed: int = 7) -> None:
 def _copy_works(ids: range, artists: list[Artist], pool: Pool, now: object) -> None:
     columns = (
         "id, artist_id, title, image, thumbnail, source_urls, credit_line, sha256, width, "
-        "height, information, fingerprint_version, created_at"
+        "height, information, fingerprint_version, created_at, assurance"
     )
     with (
         connection.cursor() as cursor,
@@ -120,6 +125,7 @@ def _copy_works(ids: range, artists: list[Artist], pool: Pool, now: object) -> N
                     image.information,
                     FINGERPRINT_VERSION,
                     now,
+                    SELF_ASSERTED,
                 )
             )
 

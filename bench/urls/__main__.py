@@ -81,9 +81,10 @@ def seed(urls: int) -> None:
         first = cursor.fetchone()[0] + 1
         cursor.execute(
             "INSERT INTO registry_work (id, artist_id, title, image, thumbnail, source_urls, "
-            "credit_line, sha256, width, height, information, fingerprint_version, created_at) "
+            "credit_line, sha256, width, height, information, fingerprint_version, created_at, "
+            "assurance) "
             "SELECT g, (%s::bigint[])[1 + g %% %s], 'URL bench work ' || g, '', '', '[]', '', "
-            "md5(g::text) || md5((-g)::text), 512, 512, 20.0, 2, now() "
+            "md5(g::text) || md5((-g)::text), 512, 512, 20.0, 2, now(), 'self_asserted' "
             "FROM generate_series(%s, %s) g",
             [artist_ids, len(artist_ids), first, first + works - 1],
         )
