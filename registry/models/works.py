@@ -114,11 +114,10 @@ class WorkSourceUrl(models.Model):
         verbose_name = _("source URL")
         verbose_name_plural = _("source URLs")
         constraints = [
-            models.UniqueConstraint(fields=["work", "digest"], name="source_url_unique_per_work")
-        ]
-        indexes = [
-            # Serves POST /api/v1/urls/check: one `digest = ANY(...)` probe per request.
-            models.Index(fields=["digest"], name="source_url_digest"),
+            # Digest first: the one index serves POST /api/v1/urls/check's `digest = ANY(...)`
+            # probe as an index-only scan (the work id is in the index), so the check never
+            # reads the table's rows, and keeps each work's URLs unique.
+            models.UniqueConstraint(fields=["digest", "work"], name="source_url_unique_per_work")
         ]
 
     def __str__(self) -> str:
