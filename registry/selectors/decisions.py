@@ -25,7 +25,9 @@ def work_url(work_id: int) -> str:
 
 
 def credits_for(permits: Mapping[int, Permit]) -> dict[int, Credit]:
-    works = Work.objects.filter(pk__any=permits.keys()).select_related("artist")
+    """The credit of each work its permit allows: only an allowed item carries credits."""
+    allowed = [work_id for work_id, permit in permits.items() if permit.allowed]
+    works = Work.objects.filter(pk__any=allowed).select_related("artist").defer("thumbnail")
     return {
         work.pk: Credit(
             artist=work.artist.display_name,
