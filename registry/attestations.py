@@ -110,6 +110,20 @@ def _positive_int(value: object, field: str) -> int:
     return value
 
 
+def _storable_text(value: object) -> bool:
+    """Text the ledger can hold: PostgreSQL's JSON refuses NUL and lone surrogates, and no
+    URL or time has control characters."""
+    if not isinstance(value, str) or not value or len(value) > 2000:
+        return False
+    if any(ord(character) < 32 or ord(character) == 127 for character in value):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def parse_statement(statement: object) -> Statement:
     """The statement's fields, checked exactly as signed (no trimming, no coercion)."""
     if not isinstance(statement, Mapping):
@@ -121,9 +135,10 @@ def parse_statement(statement: object) -> Statement:
         if field not in statement:
             raise StatementError(field, f"{field} is required.")
     for field in _TEXT_FIELDS:
-        value = statement[field]
-        if not isinstance(value, str) or not value or len(value) > 2000:
-            raise StatementError(field, f"{field} must be a non-empty string.")
+        if not _storable_text(statement[field]):
+            raise StatementError(
+                field, f"{field} must be a non-empty string without control characters."
+            )
     work = statement.get("work")
     sha256 = statement.get("sha256")
     if work is None and sha256 is None:

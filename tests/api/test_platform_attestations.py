@@ -2,6 +2,7 @@
 API, and every way a platform, an AI team or an artist could try to abuse it."""
 
 import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -240,6 +241,20 @@ def test_a_malformed_statement_is_refused_naming_the_field(
 
     assert response.status_code == 400
     assert field in response.json()
+
+
+@pytest.mark.parametrize("escape", ["\\u0000", "\\ud800", "\\u001b"])
+def test_text_the_ledger_cannot_hold_is_refused_before_anything_is_stored(
+    linked_mallory, pinboard_api, escape
+):
+    # Sent as the JSON escape itself: the signature is never reached, the field is named.
+    statement = json.dumps(_statement(linked_mallory, work=1)).replace("/post/", f"/post/{escape}")
+    body = f'{{"statement": {statement}, "signature": "AA=="}}'
+
+    response = pinboard_api.post(URL, body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert "post_url" in response.json()
 
 
 def test_a_statement_without_a_work_or_a_body_that_is_no_object_is_refused(
