@@ -52,6 +52,7 @@ def _compile_matching_kernels(**kwargs: Any) -> None:
 
 
 @shared_task(
+    name="registry.tasks.decide_chunk",
     acks_late=True,
     reject_on_worker_lost=True,
     # A lost database connection is worth another try; the chunk's transaction rolled back.
@@ -63,7 +64,7 @@ def decide_chunk(chunk_id: int) -> bool:
     return chunk_decide(chunk_id=chunk_id)
 
 
-@shared_task(soft_time_limit=60, time_limit=90)
+@shared_task(name="registry.tasks.requeue_stalled_chunks", soft_time_limit=60, time_limit=90)
 def requeue_stalled_chunks() -> int:
     """Re-send chunks nobody decided in time; deciding is idempotent, so a duplicate is harmless."""
     older_than = timedelta(seconds=settings.CONSENTRY_STALLED_CHUNK_SECONDS)
@@ -73,7 +74,7 @@ def requeue_stalled_chunks() -> int:
     return len(chunk_ids)
 
 
-@shared_task(soft_time_limit=60, time_limit=90)
+@shared_task(name="registry.tasks.check_site_token", soft_time_limit=60, time_limit=90)
 def check_site_token(site_id: int) -> bool:
     """Fetch an artist's site-verification token; idempotent (a verified site stays verified)."""
     from registry.services.site_tokens import site_token_check
@@ -81,7 +82,7 @@ def check_site_token(site_id: int) -> bool:
     return site_token_check(site_id=site_id).verified
 
 
-@shared_task(soft_time_limit=60, time_limit=90)
+@shared_task(name="registry.tasks.publish_ledger_checkpoint", soft_time_limit=60, time_limit=90)
 def publish_ledger_checkpoint() -> int:
     """Beat's periodic signed checkpoint of the ledger head; returns its sequence (0: empty)."""
     from registry.services.checkpoints import ledger_checkpoint_publish
@@ -91,6 +92,7 @@ def publish_ledger_checkpoint() -> int:
 
 
 @shared_task(
+    name="registry.tasks.register_pending_upload",
     acks_late=True,
     reject_on_worker_lost=True,
     soft_time_limit=SOFT_TIME_LIMIT,
@@ -101,7 +103,7 @@ def register_pending_upload(upload_id: int) -> bool:
     return pending_upload_register(upload_id=upload_id)
 
 
-@shared_task(soft_time_limit=60, time_limit=90)
+@shared_task(name="registry.tasks.requeue_stalled_uploads", soft_time_limit=60, time_limit=90)
 def requeue_stalled_uploads() -> int:
     """Re-send uploaded files nobody registered in time; registering is idempotent."""
     older_than = timedelta(seconds=settings.CONSENTRY_STALLED_CHUNK_SECONDS)

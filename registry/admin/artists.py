@@ -57,7 +57,8 @@ def _assurance_explained(level: str) -> tuple[str, str]:
         gettext(
             "To become verified, send the registry's staff evidence that the works are yours "
             "(drafts, source files, your Xiaohongshu or other profiles), or prove that you "
-            "control a site where your works are published."
+            "control a site where your works are published. A platform where you publish can "
+            "also attest your uploads there, once your profile on it is among your links."
         ),
     )
 

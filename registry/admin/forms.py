@@ -20,11 +20,13 @@ from registry.models import (
     Grant,
     Organization,
     OrganizationAPIKey,
+    OrganizationKind,
     Permission,
     Purpose,
     Work,
 )
 from registry.selectors.terms import EffectiveTerms, default_terms_of
+from registry.services.organizations import platform_settings_clean
 from registry.services.terms import validate_terms
 
 ALL_PURPOSES = "all"
@@ -343,7 +345,23 @@ class DisputeResolveForm(forms.ModelForm):
 class OrganizationForm(forms.ModelForm):
     class Meta:
         model = Organization
-        fields = ["name"]
+        fields = ["name", "kind", "url_prefix", "attestation_key"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "kind" in self.fields:  # left out, an organization is an AI team, as before kinds
+            self.fields["kind"].required = False
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if "kind" in self.fields:
+            cleaned["kind"] = cleaned.get("kind") or OrganizationKind.AI_TEAM
+            cleaned["url_prefix"], cleaned["attestation_key"] = platform_settings_clean(
+                kind=cleaned["kind"],
+                url_prefix=cleaned.get("url_prefix") or "",
+                attestation_key=cleaned.get("attestation_key") or "",
+            )
+        return cleaned
 
 
 class APIKeyForm(forms.ModelForm):

@@ -19,7 +19,12 @@ from registry.admin.access import ScopedAdmin
 from registry.admin.display import related_only_filter
 from registry.admin.forms import APIKeyForm, OrganizationForm
 from registry.models import Organization, OrganizationAPIKey
-from registry.services.organizations import api_key_create, api_key_revoke, organization_create
+from registry.services.organizations import (
+    api_key_create,
+    api_key_revoke,
+    organization_create,
+    organization_kind_set,
+)
 
 
 class OperatorsOnlyAdmin(ScopedAdmin):
@@ -93,9 +98,12 @@ class RevokedFilter(admin.SimpleListFilter):
 @admin.register(Organization)
 class OrganizationAdmin(OperatorsOnlyAdmin):
     operators_may_add = True
+    # Only the kind and a platform's prefix and key change; the name stays as created.
+    operators_may_change = True
     form = OrganizationForm
     inlines = [APIKeyInline]
-    list_display = ["name", "active_keys", "screening_count", "created_at"]
+    list_display = ["name", "kind", "active_keys", "screening_count", "created_at"]
+    list_filter = ["kind"]
     search_fields = ["name"]
     list_per_page = 100
     change_form_template = "admin/registry/organization/change_form.html"
@@ -124,16 +132,22 @@ class OrganizationAdmin(OperatorsOnlyAdmin):
         return ["name", "created_at"] if obj is not None else []
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return ["name", "created_at"] if obj is not None else ["name"]
+        platform = ["kind", "url_prefix", "attestation_key"]
+        return ["name", *platform, "created_at"] if obj is not None else ["name", *platform]
 
     def get_inlines(self, request: HttpRequest, obj: Any) -> list[Any]:
         return list(self.inlines) if obj is not None else []
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        if change:
-            raise PermissionDenied
-        created = organization_create(name=form.cleaned_data["name"])
-        obj.__dict__.update(created.__dict__)
+        data = form.cleaned_data
+        organization = obj if change else organization_create(name=data["name"])
+        organization_kind_set(
+            organization=organization,
+            kind=data["kind"],
+            url_prefix=data["url_prefix"],
+            attestation_key=data["attestation_key"],
+        )
+        obj.__dict__.update(organization.__dict__)
 
 
 @admin.register(OrganizationAPIKey)

@@ -6,6 +6,7 @@ from registry.api import (
     compliance_urls,
     errors,
     optout,
+    platform,
     public,
     schema,  # noqa: F401 - registers the API key scheme with the schema
     screenings,
@@ -46,6 +47,11 @@ urlpatterns = [
     ),
     path("check", screenings.CheckApi.as_view(), name="api-check"),
     path("urls/check", urls_check.UrlCheckApi.as_view(), name="api-urls-check"),
+    path(
+        "platform/attestations",
+        platform.PlatformAttestationApi.as_view(),
+        name="api-platform-attestations",
+    ),
     path("artist/works", artists.WorkListCreateApi.as_view(), name="api-artist-works"),
     path("artist/works/<int:work_id>", artists.WorkDetailApi.as_view(), name="api-artist-work"),
     path(

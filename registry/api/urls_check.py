@@ -12,6 +12,7 @@ from registry.api.parsers import JSONParser
 from registry.api.schema import error
 from registry.api.screenings import CheckApi, CreditOut, OrganizationApi
 from registry.gatekeeper import ALLOWED, DENIED, UNREGISTERED, ItemDecision, passes
+from registry.models import MinimumAssurance
 from registry.selectors.decisions import decide_urls
 from registry.selectors.ledger import registry_version
 
@@ -35,6 +36,10 @@ class UrlResultOut(serializers.Serializer):
 
 class UrlCheckOut(serializers.Serializer):
     registry_version = serializers.DictField()
+    min_assurance = serializers.ChoiceField(
+        choices=MinimumAssurance.choices,
+        help_text="The least assurance a permission needed to count, as applied to this check.",
+    )
     results = UrlResultOut(many=True)
 
 
@@ -78,7 +83,13 @@ class UrlCheckApi(OrganizationApi):
         results = [
             _result(url, decision, mode) for url, decision in zip(urls, decisions, strict=True)
         ]
-        return Response({"registry_version": version.as_dict(), "results": results})
+        return Response(
+            {
+                "registry_version": version.as_dict(),
+                "min_assurance": checked["min_assurance"],
+                "results": results,
+            }
+        )
 
 
 def _urls(value: object) -> list[str]:

@@ -146,3 +146,15 @@ class Registry:
 
     def post(self, path: str, **options: Any) -> Any:
         return checked(self.request("POST", path, **options))
+
+
+def applied_minimum(answer: dict[str, Any], asked: str) -> str:
+    """The minimum assurance the registry says it applied, which must be the one asked for:
+    a registry that applied a lower one would pass claims the team chose to refuse."""
+    applied = answer.get("min_assurance")
+    if applied != asked:
+        raise ApiError(
+            f"the registry applied minimum assurance {applied!r}, not the {asked!r} asked for; "
+            "nothing from this answer is used"
+        )
+    return applied

@@ -29,6 +29,18 @@ from registry.receipts import ReceiptError, key_id, load_public_key, verify
 
 PURPOSES = ("ai_training", "ai_generative_training", "data_mining", "ai_inference")
 MODES = ("consent_required", "respect_opt_outs")
+MIN_ASSURANCES = ("verified", "operator_verified")
+
+
+def _min_assurance_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--min-assurance",
+        default="verified",
+        choices=MIN_ASSURANCES,
+        help="the least assurance a rights claim needs for its permission to count: any "
+        "verified level (default) or only claims the registry's staff verified; below it a "
+        "matched item is denied with the reason consent_unverified",
+    )
 
 
 def _registry_options(command: argparse.ArgumentParser) -> None:
@@ -63,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     _registry_options(screen)
     screen.add_argument("--purpose", required=True, choices=PURPOSES)
     screen.add_argument("--mode", default="consent_required", choices=MODES)
+    _min_assurance_option(screen)
     screen.add_argument(
         "--out",
         required=True,
@@ -106,6 +119,7 @@ def _parser() -> argparse.ArgumentParser:
     _registry_options(urls)
     urls.add_argument("--purpose", required=True, choices=PURPOSES)
     urls.add_argument("--mode", default="consent_required", choices=MODES)
+    _min_assurance_option(urls)
     urls.add_argument("--out", required=True, type=Path, help="the rows to keep (parquet)")
     urls.add_argument(
         "--keep",
@@ -131,7 +145,13 @@ SHOWN_SKIPPED = 10
 def _state_for(args: argparse.Namespace, outputs: Outputs) -> tuple[RunState, bool]:
     """The run to go on with, and whether it resumes an interrupted one. A finished run is
     screened again, unless --reuse: consent may have changed since."""
-    fresh = RunState(api=args.api, purpose=args.purpose, mode=args.mode, chunk_size=args.chunk_size)
+    fresh = RunState(
+        api=args.api,
+        purpose=args.purpose,
+        mode=args.mode,
+        chunk_size=args.chunk_size,
+        min_assurance=args.min_assurance,
+    )
     saved = None if args.restart else RunState.load(outputs.state)
     if saved is None:
         return fresh, False
@@ -155,8 +175,10 @@ def _state_for(args: argparse.Namespace, outputs: Outputs) -> tuple[RunState, bo
 def _summary(screening: dict[str, Any], discovery: Discovery, outputs: Outputs) -> str:
     counts = ", ".join(f"{name} {count}" for name, count in sorted(screening["counts"].items()))
     version = screening["registry_version"]["sequence"]
+    minimum = screening.get("min_assurance", "?")
     lines = [
-        f"Screening {screening['id']} (registry version {version}): {counts}.",
+        f"Screening {screening['id']} (registry version {version}, minimum assurance "
+        f"{minimum}): {counts}.",
     ]
     if discovery.skipped:
         count = len(discovery.skipped)
@@ -218,6 +240,7 @@ def _screen_dataset(args: argparse.Namespace, shards: list[Shard]) -> int:
         api=args.api,
         purpose=args.purpose,
         mode=args.mode,
+        min_assurance=args.min_assurance,
         chunk_size=args.chunk_size,
         filtered_out=args.filtered_out,
         progress=not args.quiet,
@@ -238,10 +261,15 @@ def _screen_urls(args: argparse.Namespace) -> int:
         print(f"Error: no such file: {args.source}", file=sys.stderr)
         return 2
     results = args.out.with_name(args.out.stem + ".results.jsonl")
-    run = UrlRun(args.source, args.url_column, args.purpose, args.mode, args.keep)
+    run = UrlRun(
+        args.source, args.url_column, args.purpose, args.mode, args.keep, args.min_assurance
+    )
     screen_urls(Registry(args.api, args.key, retry_for=args.retry_for), run, args.out, results)
     counts = ", ".join(f"{name} {count}" for name, count in sorted(run.counts.items()))
-    print(f"URLs checked: {counts}. {run.kept} rows kept in {args.out}; answers in {results}.")
+    print(
+        f"URLs checked (minimum assurance {run.min_assurance}): {counts}. {run.kept} rows kept "
+        f"in {args.out}; answers in {results}."
+    )
     return 0
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from registry.client.api import ApiError, Registry, checked
+from registry.client.api import ApiError, Registry, applied_minimum, checked
 from registry.client.hashing import fingerprint_all, load_cache
 from registry.client.inputs import InputItem, SkippedFile
 
@@ -31,6 +31,9 @@ class RunState:
     purpose: str
     mode: str
     chunk_size: int
+    # Recorded so that a resumed or reused run cannot mix two minimums; a state written before
+    # the option existed was a run at the registry's default.
+    min_assurance: str = "verified"
     screening_id: str | None = None
     sent_chunks: list[int] = field(default_factory=list)
     closed: bool = False
@@ -56,8 +59,9 @@ class RunState:
             ) from None
 
     def same_settings(self, other: "RunState") -> bool:
-        mine = (self.api.rstrip("/"), self.purpose, self.mode, self.chunk_size)
-        return mine == (other.api.rstrip("/"), other.purpose, other.mode, other.chunk_size)
+        mine = (self.api.rstrip("/"), self.purpose, self.mode, self.chunk_size, self.min_assurance)
+        theirs = (other.api.rstrip("/"), other.purpose, other.mode, other.chunk_size)
+        return mine == (*theirs, other.min_assurance)
 
     def save(self, path: Path) -> None:
         draft = path.with_suffix(".tmp")
@@ -138,6 +142,7 @@ class ScreeningRun:
             body: dict[str, Any] = {
                 "purpose": self.state.purpose,
                 "mode": self.state.mode,
+                "min_assurance": self.state.min_assurance,
                 "keep_open": True,
             }
             created = self.registry.post("screenings", json=body)
@@ -214,6 +219,7 @@ class ScreeningRun:
         screening_id = self._start()
         self._send(screening_id, wires)
         screening = self._wait(screening_id, poll_seconds, timeout)
+        applied_minimum(screening, self.state.min_assurance)
         decisions = self._decisions(screening_id)
         hashes = {wire["id"]: wire.get("sha256") for wire in wires}
         write_outputs(self.outputs, items, skipped, screening, decisions, self.state, hashes=hashes)

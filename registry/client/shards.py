@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from registry.client.api import ApiError, Registry
+from registry.client.api import ApiError, Registry, applied_minimum
 from registry.client.batch import fingerprint_one
 from registry.client.datasets import (
     DatasetError,
@@ -60,6 +60,7 @@ class Settings:
     api: str
     purpose: str
     mode: str
+    min_assurance: str = "verified"
     chunk_size: int = 1000
     filtered_out: Path | None = None
     workers: int = 0  # 0: every core
@@ -69,7 +70,12 @@ class Settings:
 
     def identity(self) -> dict[str, Any]:
         """What a done marker or a state must match to be reused."""
-        return {"api": self.api.rstrip("/"), "purpose": self.purpose, "mode": self.mode}
+        return {
+            "api": self.api.rstrip("/"),
+            "purpose": self.purpose,
+            "mode": self.mode,
+            "min_assurance": self.min_assurance,
+        }
 
     def passing(self) -> set[str]:
         return {"allowed"} if self.mode == "consent_required" else {"allowed", "unregistered"}
@@ -264,6 +270,7 @@ class ShardRun:
         ids = self._send(shard, folder, state)
         assert state.screening_id is not None  # noqa: S101 - _send closed it
         screening = self._wait(state.screening_id)
+        applied_minimum(screening, self.settings.min_assurance)
         counts = self._write_results(folder, state.screening_id, ids)
         _write_json(folder / "receipt.json", screening["receipt"])
         self._write_filtered(shard, folder)
@@ -311,7 +318,12 @@ class ShardRun:
         """The shard's screening, created at its first chunk: a shard that cannot be read
         leaves no empty screening behind."""
         if state.screening_id is None:
-            body = {"purpose": self.settings.purpose, "mode": self.settings.mode, "keep_open": True}
+            body = {
+                "purpose": self.settings.purpose,
+                "mode": self.settings.mode,
+                "min_assurance": self.settings.min_assurance,
+                "keep_open": True,
+            }
             state.screening_id = self.registry.post("screenings", json=body)["id"]
             _write_json(folder / "state.json", asdict(state))
         return state.screening_id

@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from registry.client.api import Registry
+from registry.client.api import Registry, applied_minimum
 
 # The registry's published maximum; a smaller batch only costs more requests.
 BATCH_SIZE = 10_000
@@ -34,6 +34,7 @@ class UrlRun:
     purpose: str
     mode: str
     keep: str = "not-denied"
+    min_assurance: str = "verified"
     batch_size: int = BATCH_SIZE
     counts: Counter[str] = field(default_factory=Counter)
     kept: int = 0
@@ -72,24 +73,39 @@ def _kept_rows_schema(empty: pa.Table) -> pa.Schema:
 
 
 def _check(registry: Registry, run: UrlRun, column: list[Any]) -> list[dict[str, Any]]:
-    answers = check_urls(registry, purpose=run.purpose, mode=run.mode, urls=column)
+    answers = check_urls(
+        registry,
+        purpose=run.purpose,
+        mode=run.mode,
+        min_assurance=run.min_assurance,
+        urls=column,
+    )
     run.counts.update(answer["decision"] for answer in answers)
     return answers
 
 
 def check_urls(
-    registry: Registry, *, purpose: str, mode: str, urls: Sequence[object]
+    registry: Registry,
+    *,
+    purpose: str,
+    mode: str,
+    urls: Sequence[object],
+    min_assurance: str = "verified",
 ) -> list[dict[str, Any]]:
     """One answer per URL, in order, asked BATCH_SIZE at a time. A value that is not a string,
-    or is longer than the API takes, is asked about as "" (so it comes back `unknown`)."""
+    or is longer than the API takes, is asked about as "" (so it comes back `unknown`). Each
+    answer records the minimum assurance the registry says it applied."""
     answers: list[dict[str, Any]] = []
     for start in range(0, len(urls), BATCH_SIZE):
         given = [url if isinstance(url, str) else "" for url in urls[start : start + BATCH_SIZE]]
         sent = [url if len(url) <= MAX_URL_LENGTH else "" for url in given]
-        body = {"purpose": purpose, "mode": mode, "urls": sent}
-        results = registry.post("urls/check", json=body)["results"]
+        body = {"purpose": purpose, "mode": mode, "min_assurance": min_assurance, "urls": sent}
+        answered = registry.post("urls/check", json=body)
+        applied_minimum(answered, min_assurance)
+        results = answered["results"]
         for url, answer in zip(given, results, strict=True):
             answer["url"] = url
+            answer["min_assurance"] = answered["min_assurance"]
         answers.extend(results)
     return answers
 

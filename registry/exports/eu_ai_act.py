@@ -73,6 +73,15 @@ def _policy_section(summaries: list[dict[str, Any]]) -> dict[str, Any]:
         },
         "honouring": {
             "modes_used": {s["mode"]: MODES[s["mode"]] for s in summaries if s["mode"] in MODES},
+            # Whose permission counted: only claims at or above each screening's minimum.
+            "rights_holder_assurance": [
+                {
+                    "screening_id": s["screening_id"],
+                    "min_assurance": s["min_assurance"],
+                    "allowed_by_assurance": s["allowed_by_assurance"],
+                }
+                for s in summaries
+            ],
             "withdrawals": "Consent withdrawn after a screening reaches the organization as a "
             "signed webhook and on GET /api/v1/consent-changes, naming the affected item ids.",
         },

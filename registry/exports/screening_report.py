@@ -25,7 +25,7 @@ from registry.exports.labels import (
     reason_label,
     status_label,
 )
-from registry.models import Screening
+from registry.models import Assurance, MinimumAssurance, Screening
 from registry.receipts import canonical_json
 from registry.selectors.compliance import (
     ExportScope,
@@ -44,11 +44,13 @@ CSV_COLUMNS = [
     "status",
     "purpose",
     "mode",
+    "min_assurance",
     "items",
     *DECISIONS,
     "passed",
     "excluded",
     "reasons",
+    "allowed_by_assurance",
     "registry_sequence",
     "registry_hash",
     "receipt_key_id",
@@ -68,11 +70,14 @@ def screening_summary(screening: Screening) -> dict[str, Any]:
         "status": screening.status,
         "purpose": screening.purpose,
         "mode": screening.mode,
+        # The least assurance a permission needed, and what the allowed items relied on at worst.
+        "min_assurance": screening.min_assurance,
         "items": screening.total_items,
         "counts": {decision: int(screening.counts.get(decision, 0)) for decision in DECISIONS},
         "passed": passed,
         "excluded": screening.done_items - passed,
         "reasons": reason_counts(screening),
+        "allowed_by_assurance": dict(sorted(screening.assurance_counts.items())),
         "registry_version": {
             "sequence": screening.registry_sequence,
             "hash": screening.registry_hash,
@@ -138,11 +143,13 @@ def report_csv(scope: ExportScope) -> Iterator[str]:
                 summary["status"],
                 summary["purpose"],
                 summary["mode"],
+                summary["min_assurance"],
                 summary["items"],
                 *(summary["counts"][decision] for decision in DECISIONS),
                 summary["passed"],
                 summary["excluded"],
                 json_text(summary["reasons"]),
+                json_text(summary["allowed_by_assurance"]),
                 summary["registry_version"]["sequence"],
                 summary["registry_version"]["hash"],
                 receipt["document"].get("key_id", ""),
@@ -241,6 +248,12 @@ def _summary_row(row: ReportRow) -> dict[str, Any]:
         "started": _when(summary["created_at"]),
         "purpose": purpose_label(summary["purpose"]),
         "mode": mode_label(summary["mode"]),
+        "min_assurance": MinimumAssurance(summary["min_assurance"]).label,
+        "allowed_by_assurance": [
+            (Assurance(level).label, count)
+            for level, count in summary["allowed_by_assurance"].items()
+            if level in Assurance.values
+        ],
         "status": summary["status"],
         "status_label": status_label(summary["status"]),
         "items": summary["items"],

@@ -13,7 +13,7 @@ from registry.models.compliance import (
 )
 from registry.models.disputes import Dispute, DisputeResolution, DisputeStatus
 from registry.models.ledger import ConsentEvent, ConsentEventKind, LedgerCheckpoint
-from registry.models.organizations import Organization, OrganizationAPIKey
+from registry.models.organizations import Organization, OrganizationAPIKey, OrganizationKind
 from registry.models.screenings import (
     Decision,
     Screening,
@@ -47,6 +47,7 @@ __all__ = [
     "MinimumAssurance",
     "Organization",
     "OrganizationAPIKey",
+    "OrganizationKind",
     "PendingUpload",
     "PendingUploadStatus",
     "Permission",

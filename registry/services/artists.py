@@ -80,13 +80,26 @@ def artist_assurance_set(*, artist: Artist, method: str, evidence: str, by: Any 
 
 
 @transaction.atomic
-def work_assurance_set(*, work: Work, method: str, evidence: str, by: Any = None) -> bool:
-    """Raise one work's claim (e.g. a platform attests the upload); False when already there."""
+def work_assurance_set(
+    *,
+    work: Work,
+    method: str,
+    evidence: str,
+    by: Any = None,
+    attestation: dict[str, Any] | None = None,
+) -> bool:
+    """Raise one work's claim (e.g. a platform attests the upload); False when already there.
+
+    `attestation`, a platform's signed statement with its signature and key, goes into the
+    ledger event as it was received, so it can be verified later without trusting the registry.
+    """
     locked = Work.objects.select_for_update().get(pk=work.pk)
     assurance = ASSURANCE_METHODS.get(method, "")
     payload = _assurance_payload(
         assurance=assurance, previous=locked.assurance, method=method, evidence=evidence, by=by
     )
+    if attestation is not None:
+        payload["attestation"] = attestation
     if strongest(locked.assurance, assurance) == locked.assurance:
         return False
     Work.objects.filter(pk=work.pk).update(assurance=assurance)

@@ -4,7 +4,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from registry.models import Organization, OrganizationAPIKey
+from registry.attestations import AttestationError, public_key_id
+from registry.models import Organization, OrganizationAPIKey, OrganizationKind
+from registry.optout.prefixes import PrefixError, normalize_prefix
 
 
 @transaction.atomic
@@ -17,6 +19,50 @@ def organization_create(*, name: str) -> Organization:
             _("An organization named “%(name)s” exists already.") % {"name": name}
         )
     return Organization.objects.create(name=name)
+
+
+def platform_settings_clean(*, kind: str, url_prefix: str, attestation_key: str) -> tuple[str, str]:
+    """The URL prefix (normalized) and public key a kind of organization may hold, or a
+    ValidationError saying what is missing or wrong."""
+    url_prefix, attestation_key = url_prefix.strip(), attestation_key.strip()
+    if kind not in OrganizationKind.values:
+        raise ValidationError(_("Unknown kind of organization “%(kind)s”.") % {"kind": kind})
+    if kind != OrganizationKind.PLATFORM:
+        if url_prefix or attestation_key:
+            raise ValidationError(_("Only a platform has a URL prefix and an attestation key."))
+        return "", ""
+    if not url_prefix or not attestation_key:
+        raise ValidationError(_("A platform needs its URL prefix and its attestation public key."))
+    try:
+        url_prefix = normalize_prefix(url_prefix)
+    except PrefixError:
+        raise ValidationError(
+            _(
+                "The URL prefix must be an http(s) address with a host, e.g. https://www.example.com/."
+            )
+        ) from None
+    try:
+        public_key_id(attestation_key)
+    except AttestationError:
+        raise ValidationError(
+            _("The attestation key must be an Ed25519 public key in PEM.")
+        ) from None
+    return url_prefix, attestation_key
+
+
+@transaction.atomic
+def organization_kind_set(
+    *, organization: Organization, kind: str, url_prefix: str = "", attestation_key: str = ""
+) -> Organization:
+    """Make an organization a platform (or an AI team again). Only staff call this: a
+    platform is trusted to say which of its accounts uploaded a work."""
+    url_prefix, attestation_key = platform_settings_clean(
+        kind=kind, url_prefix=url_prefix, attestation_key=attestation_key
+    )
+    organization.kind, organization.url_prefix = kind, url_prefix
+    organization.attestation_key = attestation_key
+    organization.save(update_fields=["kind", "url_prefix", "attestation_key"])
+    return organization
 
 
 @transaction.atomic

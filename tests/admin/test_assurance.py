@@ -25,6 +25,7 @@ def test_an_unverified_artist_is_told_what_it_changes_and_how_to_be_verified(mal
     assert "You are not verified yet." in page
     assert "consent_unverified" in page
     assert "To become verified, send the registry" in page
+    assert "A platform where you publish can also attest your uploads" in page
 
 
 def test_a_verified_artist_is_told_so(alice):
@@ -39,6 +40,7 @@ def test_the_explanation_is_in_chinese_for_a_chinese_browser(mallory):
 
     assert "您尚未通过验证" in page
     assert "如需通过验证" in page
+    assert "您发布作品的平台也可以为您在该平台上的上传作证明" in page
 
 
 def test_each_side_of_a_dispute_is_told_what_it_changes_without_the_other_party(

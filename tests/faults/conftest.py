@@ -156,10 +156,22 @@ def _set_up(stack: Stack, database_url: str) -> Deployment:
         data={"allow": "ai_training", "license": "CC-BY-4.0"},
         timeout=60,
     )
-    assert uploaded.status_code == 207, uploaded.text
-    ids = [row["work_id"] for row in uploaded.json()]
+    # Uploads are registered by the worker: each answers at its status URL once done.
+    assert uploaded.status_code == 202, uploaded.text
+    ids = [_registered_work(deployment, row["url"]) for row in uploaded.json()]
     deployment.works = {"steady": ids[0], "toggled": ids[1]}
     return deployment
+
+
+def _registered_work(deployment: Deployment, status_url: str) -> int:
+    http, url = deployment.artist(), deployment.stack.local(status_url)
+
+    def work_id() -> int | None:
+        body = http.get(url, timeout=30).json()
+        assert body["status"] != "refused", body
+        return body["work_id"]
+
+    return int(wait_for(work_id, 120, f"the upload at {status_url} to be registered"))
 
 
 @pytest.fixture(scope="session")

@@ -119,8 +119,10 @@ class PrivatePostgres:
         if not port_open(self.port):
             self._ctl("start")
 
-    def url(self, database: str) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+    def url(self, database: str, role: str = "postgres") -> str:
+        # The cluster trusts local connections (initdb -A trust): a role needs no password
+        # here, but it has only the privileges it was granted, as in production.
+        return f"postgres://{role}@127.0.0.1:{self.port}/{database}"
 
     def create_database(self, name: str) -> str:
         import psycopg
@@ -246,8 +248,22 @@ class PrivateRabbitMQ:
             self._ctl("stop")
 
 
+# docker/compose.yaml's application role: it owns nothing and may only append to the ledger.
+APP_ROLE = "consentry_app"
+
+
+def app_role_url(owner_url: str) -> str:
+    """The same database, connected to as the application's role instead of the owner."""
+    scheme, _, rest = owner_url.partition("://")
+    return f"{scheme}://{APP_ROLE}@{rest.partition('@')[2]}"
+
+
 class Stack:
-    """gunicorn, a Celery worker and beat, started with docker/compose.yaml's commands."""
+    """gunicorn, a Celery worker and beat, started with docker/compose.yaml's commands.
+
+    As in compose: migrations run as the owner role (`database_url`), which then grants the
+    application's role its privileges; the web server, the worker, beat and operators'
+    commands connect as the application's role."""
 
     def __init__(self, workdir: Path, *, database_url: str, broker_url: str) -> None:
         self.dir = workdir
@@ -269,7 +285,7 @@ class Stack:
             "CONSENTRY_ENV": "production",
             "DJANGO_SECRET_KEY_FILE": str(secret_key),
             "CONSENTRY_RECEIPT_SIGNING_KEY_FILE": str(signing_key),
-            "DATABASE_URL": database_url,
+            "DATABASE_URL": app_role_url(database_url),
             "CELERY_BROKER_URL": broker_url,
             "CELERY_QUEUE": f"consentry-faults-{self.port}",
             "DJANGO_ALLOWED_HOSTS": HOST,
@@ -290,6 +306,7 @@ class Stack:
             # Celery's warning about running as root (plain text in a JSON log); the image
             # runs as an unprivileged user and never prints it.
             self.env["PYTHONWARNINGS"] = "ignore:::celery.platforms"
+        self.owner_database_url = database_url
         self.base_url = f"http://127.0.0.1:{self.port}"
         # compose.yaml's `restart: unless-stopped`: a process that exits on its own is started
         # again, and counted, so a test can say what crashed.
@@ -310,11 +327,20 @@ class Stack:
 
     # --- commands --------------------------------------------------------------------------
 
-    def manage(self, *args: str) -> str:
+    def manage(self, *args: str, as_owner: bool = False) -> str:
+        """A management command, as the application's role unless `as_owner` (migrations)."""
+        env = self.env
+        if as_owner:
+            env = {
+                **self.env,
+                "DATABASE_URL": self.owner_database_url,
+                # Unused by the trusting test cluster, required by grant_app_role to create it.
+                "CONSENTRY_APP_DB_PASSWORD": "fault-tests-app-role",
+            }
         result = subprocess.run(  # noqa: S603 - our own interpreter and manage.py
             [PYTHON, "manage.py", *args],
             cwd=ROOT,
-            env=self.env,
+            env=env,
             capture_output=True,
             text=True,
             timeout=300,
@@ -327,7 +353,14 @@ class Stack:
     def prepare(self) -> None:
         """What the image build and compose's `migrate` service do."""
         self.manage("collectstatic", "--noinput", "--verbosity", "0")
-        self.manage("migrate", "--noinput", "--verbosity", "0")
+        self.manage("migrate", "--noinput", "--verbosity", "0", as_owner=True)
+        self.manage(
+            "grant_app_role",
+            APP_ROLE,
+            "--create-with-password-env",
+            "CONSENTRY_APP_DB_PASSWORD",
+            as_owner=True,
+        )
 
     COMMANDS = {
         "web": ["-m", "gunicorn", "--config", "docker/gunicorn.conf.py", "config.wsgi:application"],

@@ -6,6 +6,7 @@ import json
 import re
 import time
 
+import psycopg
 import pytest
 import requests
 
@@ -15,7 +16,7 @@ from tests.faults.conftest import (
     start_screening,
     synthetic_items,
 )
-from tests.faults.stack import HOST, Stack, wait_for
+from tests.faults.stack import APP_ROLE, HOST, Stack, app_role_url, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -100,3 +101,36 @@ def test_the_processes_stop_cleanly_on_sigterm(deployments, postgres, redis_brok
     finally:
         codes = stack.stop_all()
     assert codes == {"worker": 0, "beat": 0, "web": 0}
+
+
+def test_the_processes_run_as_the_application_role_which_cannot_rewrite_the_ledger(deployments):
+    """As compose runs them: migrations as the owner, everything else as consentry_app."""
+    deployment = deployments["redis"]
+    sent = [repost_item("role-probe", 1)]
+    assert_one_result_per_item(deployment, start_screening(deployment, [sent]), sent)
+
+    # Connections are kept for a minute (DATABASE_CONN_MAX_AGE): the web server's and the
+    # worker's are still open, each under its role.
+    roles = {
+        row[0]
+        for row in deployment.sql(
+            "SELECT usename FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    }
+    assert roles == {APP_ROLE}
+    ((owner,),) = deployment.sql(
+        "SELECT tableowner FROM pg_tables WHERE tablename = 'registry_consentevent'"
+    )
+    assert owner != APP_ROLE
+
+    with psycopg.connect(app_role_url(deployment.database_url), autocommit=True) as app:
+        for statement in (
+            "UPDATE registry_consentevent SET payload = '{}'",
+            "DELETE FROM registry_consentevent",
+            "TRUNCATE registry_consentevent",
+            "ALTER TABLE registry_consentevent DISABLE TRIGGER ALL",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                app.execute(statement)
+    deployment.stack.manage("verify_ledger")

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from registry.attestations import first_bad_attestation
 from registry.exports.ledger_check import LedgerExportError, verify_ledger_export
 from registry.ledger import LedgerEntry, first_broken_link
 from registry.ledger_replay import replay
@@ -24,7 +25,8 @@ def stored_entries() -> Iterator[LedgerEntry]:
 
 class Command(BaseCommand):
     help = (
-        "Recompute the consent ledger's hash chain, then replay it and compare the works, terms, "
+        "Recompute the consent ledger's hash chain, check each platform attestation's "
+        "signature, then replay it and compare the works, terms, "
         "grants, disputes and assurance tables with it; fail and name the first broken event or "
         "differing row. With --export FILE, verify an exported ledger offline instead."
     )
@@ -54,6 +56,11 @@ class Command(BaseCommand):
         broken = first_broken_link(stored_entries())
         if broken is not None:
             raise CommandError(f"The ledger is broken at event {broken.sequence}: {broken.reason}.")
+        bad = first_bad_attestation(stored_entries())
+        if bad is not None:
+            raise CommandError(
+                f"The platform attestation in event {bad.sequence} does not verify: {bad.reason}."
+            )
         difference = first_difference(replay(stored_entries()))
         if difference is not None:
             raise CommandError(f"The tables differ from the ledger: {difference}.")
