@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("registry", "0009_pending_upload"),
+        ("registry", "0010_source_url_digest_first"),
     ]
 
     operations = [
