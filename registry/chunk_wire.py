@@ -48,6 +48,10 @@ class WireFormatError(ValueError):
     """A body that does not follow the layout; the message says where."""
 
 
+class TooManyItems(WireFormatError):
+    """More items than one request may carry."""
+
+
 def unpack(body: bytes) -> Any:
     """A MessagePack body as Python objects: bytes stay bytes, text is UTF-8."""
     try:
@@ -140,7 +144,7 @@ def decode_hashes(body: Any, *, max_items: int) -> tuple[int, list[dict[str, Any
     if not ids:
         raise WireFormatError("a chunk needs at least one item.")
     if len(ids) > max_items:
-        raise WireFormatError(
+        raise TooManyItems(
             f"{len(ids)} items is more than the {max_items} allowed per request; send them "
             "in chunks."
         )
@@ -244,7 +248,7 @@ def decode_verification(body: Any, *, max_items: int) -> dict[int, dict[str, Any
     if not rows:
         raise WireFormatError("'items' needs at least one item.")
     if len(rows) > max_items:
-        raise WireFormatError(f"{len(rows)} items is more than the {max_items} a chunk holds.")
+        raise TooManyItems(f"{len(rows)} items is more than the {max_items} a chunk holds.")
     payloads: dict[int, dict[str, Any]] = {}
     for number, row in enumerate(rows):
         if not isinstance(row, list) or len(row) != len(_ROW):

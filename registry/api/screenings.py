@@ -41,6 +41,7 @@ from registry.api.uploads import items_from_files
 from registry.chunk_wire import (
     HASHES_MEDIA_TYPE,
     VERIFICATION_MEDIA_TYPE,
+    TooManyItems,
     WireFormatError,
     decode_hashes,
     decode_verification,
@@ -387,7 +388,9 @@ def _hashed_response(request: Request, hashed: HashedChunk, code: int) -> Respon
     return Response(HashedChunkOut(screening, context=context).data, status=code)
 
 
-def _wire_refusal(error: WireFormatError) -> serializers.ValidationError:
+def _wire_refusal(error: WireFormatError) -> Exception:
+    if isinstance(error, TooManyItems):
+        return PayloadTooLarge(str(error))
     return serializers.ValidationError({"detail": str(error)})
 
 
