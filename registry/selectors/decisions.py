@@ -15,6 +15,7 @@ from registry.matching.rules import DEFAULT_MATCHING, is_weak
 from registry.models import Organization, Work, WorkSourceUrl
 from registry.optout import PrefixError, url_digest
 from registry.selectors.consent import Permit, permits_for
+from registry.selectors.ledger import registry_version
 from registry.selectors.matching import WorkMatch, has_candidates, match_fingerprints
 from registry.selectors.reservations import reservations_for
 
@@ -24,8 +25,10 @@ VERIFICATION_MISSING = (
     "its information is at the weak-image limit) and its verification payload never came"
 )
 # Set by the registry on an item that came as hashes alone (phase 1 of a binary chunk) until
-# its verification payload comes; a client's JSON item carrying it is refused.
+# its verification payload comes; a client's JSON item carrying it is refused. Its value says
+# at which registry version the registry last looked for candidates, and what it found.
 AWAITING_VERIFICATION = "awaiting_verification"
+_CHECKED_AT, _NEEDED = "checked_at", "needed"
 
 
 def work_url(work_id: int) -> str:
@@ -72,31 +75,67 @@ def _parse(raw: Mapping[str, Any]) -> ImageFingerprint | ItemDecision | None:
 
 def awaits_verification(raw: Mapping[str, Any]) -> bool:
     """Whether an item came as hashes alone (written by the server, refused from clients)."""
-    return raw.get(AWAITING_VERIFICATION) is True
+    return isinstance(raw.get(AWAITING_VERIFICATION), Mapping)
+
+
+def awaiting_marker() -> dict[str, Any]:
+    """The mark of an item sent as hashes alone that nobody has looked at yet."""
+    return {_CHECKED_AT: None, _NEEDED: True}
 
 
 def _triage(
     items: Sequence[Mapping[str, Any]],
-) -> tuple[list[ImageFingerprint | ItemDecision | None], list[bool]]:
-    """Each item parsed, and whether it is one sent as hashes alone that cannot be decided
-    without its verification payload: the registry itself finds a candidate work for it
-    (by hashes or SHA-256, whatever the client thinks), or cannot tell if it is weak."""
+) -> tuple[list[ImageFingerprint | ItemDecision | None], list[bool], int]:
+    """Each item parsed; whether it is one sent as hashes alone that cannot be decided
+    without its verification payload, because the registry itself finds a candidate work for
+    it (by hashes or SHA-256, whatever the client says) or cannot tell if it is weak; and the
+    registry version that holds at.
+
+    The search is skipped for an item checked at the current version: nothing registered or
+    removed since. The version is read before searching, so a work registered meanwhile
+    makes the next look search again rather than go unseen."""
+    version = registry_version().sequence
     parsed = [_parse(item) for item in items]
     needs = [entry is None for entry in parsed]
-    waiting = {
-        position: entry
-        for position, (raw, entry) in enumerate(zip(items, parsed, strict=True))
-        if isinstance(entry, ImageFingerprint) and awaits_verification(raw)
-    }
+    waiting: dict[int, ImageFingerprint] = {}
+    for position, (raw, entry) in enumerate(zip(items, parsed, strict=True)):
+        if not isinstance(entry, ImageFingerprint) or not awaits_verification(raw):
+            continue
+        marker = raw[AWAITING_VERIFICATION]
+        if marker.get(_CHECKED_AT) == version:
+            needs[position] = marker.get(_NEEDED) is not False
+        else:
+            waiting[position] = entry
     flags = has_candidates(list(waiting.values()))
     for position, flag in zip(waiting, flags, strict=True):
         needs[position] = flag
-    return parsed, needs
+    return parsed, needs, version
 
 
-def verification_needed(items: Sequence[Mapping[str, Any]]) -> list[int]:
-    """Positions of the items sent as hashes alone that the registry needs to verify."""
-    _, needs = _triage(items)
+def _needed_as_marked(items: Sequence[Mapping[str, Any]]) -> list[int] | None:
+    """What the marks say, when every one was written at the current registry version: the
+    items were parsed and searched then, and nothing was registered or removed since."""
+    marks = {
+        position: item[AWAITING_VERIFICATION]
+        for position, item in enumerate(items)
+        if awaits_verification(item)
+    }
+    version = registry_version().sequence
+    if any(mark.get(_CHECKED_AT) != version for mark in marks.values()):
+        return None
+    return [position for position, mark in marks.items() if mark.get(_NEEDED) is not False]
+
+
+def verification_needed(items: Sequence[dict[str, Any]]) -> list[int]:
+    """Positions of the items sent as hashes alone that the registry needs to verify; each
+    such item's mark records what was found, and at which registry version."""
+    known = _needed_as_marked(items)
+    if known is not None:
+        return known
+    _, needs, version = _triage(items)
+    for item, need in zip(items, needs, strict=True):
+        if awaits_verification(item):
+            item[AWAITING_VERIFICATION] = {_CHECKED_AT: version, _NEEDED: need}
     return [position for position, need in enumerate(needs) if need]
 
 
@@ -127,7 +166,7 @@ def decide_items(
     """One decision per item, in order. Malformed or weak fingerprints are `invalid`; an item
     whose embedded or download signals reserve the purpose is `denied` even if unregistered;
     a permission from a claim below `min_assurance` counts for nothing (`consent_unverified`)."""
-    triaged, needs = _triage(items)
+    triaged, needs, _ = _triage(items)
     # Fail closed: an item that needs verifying and has no payload to verify is never allowed.
     parsed = [
         invalid(VERIFICATION_MISSING) if need or entry is None else entry

@@ -21,6 +21,7 @@ from registry.chunk_wire import VERIFICATION_FIELDS
 from registry.models import Screening, ScreeningChunk
 from registry.selectors.decisions import (
     AWAITING_VERIFICATION,
+    awaiting_marker,
     awaits_verification,
     verification_needed,
 )
@@ -40,7 +41,7 @@ class HashedChunk:
 def _awaiting(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     # Unreadable items are decided as they are; every other one waits for its verification.
     return [
-        dict(item) if "unreadable" in item else {**item, AWAITING_VERIFICATION: True}
+        dict(item) if "unreadable" in item else {**item, AWAITING_VERIFICATION: awaiting_marker()}
         for item in items
     ]
 
@@ -56,9 +57,10 @@ def screening_add_hashes(
     """Phase 1: store chunk `number` as hashes and say which items must be verified. Sent
     again, it changes nothing and answers the positions still needed (a resumed client)."""
     marked = _awaiting(items)
-    payload = validate_items(marked, hashes_only=True)
-    # Searched before the screening's row is locked: the search is the slow part.
+    # Searched before the screening's row is locked: the search is the slow part. The marks
+    # it writes are stored with the items, so the envelope is checked after it.
     needed = verification_needed(marked)
+    payload = validate_items(marked, hashes_only=True)
     with transaction.atomic():
         locked = Screening.objects.select_for_update().get(pk=screening.pk)
         existing = ScreeningChunk.objects.filter(screening=locked, number=number).first()
@@ -88,8 +90,9 @@ def screening_verify_chunk(
     *, screening: Screening, number: int, payloads: Mapping[int, Mapping[str, Any]]
 ) -> HashedChunk:
     """Phase 2: the verification fields of some items of chunk `number`. Once no item needs
-    one any more (candidacy checked again, against the registry as it is now), the chunk goes
-    to the worker. A payload sent again, or for an item that did not need one, is harmless."""
+    one any more (candidacy checked again if the registry changed since it was last), the
+    chunk goes to the worker. A payload sent again, or for an item that did not need one, is
+    harmless."""
     chunk = (
         ScreeningChunk.objects.select_for_update(of=("self",))
         .filter(screening=screening, number=number)
@@ -116,8 +119,9 @@ def screening_verify_chunk(
         del items[position][AWAITING_VERIFICATION]
     if not filled:
         return HashedChunk(chunk, False, needed_before)
-    needed = verification_needed(items)
-    chunk.payload = validate_items(items, hashes_only=True)
+    needed = sorted(set(needed_before) - set(filled))
+    # Only numbers and hex were added to items whose text was checked with their hashes.
+    chunk.payload = json.dumps(items, ensure_ascii=False)
     chunk.save(update_fields=["payload"])
     if not needed:
         _enqueue_when_committed(chunk)
