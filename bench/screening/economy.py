@@ -259,9 +259,14 @@ def report(name: str, result: dict, grown: tuple[int, int], count: int) -> None:
         f"{sum(result['sent_bytes'].values()) / count:,.1f}; by body {result['sent_bytes']}"
     )
     if verified:
+        unmatched_ids = [i for i, d in decisions.items() if d not in MATCHED]
+        plain = [per_item[i] for i in unmatched_ids if i not in verified]
+        asked = [per_item[i] for i in unmatched_ids if i in verified]
         print(
             f"  verification payloads sent for {len(verified):,} items, "
-            f"{unmatched_verified:,} of them unmatched (a candidate the descriptor refused)"
+            f"{unmatched_verified:,} of them unmatched (a candidate the descriptor refused); "
+            f"unmatched without a candidate {_mean(plain):,.1f} B each ({len(plain):,}), "
+            f"with one {_mean(asked):,.1f} B each ({len(asked):,})"
         )
     print(
         f"  PostgreSQL growth per item: tables {tables / count:,.1f} B, indexes "

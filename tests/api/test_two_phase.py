@@ -2,9 +2,11 @@
 only the items the registry finds candidates for. Decided exactly as the same items in JSON."""
 
 import random
+from datetime import timedelta
 
 import msgpack
 import pytest
+from django.utils import timezone
 
 from registry.chunk_wire import (
     HASHES_MEDIA_TYPE,
@@ -13,7 +15,8 @@ from registry.chunk_wire import (
     encode_verification,
 )
 from registry.fingerprints import FINGERPRINT_VERSION
-from registry.models import Permission, Purpose, Screening
+from registry.models import Permission, Purpose, Screening, ScreeningChunk
+from registry.services.screenings import stalled_chunk_ids
 from registry.services.sites import site_register, site_verify
 from registry.services.terms import default_terms_set
 from tests.api.conftest import item
@@ -404,3 +407,17 @@ def test_the_schema_documents_both_bodies(acme_api, client, db):
     content = verification["requestBody"]["content"]
     assert content[VERIFICATION_MEDIA_TYPE]["schema"]["format"] == "binary"
     assert "descriptor (bin, 963 bytes)" in verification["description"]
+
+
+def test_a_chunk_whose_payloads_are_late_is_picked_up_by_the_stalled_chunk_sweep(acme_api, works):
+    screening_id = _open_screening(acme_api)
+    _hashes(acme_api, screening_id, [item("mine", 1)])
+    chunk = ScreeningChunk.objects.get(screening_id=screening_id)
+
+    waiting = stalled_chunk_ids(older_than=timedelta(minutes=2))
+    ScreeningChunk.objects.filter(pk=chunk.pk).update(
+        received_at=timezone.now() - timedelta(minutes=3)
+    )
+
+    assert chunk.pk not in waiting
+    assert chunk.pk in stalled_chunk_ids(older_than=timedelta(minutes=2))
