@@ -9,7 +9,12 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import CursorPagination
@@ -30,9 +35,17 @@ from registry.api.auth import (
 )
 from registry.api.errors import PayloadTooLarge
 from registry.api.fields import StrictBooleanField, UploadField, refuse_empty
-from registry.api.parsers import JSONParser
+from registry.api.parsers import HashesParser, JSONParser, VerificationParser
 from registry.api.schema import ConsentryAutoSchema, error
 from registry.api.uploads import items_from_files
+from registry.chunk_wire import (
+    HASHES_MEDIA_TYPE,
+    VERIFICATION_MEDIA_TYPE,
+    TooManyItems,
+    WireFormatError,
+    decode_hashes,
+    decode_verification,
+)
 from registry.gatekeeper import passes
 from registry.models import (
     Assurance,
@@ -45,6 +58,11 @@ from registry.models import (
 )
 from registry.selectors.decisions import decide_items
 from registry.selectors.ledger import registry_version
+from registry.services.screening_hashes import (
+    HashedChunk,
+    screening_add_hashes,
+    screening_verify_chunk,
+)
 from registry.services.screenings import (
     screening_add_chunk,
     screening_close,
@@ -192,6 +210,33 @@ class ScreeningOut(serializers.Serializer):
         }
 
 
+class VerificationOut(serializers.Serializer):
+    chunk = serializers.IntegerField(help_text="The chunk number.")
+    needed = serializers.ListField(
+        child=serializers.IntegerField(min_value=0),
+        help_text="Positions in the chunk whose verification payload the registry needs: "
+        "send them to the chunk's verification link. Empty: the chunk is being decided.",
+    )
+    link = serializers.URLField(help_text="Where the verification payloads go.")
+
+
+class HashedChunkOut(ScreeningOut):
+    verification = serializers.SerializerMethodField()
+
+    @extend_schema_field(VerificationOut(allow_null=True))
+    def get_verification(self, screening: Screening) -> dict[str, Any] | None:
+        hashed: HashedChunk | None = self.context.get("hashed")
+        if hashed is None:  # a JSON or multipart chunk: nothing to verify separately
+            return None
+        number = hashed.chunk.number
+        link = reverse("api-screening-chunk-verification", args=[screening.id, number])
+        return {
+            "chunk": number,
+            "needed": hashed.needed,
+            "link": self.context["request"].build_absolute_uri(link),
+        }
+
+
 def _screening_response(request: Request, screening: Screening, code: int) -> Response:
     return Response(ScreeningOut(screening, context={"request": request}).data, status=code)
 
@@ -322,8 +367,35 @@ class ScreeningDetailApi(OrganizationApi):
         return _screening_response(request, _own_screening(request, screening_id), 200)
 
 
+HASHES_LAYOUT = (
+    "A MessagePack map: `number` (int, the chunk number); `version` (int, the fingerprint "
+    "version of every hashed item); `ids` (array of N item id strings); `hashes` (bin, 48 bytes "
+    "an item: pHash 8 bytes big-endian, dHash 8, SHA-256 32); `information` (bin, 4 bytes an "
+    "item: float32 big-endian); optional `extra` (map from item position to a map of its "
+    "`url`, `headers`, `embedded`, `user_agent`, or `unreadable`). An item with no extra "
+    "fields costs 53 bytes plus its id."
+)
+VERIFICATION_LAYOUT = (
+    "A MessagePack map: `items`, an array with, per item, [position (int), information "
+    "(float64), width (int), height (int), pdq (bin, 32 bytes), pdq_quality (int), descriptor "
+    "(bin, 963 bytes)]."
+)
+
+
+def _hashed_response(request: Request, hashed: HashedChunk, code: int) -> Response:
+    screening = Screening.objects.get(pk=hashed.chunk.screening_id)
+    context = {"request": request, "hashed": hashed}
+    return Response(HashedChunkOut(screening, context=context).data, status=code)
+
+
+def _wire_refusal(error: WireFormatError) -> Exception:
+    if isinstance(error, TooManyItems):
+        return PayloadTooLarge(str(error))
+    return serializers.ValidationError({"detail": str(error)})
+
+
 class ScreeningChunkApi(OrganizationApi):
-    parser_classes = [JSONParser, MultiPartParser]
+    parser_classes = [JSONParser, MultiPartParser, HashesParser]
 
     class ChunkIn(serializers.Serializer):
         number = serializers.IntegerField(
@@ -341,19 +413,31 @@ class ScreeningChunkApi(OrganizationApi):
         )
 
     @extend_schema(
-        request={"application/json": ChunkRequestDoc, "multipart/form-data": ChunkUploadDoc},
+        request={
+            "application/json": ChunkRequestDoc,
+            "multipart/form-data": ChunkUploadDoc,
+            HASHES_MEDIA_TYPE: OpenApiTypes.BINARY,
+        },
         responses={
-            202: ScreeningOut,
-            200: ScreeningOut,
+            202: HashedChunkOut,
+            200: HashedChunkOut,
             409: error("That chunk number came with other items, or the screening is closed"),
             413: error("Too many items or bytes"),
         },
         summary="Add a chunk of items to an open screening",
-        description="Re-sending a chunk number already received changes nothing and answers 200.",
+        description="Re-sending a chunk number already received changes nothing and answers "
+        f"200.\n\n**Two phases** (`{HASHES_MEDIA_TYPE}`): the items go as compact hashes "
+        "first; the answer's `verification.needed` lists the positions the registry must "
+        "verify (a registered work is a candidate for them), and only those send their "
+        f"verification payload to `verification.link`. The registry decides every other "
+        "item from its hashes (`verification` is in the answers to hashes bodies only). "
+        f"Layout: {HASHES_LAYOUT}",
     )
     def post(self, request: Request, screening_id: Any) -> Response:
         _refuse_oversized(request)
         screening = _own_screening(request, screening_id)
+        if request.content_type.startswith(HASHES_MEDIA_TYPE):
+            return self._hashes(request, screening)
         envelope = self.ChunkIn(data=request.data)
         envelope.is_valid(raise_exception=True)
         _, created = screening_add_chunk(
@@ -363,7 +447,54 @@ class ScreeningChunkApi(OrganizationApi):
             uploaded=bool(request.FILES),
         )
         screening.refresh_from_db()
-        return _screening_response(request, screening, 202 if created else 200)
+        data = HashedChunkOut(screening, context={"request": request}).data
+        return Response(data, status=202 if created else 200)
+
+    def _hashes(self, request: Request, screening: Screening) -> Response:
+        try:
+            number, items = decode_hashes(
+                request.data, max_items=settings.CONSENTRY_MAX_ITEMS_PER_REQUEST
+            )
+        except WireFormatError as failure:
+            raise _wire_refusal(failure) from None
+        envelope = self.ChunkIn(data={"number": number})
+        envelope.is_valid(raise_exception=True)
+        hashed = screening_add_hashes(
+            screening=screening, number=envelope.validated_data["number"], items=items
+        )
+        return _hashed_response(request, hashed, 202 if hashed.changed else 200)
+
+
+class ScreeningChunkVerificationApi(OrganizationApi):
+    parser_classes = [VerificationParser]
+
+    @extend_schema(
+        request={VERIFICATION_MEDIA_TYPE: OpenApiTypes.BINARY},
+        responses={
+            202: HashedChunkOut,
+            200: HashedChunkOut,
+            409: error("That chunk has not been received"),
+            413: error("Too many items or bytes"),
+        },
+        summary="Send the verification payloads a chunk of hashes needs",
+        description="Phase 2 of a chunk sent as hashes: the payloads of the positions its "
+        "answer listed in `verification.needed`. When none is needed any more the chunk is "
+        "decided; `verification.needed` lists what is still missing (a work registered "
+        "meanwhile may add some). Payloads sent again change nothing and answer 200. An item "
+        "whose payload never comes is decided `invalid`, never `allowed`. "
+        f"Layout: {VERIFICATION_LAYOUT}",
+    )
+    def post(self, request: Request, screening_id: Any, number: int) -> Response:
+        _refuse_oversized(request)
+        screening = _own_screening(request, screening_id)
+        try:
+            payloads = decode_verification(
+                request.data, max_items=settings.CONSENTRY_MAX_ITEMS_PER_REQUEST
+            )
+        except WireFormatError as failure:
+            raise _wire_refusal(failure) from None
+        hashed = screening_verify_chunk(screening=screening, number=number, payloads=payloads)
+        return _hashed_response(request, hashed, 202 if hashed.changed else 200)
 
 
 class ScreeningCloseApi(OrganizationApi):

@@ -41,6 +41,11 @@ urlpatterns = [
         name="api-screening-chunks",
     ),
     path(
+        "screenings/<uuid:screening_id>/chunks/<int:number>/verification",
+        screenings.ScreeningChunkVerificationApi.as_view(),
+        name="api-screening-chunk-verification",
+    ),
+    path(
         "screenings/<uuid:screening_id>/close",
         screenings.ScreeningCloseApi.as_view(),
         name="api-screening-close",

@@ -19,6 +19,7 @@ from registry.client.api import (
     checked,
     connection_problem,
 )
+from registry.client.chunks import WIRES
 from registry.client.datasets import DatasetError, Shard, find_shards
 from registry.client.inputs import Discovery, InputError, discover
 from registry.client.run import Outputs, RunState, ScreeningRun
@@ -92,6 +93,14 @@ def _parser() -> argparse.ArgumentParser:
         help="a dataset's passing samples, in its own format with their credit, and SHARD.uids.npy",
     )
     screen.add_argument("--chunk-size", type=int, default=5000)
+    screen.add_argument(
+        "--wire",
+        choices=WIRES,
+        default="auto",
+        help="how chunks travel: binary (hashes first, then verification payloads only for "
+        "the items the registry finds candidates for), json (every field of every item), or "
+        "auto (binary, JSON where the registry does not take it; the default)",
+    )
     screen.add_argument(
         "--wait",
         type=float,
@@ -209,7 +218,7 @@ def _screen(args: argparse.Namespace) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     state, resuming = _state_for(args, outputs)
     registry = Registry(args.api, args.key, retry_for=args.retry_for)
-    run = ScreeningRun(registry, state, outputs, not args.quiet, resuming=resuming)
+    run = ScreeningRun(registry, state, outputs, not args.quiet, resuming=resuming, wire=args.wire)
     if state.finished:
         screening = run.reuse(discovery.items, discovery.skipped)
     else:
@@ -245,6 +254,7 @@ def _screen_dataset(args: argparse.Namespace, shards: list[Shard]) -> int:
         filtered_out=args.filtered_out,
         progress=not args.quiet,
         timeout=args.wait,
+        wire=args.wire,
     )
     registry = Registry(args.api, args.key, retry_for=args.retry_for)
     run = ShardRun(registry, args.out, settings, restart=args.restart, reuse=args.reuse)

@@ -17,6 +17,7 @@ from typing import Any
 from tqdm import tqdm
 
 from registry.client.api import ApiError, Registry, applied_minimum, checked
+from registry.client.chunks import ChunkSender
 from registry.client.hashing import fingerprint_all, load_cache
 from registry.client.inputs import InputItem, SkippedFile
 
@@ -133,9 +134,11 @@ class ScreeningRun:
         *,
         resuming: bool = False,
         say: Callable[[str], None] = _stderr,
+        wire: str = "auto",
     ):
         self.registry, self.state, self.outputs = registry, state, outputs
         self.progress, self.resuming, self.say = progress, resuming, say
+        self.chunks = ChunkSender(registry, wire=wire, say=say)
 
     def _start(self) -> str:
         if self.state.screening_id is None:
@@ -155,8 +158,7 @@ class ScreeningRun:
         for number, items in tqdm(chunks, desc="sending", unit="chunk", disable=not self.progress):
             if number in self.state.sent_chunks:
                 continue
-            body: dict[str, Any] = {"number": number, "items": items}
-            self.registry.post(f"screenings/{screening_id}/chunks", json=body)
+            self.chunks.send(screening_id, number, items)
             self.state.sent_chunks.append(number)
             self.state.save(self.outputs.state)
         if not self.state.closed:

@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 
 from registry.client.api import ApiError, Registry, applied_minimum
 from registry.client.batch import fingerprint_one
+from registry.client.chunks import ChunkSender
 from registry.client.datasets import (
     DatasetError,
     Sample,
@@ -67,6 +68,7 @@ class Settings:
     progress: bool = True
     poll_seconds: float = 1.0
     timeout: float | None = None
+    wire: str = "auto"  # registry.client.chunks.WIRES
 
     def identity(self) -> dict[str, Any]:
         """What a done marker or a state must match to be reused."""
@@ -173,6 +175,7 @@ class ShardRun:
         self.registry, self.out, self.settings = registry, out, settings
         self.restart, self.reuse, self.say = restart, reuse, say
         self.pool: PoolType | None = None
+        self.chunks = ChunkSender(registry, wire=settings.wire, say=say)
 
     # --- the whole run ------------------------------------------------------------------
 
@@ -359,8 +362,7 @@ class ShardRun:
     ) -> None:
         if number in state.sent_chunks or not items:
             return
-        body = {"number": number, "items": items}
-        self.registry.post(f"screenings/{self._screening_id(folder, state)}/chunks", json=body)
+        self.chunks.send(self._screening_id(folder, state), number, items)
         state.sent_chunks.append(number)
         _write_json(folder / "state.json", asdict(state))
 

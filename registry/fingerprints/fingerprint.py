@@ -72,14 +72,7 @@ class ImageFingerprint:
         """Parse a client's fingerprint; anything malformed raises FingerprintFormatError."""
         if not isinstance(data, Mapping):
             raise FingerprintFormatError("a fingerprint must be a JSON object")
-        version = _wire_int(data, "version", 0, 1 << 31)
-        if version != FINGERPRINT_VERSION:
-            raise FingerprintFormatError(
-                f"fingerprint version {version} is not supported (expected {FINGERPRINT_VERSION})"
-            )
-        sha256 = _wire_str(data, "sha256")
-        if not _SHA256.fullmatch(sha256):
-            raise FingerprintFormatError("sha256 must be 64 lowercase hex digits")
+        version, sha256 = _wire_version(data), _wire_sha256(data)
         hashes = Hashes(
             phash=int.from_bytes(_wire_hex(data, "phash", 8), "big"),
             dhash=int.from_bytes(_wire_hex(data, "dhash", 8), "big"),
@@ -95,6 +88,24 @@ class ImageFingerprint:
             information=_wire_float(data, "information"),
             hashes=hashes,
         )
+
+    @classmethod
+    def from_wire_hashes(cls, data: Mapping[str, object]) -> ImageFingerprint:
+        """What the candidate search reads (version, SHA-256, pHash, dHash, information),
+        checked as `from_wire` checks it. The rest is left empty: with no descriptor, no
+        candidate can ever be verified against it (rules.verify fails closed)."""
+        if not isinstance(data, Mapping):
+            raise FingerprintFormatError("a fingerprint must be a JSON object")
+        version, sha256 = _wire_version(data), _wire_sha256(data)
+        hashes = Hashes(
+            phash=int.from_bytes(_wire_hex(data, "phash", 8), "big"),
+            dhash=int.from_bytes(_wire_hex(data, "dhash", 8), "big"),
+            pdq=b"",
+            pdq_quality=0,
+            descriptor=b"",
+        )
+        information = _wire_float(data, "information")
+        return cls(version, sha256, width=0, height=0, information=information, hashes=hashes)
 
 
 @dataclass(frozen=True)
@@ -148,6 +159,22 @@ def information(image: Image.Image) -> float:
     coefficients = dctn(grey, norm="ortho")[:8, :8]
     coefficients[0, 0] = 0.0
     return float(np.sqrt((coefficients**2).sum()) / 32)
+
+
+def _wire_version(data: Mapping[str, object]) -> int:
+    version = _wire_int(data, "version", 0, 1 << 31)
+    if version != FINGERPRINT_VERSION:
+        raise FingerprintFormatError(
+            f"fingerprint version {version} is not supported (expected {FINGERPRINT_VERSION})"
+        )
+    return version
+
+
+def _wire_sha256(data: Mapping[str, object]) -> str:
+    sha256 = _wire_str(data, "sha256")
+    if not _SHA256.fullmatch(sha256):
+        raise FingerprintFormatError("sha256 must be 64 lowercase hex digits")
+    return sha256
 
 
 def _wire_value(data: Mapping[str, object], key: str) -> Any:

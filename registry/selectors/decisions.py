@@ -8,16 +8,27 @@ from django.conf import settings
 from django.utils import timezone
 
 from registry.assurance import VERIFIED
+from registry.chunk_wire import information_undecided
 from registry.fingerprints import FingerprintFormatError, ImageFingerprint
 from registry.gatekeeper import Credit, ItemDecision, MatchedWork, WorkPermit, decide, invalid
-from registry.matching.rules import is_weak
+from registry.matching.rules import DEFAULT_MATCHING, is_weak
 from registry.models import Organization, Work, WorkSourceUrl
 from registry.optout import PrefixError, url_digest
 from registry.selectors.consent import Permit, permits_for
-from registry.selectors.matching import WorkMatch, match_fingerprints
+from registry.selectors.ledger import registry_version
+from registry.selectors.matching import WorkMatch, has_candidates, match_fingerprints
 from registry.selectors.reservations import reservations_for
 
 WEAK_IMAGE = "the image carries too little information to match reliably"
+VERIFICATION_MISSING = (
+    "sent as hashes alone, it needed verifying (a registered work is a candidate for it, or "
+    "its information is at the weak-image limit) and its verification payload never came"
+)
+# Set by the registry on an item that came as hashes alone (phase 1 of a binary chunk) until
+# its verification payload comes; a client's JSON item carrying it is refused. Its value says
+# at which registry version the registry last looked for candidates, and what it found.
+AWAITING_VERIFICATION = "awaiting_verification"
+_CHECKED_AT, _NEEDED = "checked_at", "needed"
 
 
 def work_url(work_id: int) -> str:
@@ -43,16 +54,91 @@ def credits_for(permits: Mapping[int, Permit]) -> dict[int, Credit]:
     }
 
 
-def _parse(raw: Mapping[str, Any]) -> ImageFingerprint | ItemDecision:
+def _parse(raw: Mapping[str, Any]) -> ImageFingerprint | ItemDecision | None:
+    """The item's fingerprint, or its decision when that is `invalid`; None for an item sent
+    as hashes alone whose information is too close to the weak-image limit to tell."""
     if "unreadable" in raw:  # set by the server when an uploaded file could not be decoded
         return invalid(f"the image could not be read: {raw['unreadable']}")
+    awaiting = awaits_verification(raw)
     try:
-        fingerprint = ImageFingerprint.from_wire(raw)
+        if awaiting:
+            fingerprint = ImageFingerprint.from_wire_hashes(raw)
+        else:
+            fingerprint = ImageFingerprint.from_wire(raw)
     except FingerprintFormatError as error:
         return invalid(f"malformed fingerprint: {error}")
+    limit = DEFAULT_MATCHING.min_information
+    if awaiting and information_undecided(fingerprint.information, limit):
+        return None
     if is_weak(fingerprint):
         return invalid(WEAK_IMAGE)
     return fingerprint
+
+
+def awaits_verification(raw: Mapping[str, Any]) -> bool:
+    """Whether an item came as hashes alone (written by the server, refused from clients)."""
+    return isinstance(raw.get(AWAITING_VERIFICATION), Mapping)
+
+
+def awaiting_marker() -> dict[str, Any]:
+    """The mark of an item sent as hashes alone that nobody has looked at yet."""
+    return {_CHECKED_AT: None, _NEEDED: True}
+
+
+def _triage(
+    items: Sequence[Mapping[str, Any]],
+) -> tuple[list[ImageFingerprint | ItemDecision | None], list[bool], int]:
+    """Each item parsed; whether it is one sent as hashes alone that cannot be decided
+    without its verification payload, because the registry itself finds a candidate work for
+    it (by hashes or SHA-256, whatever the client says) or cannot tell if it is weak; and the
+    registry version that holds at.
+
+    The search is skipped for an item checked at the current version: nothing registered or
+    removed since. The version is read before searching, so a work registered meanwhile
+    makes the next look search again rather than go unseen."""
+    version = registry_version().sequence
+    parsed = [_parse(item) for item in items]
+    needs = [entry is None for entry in parsed]
+    waiting: dict[int, ImageFingerprint] = {}
+    for position, (raw, entry) in enumerate(zip(items, parsed, strict=True)):
+        if not isinstance(entry, ImageFingerprint) or not awaits_verification(raw):
+            continue
+        marker = raw[AWAITING_VERIFICATION]
+        if marker.get(_CHECKED_AT) == version:
+            needs[position] = marker.get(_NEEDED) is not False
+        else:
+            waiting[position] = entry
+    flags = has_candidates(list(waiting.values()))
+    for position, flag in zip(waiting, flags, strict=True):
+        needs[position] = flag
+    return parsed, needs, version
+
+
+def _needed_as_marked(items: Sequence[Mapping[str, Any]]) -> list[int] | None:
+    """What the marks say, when every one was written at the current registry version: the
+    items were parsed and searched then, and nothing was registered or removed since."""
+    marks = {
+        position: item[AWAITING_VERIFICATION]
+        for position, item in enumerate(items)
+        if awaits_verification(item)
+    }
+    version = registry_version().sequence
+    if any(mark.get(_CHECKED_AT) != version for mark in marks.values()):
+        return None
+    return [position for position, mark in marks.items() if mark.get(_NEEDED) is not False]
+
+
+def verification_needed(items: Sequence[dict[str, Any]]) -> list[int]:
+    """Positions of the items sent as hashes alone that the registry needs to verify; each
+    such item's mark records what was found, and at which registry version."""
+    known = _needed_as_marked(items)
+    if known is not None:
+        return known
+    _, needs, version = _triage(items)
+    for item, need in zip(items, needs, strict=True):
+        if awaits_verification(item):
+            item[AWAITING_VERIFICATION] = {_CHECKED_AT: version, _NEEDED: need}
+    return [position for position, need in enumerate(needs) if need]
 
 
 def _matched(match: WorkMatch) -> MatchedWork:
@@ -82,10 +168,20 @@ def decide_items(
     """One decision per item, in order. Malformed or weak fingerprints are `invalid`; an item
     whose embedded or download signals reserve the purpose is `denied` even if unregistered;
     a permission from a claim below `min_assurance` counts for nothing (`consent_unverified`)."""
-    parsed = [_parse(item) for item in items]
-    fingerprints = [entry for entry in parsed if isinstance(entry, ImageFingerprint)]
-    found = iter(match_fingerprints(fingerprints))
-    matches_of = [next(found) if isinstance(entry, ImageFingerprint) else [] for entry in parsed]
+    triaged, needs, _ = _triage(items)
+    # Fail closed: an item that needs verifying and has no payload to verify is never allowed.
+    parsed = [
+        invalid(VERIFICATION_MISSING) if need or entry is None else entry
+        for entry, need in zip(triaged, needs, strict=True)
+    ]
+    # Items sent as hashes alone, with no candidate, match nothing: only the others are matched.
+    to_match = {
+        position: entry
+        for position, (entry, raw) in enumerate(zip(parsed, items, strict=True))
+        if isinstance(entry, ImageFingerprint) and not awaits_verification(raw)
+    }
+    found = dict(zip(to_match, match_fingerprints(list(to_match.values())), strict=True))
+    matches_of = [found.get(position, []) for position in range(len(parsed))]
     return _decide(
         parsed,
         matches_of,

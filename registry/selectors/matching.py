@@ -281,3 +281,24 @@ def match_fingerprints(
         for work_id, artist_id in exact.get(fingerprint.sha256, []):
             found[position].append(WorkMatch(work_id, artist_id, "original", {"sha256": 0}, True))
     return [_best_per_work(matches) for matches in found]
+
+
+def has_candidates(
+    fingerprints: Sequence[ImageFingerprint], *, index: RegistryIndex | None = None
+) -> list[bool]:
+    """For each fingerprint, whether any active work is a candidate for it: found by the
+    index's hash search or by its SHA-256. Needs no descriptor: it says which items must be
+    verified, never that one matched."""
+    if not fingerprints:
+        return []
+    index = index or shared_index()
+    index.sync()
+    count = len(fingerprints)
+    candidates = index.search(
+        np.fromiter((fp.hashes.phash for fp in fingerprints), dtype=np.uint64, count=count),
+        np.fromiter((fp.hashes.dhash for fp in fingerprints), dtype=np.uint64, count=count),
+    )
+    searched = np.zeros(count, dtype=bool)
+    searched[candidates.query_index] = True
+    exact = _exact_matches(fingerprints)
+    return [bool(hit) or fp.sha256 in exact for hit, fp in zip(searched, fingerprints, strict=True)]

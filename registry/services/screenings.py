@@ -36,7 +36,7 @@ from registry.receipts import (
     key_id,
     sign,
 )
-from registry.selectors.decisions import decide_items
+from registry.selectors.decisions import AWAITING_VERIFICATION, decide_items
 from registry.selectors.ledger import registry_version
 from registry.services.bulk import insert_rows
 from registry.services.screening_uploads import UPLOAD_FIELD, fingerprinted_item
@@ -98,12 +98,22 @@ def _may_hold_unstorable_text(text: str) -> bool:
     return "\\u0000" in text or _unstorable(text)
 
 
-def _refuse_missing_fields(item: Mapping[str, Any], position: int, *, uploaded: bool) -> None:
+def _refuse_missing_fields(
+    item: Mapping[str, Any], position: int, *, uploaded: bool, hashes_only: bool
+) -> None:
     """A fingerprint field left out is the client's mistake, answered now, naming the field; a
     field present but malformed is decided `invalid` (fail closed). An item the client could
-    not read says so in `unreadable` instead of a fingerprint."""
+    not read says so in `unreadable` instead of a fingerprint. Items of a binary chunk
+    (`hashes_only`) await their verification fields, marked by the registry."""
     if "unreadable" in item:
         return
+    if AWAITING_VERIFICATION in item:
+        if hashes_only:
+            return
+        raise ValidationError(
+            f"item {position} ({item['id']!r}) carries {AWAITING_VERIFICATION!r}, which only "
+            "the server writes: send every fingerprint field."
+        )
     if UPLOAD_FIELD in item:
         if uploaded:
             return  # the worker fingerprints the file
@@ -121,7 +131,9 @@ def _refuse_missing_fields(item: Mapping[str, Any], position: int, *, uploaded: 
         )
 
 
-def validate_items(items: Sequence[Any], *, uploaded: bool = False) -> str:
+def validate_items(
+    items: Sequence[Any], *, uploaded: bool = False, hashes_only: bool = False
+) -> str:
     """The envelope of each item: an id to answer under, and only text PostgreSQL can store
     (refused here: the worker would fail to store the item, and nobody would answer). Its
     fingerprint is judged later. Returns the items as the JSON text a chunk keeps. `uploaded`
@@ -153,7 +165,7 @@ def validate_items(items: Sequence[Any], *, uploaded: bool = False) -> str:
                     f"item {position} holds text with a NUL character or an unpaired surrogate."
                 )
     for position, item in enumerate(items):
-        _refuse_missing_fields(item, position, uploaded=uploaded)
+        _refuse_missing_fields(item, position, uploaded=uploaded, hashes_only=hashes_only)
     return text
 
 

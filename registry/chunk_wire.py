@@ -1,0 +1,270 @@
+"""Two-phase screening chunks on the wire: the MessagePack bodies, encoded by the client and
+decoded by the server into the same item objects the JSON API takes. Plain Python, no Django.
+
+Phase 1, `application/vnd.consentry.hashes+msgpack`, one MessagePack map per chunk:
+
+    number       int    the chunk number, as in the JSON body
+    version      int    the fingerprint version of every hashed item
+    ids          array  N strings, the item ids (1 to 512 characters, unique in the chunk)
+    hashes       bin    48 x N bytes: per item pHash (8 bytes, big-endian), dHash (8), SHA-256 (32)
+    information  bin    4 x N bytes: per item its information, IEEE-754 float32 big-endian
+    extra        map    optional, position -> map of the item's other fields: url, headers,
+                        embedded, user_agent, or unreadable (its hashes are then ignored)
+
+An item without extra fields costs 53 bytes plus its id: 64 bytes for an id of 11 characters.
+The registry answers which positions it needs phase 2 for: items with a candidate work (found
+by the hashes or the SHA-256) and items whose float32 information is too close to the weak-image
+threshold to decide on. The others it decides from phase 1 alone.
+
+Phase 2, `application/vnd.consentry.verification+msgpack`, one map per chunk:
+
+    items        array  per item [position, information (float64), width, height,
+                        pdq (bin, 32 bytes), pdq_quality, descriptor (bin, 963 bytes)]
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import msgpack
+
+HASHES_MEDIA_TYPE = "application/vnd.consentry.hashes+msgpack"
+VERIFICATION_MEDIA_TYPE = "application/vnd.consentry.verification+msgpack"
+HASH_BYTES = 8 + 8 + 32
+INFORMATION_BYTES = 4
+# The fields phase 1 leaves out and phase 2 brings (information again, exactly).
+VERIFICATION_FIELDS = ("information", "width", "height", "pdq", "pdq_quality", "descriptor")
+EXTRA_FIELDS = ("url", "headers", "embedded", "user_agent", "unreadable")
+MAX_ID_LENGTH = 512
+# A float32 lies within 2**-24 of the value it stands for (relative): a threshold that close
+# might fall between the two, and only the exact value (phase 2) decides.
+_FLOAT32_MARGIN = 2.0**-20
+
+
+class WireFormatError(ValueError):
+    """A body that does not follow the layout; the message says where."""
+
+
+class TooManyItems(WireFormatError):
+    """More items than one request may carry."""
+
+
+def unpack(body: bytes) -> Any:
+    """A MessagePack body as Python objects: bytes stay bytes, text is UTF-8."""
+    try:
+        return msgpack.unpackb(body, raw=False, strict_map_key=False, use_list=True)
+    except (ValueError, msgpack.UnpackException, TypeError, RecursionError) as error:
+        # ExtraData, FormatError and StackError are ValueErrors; a truncated body is too.
+        raise WireFormatError(f"the body is not one MessagePack value ({error})") from None
+
+
+def information_undecided(value: float, threshold: float) -> bool:
+    """Whether a float32 information cannot say which side of `threshold` the exact one is."""
+    if not math.isfinite(value) or value == 0:  # 0 may be a tiny or negative value rounded
+        return True
+    return abs(value - threshold) <= max(abs(threshold), 1.0) * _FLOAT32_MARGIN
+
+
+# --- phase 1 -----------------------------------------------------------------------------------
+
+
+def encode_hashes(number: int, version: int, items: Sequence[Mapping[str, Any]]) -> bytes:
+    """Phase 1 of a chunk of JSON-shaped client items (fingerprint fields, or `unreadable`)."""
+    ids: list[str] = []
+    hashes, information = bytearray(), bytearray()
+    extra: dict[int, dict[str, Any]] = {}
+    for position, item in enumerate(items):
+        ids.append(item["id"])
+        fields = {name: item[name] for name in EXTRA_FIELDS if name in item}
+        if "unreadable" in item:
+            hashes += bytes(HASH_BYTES)
+            information += bytes(INFORMATION_BYTES)
+        else:
+            hashes += bytes.fromhex(item["phash"]) + bytes.fromhex(item["dhash"])
+            hashes += bytes.fromhex(item["sha256"])
+            information += _float32(item["information"])
+        if fields:
+            extra[position] = fields
+    body: dict[str, Any] = {
+        "number": number,
+        "version": version,
+        "ids": ids,
+        "hashes": bytes(hashes),
+        "information": bytes(information),
+    }
+    if extra:
+        body["extra"] = extra
+    return msgpack.packb(body, use_bin_type=True)
+
+
+def _float32(value: float) -> bytes:
+    try:
+        return struct.pack(">f", value)
+    except OverflowError:  # beyond float32: infinite, so the registry asks for the exact value
+        return struct.pack(">f", math.copysign(math.inf, value))
+
+
+def _json_like(value: Any) -> bool:
+    """Whether a decoded value is one JSON could have carried: no bytes, no extension types,
+    map keys that are text. A walk, not recursion (MessagePack nests deeper than Python)."""
+    pending = [value]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, Mapping):
+            if not all(isinstance(key, str) for key in current):
+                return False
+            pending.extend(current.values())
+        elif isinstance(current, list):
+            pending.extend(current)
+        elif current is not None and not isinstance(current, str | int | float | bool):
+            return False
+    return True
+
+
+def _field(body: Mapping[str, Any], name: str, kind: type | tuple[type, ...], what: str) -> Any:
+    if name not in body:
+        raise WireFormatError(f"the body has no {name!r} ({what}).")
+    value = body[name]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise WireFormatError(f"{name!r} must be {what}.")
+    return value
+
+
+def decode_hashes(body: Any, *, max_items: int) -> tuple[int, list[dict[str, Any]]]:
+    """The chunk number and its items as the JSON API has them, less the verification
+    fields (`information` is the float32 sent); raises WireFormatError."""
+    if not isinstance(body, Mapping):
+        raise WireFormatError("the body must be a MessagePack map.")
+    number = _field(body, "number", int, "an integer, the chunk number")
+    version = _field(body, "version", int, "an integer, the fingerprint version")
+    ids = _field(body, "ids", list, "an array of item id strings")
+    if not ids:
+        raise WireFormatError("a chunk needs at least one item.")
+    if len(ids) > max_items:
+        raise TooManyItems(
+            f"{len(ids)} items is more than the {max_items} allowed per request; send them "
+            "in chunks."
+        )
+    hashes = _field(body, "hashes", bytes, f"binary, {HASH_BYTES} bytes an item")
+    information = _field(body, "information", bytes, f"binary, {INFORMATION_BYTES} bytes an item")
+    for name, value, size in (("hashes", hashes, HASH_BYTES), ("information", information, 4)):
+        if len(value) != size * len(ids):
+            raise WireFormatError(
+                f"{name!r} holds {len(value)} bytes; {len(ids)} items need {size * len(ids)}."
+            )
+    extra = _extra(body.get("extra", {}), len(ids))
+    values = struct.unpack(f">{len(ids)}f", information)
+    items = []
+    for position, item_id in enumerate(ids):
+        if not isinstance(item_id, str):
+            raise WireFormatError(f"id {position} must be a string.")
+        fields = extra.get(position, {})
+        if "unreadable" in fields:
+            items.append({"id": item_id, **fields})
+            continue
+        start = position * HASH_BYTES
+        items.append(
+            {
+                "id": item_id,
+                "version": version,
+                "sha256": hashes[start + 16 : start + 48].hex(),
+                "phash": hashes[start : start + 8].hex(),
+                "dhash": hashes[start + 8 : start + 16].hex(),
+                "information": values[position],
+                **fields,
+            }
+        )
+    return number, items
+
+
+def _extra(value: Any, count: int) -> dict[int, dict[str, Any]]:
+    if not isinstance(value, Mapping):
+        raise WireFormatError("'extra' must be a map from item position to its fields.")
+    extra: dict[int, dict[str, Any]] = {}
+    for position, fields in value.items():
+        if isinstance(position, bool) or not isinstance(position, int):
+            raise WireFormatError("'extra' keys must be item positions (integers).")
+        if not 0 <= position < count:
+            raise WireFormatError(f"'extra' names position {position}, outside 0 to {count - 1}.")
+        if not isinstance(fields, Mapping) or not fields:
+            raise WireFormatError(f"'extra' of position {position} must be a non-empty map.")
+        unknown = sorted(str(name) for name in fields if name not in EXTRA_FIELDS)
+        if unknown:
+            raise WireFormatError(
+                f"'extra' of position {position} has {', '.join(unknown)[:200]}; it may hold "
+                f"{', '.join(EXTRA_FIELDS)}."
+            )
+        if "unreadable" in fields and not isinstance(fields["unreadable"], str):
+            raise WireFormatError(f"'unreadable' of position {position} must be a string.")
+        if not _json_like(fields):
+            raise WireFormatError(
+                f"'extra' of position {position} may hold text, numbers, booleans, nil, "
+                "arrays and maps with text keys, nothing binary."
+            )
+        extra[position] = dict(fields)
+    return extra
+
+
+# --- phase 2 -----------------------------------------------------------------------------------
+
+
+def encode_verification(payloads: Mapping[int, Mapping[str, Any]]) -> bytes:
+    """Phase 2: for each position the registry named, its item's verification fields."""
+    rows = [
+        [
+            position,
+            float(item["information"]),
+            item["width"],
+            item["height"],
+            bytes.fromhex(item["pdq"]),
+            item["pdq_quality"],
+            bytes.fromhex(item["descriptor"]),
+        ]
+        for position, item in sorted(payloads.items())
+    ]
+    return msgpack.packb({"items": rows}, use_bin_type=True)
+
+
+_ROW: tuple[tuple[str, type | tuple[type, ...], str], ...] = (
+    ("position", int, "an integer"),
+    ("information", (int, float), "a number"),
+    ("width", int, "an integer"),
+    ("height", int, "an integer"),
+    ("pdq", bytes, "binary"),
+    ("pdq_quality", int, "an integer"),
+    ("descriptor", bytes, "binary"),
+)
+
+
+def decode_verification(body: Any, *, max_items: int) -> dict[int, dict[str, Any]]:
+    """Position -> the verification fields as the JSON API has them (hex for binary)."""
+    if not isinstance(body, Mapping):
+        raise WireFormatError("the body must be a MessagePack map.")
+    what = "an array of [position, information, width, height, pdq, pdq_quality, descriptor]"
+    rows = _field(body, "items", list, what)
+    if not rows:
+        raise WireFormatError("'items' needs at least one item.")
+    if len(rows) > max_items:
+        raise TooManyItems(f"{len(rows)} items is more than the {max_items} a chunk holds.")
+    payloads: dict[int, dict[str, Any]] = {}
+    for number, row in enumerate(rows):
+        if not isinstance(row, list) or len(row) != len(_ROW):
+            raise WireFormatError(f"item {number} must be an array of {len(_ROW)} values.")
+        for (name, kind, what), value in zip(_ROW, row, strict=True):
+            if isinstance(value, bool) or not isinstance(value, kind):
+                raise WireFormatError(f"item {number}: {name} must be {what}.")
+        position = row[0]
+        if position in payloads:
+            raise WireFormatError(f"position {position} appears twice.")
+        payloads[position] = {
+            "information": float(row[1]),
+            "width": row[2],
+            "height": row[3],
+            "pdq": row[4].hex(),
+            "pdq_quality": row[5],
+            "descriptor": row[6].hex(),
+        }
+    return payloads

@@ -1,0 +1,138 @@
+"""Sending a screening's chunks: in two phases on the wire by default (hashes first, then the
+verification payloads the registry asks for; registry.chunk_wire), as JSON when asked to or
+when the registry does not take the binary bodies (it answers 415)."""
+
+import json
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from registry.chunk_wire import (
+    HASHES_MEDIA_TYPE,
+    VERIFICATION_MEDIA_TYPE,
+    encode_hashes,
+    encode_verification,
+)
+from registry.client.api import ApiError, Registry, checked
+from registry.fingerprints import ImageFingerprint
+
+WIRES = ("auto", "binary", "json")
+# A work registered while a chunk is verified may add items to verify; never forever.
+MAX_VERIFICATION_ROUNDS = 5
+_UNSUPPORTED_MEDIA_TYPE = 415
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def hashes_version(items: Sequence[Mapping[str, Any]]) -> int | None:
+    """The one fingerprint version of the chunk's hashed items, or None when the binary
+    layout cannot carry them as they are (fields missing, versions mixed, hex malformed):
+    such a chunk goes as JSON, and is decided exactly as it was sent."""
+    versions = set()
+    for item in items:
+        if "unreadable" in item:
+            continue
+        if not _carried_exactly(item):
+            return None
+        versions.add(item["version"])
+    if len(versions) > 1:
+        return None
+    return next(iter(versions)) if versions else 0
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**64
+
+
+def _canonical_hex(value: Any, size: int | None) -> bool:
+    """Hex the binary layout carries as bytes and the registry reads back as the same text;
+    a wrong length is carried too (and decided `invalid` as its JSON would be)."""
+    if not isinstance(value, str) or (size is not None and len(value) != 2 * size):
+        return False
+    try:
+        return bytes.fromhex(value).hex() == value  # lowercase, no spaces: as the JSON path reads
+    except ValueError:
+        return False
+
+
+def _carried_exactly(item: Mapping[str, Any]) -> bool:
+    """Whether the binary layout carries this item as the registry would read its JSON."""
+    if any(name not in item for name in ImageFingerprint.WIRE_FIELDS):
+        return False
+    information = item["information"]
+    return (
+        all(_integer(item[name]) for name in ("version", "width", "height", "pdq_quality"))
+        and isinstance(information, int | float)
+        and not isinstance(information, bool)
+        and all(
+            _canonical_hex(item[name], size)
+            for name, size in (("phash", 8), ("dhash", 8), ("sha256", 32))
+        )
+        and _canonical_hex(item["pdq"], None)
+        and _canonical_hex(item["descriptor"], None)
+    )
+
+
+class ChunkSender:
+    """Sends chunks of JSON-shaped items; counts the bytes it sent, by phase."""
+
+    def __init__(
+        self, registry: Registry, *, wire: str = "auto", say: Callable[[str], None] = _stderr
+    ) -> None:
+        if wire not in WIRES:
+            raise ValueError(f"wire must be one of {', '.join(WIRES)}")
+        self.registry, self.wire, self.say = registry, wire, say
+        self.sent_bytes = {"json": 0, "hashes": 0, "verification": 0}
+        self.verified_items = 0
+
+    def send(self, screening_id: str, number: int, items: Sequence[Mapping[str, Any]]) -> None:
+        """Chunk `number` until the registry has everything it needs to decide it. Safe to
+        repeat: the registry answers a chunk sent again with what it still needs."""
+        if self.wire != "json":
+            body = self._hashes_body(number, items)
+            if body is not None and self._two_phase(screening_id, number, body, items):
+                return
+        data = {"number": number, "items": list(items)}
+        body = json.dumps(data, allow_nan=False).encode()
+        checked(self._post(f"screenings/{screening_id}/chunks", body, "application/json"))
+        self.sent_bytes["json"] += len(body)
+
+    def _hashes_body(self, number: int, items: Sequence[Mapping[str, Any]]) -> bytes | None:
+        version = hashes_version(items)
+        if version is None:
+            return None
+        try:
+            return encode_hashes(number, version, items)
+        except (ValueError, TypeError, OverflowError):  # JSON carries what this cannot
+            return None
+
+    def _two_phase(
+        self, screening_id: str, number: int, body: bytes, items: Sequence[Mapping[str, Any]]
+    ) -> bool:
+        """False when the registry does not take binary chunks (and `wire` allows JSON)."""
+        response = self._post(f"screenings/{screening_id}/chunks", body, HASHES_MEDIA_TYPE)
+        if response.status_code == _UNSUPPORTED_MEDIA_TYPE and self.wire == "auto":
+            self.say("The registry does not take binary chunks; sending JSON.")
+            self.wire = "json"
+            return False
+        self.sent_bytes["hashes"] += len(body)
+        verification = checked(response)["verification"]
+        for _ in range(MAX_VERIFICATION_ROUNDS):
+            needed = verification["needed"]
+            if not needed:
+                return True
+            payload = encode_verification({position: items[position] for position in needed})
+            path = f"screenings/{screening_id}/chunks/{number}/verification"
+            answer = checked(self._post(path, payload, VERIFICATION_MEDIA_TYPE))
+            self.sent_bytes["verification"] += len(payload)
+            self.verified_items += len(needed)
+            verification = answer["verification"]
+        raise ApiError(
+            f"chunk {number} still needs verification after {MAX_VERIFICATION_ROUNDS} rounds; "
+            "run the same command again to resume"
+        )
+
+    def _post(self, path: str, body: bytes, media_type: str) -> Any:
+        return self.registry.request("POST", path, data=body, headers={"Content-Type": media_type})

@@ -1,0 +1,128 @@
+"""Chunks that come in two phases (registry.chunk_wire): hashes first, then the verification
+payloads of the items the registry asks for. Both end in the chunk the JSON path stores, and
+the worker decides it as it decides every chunk (services.screenings.chunk_decide).
+
+A chunk waits, not enqueued, while an item it holds needs a payload. If the payloads never
+come, the stalled-chunk sweep decides it anyway, and those items are `invalid`: the decision
+re-checks candidacy itself, so neither a lying client nor a work registered since phase 1
+lets an unverified item through.
+"""
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+
+from registry.chunk_wire import VERIFICATION_FIELDS
+from registry.models import Screening, ScreeningChunk
+from registry.selectors.decisions import (
+    AWAITING_VERIFICATION,
+    awaiting_marker,
+    awaits_verification,
+    verification_needed,
+)
+from registry.services.screenings import ChunkConflict, enqueue_chunk, validate_items
+
+
+@dataclass(frozen=True)
+class HashedChunk:
+    """Where a two-phase chunk stands: the positions whose payload the registry still needs
+    (empty once it is on its way to the worker), and whether this request changed it."""
+
+    chunk: ScreeningChunk
+    changed: bool
+    needed: list[int]
+
+
+def _awaiting(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    # Unreadable items are decided as they are; every other one waits for its verification.
+    return [
+        dict(item) if "unreadable" in item else {**item, AWAITING_VERIFICATION: awaiting_marker()}
+        for item in items
+    ]
+
+
+def _enqueue_when_committed(chunk: ScreeningChunk) -> None:
+    chunk_id = chunk.pk
+    transaction.on_commit(lambda: enqueue_chunk(chunk_id))
+
+
+def screening_add_hashes(
+    *, screening: Screening, number: int, items: Sequence[Mapping[str, Any]]
+) -> HashedChunk:
+    """Phase 1: store chunk `number` as hashes and say which items must be verified. Sent
+    again, it changes nothing and answers the positions still needed (a resumed client)."""
+    marked = _awaiting(items)
+    # Searched before the screening's row is locked: the search is the slow part. The marks
+    # it writes are stored with the items, so the envelope is checked after it.
+    needed = verification_needed(marked)
+    payload = validate_items(marked, hashes_only=True)
+    with transaction.atomic():
+        locked = Screening.objects.select_for_update().get(pk=screening.pk)
+        existing = ScreeningChunk.objects.filter(screening=locked, number=number).first()
+        if existing is not None:
+            if existing.item_count != len(items):
+                raise ChunkConflict(f"chunk {number} was received already with other items.")
+            return HashedChunk(existing, False, _still_needed(existing))
+        if not locked.accepting_chunks:
+            raise ChunkConflict("this screening is closed; start a new one.")
+        chunk = ScreeningChunk.objects.create(
+            screening=locked, number=number, item_count=len(items), payload=payload
+        )
+        Screening.objects.filter(pk=locked.pk).update(total_items=F("total_items") + len(items))
+        if not needed:
+            _enqueue_when_committed(chunk)
+    return HashedChunk(chunk, True, needed)
+
+
+def _still_needed(chunk: ScreeningChunk) -> list[int]:
+    if chunk.decided_at is not None or not chunk.payload:
+        return []
+    return verification_needed(json.loads(chunk.payload))
+
+
+@transaction.atomic
+def screening_verify_chunk(
+    *, screening: Screening, number: int, payloads: Mapping[int, Mapping[str, Any]]
+) -> HashedChunk:
+    """Phase 2: the verification fields of some items of chunk `number`. Once no item needs
+    one any more (candidacy checked again if the registry changed since it was last), the
+    chunk goes to the worker. A payload sent again, or for an item that did not need one, is
+    harmless."""
+    chunk = (
+        ScreeningChunk.objects.select_for_update(of=("self",))
+        .filter(screening=screening, number=number)
+        .first()
+    )
+    if chunk is None:
+        raise ChunkConflict(f"chunk {number} has not been received; send its hashes first.")
+    if chunk.decided_at is not None:
+        # Decided already: after an earlier phase 2 (this one is a retry), or by the sweep
+        # without it (its items that needed verifying are `invalid`, as the results say).
+        return HashedChunk(chunk, False, [])
+    items = json.loads(chunk.payload)
+    outside = sorted(position for position in payloads if not 0 <= position < len(items))
+    if outside:
+        raise ValidationError(
+            f"position {outside[0]} is outside chunk {number}, which holds {len(items)} items."
+        )
+    needed_before = verification_needed(items)
+    if not needed_before:
+        return HashedChunk(chunk, False, [])  # on its way to the worker already
+    filled = [position for position in payloads if awaits_verification(items[position])]
+    for position in filled:
+        items[position].update({name: payloads[position][name] for name in VERIFICATION_FIELDS})
+        del items[position][AWAITING_VERIFICATION]
+    if not filled:
+        return HashedChunk(chunk, False, needed_before)
+    needed = sorted(set(needed_before) - set(filled))
+    # Only numbers and hex were added to items whose text was checked with their hashes.
+    chunk.payload = json.dumps(items, ensure_ascii=False)
+    chunk.save(update_fields=["payload"])
+    if not needed:
+        _enqueue_when_committed(chunk)
+    return HashedChunk(chunk, True, needed)

@@ -1,0 +1,423 @@
+"""Chunks in two phases on the wire: MessagePack hashes first, then the verification payloads of
+only the items the registry finds candidates for. Decided exactly as the same items in JSON."""
+
+import random
+from datetime import timedelta
+
+import msgpack
+import pytest
+from django.utils import timezone
+
+from registry.chunk_wire import (
+    HASHES_MEDIA_TYPE,
+    VERIFICATION_MEDIA_TYPE,
+    encode_hashes,
+    encode_verification,
+)
+from registry.fingerprints import FINGERPRINT_VERSION
+from registry.models import Permission, Purpose, Screening, ScreeningChunk
+from registry.services.screenings import stalled_chunk_ids
+from registry.services.sites import site_register, site_verify
+from registry.services.terms import default_terms_set
+from tests.api.conftest import item
+
+CHUNKS = "/api/v1/screenings/{}/chunks"
+VERIFY = "/api/v1/screenings/{}/chunks/{}/verification"
+
+
+def _open_screening(client, purpose="ai_training", mode="consent_required"):
+    response = client.post(
+        "/api/v1/screenings",
+        {"purpose": purpose, "mode": mode, "keep_open": True},
+        format="json",
+    )
+    assert response.status_code == 202, response.content
+    return response.json()["id"]
+
+
+def _hashes(client, screening_id, items, number=0):
+    body = encode_hashes(number, FINGERPRINT_VERSION, items)
+    return client.post(CHUNKS.format(screening_id), body, content_type=HASHES_MEDIA_TYPE)
+
+
+def _verify(client, screening_id, items, positions, number=0):
+    body = encode_verification({position: items[position] for position in positions})
+    return client.post(
+        VERIFY.format(screening_id, number), body, content_type=VERIFICATION_MEDIA_TYPE
+    )
+
+
+def _decided(client, screening_id):
+    response = client.get(f"/api/v1/screenings/{screening_id}/items", {"page_size": 1000})
+    assert response.status_code == 200, response.content
+    return {
+        entry["id"]: (entry["decision"], entry["reason"], entry["matches"], entry["credit"])
+        for entry in response.json()["results"]
+    }
+
+
+def _close(client, screening_id):
+    assert client.post(f"/api/v1/screenings/{screening_id}/close").status_code == 202
+
+
+@pytest.fixture
+def mixed(alice, works):
+    """Copies of registered works (allowed, refused, licensed), strangers, items opted out by
+    their signals, weak, malformed and unreadable ones, and two at the weak-image limit."""
+    site_verify(site=site_register(artist=alice, url_prefix="https://alice.example/art/"))
+    return [
+        item("mine", 1),
+        item("theirs", 2),
+        item("licensed", 3),
+        item("stranger", 40),
+        item("stranger-2", 41),
+        item("noai-header", 42, headers={"X-Robots-Tag": "noai"}),
+        item("from-alice-site", 43, url="https://alice.example/art/cat.jpg"),
+        item("odd-embedded", 44, embedded={"iptc_data_mining": 42}),
+        item("weak", 45, information=1.5),
+        item("negative", 46, information=-1.0),
+        item("just-strong", 47, information=8.0 + 1e-9),
+        item("just-weak", 48, information=8.0 - 1e-9),
+        item("copy-bad-descriptor", 1, descriptor="00" * 10),
+        item("copy-bad-quality", 2, pdq_quality=101),
+        {"id": "unreadable", "unreadable": "cannot identify image file"},
+    ]
+
+
+def test_two_phase_items_are_decided_exactly_as_json_ones(acme_api, mixed, run_pending):
+    one_phase = acme_api.post(
+        "/api/v1/screenings", {"purpose": "ai_training", "items": mixed}, format="json"
+    ).json()["id"]
+    run_pending()
+    two_phase = _open_screening(acme_api)
+
+    first = _hashes(acme_api, two_phase, mixed)
+    needed = first.json()["verification"]["needed"]
+    second = _verify(acme_api, two_phase, mixed, needed)
+    _close(acme_api, two_phase)
+    run_pending()
+
+    assert first.status_code == 202 and second.status_code == 202
+    # Only the copies of registered works, and the item whose float32 information cannot say
+    # which side of the weak-image limit it is, send their verification payload.
+    asked = {mixed[position]["id"] for position in needed}
+    assert asked == {
+        "mine",
+        "theirs",
+        "licensed",
+        "copy-bad-descriptor",
+        "copy-bad-quality",
+        "just-strong",
+        "just-weak",
+    }
+    assert second.json()["verification"]["needed"] == []
+    expected = _decided(acme_api, one_phase)
+    assert _decided(acme_api, two_phase) == expected
+    assert {key: value[0] for key, value in expected.items()} == {
+        "mine": "allowed",
+        "theirs": "denied",
+        "licensed": "denied",
+        "stranger": "unregistered",
+        "stranger-2": "unregistered",
+        "noai-header": "denied",
+        "from-alice-site": "denied",
+        "odd-embedded": "denied",
+        "weak": "invalid",
+        "negative": "invalid",
+        "just-strong": "unregistered",
+        "just-weak": "invalid",
+        "copy-bad-descriptor": "invalid",
+        "copy-bad-quality": "invalid",
+        "unreadable": "invalid",
+    }
+    receipts = [Screening.objects.get(pk=pk).receipt for pk in (one_phase, two_phase)]
+    assert receipts[0]["counts"] == receipts[1]["counts"]
+    assert receipts[0]["chunks"][0][2] == receipts[1]["chunks"][0][2]  # the same decisions digest
+
+
+def test_an_item_whose_payload_never_comes_is_invalid_never_allowed(acme_api, works, run_pending):
+    screening_id = _open_screening(acme_api, mode="respect_opt_outs")
+    items = [item("mine", 1), item("stranger", 40)]
+
+    answer = _hashes(acme_api, screening_id, items).json()
+    _close(acme_api, screening_id)
+    run_pending()  # as the stalled-chunk sweep does once the payload is late
+
+    assert answer["verification"]["needed"] == [0]
+    decided = _decided(acme_api, screening_id)
+    assert (
+        decided["mine"][0] == "invalid" and "verification payload never came" in decided["mine"][1]
+    )
+    assert decided["stranger"][0] == "unregistered"
+    assert Screening.objects.get(pk=screening_id).status == "finished"
+
+
+def test_a_client_cannot_skip_verification_by_sending_payloads_for_other_items(
+    acme_api, works, run_pending
+):
+    screening_id = _open_screening(acme_api)
+    items = [item("mine", 1), item("stranger", 40)]
+
+    _hashes(acme_api, screening_id, items)
+    answer = _verify(acme_api, screening_id, items, [1])  # says: only the stranger matters
+
+    assert answer.json()["verification"]["needed"] == [0]
+    run_pending()
+    assert _decided(acme_api, screening_id)["mine"][0] == "invalid"
+
+
+def test_a_chunk_waits_for_its_payloads_before_going_to_the_worker(
+    acme_api, works, django_capture_on_commit_callbacks
+):
+    screening_id = _open_screening(acme_api)
+    items = [item("mine", 1), item("stranger", 40)]
+
+    with django_capture_on_commit_callbacks() as after_hashes:
+        _hashes(acme_api, screening_id, items)
+    with django_capture_on_commit_callbacks() as after_payloads:
+        _verify(acme_api, screening_id, items, [0])
+    with django_capture_on_commit_callbacks() as unmatched_chunk:
+        _hashes(acme_api, screening_id, [item("stranger-2", 41)], number=1)
+
+    assert (len(after_hashes), len(after_payloads), len(unmatched_chunk)) == (0, 1, 1)
+
+
+def test_a_work_registered_between_the_phases_is_verified_or_fails_closed(
+    alice, acme_api, works, register_work, run_pending
+):
+    default_terms_set(artist=alice, purpose=Purpose.AI_TRAINING, permission=Permission.ALLOWED)
+    screening_id = _open_screening(acme_api, mode="respect_opt_outs")
+    items = [item("mine", 1), item("new-a", 50), item("new-b", 51)]
+
+    first = _hashes(acme_api, screening_id, items).json()["verification"]["needed"]
+    register_work(alice, seed=50)  # registered after phase 1 answered, before phase 2
+    second = _verify(acme_api, screening_id, items, first).json()["verification"]["needed"]
+    third = _verify(acme_api, screening_id, items, second).json()["verification"]["needed"]
+    register_work(alice, seed=51)  # registered after the chunk went to the worker
+    _close(acme_api, screening_id)
+    run_pending()
+
+    assert (first, second, third) == ([0], [1], [])
+    decided = _decided(acme_api, screening_id)
+    assert decided["mine"][0] == "allowed" and decided["new-a"][0] == "allowed"
+    # Told no payload was needed, then a work it copies was registered: never let through.
+    assert decided["new-b"][0] == "invalid"
+
+
+def test_resending_either_phase_changes_nothing_and_says_what_is_still_needed(
+    acme_api, works, run_pending
+):
+    screening_id = _open_screening(acme_api)
+    items = [item("mine", 1), item("stranger", 40), item("theirs", 2)]
+
+    first = _hashes(acme_api, screening_id, items)
+    again = _hashes(acme_api, screening_id, items)
+    partial = _verify(acme_api, screening_id, items, [0])
+    resumed = _hashes(acme_api, screening_id, items)  # a client restarted mid-chunk
+    done = _verify(acme_api, screening_id, items, [2])
+    repeated = _verify(acme_api, screening_id, items, [0, 2])
+    _close(acme_api, screening_id)
+    run_pending()
+    late = _verify(acme_api, screening_id, items, [0, 2])
+
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert first.json()["verification"]["needed"] == [0, 2]
+    assert again.json()["verification"]["needed"] == [0, 2]
+    assert partial.status_code == 202 and partial.json()["verification"]["needed"] == [2]
+    assert resumed.status_code == 200 and resumed.json()["verification"]["needed"] == [2]
+    assert done.json()["verification"]["needed"] == []
+    assert repeated.status_code == 200 and late.status_code == 200
+    assert again.json()["progress"]["total"] == 3
+    assert {key: value[0] for key, value in _decided(acme_api, screening_id).items()} == {
+        "mine": "allowed",
+        "stranger": "unregistered",
+        "theirs": "denied",
+    }
+
+
+def test_a_chunk_number_resent_with_other_items_is_a_conflict(acme_api, works):
+    screening_id = _open_screening(acme_api)
+    _hashes(acme_api, screening_id, [item("a", 40)])
+
+    response = _hashes(acme_api, screening_id, [item("a", 40), item("b", 41)])
+
+    assert response.status_code == 409
+
+
+def test_another_organization_cannot_send_either_phase(acme_api, globex_api, works, client):
+    screening_id = _open_screening(acme_api)
+    items = [item("mine", 1)]
+    _hashes(acme_api, screening_id, items)
+
+    assert _hashes(globex_api, screening_id, items, number=1).status_code == 404
+    assert _verify(globex_api, screening_id, items, [0]).status_code == 404
+    assert _hashes(client, screening_id, items, number=1).status_code == 401
+    assert _verify(client, screening_id, items, [0]).status_code == 401
+    assert Screening.objects.get(pk=screening_id).total_items == 1
+    assert _verify(acme_api, screening_id, items, [0]).status_code == 202
+
+
+def test_a_json_item_cannot_pose_as_one_awaiting_verification(acme_api, works):
+    sent = {**item("mine", 1), "awaiting_verification": True}
+
+    response = acme_api.post(
+        "/api/v1/screenings", {"purpose": "ai_training", "items": [sent]}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "awaiting_verification" in response.json()["detail"]
+
+
+def _body(**fields):
+    base = {
+        "number": 0,
+        "version": FINGERPRINT_VERSION,
+        "ids": ["a", "b"],
+        "hashes": bytes(96),
+        "information": bytes(8),
+    }
+    return msgpack.packb({**base, **fields}, use_bin_type=True)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"\x93\x01", "not one MessagePack value"),
+        (b"\xc1", "not one MessagePack value"),
+        (msgpack.packb([1, 2]), "must be a MessagePack map"),
+        (_body(ids="ab"), "'ids' must be an array"),
+        (_body(ids=[]), "at least one item"),
+        (_body(ids=["a", 7]), "id 1 must be a string"),
+        (_body(ids=["a", "a"]), "appears twice"),
+        (_body(ids=["a", ""]), "needs an 'id'"),
+        (_body(hashes="00" * 96), "'hashes' must be binary"),
+        (_body(hashes=bytes(95)), "'hashes' holds 95 bytes; 2 items need 96"),
+        (_body(information=bytes(9)), "'information' holds 9 bytes"),
+        (_body(number="0"), "'number' must be an integer"),
+        (_body(number=-1), "number"),
+        (_body(number=2**31), "number"),
+        (_body(version=True), "'version' must be an integer"),
+        (_body(extra={5: {"url": "https://x.example/"}}), "position 5, outside 0 to 1"),
+        (_body(extra={0: {"phash": "00"}}), "it may hold url"),
+        (_body(extra={0: {"url": b"https://x.example/"}}), "nothing binary"),
+        (_body(extra={0: {"unreadable": 3}}), "'unreadable' of position 0 must be a string"),
+        (_body(extra={0: {"url": "a\x00b"}}), "NUL"),
+    ],
+)
+def test_a_bad_hashes_body_gets_a_clear_400(acme_api, body, message):
+    screening_id = _open_screening(acme_api)
+
+    response = acme_api.post(CHUNKS.format(screening_id), body, content_type=HASHES_MEDIA_TYPE)
+
+    assert response.status_code == 400, response.content
+    assert message in str(response.json())
+    assert Screening.objects.get(pk=screening_id).total_items == 0
+
+
+def _rows(*rows):
+    return msgpack.packb({"items": list(rows)}, use_bin_type=True)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"\x81\xa5items", "not one MessagePack value"),
+        (msgpack.packb({"rows": []}), "no 'items'"),
+        (_rows(), "at least one item"),
+        (_rows([0, 9.0, 1, 1, bytes(32)]), "must be an array of 7 values"),
+        (_rows([0, 9.0, 1, 1, "00" * 32, 50, bytes(963)]), "pdq must be binary"),
+        (_rows([0, "9", 1, 1, bytes(32), 50, bytes(963)]), "information must be a number"),
+        (_rows([True, 9.0, 1, 1, bytes(32), 50, bytes(963)]), "position must be an integer"),
+        (_rows([7, 9.0, 1, 1, bytes(32), 50, bytes(963)]), "position 7 is outside chunk 0"),
+        (
+            _rows([0, 9.0, 1, 1, bytes(32), 50, bytes(963)], [0, 9.0, 1, 1, bytes(32), 50, b""]),
+            "position 0 appears twice",
+        ),
+    ],
+)
+def test_a_bad_verification_body_gets_a_clear_400(acme_api, works, body, message):
+    screening_id = _open_screening(acme_api)
+    _hashes(acme_api, screening_id, [item("mine", 1)])
+
+    response = acme_api.post(
+        VERIFY.format(screening_id, 0), body, content_type=VERIFICATION_MEDIA_TYPE
+    )
+
+    assert response.status_code == 400, response.content
+    assert message in str(response.json())
+
+
+def test_payloads_for_a_chunk_never_sent_are_a_conflict(acme_api, works):
+    screening_id = _open_screening(acme_api)
+
+    response = _verify(acme_api, screening_id, [item("mine", 1)], [0], number=3)
+
+    assert response.status_code == 409 and "send its hashes first" in response.json()["detail"]
+
+
+def test_too_many_items_or_bytes_answer_413(acme_api, settings):
+    settings.CONSENTRY_MAX_ITEMS_PER_REQUEST = 2
+    screening_id = _open_screening(acme_api)
+    items = [item(f"i{n}", 40) for n in range(3)]
+
+    too_many = _hashes(acme_api, screening_id, items)
+    settings.CONSENTRY_MAX_REQUEST_BYTES = 100
+    too_big = _hashes(acme_api, screening_id, items[:2])
+
+    assert too_many.status_code == 413 and "more than the 2" in too_many.json()["detail"]
+    assert too_big.status_code == 413
+
+
+def test_truncated_or_corrupted_bodies_never_answer_a_server_error(acme_api, works):
+    screening_id = _open_screening(acme_api)
+    items = [item("mine", 1), item("stranger", 40, url="https://x.example/a.jpg")]
+    hashes = encode_hashes(0, FINGERPRINT_VERSION, items)
+    payloads = encode_verification({0: items[0]})
+    rng = random.Random(18)
+    bodies = [hashes[:cut] for cut in range(0, len(hashes), 7)]
+    for _ in range(60):
+        corrupted = bytearray(hashes)
+        for _ in range(3):
+            corrupted[rng.randrange(len(corrupted))] = rng.randrange(256)
+        bodies.append(bytes(corrupted))
+
+    statuses = {
+        acme_api.post(CHUNKS.format(screening_id), body, content_type=HASHES_MEDIA_TYPE).status_code
+        for body in bodies
+    }
+    statuses |= {
+        acme_api.post(
+            VERIFY.format(screening_id, 0), payloads[:cut], content_type=VERIFICATION_MEDIA_TYPE
+        ).status_code
+        for cut in range(0, len(payloads), 97)
+    }
+
+    assert statuses <= {200, 202, 400, 409, 413}
+
+
+def test_the_schema_documents_both_bodies(acme_api, client, db):
+    schema = client.get("/api/v1/schema", {"format": "json"}).json()
+    chunks = schema["paths"]["/api/v1/screenings/{screening_id}/chunks"]["post"]
+    verification = schema["paths"][
+        "/api/v1/screenings/{screening_id}/chunks/{number}/verification"
+    ]["post"]
+
+    assert chunks["requestBody"]["content"][HASHES_MEDIA_TYPE]["schema"]["format"] == "binary"
+    assert "48 bytes an item" in chunks["description"]
+    content = verification["requestBody"]["content"]
+    assert content[VERIFICATION_MEDIA_TYPE]["schema"]["format"] == "binary"
+    assert "descriptor (bin, 963 bytes)" in verification["description"]
+
+
+def test_a_chunk_whose_payloads_are_late_is_picked_up_by_the_stalled_chunk_sweep(acme_api, works):
+    screening_id = _open_screening(acme_api)
+    _hashes(acme_api, screening_id, [item("mine", 1)])
+    chunk = ScreeningChunk.objects.get(screening_id=screening_id)
+
+    waiting = stalled_chunk_ids(older_than=timedelta(minutes=2))
+    ScreeningChunk.objects.filter(pk=chunk.pk).update(
+        received_at=timezone.now() - timedelta(minutes=3)
+    )
+
+    assert chunk.pk not in waiting
+    assert chunk.pk in stalled_chunk_ids(older_than=timedelta(minutes=2))

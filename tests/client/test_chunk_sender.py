@@ -1,0 +1,139 @@
+"""How the client sends a screening's chunks: in two phases on the wire by default, JSON when
+asked or when the registry does not take binary bodies; decided the same either way."""
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from registry.chunk_wire import HASHES_MEDIA_TYPE, VERIFICATION_MEDIA_TYPE, encode_hashes
+from registry.client.api import ApiError, Registry
+from registry.client.chunks import ChunkSender
+from registry.fingerprints import FINGERPRINT_VERSION
+from registry.models import ScreeningChunk
+from registry.services.organizations import api_key_create
+from registry.services.screenings import chunk_decide
+from tests.api.conftest import item
+
+
+def _decide_pending() -> None:
+    for chunk in ScreeningChunk.objects.filter(decided_at__isnull=True).order_by("pk"):
+        chunk_decide(chunk_id=chunk.pk)
+
+
+def _screen(registry: Registry, sender: ChunkSender, items: list[dict]) -> dict[str, tuple]:
+    created = registry.post("screenings", json={"purpose": "ai_training", "keep_open": True})
+    sender.send(created["id"], 0, items)
+    sender.send(created["id"], 0, items)  # a resumed run sends it again: nothing changes
+    registry.post(f"screenings/{created['id']}/close")
+    _decide_pending()
+    page = registry.get(f"screenings/{created['id']}/items", params={"page_size": 100})
+    return {
+        entry["id"]: (entry["decision"], entry["reason"], entry["matches"], entry["credit"])
+        for entry in page["results"]
+    }
+
+
+def test_by_default_only_candidates_send_their_payload_and_decisions_match_json(
+    live_server, acme, works
+):
+    _, key = api_key_create(organization=acme)
+    registry = Registry(live_server.url, key, retry_for=5)
+    items = [item("mine", 1), item("theirs", 2)] + [item(f"{n:09d}", 40 + n) for n in range(10)]
+    items.append({"id": "broken", "unreadable": "cannot identify image file"})
+    binary, plain = ChunkSender(registry), ChunkSender(registry, wire="json")
+
+    two_phase = _screen(registry, binary, items)
+    one_phase = _screen(registry, plain, items)
+
+    assert two_phase == one_phase
+    assert two_phase["mine"][0] == "allowed" and two_phase["theirs"][0] == "denied"
+    assert binary.verified_items == 2  # once: the second sending found nothing left to verify
+    assert binary.sent_bytes["json"] == 0 and plain.sent_bytes["hashes"] == 0
+    assert binary.sent_bytes["hashes"] < plain.sent_bytes["json"] / 30
+    assert plain.sent_bytes["json"] / (2 * len(items)) > 2000
+
+
+def test_an_unregistered_item_costs_at_most_64_bytes_on_the_wire():
+    stranger = item("000000000", 40)
+    items = [{**stranger, "id": f"{n:09d}"} for n in range(10_001)]
+
+    chunk = len(encode_hashes(0, FINGERPRINT_VERSION, items[:10_000]))
+    one_more = len(encode_hashes(0, FINGERPRINT_VERSION, items)) - chunk
+
+    # 1 + 9 bytes of id (a LAION key), 48 of hashes and 4 of information.
+    assert one_more == 62
+    assert chunk / 10_000 <= 64
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """Answers JSON chunks like a registry; binary ones with `binary_status`."""
+
+    binary_status = 415
+    seen: list[str]
+
+    def do_POST(self) -> None:
+        length = int(self.headers["Content-Length"])
+        body = self.rfile.read(length)
+        kind = self.headers["Content-Type"]
+        type(self).seen.append(kind)
+        status = self.binary_status if kind != "application/json" else 202
+        if kind == "application/json":
+            json.loads(body)
+        answer = json.dumps({"detail": "Unsupported media type"} if status >= 400 else {})
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer.encode())
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def older_registry() -> Iterator[tuple[str, type[_Recorder]]]:
+    handler = type("Handler", (_Recorder,), {"seen": [], "binary_status": 415})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", handler
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_registry_without_binary_chunks_gets_json_and_the_client_says_so(older_registry, db):
+    url, handler = older_registry
+    said: list[str] = []
+    sender = ChunkSender(Registry(url, "key", retry_for=2), say=said.append)
+    items = [item("a", 40)]
+
+    sender.send("s", 0, items)
+    sender.send("s", 1, items)
+
+    assert handler.seen == [HASHES_MEDIA_TYPE, "application/json", "application/json"]
+    assert said == ["The registry does not take binary chunks; sending JSON."]
+
+
+def test_binary_asked_for_explicitly_does_not_fall_back(older_registry, db):
+    url, _ = older_registry
+    sender = ChunkSender(Registry(url, "key", retry_for=2), wire="binary")
+
+    with pytest.raises(ApiError, match="415"):
+        sender.send("s", 0, [item("a", 40)])
+
+
+def test_items_the_binary_layout_cannot_carry_as_they_are_go_as_json(older_registry, db):
+    url, handler = older_registry
+    handler.binary_status = 500  # never asked: the chunk goes as JSON from the start
+    sender = ChunkSender(Registry(url, "key", retry_for=2))
+    shouting = item("a", 40)
+    shouting["sha256"] = shouting["sha256"].upper()  # invalid in JSON; binary would hide it
+
+    sender.send("s", 0, [shouting])
+    sender.send("s", 1, [item("b", 41, version=1), item("c", 42)])  # two fingerprint versions
+
+    assert handler.seen == ["application/json", "application/json"]
+    assert VERIFICATION_MEDIA_TYPE not in handler.seen
