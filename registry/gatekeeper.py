@@ -1,4 +1,4 @@
-"""The gatekeeper's rules (DESIGN.md), as plain functions over what the selectors found.
+"""The gatekeeper's rules (docs/gatekeeper.md), as plain functions over what the selectors found.
 
 Fail closed: an item is `allowed` only when every path below says so; anything unexpected ends
 in `invalid` or `denied`, never in `allowed`.
@@ -112,7 +112,8 @@ def decide(
     reservations: Sequence[str] = (),
     min_assurance: str = VERIFIED,
 ) -> ItemDecision:
-    """Rules 3 and 4: unregistered, denied by any match or embedded reservation, else allowed."""
+    """The rules *matched works decide* and *embedded reservations*: unregistered, denied by
+    any match or embedded reservation, else allowed."""
     described = [match.as_dict() for match in matches]
     counted = _counted(matches, permits)
     refusals = [f"reserved by {signal}" for signal in reservations]
@@ -144,7 +145,7 @@ def weakest_assurance(decision: ItemDecision) -> str | None:
 
 
 def passes(decision: str, mode: str) -> bool:
-    """Rule 5: what a screening lets through in each mode."""
+    """The rule *what passes*: what a screening lets through in each mode."""
     if mode == RESPECT_OPT_OUTS:
         return decision in (ALLOWED, UNREGISTERED)
     return decision == ALLOWED

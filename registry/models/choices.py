@@ -1,4 +1,4 @@
-"""The fixed vocabularies of the registry (see DESIGN.md)."""
+"""The fixed vocabularies of the registry (see docs/design.md, "Vocabulary")."""
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _

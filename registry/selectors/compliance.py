@@ -85,7 +85,7 @@ def reason_counts(screening: Screening) -> dict[str, int]:
 
 
 def passing_decisions(mode: str) -> tuple[str, ...]:
-    """Rule 5: what a screening lets through in its mode."""
+    """The gatekeeper's rule *what passes*: what a screening lets through in its mode."""
     if mode == ScreeningMode.RESPECT_OPT_OUTS:
         return (Decision.ALLOWED, Decision.UNREGISTERED)
     return (Decision.ALLOWED,)
