@@ -25,13 +25,14 @@ from registry.exports.labels import (
     reason_label,
     status_label,
 )
+from registry.exports.reasons import count_reasons
 from registry.models import Screening
 from registry.receipts import canonical_json
 from registry.selectors.compliance import (
     ExportScope,
     export_screenings,
     passed_count,
-    reason_counts,
+    reason_rows,
     receipt_url,
 )
 
@@ -72,7 +73,7 @@ def screening_summary(screening: Screening) -> dict[str, Any]:
         "counts": {decision: int(screening.counts.get(decision, 0)) for decision in DECISIONS},
         "passed": passed,
         "excluded": screening.done_items - passed,
-        "reasons": reason_counts(screening),
+        "reasons": count_reasons(reason_rows(screening)),
         "registry_version": {
             "sequence": screening.registry_sequence,
             "hash": screening.registry_hash,

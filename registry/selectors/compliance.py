@@ -1,7 +1,7 @@
 """Reads behind the compliance exports, the consent-changes feed and the artist's view of
 withdrawals. Every read is scoped to one organization or one artist's work."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,7 +11,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 
-from registry.exports.reasons import count_reasons
 from registry.models import (
     Decision,
     Organization,
@@ -73,15 +72,16 @@ def export_screenings(scope: ExportScope) -> QuerySet[Screening]:
     return screenings.order_by("created_at", "id")
 
 
-def reason_counts(screening: Screening) -> dict[str, int]:
-    """Items per "decision: reason kind", grouped in the database then reduced here."""
+def reason_rows(screening: Screening) -> Iterator[tuple[str, str, int]]:
+    """(decision, reason, items) of a screening's items, grouped in the database; the exports
+    reduce each reason to its kinds (registry.exports.reasons)."""
     rows = (
         ScreeningItem.objects.filter(screening=screening)
         .values_list("decision", "reason")
         .annotate(items=Count("id"))
         .order_by()
     )
-    return count_reasons(rows.iterator(chunk_size=5000))
+    return rows.iterator(chunk_size=5000)
 
 
 def passing_decisions(mode: str) -> tuple[str, ...]:
