@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from registry.admin.access import ScopedAdmin
 from registry.admin.display import related_only_filter
 from registry.admin.forms import APIKeyForm, OrganizationForm
+from registry.admin.saved import adopt_saved
 from registry.models import Organization, OrganizationAPIKey
 from registry.services.organizations import api_key_create, api_key_revoke, organization_create
 
@@ -133,7 +134,7 @@ class OrganizationAdmin(OperatorsOnlyAdmin):
         if change:
             raise PermissionDenied
         created = organization_create(name=form.cleaned_data["name"])
-        obj.__dict__.update(created.__dict__)
+        adopt_saved(obj, created)
 
 
 @admin.register(OrganizationAPIKey)
@@ -165,7 +166,7 @@ class OrganizationAPIKeyAdmin(APIKeyColumns, OperatorsOnlyAdmin):
         api_key, secret = api_key_create(
             organization=form.cleaned_data["organization"], name=form.cleaned_data["name"]
         )
-        obj.__dict__.update(api_key.__dict__)
+        adopt_saved(obj, api_key)
         obj.secret_shown_once = secret
 
     def response_add(
