@@ -6,12 +6,46 @@ in `invalid` or `denied`, never in `allowed`.
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from registry.assurance import SELF_ASSERTED, VERIFIED, meets, rank
 
-ALLOWED, DENIED, UNREGISTERED, INVALID = "allowed", "denied", "unregistered", "invalid"
-CONSENT_REQUIRED, RESPECT_OPT_OUTS = "consent_required", "respect_opt_outs"
+
+# The owners of the gatekeeper's terms. The values are what the database, the API, receipts and
+# exports store and show; Django's choices (registry.models) add labels to these same values.
+class Decision(StrEnum):
+    """What the gatekeeper decides for one item."""
+
+    ALLOWED = "allowed"
+    DENIED = "denied"
+    UNREGISTERED = "unregistered"
+    INVALID = "invalid"
+
+
+class Mode(StrEnum):
+    """What a screening lets through: only consented items, or unregistered ones too."""
+
+    CONSENT_REQUIRED = "consent_required"
+    RESPECT_OPT_OUTS = "respect_opt_outs"
+
+
+class Purpose(StrEnum):
+    """The four uses named by the C2PA 1.4 / CAWG training-and-data-mining assertion."""
+
+    AI_TRAINING = "ai_training"
+    AI_GENERATIVE_TRAINING = "ai_generative_training"
+    DATA_MINING = "data_mining"
+    AI_INFERENCE = "ai_inference"
+
+
+ALLOWED, DENIED, UNREGISTERED, INVALID = Decision
+CONSENT_REQUIRED, RESPECT_OPT_OUTS = Mode
+# The rule *what passes*, as data: the decisions each mode lets through.
+_PASSING: dict[str, tuple[Decision, ...]] = {
+    Mode.CONSENT_REQUIRED: (Decision.ALLOWED,),
+    Mode.RESPECT_OPT_OUTS: (Decision.ALLOWED, Decision.UNREGISTERED),
+}
 # The reason code of a permission given by a claim less sure than the screening asks for.
 CONSENT_UNVERIFIED = "consent_unverified"
 
@@ -144,8 +178,12 @@ def weakest_assurance(decision: ItemDecision) -> str | None:
     return min(levels, key=rank)
 
 
+def passing_decisions(mode: str) -> tuple[Decision, ...]:
+    """The rule *what passes*: the decisions a screening in this mode lets through. An unknown
+    mode lets through what the strictest does (fail closed)."""
+    return _PASSING.get(mode, _PASSING[Mode.CONSENT_REQUIRED])
+
+
 def passes(decision: str, mode: str) -> bool:
-    """The rule *what passes*: what a screening lets through in each mode."""
-    if mode == RESPECT_OPT_OUTS:
-        return decision in (ALLOWED, UNREGISTERED)
-    return decision == ALLOWED
+    """The rule *what passes*: whether a screening in this mode lets this decision through."""
+    return decision in passing_decisions(mode)
