@@ -35,6 +35,7 @@ from registry.client.datasets import (
     write_filtered_tar,
 )
 from registry.client.run import stream_decisions
+from registry.gatekeeper import passing_decisions
 
 HASH_BATCH = 64
 RESULT_BATCH = 1000
@@ -72,7 +73,7 @@ class Settings:
         return {"api": self.api.rstrip("/"), "purpose": self.purpose, "mode": self.mode}
 
     def passing(self) -> set[str]:
-        return {"allowed"} if self.mode == "consent_required" else {"allowed", "unregistered"}
+        return set(passing_decisions(self.mode))
 
 
 @dataclass

@@ -26,6 +26,7 @@ from registry.exports.labels import (
     status_label,
 )
 from registry.exports.reasons import count_reasons
+from registry.gatekeeper import Decision
 from registry.models import Screening
 from registry.receipts import canonical_json
 from registry.selectors.compliance import (
@@ -36,7 +37,7 @@ from registry.selectors.compliance import (
     receipt_url,
 )
 
-DECISIONS = ("allowed", "denied", "unregistered", "invalid")
+DECISIONS = tuple(Decision)
 CSV_COLUMNS = [
     "screening_id",
     "organization",

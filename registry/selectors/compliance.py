@@ -11,12 +11,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 
+from registry.gatekeeper import passing_decisions
 from registry.models import (
-    Decision,
     Organization,
     Screening,
     ScreeningItem,
-    ScreeningMode,
     ScreeningStatus,
     WithdrawalNotice,
     Work,
@@ -82,13 +81,6 @@ def reason_rows(screening: Screening) -> Iterator[tuple[str, str, int]]:
         .order_by()
     )
     return rows.iterator(chunk_size=5000)
-
-
-def passing_decisions(mode: str) -> tuple[str, ...]:
-    """The gatekeeper's rule *what passes*: what a screening lets through in its mode."""
-    if mode == ScreeningMode.RESPECT_OPT_OUTS:
-        return (Decision.ALLOWED, Decision.UNREGISTERED)
-    return (Decision.ALLOWED,)
 
 
 def passed_count(screening: Screening) -> int:
