@@ -45,3 +45,10 @@ def test_stored_values_are_unchanged():
 def test_what_passes_in_each_mode(mode, passing):
     assert set(passing_decisions(mode)) == passing
     assert {decision for decision in Decision if passes(decision, mode)} == passing
+
+
+def test_the_weak_image_reason_is_the_gatekeepers_code():
+    from registry.gatekeeper import ReasonCode
+    from registry.selectors.decisions import WEAK_IMAGE
+
+    assert WEAK_IMAGE == ReasonCode.WEAK_IMAGE
