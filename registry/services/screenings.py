@@ -309,7 +309,7 @@ def _insert_items(
                 raw["id"],
                 str(raw.get("url") or "")[:2048],
                 decision.decision,
-                decision.reason[:500],
+                decision.stored_reason,
                 _json(decision.matches),
                 _json(decision.credit),
             )
