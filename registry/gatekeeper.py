@@ -98,6 +98,19 @@ class Reason:
             return f"{self.code} ({self.detail})"
         return self.code
 
+    def as_dict(self) -> dict[str, Any]:
+        """As an item row stores it (ScreeningItem.reasons): the code, then what is set."""
+        stored: dict[str, Any] = {"code": str(self.code)}
+        if self.work_id is not None:
+            stored["work_id"] = self.work_id
+        if self.detail:
+            stored["detail"] = self.detail
+        return stored
+
+    @classmethod
+    def from_dict(cls, stored: Mapping[str, Any]) -> "Reason":
+        return cls(str(stored["code"]), stored.get("work_id"), str(stored.get("detail", "")))
+
     def text(self) -> str:
         if self.code in (ReasonCode.UNREADABLE, ReasonCode.MALFORMED):
             return f"{self.code}: {self.detail}"
@@ -145,10 +158,22 @@ def parse_reasons(decision: str, text: str) -> list[Reason]:
     return reasons
 
 
-def reason_kinds(decision: str, text: str) -> list[str]:
-    """The distinct kinds of reason in one item's stored reason text, in order."""
+def stored_reasons(
+    decision: str, text: str, data: Sequence[Mapping[str, Any]] | None = None
+) -> list[Reason]:
+    """An item row's reasons: its data, or for a row written before reasons were stored as
+    data (or by a writer that stores none), its text read back."""
+    if data:
+        return [Reason.from_dict(stored) for stored in data]
+    return parse_reasons(decision, text)
+
+
+def reason_kinds(
+    decision: str, text: str, data: Sequence[Mapping[str, Any]] | None = None
+) -> list[str]:
+    """The distinct kinds of reason of one item row, in order."""
     kinds: list[str] = []
-    for reason in parse_reasons(decision, text):
+    for reason in stored_reasons(decision, text, data):
         if reason.kind not in kinds:
             kinds.append(reason.kind)
     return kinds

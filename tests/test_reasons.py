@@ -104,3 +104,16 @@ def test_reason_words_come_in_both_languages():
     with translation.override("zh-hans"):
         assert reason_label(kind).startswith("仅由核验级别低于本次筛查要求的权利声明许可")
         assert reason_label(ReasonCode.NOT_ALLOWED) != "not allowed by the artist"
+
+
+def test_a_report_counts_every_reason_of_a_row_whose_text_was_cut():
+    from registry.exports.reasons import count_reasons
+
+    signals = [f'xmp:plus:DataMining "{"x" * 60}" ({n})' for n in range(20)]
+    decision = decide(matched(), {}, {}, reservations=signals)
+    data = [reason.as_dict() for reason in decision.reasons]
+
+    counts = count_reasons([("denied", decision.stored_reason, data, 1)])
+    assert len(counts) == 20 and set(counts.values()) == {1}
+    # Without the data, only the reasons the text kept are counted; never a fragment.
+    assert 0 < len(count_reasons([("denied", decision.stored_reason, None, 1)])) < 20

@@ -125,6 +125,11 @@ class ScreeningItem(models.Model):
     url = models.URLField(_("URL"), max_length=2048, blank=True)
     decision = models.CharField(_("decision"), max_length=16, choices=Decision.choices)
     reason = models.CharField(_("reason"), max_length=500)
+    # The reasons as data, [{"code", "work_id"?, "detail"?}] (registry.gatekeeper.Reason), which
+    # reports count; `reason` is their text, cut to whole reasons. Rows written before this
+    # column, or by a writer that names no reasons, hold NULL and are read from their text
+    # (registry.gatekeeper.stored_reasons).
+    reasons = models.JSONField(_("reasons"), null=True, blank=True, default=list)
     matches = models.JSONField(_("matches"), default=list)
     credit = models.JSONField(_("credit"), default=list)
 

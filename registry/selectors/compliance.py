@@ -71,12 +71,12 @@ def export_screenings(scope: ExportScope) -> QuerySet[Screening]:
     return screenings.order_by("created_at", "id")
 
 
-def reason_rows(screening: Screening) -> Iterator[tuple[str, str, int]]:
-    """(decision, reason, items) of a screening's items, grouped in the database; the exports
-    reduce each reason to its kinds (registry.exports.reasons)."""
+def reason_rows(screening: Screening) -> Iterator[tuple[str, str, list[dict[str, Any]], int]]:
+    """(decision, reason text, reasons as data, items) of a screening's items, grouped in the
+    database; the exports reduce each item's reasons to their kinds (registry.exports.reasons)."""
     rows = (
         ScreeningItem.objects.filter(screening=screening)
-        .values_list("decision", "reason")
+        .values_list("decision", "reason", "reasons")
         .annotate(items=Count("id"))
         .order_by()
     )

@@ -277,6 +277,7 @@ _ITEM_COLUMNS = (
     "url",
     "decision",
     "reason",
+    "reasons",
     "matches",
     "credit",
 )
@@ -310,6 +311,7 @@ def _insert_items(
                 str(raw.get("url") or "")[:2048],
                 decision.decision,
                 decision.stored_reason,
+                _json([reason.as_dict() for reason in decision.reasons]),
                 _json(decision.matches),
                 _json(decision.credit),
             )
