@@ -19,7 +19,7 @@ def test_each_item_row_holds_its_reasons_as_codes_with_arguments(screened, works
     assert rows["theirs"] == [{"code": "not_allowed", "work_id": works["refused"].pk}]
     assert rows["mine"] == [{"code": "allowed", "work_id": works["allowed"].pk}]
     assert rows["stranger"] == [{"code": "no registered work matches"}]
-    (malformed,) = rows["broken"]
+    (malformed,) = rows["broken"] or []
     assert malformed["code"] == "malformed fingerprint" and malformed["detail"]
 
 
