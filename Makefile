@@ -13,7 +13,7 @@ TEST_ENV := CONSENTRY_ENV=test \
 	CELERY_BROKER_URL=$${TEST_BROKER_URL:-amqp://guest:guest@127.0.0.1:5672//} \
 	CELERY_QUEUE=consentry-test
 
-.PHONY: run run-port-free test check lint typecheck migrations-check pytest services demo-key format clean \
+.PHONY: run run-port-free test check lint typecheck import-contracts migrations-check pytest services demo-key format clean \
 	system-packages test-system-packages
 
 $(RUNTIME_STAMP): requirements.txt
@@ -61,7 +61,7 @@ test-system-packages:
 	.ci/system-packages
 	.ci/install-browser
 
-check: lint typecheck migrations-check
+check: lint typecheck import-contracts migrations-check
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
@@ -69,6 +69,11 @@ lint: $(DEV_STAMP)
 
 typecheck: $(DEV_STAMP)
 	$(VENV)/bin/mypy .
+
+## import-contracts: the layers (pyproject.toml, [tool.importlinter]): plain packages import no
+## Django, selectors no services, commands no models.
+import-contracts: $(DEV_STAMP)
+	$(VENV)/bin/lint-imports
 
 migrations-check: $(DEV_STAMP)
 	$(MANAGE) makemigrations --check --dry-run
@@ -81,7 +86,7 @@ format: $(DEV_STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache .import_linter_cache
 
 # --- Proofs that a deployment holds: slow, so never part of `make test` ---------------------------
 # Tools that drive the project over HTTP or read its requirement files live in their own

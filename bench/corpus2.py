@@ -1,4 +1,4 @@
-"""The second real-art corpus: `python -m bench.corpus2` (issue 14 point 5).
+"""The second real-art corpus: `python -m bench.corpus2` (held out from tuning; docs/matching.md).
 
 Built from Debian packages that bench/corpus.py does not use: PNG icon themes, flags, 2D
 game sprites and backgrounds, painted game portraits, clip art, colouring-book line

@@ -7,7 +7,8 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-app = Celery("consentry")
+# `registry.tasks` is found by autodiscovery; the compliance tasks live in a module of their own.
+app = Celery("consentry", include=["registry.compliance_tasks"])
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

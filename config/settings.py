@@ -259,20 +259,20 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 360)
 CELERY_TASK_IGNORE_RESULT = True
 # Chunks whose task message was lost (broker down at enqueue time) are sent again by beat.
 CELERY_BEAT_SCHEDULE = {
-    "requeue-stalled-chunks": {"task": "registry.tasks.requeue_stalled_chunks", "schedule": 60.0},
+    "requeue-stalled-chunks": {"task": "consentry.requeue_stalled_chunks", "schedule": 60.0},
     # Uploaded files whose task message was lost, or whose worker died.
     "requeue-stalled-uploads": {
-        "task": "registry.tasks.requeue_stalled_uploads",
+        "task": "consentry.requeue_stalled_uploads",
         "schedule": 60.0,
     },
     # Withdrawal fan-outs and webhook deliveries whose task message was lost.
     "sweep-withdrawals": {
-        "task": "registry.compliance_tasks.sweep_withdrawals",
+        "task": "consentry.sweep_withdrawals",
         "schedule": 60.0,
     },
     # A signed checkpoint of the consent ledger's head, published at /api/v1/ledger/checkpoint.
     "publish-ledger-checkpoint": {
-        "task": "registry.tasks.publish_ledger_checkpoint",
+        "task": "consentry.publish_ledger_checkpoint",
         "schedule": float(env_int("CONSENTRY_CHECKPOINT_SECONDS", 3600)),
     },
 }

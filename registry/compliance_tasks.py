@@ -1,7 +1,8 @@
 """Celery tasks of the compliance work: withdrawal fan-out and webhook delivery.
 
-Thin wrappers that take ids and call services. The worker imports this module through
-`CELERY_IMPORTS` (or `registry.tasks`); the services enqueue these tasks after commit.
+Thin wrappers that take ids and call services. The Celery app lists this module in its
+`include` (config/celery.py), so a worker registers these tasks; the services enqueue them after
+commit.
 """
 
 from datetime import timedelta
@@ -23,7 +24,7 @@ SWEEP_GRACE = timedelta(minutes=5)
 
 
 @shared_task(
-    name="registry.compliance_tasks.fan_out_withdrawal",
+    name="consentry.fan_out_withdrawal",
     acks_late=True,
     reject_on_worker_lost=True,
     autoretry_for=(DatabaseError,),
@@ -38,7 +39,7 @@ def fan_out_withdrawal(event_id: int) -> int:
 
 @shared_task(
     bind=True,
-    name="registry.compliance_tasks.deliver_webhook",
+    name="consentry.deliver_webhook",
     acks_late=True,
     reject_on_worker_lost=True,
     # The service counts attempts and gives up after MAX_ATTEMPTS; Celery only schedules.
@@ -53,7 +54,7 @@ def deliver_webhook(self: Any, delivery_id: int) -> bool:
     return outcome.delivered
 
 
-@shared_task(name="registry.compliance_tasks.sweep_withdrawals", soft_time_limit=60, time_limit=90)
+@shared_task(name="consentry.sweep_withdrawals", soft_time_limit=60, time_limit=90)
 def sweep_withdrawals() -> int:
     """Re-send what a lost task message left behind; both steps are idempotent."""
     event_ids = missed_fan_out_event_ids(older_than=SWEEP_GRACE)

@@ -1,19 +1,182 @@
-"""The gatekeeper's rules (DESIGN.md), as plain functions over what the selectors found.
+"""The gatekeeper's rules (docs/gatekeeper.md), as plain functions over what the selectors found.
 
 Fail closed: an item is `allowed` only when every path below says so; anything unexpected ends
 in `invalid` or `denied`, never in `allowed`.
 """
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from registry.assurance import SELF_ASSERTED, VERIFIED, meets, rank
 
-ALLOWED, DENIED, UNREGISTERED, INVALID = "allowed", "denied", "unregistered", "invalid"
-CONSENT_REQUIRED, RESPECT_OPT_OUTS = "consent_required", "respect_opt_outs"
-# The reason code of a permission given by a claim less sure than the screening asks for.
-CONSENT_UNVERIFIED = "consent_unverified"
+
+# The owners of the gatekeeper's terms. The values are what the database, the API, receipts and
+# exports store and show; Django's choices (registry.models) add labels to these same values.
+class Decision(StrEnum):
+    """What the gatekeeper decides for one item."""
+
+    ALLOWED = "allowed"
+    DENIED = "denied"
+    UNREGISTERED = "unregistered"
+    INVALID = "invalid"
+
+
+class Mode(StrEnum):
+    """What a screening lets through: only consented items, or unregistered ones too."""
+
+    CONSENT_REQUIRED = "consent_required"
+    RESPECT_OPT_OUTS = "respect_opt_outs"
+
+
+class Purpose(StrEnum):
+    """The four uses named by the C2PA 1.4 / CAWG training-and-data-mining assertion."""
+
+    AI_TRAINING = "ai_training"
+    AI_GENERATIVE_TRAINING = "ai_generative_training"
+    DATA_MINING = "data_mining"
+    AI_INFERENCE = "ai_inference"
+
+
+ALLOWED, DENIED, UNREGISTERED, INVALID = Decision
+CONSENT_REQUIRED, RESPECT_OPT_OUTS = Mode
+# The rule *what passes*, as data: the decisions each mode lets through.
+_PASSING: dict[str, tuple[Decision, ...]] = {
+    Mode.CONSENT_REQUIRED: (Decision.ALLOWED,),
+    Mode.RESPECT_OPT_OUTS: (Decision.ALLOWED, Decision.UNREGISTERED),
+}
+
+
+class ReasonCode(StrEnum):
+    """Why an item got its decision. The value is the kind reports count the item under, as
+    they always have; a matched work's permit gives the first five (registry.selectors.consent)."""
+
+    ALLOWED = "allowed"
+    LICENSED = "licensed"
+    NOT_ALLOWED = "not_allowed"
+    LICENSED_WITHOUT_GRANT = "licensed_without_grant"
+    UNDER_DISPUTE = "under_dispute"
+    # A permission given by a claim less sure than the screening asks for.
+    CONSENT_UNVERIFIED = "consent_unverified"
+    TERMS_UNKNOWN = "terms unknown"
+    NO_CREDIT = "no credit on record"
+    RESERVED = "reserved by"
+    NO_MATCH = "no registered work matches"
+    UNREADABLE = "the image could not be read"
+    MALFORMED = "malformed fingerprint"
+    WEAK_IMAGE = "the image carries too little information to match reliably"
+
+
+CONSENT_UNVERIFIED = ReasonCode.CONSENT_UNVERIFIED
+# Longest reason text an item stores (ScreeningItem.reason); whole reasons are kept.
+MAX_REASON_TEXT = 500
+# Ends a stored text that had to leave reasons out.
+REASONS_CUT = "…"
+_WORK_PREFIX = re.compile(r"^work (\d+): (.*)$", re.DOTALL)
+_TRAILING_WORK = re.compile(r"^(.*) for work (\d+)$", re.DOTALL)
+_UNVERIFIED = re.compile(rf"^{CONSENT_UNVERIFIED} \((.*)\)$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One reason as data: a code, the matched work it is about, and its argument (the signal
+    that reserves, the assurance that fell short, the parser's message). Its text is made only
+    when it is shown or stored, and read back by `parse_reasons`."""
+
+    code: str  # a ReasonCode; a stored text may hold a kind the registry no longer writes
+    work_id: int | None = None
+    detail: str = ""
+
+    @property
+    def kind(self) -> str:
+        """What reports count: the code, with the argument where reports always showed it."""
+        if self.code == ReasonCode.RESERVED:
+            return f"{self.code} {self.detail}"
+        if self.code == ReasonCode.CONSENT_UNVERIFIED and self.detail:
+            return f"{self.code} ({self.detail})"
+        return self.code
+
+    def as_dict(self) -> dict[str, Any]:
+        """As an item row stores it (ScreeningItem.reasons): the code, then what is set."""
+        stored: dict[str, Any] = {"code": str(self.code)}
+        if self.work_id is not None:
+            stored["work_id"] = self.work_id
+        if self.detail:
+            stored["detail"] = self.detail
+        return stored
+
+    @classmethod
+    def from_dict(cls, stored: Mapping[str, Any]) -> "Reason":
+        return cls(str(stored["code"]), stored.get("work_id"), str(stored.get("detail", "")))
+
+    def text(self) -> str:
+        if self.code in (ReasonCode.UNREADABLE, ReasonCode.MALFORMED):
+            return f"{self.code}: {self.detail}"
+        if self.code == ReasonCode.NO_CREDIT:
+            return f"{self.code} for work {self.work_id}"
+        return self.kind if self.work_id is None else f"work {self.work_id}: {self.kind}"
+
+
+def reasons_text(reasons: Iterable[Reason], limit: int | None = None) -> str:
+    """The reasons as one text; within `limit`, whole reasons only, then REASONS_CUT."""
+    texts = [reason.text() for reason in reasons]
+    text = "; ".join(texts)
+    if limit is None or len(text) <= limit:
+        return text
+    kept: list[str] = []
+    for part in texts:
+        if len("; ".join([*kept, part, REASONS_CUT])) > limit:
+            break
+        kept.append(part)
+    if not kept:  # one reason longer than the limit: its start, cut
+        return texts[0][: limit - 1] + REASONS_CUT
+    return "; ".join([*kept, REASONS_CUT])
+
+
+def parse_reasons(decision: str, text: str) -> list[Reason]:
+    """A stored reason text back as reasons (rows written before reasons were data)."""
+    if decision == Decision.INVALID:
+        head, _, detail = text.partition(":")
+        return [Reason(head.strip(), detail=detail.strip())]
+    reasons = []
+    for part in text.split("; "):
+        rest, work_id = part.strip(), None
+        if match := _WORK_PREFIX.match(rest):
+            work_id, rest = int(match[1]), match[2]
+        if match := _TRAILING_WORK.match(rest):
+            rest, work_id = match[1], int(match[2])
+        if rest.startswith(f"{ReasonCode.RESERVED} "):
+            reasons.append(
+                Reason(ReasonCode.RESERVED, work_id, rest[len(ReasonCode.RESERVED) + 1 :])
+            )
+        elif match := _UNVERIFIED.match(rest):
+            reasons.append(Reason(ReasonCode.CONSENT_UNVERIFIED, work_id, match[1]))
+        elif rest and rest != REASONS_CUT:
+            reasons.append(Reason(rest, work_id))
+    return reasons
+
+
+def stored_reasons(
+    decision: str, text: str, data: Sequence[Mapping[str, Any]] | None = None
+) -> list[Reason]:
+    """An item row's reasons: its data, or for a row written before reasons were stored as
+    data (or by a writer that stores none), its text read back."""
+    if data:
+        return [Reason.from_dict(stored) for stored in data]
+    return parse_reasons(decision, text)
+
+
+def reason_kinds(
+    decision: str, text: str, data: Sequence[Mapping[str, Any]] | None = None
+) -> list[str]:
+    """The distinct kinds of reason of one item row, in order."""
+    kinds: list[str] = []
+    for reason in stored_reasons(decision, text, data):
+        if reason.kind not in kinds:
+            kinds.append(reason.kind)
+    return kinds
 
 
 @dataclass(frozen=True)
@@ -64,7 +227,7 @@ class Credit:
 @dataclass(frozen=True)
 class ItemDecision:
     decision: str
-    reason: str
+    reasons: tuple[Reason, ...]
     matches: list[dict[str, Any]] = field(default_factory=list)
     credit: list[dict[str, Any]] = field(default_factory=list)
 
@@ -72,20 +235,33 @@ class ItemDecision:
     def work_ids(self) -> list[int]:
         return [match["work_id"] for match in self.matches]
 
+    @property
+    def reason(self) -> str:
+        """The reasons in words, as the API answers them."""
+        return reasons_text(self.reasons)
 
-def invalid(reason: str) -> ItemDecision:
-    return ItemDecision(INVALID, reason)
+    @property
+    def stored_reason(self) -> str:
+        """The reasons in words, within what an item row holds."""
+        return reasons_text(self.reasons, MAX_REASON_TEXT)
 
 
-def _refusal(permit: WorkPermit | None, min_assurance: str) -> str | None:
+def invalid(reason: str | Reason) -> ItemDecision:
+    """An item that cannot be judged; a text is read as "code: detail"."""
+    if isinstance(reason, str):
+        (reason,) = parse_reasons(INVALID, reason)
+    return ItemDecision(INVALID, (reason,))
+
+
+def _refusal(work_id: int, permit: WorkPermit | None, min_assurance: str) -> Reason | None:
     """Why a matched work stops the item, or None. A restriction counts at any assurance;
     a permission only at or above the screening's minimum."""
     if permit is None:
-        return "terms unknown"
+        return Reason(ReasonCode.TERMS_UNKNOWN, work_id)
     if not permit.allowed:
-        return permit.reason
+        return Reason(permit.reason, work_id)
     if not meets(permit.assurance, min_assurance):
-        return f"{CONSENT_UNVERIFIED} ({permit.assurance}, below {min_assurance})"
+        return Reason(CONSENT_UNVERIFIED, work_id, f"{permit.assurance}, below {min_assurance}")
     return None
 
 
@@ -112,24 +288,25 @@ def decide(
     reservations: Sequence[str] = (),
     min_assurance: str = VERIFIED,
 ) -> ItemDecision:
-    """Rules 3 and 4: unregistered, denied by any match or embedded reservation, else allowed."""
+    """The rules *matched works decide* and *embedded reservations*: unregistered, denied by
+    any match or embedded reservation, else allowed."""
     described = [match.as_dict() for match in matches]
     counted = _counted(matches, permits)
-    refusals = [f"reserved by {signal}" for signal in reservations]
+    refusals = [Reason(ReasonCode.RESERVED, detail=signal) for signal in reservations]
     for match in counted:
-        why = _refusal(permits.get(match.work_id), min_assurance)
+        why = _refusal(match.work_id, permits.get(match.work_id), min_assurance)
         if why is not None:
-            refusals.append(f"work {match.work_id}: {why}")
+            refusals.append(why)
     if refusals:
-        return ItemDecision(DENIED, "; ".join(refusals), described)
+        return ItemDecision(DENIED, tuple(refusals), described)
     if not counted:
-        return ItemDecision(UNREGISTERED, "no registered work matches", described)
+        return ItemDecision(UNREGISTERED, (Reason(ReasonCode.NO_MATCH),), described)
     missing = [match.work_id for match in counted if match.work_id not in credits]
     if missing:  # an allowed item must carry its credit; without one it cannot pass
-        return ItemDecision(DENIED, f"no credit on record for work {missing[0]}", described)
+        return ItemDecision(DENIED, (Reason(ReasonCode.NO_CREDIT, missing[0]),), described)
     return ItemDecision(
         ALLOWED,
-        "; ".join(f"work {m.work_id}: {permits[m.work_id].reason}" for m in counted),
+        tuple(Reason(permits[m.work_id].reason, m.work_id) for m in counted),
         described,
         [asdict(credits[match.work_id]) for match in counted],
     )
@@ -143,8 +320,12 @@ def weakest_assurance(decision: ItemDecision) -> str | None:
     return min(levels, key=rank)
 
 
+def passing_decisions(mode: str) -> tuple[Decision, ...]:
+    """The rule *what passes*: the decisions a screening in this mode lets through. An unknown
+    mode lets through what the strictest does (fail closed)."""
+    return _PASSING.get(mode, _PASSING[Mode.CONSENT_REQUIRED])
+
+
 def passes(decision: str, mode: str) -> bool:
-    """Rule 5: what a screening lets through in each mode."""
-    if mode == RESPECT_OPT_OUTS:
-        return decision in (ALLOWED, UNREGISTERED)
-    return decision == ALLOWED
+    """The rule *what passes*: whether a screening in this mode lets this decision through."""
+    return decision in passing_decisions(mode)

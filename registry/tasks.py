@@ -1,4 +1,9 @@
-"""Celery tasks: thin wrappers that take ids and call services."""
+"""Celery tasks: thin wrappers that take ids and call services.
+
+Each task has an explicit name in the `consentry.` namespace: the name is what the broker's
+messages and the beat schedule (config/settings.py) carry, so moving or renaming a function
+never strands a queued message.
+"""
 
 import logging
 import os
@@ -10,7 +15,6 @@ from celery.signals import worker_init, worker_process_init
 from django.conf import settings
 from django.db import DatabaseError, connections
 
-from registry import compliance_tasks  # noqa: F401 - registers the withdrawal tasks
 from registry.matching.index import warm_up
 from registry.selectors.matching import shared_index
 from registry.services.pending_uploads import (
@@ -52,7 +56,7 @@ def _compile_matching_kernels(**kwargs: Any) -> None:
 
 
 @shared_task(
-    name="registry.tasks.decide_chunk",
+    name="consentry.decide_chunk",
     acks_late=True,
     reject_on_worker_lost=True,
     # A lost database connection is worth another try; the chunk's transaction rolled back.
@@ -64,7 +68,7 @@ def decide_chunk(chunk_id: int) -> bool:
     return chunk_decide(chunk_id=chunk_id)
 
 
-@shared_task(name="registry.tasks.requeue_stalled_chunks", soft_time_limit=60, time_limit=90)
+@shared_task(name="consentry.requeue_stalled_chunks", soft_time_limit=60, time_limit=90)
 def requeue_stalled_chunks() -> int:
     """Re-send chunks nobody decided in time; deciding is idempotent, so a duplicate is harmless."""
     older_than = timedelta(seconds=settings.CONSENTRY_STALLED_CHUNK_SECONDS)
@@ -74,7 +78,7 @@ def requeue_stalled_chunks() -> int:
     return len(chunk_ids)
 
 
-@shared_task(name="registry.tasks.check_site_token", soft_time_limit=60, time_limit=90)
+@shared_task(name="consentry.check_site_token", soft_time_limit=60, time_limit=90)
 def check_site_token(site_id: int) -> bool:
     """Fetch an artist's site-verification token; idempotent (a verified site stays verified)."""
     from registry.services.site_tokens import site_token_check
@@ -82,7 +86,7 @@ def check_site_token(site_id: int) -> bool:
     return site_token_check(site_id=site_id).verified
 
 
-@shared_task(name="registry.tasks.publish_ledger_checkpoint", soft_time_limit=60, time_limit=90)
+@shared_task(name="consentry.publish_ledger_checkpoint", soft_time_limit=60, time_limit=90)
 def publish_ledger_checkpoint() -> int:
     """Beat's periodic signed checkpoint of the ledger head; returns its sequence (0: empty)."""
     from registry.services.checkpoints import ledger_checkpoint_publish
@@ -92,7 +96,7 @@ def publish_ledger_checkpoint() -> int:
 
 
 @shared_task(
-    name="registry.tasks.register_pending_upload",
+    name="consentry.register_pending_upload",
     acks_late=True,
     reject_on_worker_lost=True,
     soft_time_limit=SOFT_TIME_LIMIT,
@@ -103,7 +107,7 @@ def register_pending_upload(upload_id: int) -> bool:
     return pending_upload_register(upload_id=upload_id)
 
 
-@shared_task(name="registry.tasks.requeue_stalled_uploads", soft_time_limit=60, time_limit=90)
+@shared_task(name="consentry.requeue_stalled_uploads", soft_time_limit=60, time_limit=90)
 def requeue_stalled_uploads() -> int:
     """Re-send uploaded files nobody registered in time; registering is idempotent."""
     older_than = timedelta(seconds=settings.CONSENTRY_STALLED_CHUNK_SECONDS)

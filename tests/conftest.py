@@ -25,7 +25,7 @@ def _media_in_a_temporary_folder(settings: Any, tmp_path_factory: pytest.TempPat
 
 
 # alice and bob are verified by staff: most tests are about something else than assurance, and
-# an unverified artist's permission counts for nothing (issue 15). Tests of assurance create
+# an unverified artist's permission counts for nothing (docs/gatekeeper.md). Assurance tests make
 # unverified artists with `ArtistFactory` or the `mallory` fixture.
 @pytest.fixture
 def alice(db: None) -> Artist:

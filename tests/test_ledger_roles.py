@@ -1,4 +1,4 @@
-"""A ledger the application cannot rewrite (issue 15): on PostgreSQL the application's role,
+"""A ledger the application cannot rewrite: on PostgreSQL the application's role,
 set up here as `grant_app_role` sets it up in production, may append to the ledger and read it
 but may not update, delete, truncate or alter it; and `verify_ledger` compares the tables the
 gatekeeper reads with the replayed ledger."""

@@ -1,4 +1,4 @@
-"""Site verification by token (issue 15): a Celery task fetches the token the artist serves
+"""Site verification by token: a Celery task fetches the token the artist serves
 under the URL prefix they claim, from a local HTTP server here; a match makes the site and the
 artist `site_verified`; a wrong token, a redirect to another host, or (in production) a private
 address verifies nothing."""

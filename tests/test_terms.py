@@ -7,7 +7,7 @@ from django.utils import timezone
 from registry.models import ConsentEvent, ConsentEventKind, Permission, Purpose, Terms
 from registry.selectors.consent import permits_for
 from registry.selectors.terms import effective_terms
-from registry.services.terms import default_terms_set, terms_set
+from registry.services.terms import default_terms_set, terms_permission_set, terms_set
 
 
 def test_a_new_work_is_not_allowed_for_any_purpose(alice, acme, register_work):
@@ -132,3 +132,55 @@ def test_bad_terms_are_refused_with_a_clear_message_and_write_nothing(
         )
 
     assert ConsentEvent.objects.count() == count
+
+
+def test_changing_the_permission_keeps_each_works_licence_and_attribution(
+    alice, bob, register_work
+):
+    mine, theirs = register_work(alice, seed=1), register_work(bob, seed=2)
+    terms_set(
+        artist=alice,
+        works=[mine],
+        purpose=Purpose.AI_TRAINING,
+        permission=Permission.NOT_ALLOWED,
+        license="CC-BY-4.0",
+        attribution="By Alice",
+    )
+
+    events = terms_permission_set(
+        works=[mine, theirs], purposes=[Purpose.AI_TRAINING], permission=Permission.ALLOWED
+    )
+
+    assert len(events) == 2
+    current = effective_terms([mine.pk, theirs.pk], Purpose.AI_TRAINING)
+    assert (current[mine.pk].permission, current[mine.pk].license) == ("allowed", "CC-BY-4.0")
+    assert current[mine.pk].attribution == "By Alice"
+    assert (current[theirs.pk].permission, current[theirs.pk].license) == ("allowed", "")
+
+
+def test_a_typed_licence_replaces_every_works_licence(alice, register_work):
+    work = register_work(alice, seed=1)
+
+    terms_permission_set(
+        works=[work],
+        purposes=[Purpose.AI_TRAINING, Purpose.DATA_MINING],
+        permission=Permission.LICENSED,
+        license="LicenseRef-acme",
+    )
+
+    for purpose in (Purpose.AI_TRAINING, Purpose.DATA_MINING):
+        terms = effective_terms([work.pk], purpose)[work.pk]
+        assert (terms.permission, terms.license) == ("licensed", "LicenseRef-acme")
+
+
+def test_a_permission_change_that_fails_part_way_changes_nothing(alice, register_work):
+    work = register_work(alice, seed=1)
+    before = ConsentEvent.objects.count()
+
+    with pytest.raises(ValidationError):
+        terms_permission_set(
+            works=[work], purposes=[Purpose.AI_TRAINING, "faces"], permission=Permission.ALLOWED
+        )
+
+    assert effective_terms([work.pk], Purpose.AI_TRAINING)[work.pk].permission == "not_allowed"
+    assert ConsentEvent.objects.count() == before

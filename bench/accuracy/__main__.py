@@ -1,8 +1,8 @@
 """Match quality on real art: `python -m bench.accuracy`.
 
 Registers two works in three of the corpus (bench/corpus.py) with every variant, queries
-each registered work under every edit of issue 3, and queries the other works as distinct
-works. Prints recall per edit and the false-match rate for Consentry's rules, with plain
+each registered work under every edit of bench/accuracy/edits.py, and queries the other works
+as distinct works. Prints recall per edit and the false-match rate for Consentry's rules, with plain
 pHash at distance 10 and PDQ at 31 on the same queries.
 
 How recall is counted: over the registered works whose original passes the weak-image
@@ -250,7 +250,7 @@ def report_beyond(dataset: Dataset, config: MatchingConfig, processes: int) -> N
             _count(tally, query.edit, query, (registry, phash_registry), config, query.work)
     print()
     header = (
-        f"{'beyond issue 3':<16}{'n':>5}{'consentry':>11}{'also':>8}{'no dHash':>10}"
+        f"{'beyond edits.py':<16}{'n':>5}{'consentry':>11}{'also':>8}{'no dHash':>10}"
         f"{'pHash@10':>10}{'PDQ@31':>8}"
     )
     print(header)

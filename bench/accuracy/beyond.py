@@ -1,4 +1,5 @@
-"""Edits beyond issue 3's list, measured on request (`python -m bench.accuracy --beyond`).
+"""Edits beyond the list of bench/accuracy/edits.py, measured on request
+(`python -m bench.accuracy --beyond`).
 
 The rules and thresholds were chosen on the edits of bench/accuracy/edits.py; these others
 (milder and stronger versions of them, filters, a caption bar) show whether they generalize

@@ -1,4 +1,4 @@
-"""A second edit generator, with randomized parameters (issue 14 points 2 and 5).
+"""A second edit generator, with randomized parameters (docs/matching.md's held-out set).
 
 Independent of bench/accuracy/edits.py: other fonts, shapes, placements and ranges, and every
 parameter drawn from a seeded random generator, so that no single framing is tuned for. Each
@@ -647,7 +647,7 @@ HARD: dict[str, Edit] = {
 }
 EDITS: dict[str, Edit] = COMMON | HARD
 
-# Recall each edit must reach (issue 14, "done when").
+# Recall each edit must reach in the held-out evaluation.
 TARGETS: dict[str, float] = (
     {name: 0.99 for name in COMMON} | {name: 0.95 for name in HARD} | {"crop_centre_50": 0.90}
 )

@@ -1,4 +1,4 @@
-"""The Django admin of artists and operators (issue 5).
+"""The Django admin of artists and operators (docs/admin.md).
 
 Artists log in and see only their own works, terms, grants, disputes and the screenings that
 matched their works; operators see everything. Every write goes through a service.

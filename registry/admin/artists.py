@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from registry.admin.access import ScopedAdmin, artist_of, is_operator
 from registry.admin.display import PURPOSE_HELP
 from registry.admin.forms import ArtistCreateForm, ArtistProfileForm, terms_field_names
+from registry.admin.saved import adopt_saved
 from registry.assurance import is_verified
 from registry.models import Artist, ArtistLink, Assurance, Purpose
 from registry.services.artists import (
@@ -197,8 +198,7 @@ class ArtistAdmin(ScopedAdmin):
                 display_name=data["display_name"],
                 credit_line=data.get("credit_line", ""),
             )
-            # The admin goes on with the object it passed in: make it the artist just created.
-            obj.__dict__.update(created.__dict__)
+            adopt_saved(obj, created)
             return
         if {"display_name", "credit_line"} & set(form.changed_data):
             artist_profile_update(

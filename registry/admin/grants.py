@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 from registry.admin.access import ScopedAdmin, artist_of, is_operator
 from registry.admin.display import purposes_label, related_only_filter
 from registry.admin.forms import GrantForm
+from registry.admin.saved import adopt_saved
 from registry.models import Artist, Grant, Work
 from registry.services.grants import grant_create, grant_revoke
 
@@ -204,8 +205,7 @@ class GrantAdmin(ScopedAdmin):
             valid_from=data.get("valid_from"),
             valid_until=data.get("valid_until"),
         )
-        # The admin goes on with the object it passed in: make it the grant just created.
-        obj.__dict__.update(created.__dict__)
+        adopt_saved(obj, created)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         """grant_create has set the works already."""

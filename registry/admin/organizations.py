@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from registry.admin.access import ScopedAdmin
 from registry.admin.display import related_only_filter
 from registry.admin.forms import APIKeyForm, OrganizationForm
+from registry.admin.saved import adopt_saved
 from registry.models import Organization, OrganizationAPIKey
 from registry.services.organizations import (
     api_key_create,
@@ -147,7 +148,7 @@ class OrganizationAdmin(OperatorsOnlyAdmin):
             url_prefix=data["url_prefix"],
             attestation_key=data["attestation_key"],
         )
-        obj.__dict__.update(organization.__dict__)
+        adopt_saved(obj, organization)
 
 
 @admin.register(OrganizationAPIKey)
@@ -179,7 +180,7 @@ class OrganizationAPIKeyAdmin(APIKeyColumns, OperatorsOnlyAdmin):
         api_key, secret = api_key_create(
             organization=form.cleaned_data["organization"], name=form.cleaned_data["name"]
         )
-        obj.__dict__.update(api_key.__dict__)
+        adopt_saved(obj, api_key)
         obj.secret_shown_once = secret
 
     def response_add(

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from registry.admin.access import ScopedAdmin, artist_of
+from registry.admin.saved import adopt_saved
 from registry.models import Artist, ArtistToken
 from registry.services.tokens import artist_token_create, artist_token_revoke
 
@@ -88,7 +89,7 @@ class ArtistTokenAdmin(ScopedAdmin):
             )
         except ValidationError as error:
             raise PermissionDenied(" ".join(error.messages)) from None
-        obj.__dict__.update(token.__dict__)
+        adopt_saved(obj, token)
         obj.secret_shown_once = secret
 
     def response_add(

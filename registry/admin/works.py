@@ -2,7 +2,6 @@
 screenings and its consent history."""
 
 import uuid
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -54,7 +53,6 @@ from registry.admin.queries import (
 from registry.admin.uploads import unticked_purposes, upload_result
 from registry.exports.cells import csv_line
 from registry.models import (
-    Artist,
     ConsentEvent,
     Permission,
     Purpose,
@@ -64,7 +62,7 @@ from registry.models import (
 from registry.selectors.terms import with_effective_permission
 from registry.selectors.uploads import pending_uploads_of_batch
 from registry.services.pending_uploads import pending_uploads_create
-from registry.services.terms import terms_set
+from registry.services.terms import terms_permission_set, terms_set
 from registry.services.uploads import (
     UploadBudgetSpent,
     UploadTooLarge,
@@ -549,29 +547,15 @@ class WorkAdmin(ScopedAdmin):
             messages.error(request, _("Choose a purpose next to the action, then press Go."))
             return
         works = list(queryset.filter(removed_at__isnull=True).select_related("artist"))
-        current = terms_by_work([work.pk for work in works])
-        typed_license = form.cleaned_data["license"].strip()
-        changes = 0
         try:
-            for purpose in purposes:
-                # Only the permission changes: each work keeps its own licence and attribution
-                # unless a licence was typed, so works are grouped by what they keep.
-                groups: dict[tuple[Artist, str, str], list[Work]] = defaultdict(list)
-                for work in works:
-                    terms = current[work.pk][purpose]
-                    license = typed_license or terms.license
-                    groups[(work.artist, license, terms.attribution)].append(work)
-                for (artist, license, attribution), group in groups.items():
-                    changes += len(
-                        terms_set(
-                            artist=artist,
-                            works=group,
-                            purpose=purpose,
-                            permission=permission,
-                            license=license,
-                            attribution=attribution,
-                        )
-                    )
+            changes = len(
+                terms_permission_set(
+                    works=works,
+                    purposes=purposes,
+                    permission=permission,
+                    license=form.cleaned_data["license"].strip(),
+                )
+            )
         except ValidationError as error:
             messages.error(request, "; ".join(error.messages))
             return

@@ -83,7 +83,7 @@ class SiteVerificationApi(ArtistApi):
         summary="Prove you control one of your sites",
         description="Serve the token at token_url, then call this again: a worker fetches it "
         "(redirects only within the same host) and, when it matches, the site is verified and "
-        "your claims become site_verified (issue 15).",
+        "your claims become site_verified.",
     )
     def post(self, request: Request, site_id: int) -> Response:
         site = get_object_or_404(ArtistSite, pk=site_id, artist=artist_of(request))

@@ -19,7 +19,7 @@ from registry.selectors.ledger import registry_version
 UNKNOWN = "unknown"
 # A URL check never sees the image, so "no registered work matches" says only that nothing
 # is known of the URL: the item still has to be screened by fingerprint once downloaded.
-URL_DECISIONS = {ALLOWED: ALLOWED, DENIED: DENIED, UNREGISTERED: UNKNOWN}
+URL_DECISIONS: dict[str, str] = {ALLOWED: ALLOWED, DENIED: DENIED, UNREGISTERED: UNKNOWN}
 MAX_URL_LENGTH = 4096
 
 

@@ -26,10 +26,12 @@ from registry.client.run import Outputs, RunState, ScreeningRun
 from registry.client.shards import Settings, ShardRun, Totals
 from registry.client.urls import KEEP_CHOICES, UrlRun, screen_urls
 from registry.client.verify import check_results
+from registry.gatekeeper import Mode, Purpose
 from registry.receipts import ReceiptError, key_id, load_public_key, verify
 
-PURPOSES = ("ai_training", "ai_generative_training", "data_mining", "ai_inference")
-MODES = ("consent_required", "respect_opt_outs")
+# Plain strings (not the enum members) so that argparse names them plainly in its messages.
+PURPOSES = tuple(purpose.value for purpose in Purpose)
+MODES = tuple(mode.value for mode in Mode)
 MIN_ASSURANCES = ("verified", "operator_verified")
 
 

@@ -20,6 +20,7 @@ from registry.client.api import ApiError, Registry, applied_minimum, checked
 from registry.client.chunks import ChunkSender
 from registry.client.hashing import fingerprint_all, load_cache
 from registry.client.inputs import InputItem, SkippedFile
+from registry.gatekeeper import passing_decisions
 
 NDJSON = "application/x-ndjson"
 STREAM_READ_BYTES = 1 << 16
@@ -317,7 +318,7 @@ def write_outputs(
     passing items, and the receipt."""
     by_id = {decision["id"]: decision for decision in decisions}
     withdrawn = withdrawals.item_ids if withdrawals else {}
-    passing = {"allowed"} if state.mode == "consent_required" else {"allowed", "unregistered"}
+    passing = passing_decisions(state.mode)
     with (
         outputs.results.open("w", encoding="utf-8") as results,
         outputs.manifest.open("w", encoding="utf-8") as manifest,

@@ -36,6 +36,7 @@ from registry.client.datasets import (
     write_filtered_tar,
 )
 from registry.client.run import stream_decisions
+from registry.gatekeeper import passing_decisions
 
 HASH_BATCH = 64
 RESULT_BATCH = 1000
@@ -80,7 +81,7 @@ class Settings:
         }
 
     def passing(self) -> set[str]:
-        return {"allowed"} if self.mode == "consent_required" else {"allowed", "unregistered"}
+        return set(passing_decisions(self.mode))
 
 
 @dataclass

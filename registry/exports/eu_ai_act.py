@@ -174,14 +174,16 @@ def _template_section(
 
 def _excluded(screenings: list[Screening]) -> Iterator[dict[str, Any]]:
     for screening in screenings:
-        rows = excluded_items(screening).values_list("item_id", "decision", "reason", "matches")
-        for item_id, decision, reason, matches in rows.iterator(chunk_size=5000):
+        rows = excluded_items(screening).values_list(
+            "item_id", "decision", "reason", "reasons", "matches"
+        )
+        for item_id, decision, reason, data, matches in rows.iterator(chunk_size=5000):
             yield {
                 "screening_id": str(screening.id),
                 "id": item_id,
                 "decision": decision,
                 "reason": reason,
-                "reason_kinds": reason_kinds(decision, reason),
+                "reason_kinds": reason_kinds(decision, reason, data),
                 "work_ids": [match["work_id"] for match in matches],
             }
 

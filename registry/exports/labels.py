@@ -5,24 +5,27 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from registry.gatekeeper import ReasonCode
 from registry.models import Decision, Purpose, ScreeningMode, ScreeningStatus
-from registry.selectors.decisions import WEAK_IMAGE
 
-_RESERVED_BY = "reserved by "
+_RESERVED_BY = f"{ReasonCode.RESERVED} "
+_UNVERIFIED = f"{ReasonCode.CONSENT_UNVERIFIED} ("
 
-# The reason kinds that registry.exports.reasons reduces the gatekeeper's reason texts to.
+# The gatekeeper's reason codes in words; its reason kinds are these codes, two with arguments.
 REASON_LABELS: dict[str, Promise] = {
-    "allowed": _("allowed by the artist's terms"),
-    "licensed": _("licensed to this organization by a grant"),
-    "not_allowed": _("not allowed by the artist"),
-    "licensed_without_grant": _("licensed organizations only, and this one holds no grant"),
-    "under_dispute": _("the matched work is under dispute"),
-    "terms unknown": _("no terms on record for the matched work"),
-    "no credit on record": _("no credit on record for the matched work"),
-    "no registered work matches": _("no registered work matches"),
-    "malformed fingerprint": _("malformed fingerprint"),
-    "the image could not be read": _("the image could not be read"),
-    WEAK_IMAGE: _("too little image information to match reliably"),
+    ReasonCode.ALLOWED: _("allowed by the artist's terms"),
+    ReasonCode.LICENSED: _("licensed to this organization by a grant"),
+    ReasonCode.NOT_ALLOWED: _("not allowed by the artist"),
+    ReasonCode.LICENSED_WITHOUT_GRANT: _(
+        "licensed organizations only, and this one holds no grant"
+    ),
+    ReasonCode.UNDER_DISPUTE: _("the matched work is under dispute"),
+    ReasonCode.TERMS_UNKNOWN: _("no terms on record for the matched work"),
+    ReasonCode.NO_CREDIT: _("no credit on record for the matched work"),
+    ReasonCode.NO_MATCH: _("no registered work matches"),
+    ReasonCode.MALFORMED: _("malformed fingerprint"),
+    ReasonCode.UNREADABLE: _("the image could not be read"),
+    ReasonCode.WEAK_IMAGE: _("too little image information to match reliably"),
 }
 
 MODE_LABELS: dict[str, Promise] = {
@@ -53,6 +56,10 @@ def reason_label(kind: str) -> str:
         return gettext("reserved by an embedded signal (%(signal)s)") % {
             "signal": kind[len(_RESERVED_BY) :]
         }
+    if kind.startswith(_UNVERIFIED) and kind.endswith(")"):
+        return gettext(
+            "allowed only by a claim less sure than the screening accepts (%(assurance)s)"
+        ) % {"assurance": kind[len(_UNVERIFIED) : -1]}
     return str(REASON_LABELS.get(kind, kind))
 
 

@@ -9,7 +9,7 @@ chain as its sequence and hashes only, so the chain still checks offline; the ch
 which sequences were withheld, so no event can be withheld after the export was signed.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -17,19 +17,19 @@ from django.utils import timezone
 
 from registry.exports.cells import json_text
 from registry.exports.context import VERIFY_LEDGER, receipt_key
-from registry.ledger import GENESIS_HASH, WithheldSequences, canonical_time
-from registry.models import ConsentEvent, ConsentEventKind
+from registry.ledger import GENESIS_HASH, LedgerEntry, WithheldSequences, canonical_time
+from registry.models import ConsentEventKind
 from registry.receipts import sign
+from registry.selectors.ledger import ledger_rows, registry_version
 from registry.signing import receipt_signing_key
 
 EXPORT_TYPE = "consentry.ledger-export"
 CHECKPOINT_TYPE = "consentry.ledger-checkpoint"
-_FIELDS = ("sequence", "kind", "artist_id", "work_id", "payload", "created_at")
 _GRANT_KINDS = {ConsentEventKind.GRANT_CREATED, ConsentEventKind.GRANT_REVOKED}
 _DISPUTE_KINDS = {ConsentEventKind.DISPUTE_OPENED, ConsentEventKind.DISPUTE_RESOLVED}
 
 
-def concerns(organization_id: int, kind: str, payload: dict[str, Any]) -> bool:
+def concerns(organization_id: int, kind: str, payload: Mapping[str, Any]) -> bool:
     """Whether an organization's export shows an event: every change of consent that holds
     for everyone, and its own grants; not other organizations' grants, nor disputes."""
     if kind in _GRANT_KINDS:
@@ -37,35 +37,30 @@ def concerns(organization_id: int, kind: str, payload: dict[str, Any]) -> bool:
     return kind not in _DISPUTE_KINDS
 
 
-def _head(until: datetime | None) -> tuple[int, str]:
-    events = ConsentEvent.objects.order_by("-sequence")
-    if until is not None:
-        events = events.filter(created_at__lt=until)
-    head = events.values_list("sequence", "hash").first()
-    return head if head is not None else (0, GENESIS_HASH)
-
-
-def event_line(row: tuple[Any, ...]) -> str:
-    sequence, kind, artist_id, work_id, payload, created_at, previous_hash, hash_ = row
+def event_line(entry: LedgerEntry) -> str:
     return json_text(
         {
             "type": "event",
-            "sequence": sequence,
-            "kind": kind,
-            "artist_id": artist_id,
-            "work_id": work_id,
-            "payload": payload,
-            "created_at": canonical_time(created_at),
-            "previous_hash": previous_hash,
-            "hash": hash_,
+            "sequence": entry.sequence,
+            "kind": entry.kind,
+            "artist_id": entry.artist_id,
+            "work_id": entry.work_id,
+            "payload": entry.payload,
+            "created_at": canonical_time(entry.created_at),
+            "previous_hash": entry.previous_hash,
+            "hash": entry.hash,
         }
     )
 
 
-def withheld_line(row: tuple[Any, ...]) -> str:
-    sequence, *_, previous_hash, hash_ = row
+def withheld_line(entry: LedgerEntry) -> str:
     return json_text(
-        {"type": "withheld", "sequence": sequence, "previous_hash": previous_hash, "hash": hash_}
+        {
+            "type": "withheld",
+            "sequence": entry.sequence,
+            "previous_hash": entry.previous_hash,
+            "hash": entry.hash,
+        }
     )
 
 
@@ -98,7 +93,7 @@ def ledger_jsonl(
     The head is read first: events appended while the export runs are left out, so the
     checkpoint always names the last line written.
     """
-    sequence, head_hash = _head(until)
+    head = registry_version(until=until)
     yield (
         json_text(
             {
@@ -114,17 +109,14 @@ def ledger_jsonl(
         )
         + "\n"
     )
-    rows = (
-        ConsentEvent.objects.filter(sequence__lte=sequence)
-        .order_by("sequence")
-        .values_list(*_FIELDS, "previous_hash", "hash")
-    )
     withheld = WithheldSequences()
-    for row in rows.iterator(chunk_size=5000):
-        if organization_id is None or concerns(organization_id, row[1], row[4]):
-            yield event_line(row) + "\n"
+    for entry in ledger_rows(up_to=head.sequence):
+        if organization_id is None or concerns(organization_id, entry.kind, entry.payload):
+            yield event_line(entry) + "\n"
         else:
-            withheld.add(row[0])
-            yield withheld_line(row) + "\n"
-    signed = checkpoint(sequence, head_hash, organization_id=organization_id, withheld=withheld)
+            withheld.add(entry.sequence)
+            yield withheld_line(entry) + "\n"
+    signed = checkpoint(
+        head.sequence, head.hash, organization_id=organization_id, withheld=withheld
+    )
     yield json_text(signed) + "\n"

@@ -25,17 +25,19 @@ from registry.exports.labels import (
     reason_label,
     status_label,
 )
+from registry.exports.reasons import count_reasons
+from registry.gatekeeper import Decision
 from registry.models import Assurance, MinimumAssurance, Screening
 from registry.receipts import canonical_json
 from registry.selectors.compliance import (
     ExportScope,
     export_screenings,
     passed_count,
-    reason_counts,
+    reason_rows,
     receipt_url,
 )
 
-DECISIONS = ("allowed", "denied", "unregistered", "invalid")
+DECISIONS = tuple(Decision)
 CSV_COLUMNS = [
     "screening_id",
     "organization",
@@ -76,7 +78,7 @@ def screening_summary(screening: Screening) -> dict[str, Any]:
         "counts": {decision: int(screening.counts.get(decision, 0)) for decision in DECISIONS},
         "passed": passed,
         "excluded": screening.done_items - passed,
-        "reasons": reason_counts(screening),
+        "reasons": count_reasons(reason_rows(screening)),
         "allowed_by_assurance": dict(sorted(screening.assurance_counts.items())),
         "registry_version": {
             "sequence": screening.registry_sequence,

@@ -1,7 +1,7 @@
 """Safe decoding and normalization of untrusted image bytes.
 
 Every failure, whatever Pillow or a codec raises, leaves as ImageDecodeError: callers
-fail closed on one exception type (DESIGN.md, "Fail closed").
+fail closed on one exception type (docs/gatekeeper.md, "Fail closed").
 """
 
 from __future__ import annotations

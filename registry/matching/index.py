@@ -16,7 +16,7 @@ Storage. A table keeps each entry's code without the table's chunk (the bucket g
 match found through another table is looked up in table 0 by its code, so no table keeps row
 numbers. Removed works are listed per segment, not flagged per entry.
 
-Plain Python and numba; no Django import (DESIGN.md, "Architecture").
+Plain Python and numba; no Django import (docs/design.md, "Architecture").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The registry's domain models, one module per part of the vocabulary in DESIGN.md."""
+"""The registry's domain models, one module per part of the vocabulary in docs/design.md."""
 
 from registry.models import lookups as lookups  # registers `field__any`
 from registry.models.artists import Artist, ArtistLink, ArtistSite, ArtistToken

@@ -1,16 +1,25 @@
-"""The fixed vocabularies of the registry (see DESIGN.md)."""
+"""The fixed vocabularies of the registry (see docs/design.md, "Vocabulary").
+
+Where a term belongs to the gatekeeper (purposes, decisions, modes), registry.gatekeeper owns
+its values and the choices here only add labels; tests/test_vocabulary.py keeps the two equal.
+"""
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from registry import gatekeeper
 
 
 class Purpose(models.TextChoices):
     """The four uses named by the C2PA 1.4 / CAWG training-and-data-mining assertion."""
 
-    AI_TRAINING = "ai_training", _("AI training")
-    AI_GENERATIVE_TRAINING = "ai_generative_training", _("Generative AI training")
-    DATA_MINING = "data_mining", _("Data mining")
-    AI_INFERENCE = "ai_inference", _("AI inference")
+    AI_TRAINING = gatekeeper.Purpose.AI_TRAINING.value, _("AI training")
+    AI_GENERATIVE_TRAINING = (
+        gatekeeper.Purpose.AI_GENERATIVE_TRAINING.value,
+        _("Generative AI training"),
+    )
+    DATA_MINING = gatekeeper.Purpose.DATA_MINING.value, _("Data mining")
+    AI_INFERENCE = gatekeeper.Purpose.AI_INFERENCE.value, _("AI inference")
 
 
 class Permission(models.TextChoices):

@@ -3,14 +3,21 @@ import uuid
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from registry import gatekeeper
 from registry.models.choices import MinimumAssurance, Purpose
 from registry.models.organizations import Organization
 from registry.models.works import Work
 
 
 class ScreeningMode(models.TextChoices):
-    CONSENT_REQUIRED = "consent_required", _("Consent required (only allowed items pass)")
-    RESPECT_OPT_OUTS = "respect_opt_outs", _("Respect opt-outs (unregistered items pass too)")
+    CONSENT_REQUIRED = (
+        gatekeeper.Mode.CONSENT_REQUIRED.value,
+        _("Consent required (only allowed items pass)"),
+    )
+    RESPECT_OPT_OUTS = (
+        gatekeeper.Mode.RESPECT_OPT_OUTS.value,
+        _("Respect opt-outs (unregistered items pass too)"),
+    )
 
 
 class ScreeningStatus(models.TextChoices):
@@ -20,10 +27,10 @@ class ScreeningStatus(models.TextChoices):
 
 
 class Decision(models.TextChoices):
-    ALLOWED = "allowed", _("Allowed")
-    DENIED = "denied", _("Denied")
-    UNREGISTERED = "unregistered", _("Unregistered")
-    INVALID = "invalid", _("Invalid")
+    ALLOWED = gatekeeper.Decision.ALLOWED.value, _("Allowed")
+    DENIED = gatekeeper.Decision.DENIED.value, _("Denied")
+    UNREGISTERED = gatekeeper.Decision.UNREGISTERED.value, _("Unregistered")
+    INVALID = gatekeeper.Decision.INVALID.value, _("Invalid")
 
 
 class Screening(models.Model):
@@ -118,6 +125,11 @@ class ScreeningItem(models.Model):
     url = models.URLField(_("URL"), max_length=2048, blank=True)
     decision = models.CharField(_("decision"), max_length=16, choices=Decision.choices)
     reason = models.CharField(_("reason"), max_length=500)
+    # The reasons as data, [{"code", "work_id"?, "detail"?}] (registry.gatekeeper.Reason), which
+    # reports count; `reason` is their text, cut to whole reasons. Rows written before this
+    # column, or by a writer that names no reasons, hold NULL and are read from their text
+    # (registry.gatekeeper.stored_reasons).
+    reasons = models.JSONField(_("reasons"), null=True, blank=True, default=list)
     matches = models.JSONField(_("matches"), default=list)
     credit = models.JSONField(_("credit"), default=list)
 

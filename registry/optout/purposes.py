@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-AI_TRAINING = "ai_training"
-AI_GENERATIVE_TRAINING = "ai_generative_training"
-DATA_MINING = "data_mining"
-AI_INFERENCE = "ai_inference"
+from registry.gatekeeper import Purpose
 
-PURPOSES: tuple[str, ...] = (AI_TRAINING, AI_GENERATIVE_TRAINING, DATA_MINING, AI_INFERENCE)
+# The gatekeeper owns the purposes; these names are the readers' shorthand for its members.
+AI_TRAINING, AI_GENERATIVE_TRAINING, DATA_MINING, AI_INFERENCE = Purpose
+
+PURPOSES: tuple[str, ...] = tuple(Purpose)
 ALL_PURPOSES: frozenset[str] = frozenset(PURPOSES)
 TRAINING: frozenset[str] = frozenset({AI_TRAINING, AI_GENERATIVE_TRAINING})
 NO_PURPOSES: frozenset[str] = frozenset()

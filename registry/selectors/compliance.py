@@ -1,7 +1,7 @@
 """Reads behind the compliance exports, the consent-changes feed and the artist's view of
 withdrawals. Every read is scoped to one organization or one artist's work."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,13 +11,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 
-from registry.exports.reasons import count_reasons
+from registry.gatekeeper import passing_decisions
 from registry.models import (
-    Decision,
     Organization,
     Screening,
     ScreeningItem,
-    ScreeningMode,
     ScreeningStatus,
     WithdrawalNotice,
     Work,
@@ -73,22 +71,16 @@ def export_screenings(scope: ExportScope) -> QuerySet[Screening]:
     return screenings.order_by("created_at", "id")
 
 
-def reason_counts(screening: Screening) -> dict[str, int]:
-    """Items per "decision: reason kind", grouped in the database then reduced here."""
+def reason_rows(screening: Screening) -> Iterator[tuple[str, str, list[dict[str, Any]], int]]:
+    """(decision, reason text, reasons as data, items) of a screening's items, grouped in the
+    database; the exports reduce each item's reasons to their kinds (registry.exports.reasons)."""
     rows = (
         ScreeningItem.objects.filter(screening=screening)
-        .values_list("decision", "reason")
+        .values_list("decision", "reason", "reasons")
         .annotate(items=Count("id"))
         .order_by()
     )
-    return count_reasons(rows.iterator(chunk_size=5000))
-
-
-def passing_decisions(mode: str) -> tuple[str, ...]:
-    """Rule 5: what a screening lets through in its mode."""
-    if mode == ScreeningMode.RESPECT_OPT_OUTS:
-        return (Decision.ALLOWED, Decision.UNREGISTERED)
-    return (Decision.ALLOWED,)
+    return rows.iterator(chunk_size=5000)
 
 
 def passed_count(screening: Screening) -> int:

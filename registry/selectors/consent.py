@@ -1,4 +1,5 @@
-"""Whether works may be used by one organization for one purpose: the gatekeeper's rule 3."""
+"""Whether works may be used by one organization for one purpose: the gatekeeper's rule
+*matched works decide*."""
 
 from collections.abc import Collection
 from dataclasses import dataclass, replace

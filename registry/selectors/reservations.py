@@ -1,5 +1,6 @@
-"""Reservations of rights that deny an item without any fingerprint match (gatekeeper rule 4):
-signals embedded in the image or sent in its download's headers, and artists' verified sites."""
+"""Reservations of rights that deny an item without any fingerprint match (the gatekeeper's
+rule *embedded reservations*): signals embedded in the image or sent in its download's
+headers, and artists' verified sites."""
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence

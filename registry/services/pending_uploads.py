@@ -1,5 +1,5 @@
 """Uploaded files registered by the worker: the request stores the bytes and answers 202, the
-task fingerprints and registers each file and records its result (issue 19, point 8).
+task fingerprints and registers each file and records its result (uploads handled by Celery tasks).
 
 A 190-byte PNG may take seconds to decode, so no web worker ever decodes an upload."""
 

@@ -1,5 +1,5 @@
 """Image files sent for screening: the request stores each file's bytes in its chunk, and the
-worker fingerprints them when it decides the chunk (issue 19, point 8), so no web worker
+worker fingerprints them when it decides the chunk (a Celery task), so no web worker
 decodes an image."""
 
 import base64

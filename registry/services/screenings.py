@@ -289,6 +289,7 @@ _ITEM_COLUMNS = (
     "url",
     "decision",
     "reason",
+    "reasons",
     "matches",
     "credit",
 )
@@ -321,7 +322,8 @@ def _insert_items(
                 raw["id"],
                 str(raw.get("url") or "")[:2048],
                 decision.decision,
-                decision.reason[:500],
+                decision.stored_reason,
+                _json([reason.as_dict() for reason in decision.reasons]),
                 _json(decision.matches),
                 _json(decision.credit),
             )

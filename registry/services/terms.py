@@ -1,7 +1,8 @@
 """Changing consent: per work and purpose, in bulk, or as the artist's defaults."""
 
 import re
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -18,6 +19,7 @@ from registry.models import (
     Terms,
     Work,
 )
+from registry.selectors.terms import effective_terms
 from registry.services.ledger import ledger_append
 
 # SPDX ids (CC-BY-4.0, MIT), LicenseRef-/DocumentRef- ids and grant references share this shape.
@@ -86,6 +88,35 @@ def terms_set(
                 payload={**_terms_payload(terms), "previous": previous},
             )
         )
+    return events
+
+
+@transaction.atomic
+def terms_permission_set(
+    *, works: Sequence[Work], purposes: Sequence[str], permission: str, license: str = ""
+) -> list[ConsentEvent]:
+    """Give works of any artists one permission for each purpose, all or nothing.
+
+    Only the permission changes: each work keeps its licence and attribution in force, unless
+    `license` is given, which replaces every work's. Works are grouped by artist and by what
+    they keep, and each group is one `terms_set`.
+    """
+    events: list[ConsentEvent] = []
+    for purpose in purposes:
+        current = effective_terms([work.pk for work in works], purpose)
+        groups: dict[tuple[Artist, str, str], list[Work]] = defaultdict(list)
+        for work in works:
+            terms = current[work.pk]
+            groups[(work.artist, license or terms.license, terms.attribution)].append(work)
+        for (artist, kept_license, attribution), group in groups.items():
+            events += terms_set(
+                artist=artist,
+                works=group,
+                purpose=purpose,
+                permission=permission,
+                license=kept_license,
+                attribution=attribution,
+            )
     return events
 
 

@@ -179,7 +179,7 @@ def test_the_admin_speaks_chinese_when_the_browser_asks_and_switches_on_request(
 def test_the_admin_and_the_api_docs_run_under_the_content_security_policy(
     alice, register_work, open_browser
 ):
-    """Issue 19, point 7: the policy forbids inline and foreign scripts; nothing the admin or
+    """The content security policy forbids inline and foreign scripts; nothing the admin or
     Swagger UI needs is refused, and no request leaves the site."""
     register_work(alice, seed=40, title="Policy")
     browser = open_browser()

@@ -1,4 +1,4 @@
-"""Brute force on the admin login (issue 19, point 1): after 10 wrong passwords for an account,
+"""Brute force on the admin login (the login lockout): after 10 wrong passwords for an account,
 or from an address, even the right password is refused until the lockout ends or an operator
 unlocks it."""
 

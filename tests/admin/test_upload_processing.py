@@ -1,4 +1,4 @@
-"""The upload page while the worker registers the files (issue 19, point 8): each file shows
+"""The upload page while the worker registers the files (a Celery task): each file shows
 as processing, the page refreshes, then each file's result; a batch is its artist's only."""
 
 import pytest

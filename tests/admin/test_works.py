@@ -472,7 +472,7 @@ def test_the_csv_export_lists_terms_per_purpose(alice, alice_client, register_wo
 
 
 def test_the_csv_export_defuses_formulas_in_titles_and_names(alice, alice_client, register_work):
-    """Issue 19, point 2: a title an attacker wrote must not run in the operator's spreadsheet."""
+    """Formula injection: a title an attacker wrote must not run in the operator's spreadsheet."""
     alice.display_name = "@SUM(1+1)"
     alice.save()
     work = register_work(alice, seed=107, title='=HYPERLINK("http://evil.example","x")')

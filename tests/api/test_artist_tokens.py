@@ -1,4 +1,4 @@
-"""Artists' personal API tokens (issue 19, point 4): stored only as a digest, with an expiry,
+"""Artists' personal API tokens: stored only as a digest, with an expiry,
 revocable by the artist and by operators; plain tokens made before become digests."""
 
 import hashlib

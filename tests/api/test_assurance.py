@@ -1,4 +1,4 @@
-"""Only the rights holder can say yes (issue 15), end to end through the API: a permission
+"""Only the rights holder can say yes (assurance), end to end through the API: a permission
 counts only from a verified claim, a restriction from any; a later, less sure claim cannot
 freeze an earlier work."""
 

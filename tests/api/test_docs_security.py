@@ -1,5 +1,5 @@
 """The API docs come from this site only, and the admin and the docs send a content security
-policy (issue 19, point 7)."""
+policy."""
 
 import re
 

@@ -1,4 +1,5 @@
-"""Gatekeeper rule 4: reservations deny an item even when no registered work matches it."""
+"""The gatekeeper's rule *embedded reservations*: reservations deny an item even when no
+registered work matches it."""
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile

@@ -131,6 +131,7 @@ def test_two_phase_items_are_decided_exactly_as_json_ones(acme_api, mixed, run_p
         "unreadable": "invalid",
     }
     receipts = [Screening.objects.get(pk=pk).receipt for pk in (one_phase, two_phase)]
+    assert receipts[0] is not None and receipts[1] is not None
     assert receipts[0]["counts"] == receipts[1]["counts"]
     assert receipts[0]["chunks"][0][2] == receipts[1]["chunks"][0][2]  # the same decisions digest
 

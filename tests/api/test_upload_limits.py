@@ -1,4 +1,4 @@
-"""What uploads may cost (issue 19, point 8): bytes and pixels per request, and per artist or
+"""What uploads may cost (in Celery tasks): bytes and pixels per request, and per artist or
 organization per hour, counted from the images' headers before anything is decoded."""
 
 import io

@@ -1,4 +1,4 @@
-"""Uploads handled by Celery tasks (issue 19, point 8): the request stores the files and
+"""Uploads handled by Celery tasks: the request stores the files and
 answers at once; no web worker decodes an image. An artist's file has a status URL of its own;
 a screened file is fingerprinted when the worker decides its chunk."""
 

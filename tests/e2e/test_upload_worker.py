@@ -1,5 +1,5 @@
 """End to end: an artist's upload through the live API, the broker and a real worker process
-(issue 19, point 8): answered 202 at once, registered by the worker, read at the status URL."""
+(a Celery task): answered 202 at once, registered by the worker, read at the status URL."""
 
 import pytest
 import requests

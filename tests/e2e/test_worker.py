@@ -195,7 +195,7 @@ def test_a_worker_killed_mid_screening_still_finishes_with_one_result_per_item(w
 def test_laundered_consent_is_denied_through_the_client_until_staff_verify(
     worker, live_server, register_work, tmp_path
 ):
-    """Issue 15: an unverified account registers someone's picture and allows it; the AI team's
+    """Assurance: an unverified account registers someone's picture and allows it; the AI team's
     client run gets `denied` (consent_unverified), and `allowed` once staff verified her."""
     mallory = ArtistFactory.create(user__username="mallory", display_name="Mallory")
     work = register_work(mallory, seed=1, allow=["ai_training"], license="CC-BY-4.0")

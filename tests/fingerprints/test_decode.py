@@ -1,4 +1,5 @@
-"""Safe decoding (issue 2): every bad file gives ImageDecodeError; normalization holds."""
+"""Safe decoding (the gatekeeper's rule *fail closed*): every bad file gives
+ImageDecodeError; normalization holds."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from registry.models import Artist
+from registry.selectors.accounts import artist_by_username
 from registry.services.sites import site_register, site_verify
 
 
@@ -21,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--verified", action="store_true", help="staff checked control")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        artist = Artist.objects.filter(user__username=options["username"]).first()
+        artist = artist_by_username(options["username"])
         if artist is None:
             raise CommandError(f"No artist has the login name {options['username']!r}.")
         try:

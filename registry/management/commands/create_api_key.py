@@ -3,7 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from registry.models import Organization
+from registry.selectors.accounts import organization_by_name
 from registry.services.organizations import api_key_create
 
 
@@ -15,9 +15,8 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="", help="a label for the key")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            organization = Organization.objects.get(name=options["organization"])
-        except Organization.DoesNotExist:
-            raise CommandError(f"No organization is named {options['organization']!r}.") from None
+        organization = organization_by_name(options["organization"])
+        if organization is None:
+            raise CommandError(f"No organization is named {options['organization']!r}.")
         _, secret = api_key_create(organization=organization, name=options["name"])
         self.stdout.write(secret)

@@ -4,7 +4,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from registry.models import Artist
+from registry.selectors.accounts import artist_by_username
 from registry.services.tokens import artist_token_create
 
 
@@ -22,10 +22,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            artist = Artist.objects.get(user__username=options["username"])
-        except Artist.DoesNotExist:
-            raise CommandError(f"No artist has the user name {options['username']!r}.") from None
+        artist = artist_by_username(options["username"])
+        if artist is None:
+            raise CommandError(f"No artist has the user name {options['username']!r}.")
         try:
             token, secret = artist_token_create(
                 artist=artist, name=options["name"], days=options["days"]

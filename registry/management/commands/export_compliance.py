@@ -1,11 +1,11 @@
 from pathlib import Path
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from registry.exports.kinds import CONTENT_TYPES, KINDS, UnknownExport, parse_moment, prepare_export
-from registry.models import Organization, Screening
+from registry.selectors.accounts import organization_by_name
 from registry.selectors.compliance import ExportScope
 
 
@@ -27,10 +27,9 @@ class Command(BaseCommand):
         parser.add_argument("--out", required=True, type=Path, help="the file to write")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            organization = Organization.objects.get(name=options["organization"])
-        except Organization.DoesNotExist:
-            raise CommandError(f"No organization is named {options['organization']!r}.") from None
+        organization = organization_by_name(options["organization"])
+        if organization is None:
+            raise CommandError(f"No organization is named {options['organization']!r}.")
         try:
             scope = ExportScope(
                 organization=organization,
@@ -39,7 +38,7 @@ class Command(BaseCommand):
                 screening_ids=tuple(options["screening"]),
             )
             prepared = prepare_export(options["kind"], options["format"], scope)
-        except Screening.DoesNotExist:
+        except ObjectDoesNotExist:  # a screening that is not the organization's
             raise CommandError(f"{organization} has no such screening.") from None
         except UnknownExport as error:
             raise CommandError(str(error)) from None

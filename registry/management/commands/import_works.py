@@ -2,14 +2,18 @@ import json
 from argparse import ArgumentParser
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from registry.fingerprints import ImageDecodeError
-from registry.models import Artist, Purpose
+from registry.optout.purposes import PURPOSES
+from registry.selectors.accounts import artist_by_username
 from registry.services.works import title_from_filename, work_register
+
+if TYPE_CHECKING:
+    from registry.models import Artist
 
 # Inside folders only image files are taken, so sidecar files (.json, .txt) are not reported.
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
@@ -40,16 +44,15 @@ class Command(BaseCommand):
             "--allow",
             action="append",
             default=[],
-            choices=Purpose.values,
+            choices=PURPOSES,
             help="a purpose the works are allowed for (repeatable); others follow the defaults",
         )
         parser.add_argument("--license", default="", help="SPDX licence id, e.g. CC-BY-4.0")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            artist = Artist.objects.get(user__username=options["artist"])
-        except Artist.DoesNotExist:
-            raise CommandError(f"No artist has the username {options['artist']!r}.") from None
+        artist = artist_by_username(options["artist"])
+        if artist is None:
+            raise CommandError(f"No artist has the username {options['artist']!r}.")
         failures = 0
         for path in image_paths(options["paths"]):
             result = self._import_one(artist, path, options["allow"], options["license"])
@@ -59,7 +62,7 @@ class Command(BaseCommand):
             self.stderr.write(f"{failures} file(s) were not imported.")
 
     def _import_one(
-        self, artist: Artist, path: Path, allow: list[str], license: str
+        self, artist: "Artist", path: Path, allow: list[str], license: str
     ) -> dict[str, Any]:
         try:
             data = path.read_bytes()

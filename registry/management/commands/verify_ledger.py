@@ -1,5 +1,4 @@
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -7,20 +6,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from registry.attestations import first_bad_attestation
 from registry.exports.ledger_check import LedgerExportError, verify_ledger_export
-from registry.ledger import LedgerEntry, first_broken_link
+from registry.ledger import first_broken_link
 from registry.ledger_replay import replay
-from registry.models import ConsentEvent
 from registry.receipts import ReceiptError, load_public_key
+from registry.selectors.ledger import ledger_rows, registry_version
 from registry.selectors.ledger_check import first_difference, receipt_problem
 from registry.signing import receipt_signing_key
-
-
-def stored_entries() -> Iterator[LedgerEntry]:
-    rows = ConsentEvent.objects.order_by("sequence").values_list(
-        "sequence", "kind", "artist_id", "work_id", "payload", "created_at", "previous_hash", "hash"
-    )
-    for row in rows.iterator(chunk_size=10_000):
-        yield LedgerEntry(*row)
 
 
 class Command(BaseCommand):
@@ -53,22 +44,22 @@ class Command(BaseCommand):
             key_file = options["key_file"]
             self._verify_export(Path(options["export"]), Path(key_file) if key_file else None)
             return
-        broken = first_broken_link(stored_entries())
+        broken = first_broken_link(ledger_rows())
         if broken is not None:
             raise CommandError(f"The ledger is broken at event {broken.sequence}: {broken.reason}.")
-        bad = first_bad_attestation(stored_entries())
+        bad = first_bad_attestation(ledger_rows())
         if bad is not None:
             raise CommandError(
                 f"The platform attestation in event {bad.sequence} does not verify: {bad.reason}."
             )
-        difference = first_difference(replay(stored_entries()))
+        difference = first_difference(replay(ledger_rows()))
         if difference is not None:
             raise CommandError(f"The tables differ from the ledger: {difference}.")
         if options["receipts"] is not None:
             key_file = options["key_file"]
             self._verify_receipts(Path(options["receipts"]), Path(key_file) if key_file else None)
-        head = ConsentEvent.objects.order_by("-sequence").first()
-        if head is None:
+        head = registry_version()
+        if head.sequence == 0:
             self.stdout.write("The ledger is empty.")
         else:
             self.stdout.write(f"The ledger holds: {head.sequence} events, head hash {head.hash}.")

@@ -1,0 +1,119 @@
+"""Reasons as data: the gatekeeper writes codes with their arguments, words are made at the
+edge, and texts stored before read back as the same reasons."""
+
+import pytest
+from django.utils import translation
+
+from registry.exports.labels import reason_label
+from registry.gatekeeper import (
+    MAX_REASON_TEXT,
+    REASONS_CUT,
+    Credit,
+    MatchedWork,
+    Reason,
+    ReasonCode,
+    WorkPermit,
+    decide,
+    invalid,
+    parse_reasons,
+    reason_kinds,
+)
+from registry.selectors.decisions import WEAK_IMAGE
+
+
+def matched(*work_ids):
+    return [MatchedWork(work_id, "original", {"phash": 0}) for work_id in work_ids]
+
+
+def credit(work_id):
+    return Credit("Alice", "Alice", f"Work {work_id}", work_id, "", "CC-BY-4.0", "")
+
+
+@pytest.mark.parametrize(
+    ("decision", "text", "kinds"),
+    [
+        ("allowed", "work 1: allowed; work 3: licensed", ["allowed", "licensed"]),
+        ("denied", "work 2: not_allowed; work 4: not_allowed", ["not_allowed"]),
+        (
+            "denied",
+            'reserved by http:X-Robots-Tag "noai"',
+            ['reserved by http:X-Robots-Tag "noai"'],
+        ),
+        (
+            "denied",
+            "work 7: consent_unverified (self_asserted, below verified)",
+            ["consent_unverified (self_asserted, below verified)"],
+        ),
+        ("denied", "no credit on record for work 5", ["no credit on record"]),
+        ("denied", "work 9: terms unknown", ["terms unknown"]),
+        ("unregistered", "no registered work matches", ["no registered work matches"]),
+        ("invalid", "malformed fingerprint: phash: not hex", ["malformed fingerprint"]),
+        ("invalid", WEAK_IMAGE, [WEAK_IMAGE]),
+    ],
+)
+def test_a_stored_text_reads_back_as_reasons_that_write_the_same_text(decision, text, kinds):
+    reasons = parse_reasons(decision, text)
+    assert "; ".join(reason.text() for reason in reasons) == text
+    assert reason_kinds(decision, text) == kinds
+
+
+def test_the_gatekeeper_gives_codes_with_their_work_and_argument():
+    permits = {
+        1: WorkPermit(True, "allowed", "CC-BY-4.0", "self_asserted"),
+        2: WorkPermit(False, "not_allowed", ""),
+    }
+    decision = decide(matched(1, 2), permits, {1: credit(1)}, reservations=["iptc:x"])
+
+    assert decision.decision == "denied"
+    assert decision.reasons == (
+        Reason(ReasonCode.RESERVED, detail="iptc:x"),
+        Reason(ReasonCode.CONSENT_UNVERIFIED, 1, "self_asserted, below verified"),
+        Reason(ReasonCode.NOT_ALLOWED, 2),
+    )
+    assert decision.reason == (
+        "reserved by iptc:x; work 1: consent_unverified (self_asserted, below verified); "
+        "work 2: not_allowed"
+    )
+
+
+def test_a_long_reason_is_stored_whole_reasons_first_and_no_fragment_is_counted():
+    signals = [f'xmp:plus:DataMining "{"x" * 60}" ({n})' for n in range(20)]
+    decision = decide(matched(), {}, {}, reservations=signals)
+
+    stored = decision.stored_reason
+    assert len(decision.reason) > MAX_REASON_TEXT >= len(stored)
+    assert stored.endswith("; " + REASONS_CUT)
+    kinds = reason_kinds("denied", stored)
+    assert kinds and all(kind in [f"reserved by {s}" for s in signals] for kind in kinds)
+
+
+def test_an_invalid_item_keeps_its_code_and_the_parsers_message():
+    decision = invalid("malformed fingerprint: pdq: wrong length")
+    assert decision.reasons == (Reason(ReasonCode.MALFORMED, detail="pdq: wrong length"),)
+    assert decision.reason == "malformed fingerprint: pdq: wrong length"
+
+
+def test_reason_words_come_in_both_languages():
+    kind = "consent_unverified (self_asserted, below verified)"
+    with translation.override("en"):
+        assert reason_label(kind) == (
+            "allowed only by a claim less sure than the screening accepts "
+            "(self_asserted, below verified)"
+        )
+        assert reason_label(ReasonCode.NOT_ALLOWED) == "not allowed by the artist"
+    with translation.override("zh-hans"):
+        assert reason_label(kind).startswith("仅由核验级别低于本次筛查要求的权利声明许可")
+        assert reason_label(ReasonCode.NOT_ALLOWED) != "not allowed by the artist"
+
+
+def test_a_report_counts_every_reason_of_a_row_whose_text_was_cut():
+    from registry.exports.reasons import count_reasons
+
+    signals = [f'xmp:plus:DataMining "{"x" * 60}" ({n})' for n in range(20)]
+    decision = decide(matched(), {}, {}, reservations=signals)
+    data = [reason.as_dict() for reason in decision.reasons]
+
+    counts = count_reasons([("denied", decision.stored_reason, data, 1)])
+    assert len(counts) == 20 and set(counts.values()) == {1}
+    # Without the data, only the reasons the text kept are counted; never a fragment.
+    assert 0 < len(count_reasons([("denied", decision.stored_reason, None, 1)])) < 20
