@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("registry", "0009_pending_upload"),
+        ("registry", "0011_platform_attestations"),
     ]
 
     operations = [
