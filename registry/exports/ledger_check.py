@@ -1,7 +1,8 @@
 """Verifying an exported consent ledger offline, in plain Python (no Django, no database).
 
 It recomputes every hash of the chain, requires sequences 1, 2, 3, ... without gaps, checks
-that the checkpoint names the last event, and verifies the checkpoint's Ed25519 signature.
+that the checkpoint names the last event, verifies the checkpoint's Ed25519 signature, and
+verifies each platform attestation's signature with the key it carries.
 An organization's export withholds some events (sequence and hashes only): they link the
 chain like any other, and the signed checkpoint names which were withheld.
 """
@@ -14,6 +15,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from registry.attestations import BadAttestation, first_bad_attestation
 from registry.ledger import LedgerEntry, WithheldSequences, first_broken_link
 from registry.receipts import ReceiptError, key_id, verify
 
@@ -131,10 +133,18 @@ def _withheld(record: dict[str, Any], number: int) -> LedgerEntry:
 def verify_ledger_export(lines: Iterable[str], public_key: Ed25519PublicKey) -> VerifiedExport:
     """Raise LedgerExportError naming the first broken entry; else what the export proves."""
     reader = _Reader(lines)
-    broken = first_broken_link(reader.entries())
+    attestations = _AttestationCheck()
+    broken = first_broken_link(attestations.watch(reader.entries()))
     if broken is not None:
         raise LedgerExportError(
             f"The ledger is broken at event {broken.sequence}: {broken.reason}."
+        )
+    # After the chain: an edited line is named as edited first; this catches an attestation
+    # whose signature never verified though the chain over it is whole.
+    if attestations.bad is not None:
+        raise LedgerExportError(
+            f"The platform attestation in event {attestations.bad.sequence} does not verify: "
+            f"{attestations.bad.reason}."
         )
     checkpoint = reader.checkpoint
     if checkpoint is None:
@@ -158,6 +168,19 @@ def verify_ledger_export(lines: Iterable[str], public_key: Ed25519PublicKey) -> 
         checkpoint_time=str(checkpoint.get("time", "")),
         key_id=key_id(public_key),
     )
+
+
+class _AttestationCheck:
+    """Checks each event's platform attestation as the entries stream past (read once)."""
+
+    def __init__(self) -> None:
+        self.bad: BadAttestation | None = None
+
+    def watch(self, entries: Iterable[LedgerEntry]) -> Iterator[LedgerEntry]:
+        for entry in entries:
+            if self.bad is None:
+                self.bad = first_bad_attestation([entry])
+            yield entry
 
 
 def _check_checkpoint(checkpoint: dict[str, Any], last: LedgerEntry | None) -> None:

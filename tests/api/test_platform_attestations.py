@@ -8,13 +8,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from registry.attestations import first_bad_attestation, sign_statement
+from registry.exports.ledger import ledger_jsonl
+from registry.exports.ledger_check import LedgerExportError, verify_ledger_export
 from registry.ledger import LedgerEntry
 from registry.models import Assurance, ConsentEvent, ConsentEventKind, OrganizationKind, Work
 from registry.receipts import public_pem
-from registry.services.artists import artist_link_save
+from registry.services.artists import artist_link_save, work_assurance_set
 from registry.services.organizations import organization_kind_set
+from registry.signing import receipt_signing_key
 from tests.api.conftest import api_client, artist_client, image_bytes, item
 from tests.api.test_assurance import _decided, _upload
 from tests.factories import OrganizationFactory
@@ -315,3 +319,27 @@ def test_the_schema_documents_the_attestation_endpoint(db, client):
     assert {"200", "201", "400", "401", "403", "404"} <= set(operation["responses"])
     statement = schema["components"]["schemas"]["StatementDoc"]
     assert set(statement["required"]) == {"artist", "profile_url", "post_url", "issued_at"}
+
+
+def test_an_attestation_recorded_without_a_valid_signature_fails_both_ledger_checks(
+    linked_mallory, platform_key, tmp_path
+):
+    """A registry that wrote a forged attestation into its own ledger, chain and all: the
+    platform's signature, which it cannot make, gives it away online and offline."""
+    work_id = _upload(linked_mallory, seed=52)
+    statement = _statement(linked_mallory, work=work_id)
+    forged = {
+        "statement": statement,
+        "signature": sign_statement(statement, Ed25519PrivateKey.generate()),
+        "public_key": public_pem(platform_key.public_key()),
+    }
+    work_assurance_set(
+        work=Work.objects.get(pk=work_id), method="platform", evidence="x", attestation=forged
+    )
+    sequence = _assurance_events().get(work_id=work_id).sequence
+
+    with pytest.raises(CommandError, match=f"attestation in event {sequence} does not verify"):
+        call_command("verify_ledger")
+    export = "".join(ledger_jsonl()).splitlines()
+    with pytest.raises(LedgerExportError, match=f"attestation in event {sequence} does not verify"):
+        verify_ledger_export(export, receipt_signing_key().public_key())
