@@ -133,3 +133,18 @@ def test_resolving_a_dispute_removes_the_losing_registration(alice, bob, acme, r
         dispute_resolve(
             dispute=dispute, resolution=DisputeResolution.DISTINCT, resolved_by=operator
         )
+
+
+def test_a_plain_work_is_matched_by_its_exact_copy_only(alice):
+    from tests.api.test_upload_tasks import plain_png
+
+    data = plain_png()
+    registration = work_register(artist=alice, data=data, title="Sky")
+
+    assert "exact copies only" in registration.notice
+    assert not registration.work.fingerprints.exists()
+    (exact,) = match_fingerprints([fingerprint_image(data)])
+    assert [(match.work_id, match.exact) for match in exact] == [(registration.work.pk, True)]
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(data)).save(buffer, format="JPEG", quality=80)
+    assert match_fingerprints([fingerprint_image(buffer.getvalue())]) == [[]]

@@ -39,7 +39,12 @@ from registry.models import (
     WorkScreening,
 )
 from registry.selectors.terms import effective_terms
-from registry.selectors.uploads import problem_sentence
+from registry.selectors.uploads import (
+    exact_copies_only,
+    exact_copies_only_sentence,
+    problem_sentence,
+    with_results,
+)
 from registry.services.pending_uploads import pending_uploads_create
 from registry.services.terms import default_terms_set, terms_set
 
@@ -96,6 +101,9 @@ class UploadOut(serializers.Serializer):
     )
     error = serializers.SerializerMethodField(help_text="Once refused: why, in a sentence")
     detail = serializers.CharField(help_text="The decoder's or the registry's own words")
+    notice = serializers.SerializerMethodField(
+        help_text="Once registered: why only exact copies of the work will be matched, if so"
+    )
 
     def get_url(self, upload: PendingUpload) -> str:
         path = reverse("api-artist-upload", args=[upload.pk])
@@ -104,6 +112,9 @@ class UploadOut(serializers.Serializer):
 
     def get_error(self, upload: PendingUpload) -> str | None:
         return problem_sentence(upload) if upload.problem else None
+
+    def get_notice(self, upload: PendingUpload) -> str | None:
+        return exact_copies_only_sentence() if exact_copies_only(upload) else None
 
 
 def _own_work(request: Request, work_id: int) -> Work:
@@ -191,7 +202,7 @@ class UploadListApi(ArtistApi):
         summary="Your uploaded files, newest first: processing, registered or refused",
     )
     def get(self, request: Request) -> Response:
-        uploads = PendingUpload.objects.filter(artist=artist_of(request)).select_related("work")
+        uploads = with_results(PendingUpload.objects.filter(artist=artist_of(request)))
         if "batch" in request.query_params:
             try:
                 batch = uuid.UUID(request.query_params["batch"])
@@ -211,7 +222,7 @@ class UploadDetailApi(ArtistApi):
     )
     def get(self, request: Request, upload_id: int) -> Response:
         pending = get_object_or_404(
-            PendingUpload.objects.select_related("work"), pk=upload_id, artist=artist_of(request)
+            with_results(PendingUpload.objects.all()), pk=upload_id, artist=artist_of(request)
         )
         return Response(UploadOut(pending, context={"request": request}).data)
 

@@ -84,6 +84,14 @@ class ItemDoc(serializers.Serializer):
     pdq = serializers.CharField(help_text="256-bit PDQ hash, 64 hex digits.")
     pdq_quality = serializers.IntegerField()
     descriptor = serializers.CharField(help_text="Verification descriptor, hex.")
+    regions = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        max_length=4,
+        help_text="Version 3: up to 4 parts of the image searched on their own (a picture "
+        "inside a screenshot, a meme, a collage): box (left, top, right, bottom in "
+        "thousandths), phash, dhash, descriptor.",
+    )
     embedded = serializers.DictField(
         required=False,
         help_text="Reservations embedded in the image (IPTC plus:DataMining, C2PA "

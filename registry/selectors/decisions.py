@@ -1,5 +1,6 @@
 """Deciding screened items: fingerprints in, one gatekeeper decision per item out."""
 
+import logging
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
@@ -14,10 +15,12 @@ from registry.matching.rules import is_weak
 from registry.models import Organization, Work, WorkSourceUrl
 from registry.optout import PrefixError, url_digest
 from registry.selectors.consent import Permit, permits_for
-from registry.selectors.matching import WorkMatch, match_fingerprints
+from registry.selectors.matching import ItemMatches, WorkMatch, match_items
 from registry.selectors.reservations import reservations_for
 
+logger = logging.getLogger(__name__)
 WEAK_IMAGE = "the image carries too little information to match reliably"
+OVER_BUDGET = "the image has more candidate works than one item may verify"
 
 
 def work_url(work_id: int) -> str:
@@ -82,10 +85,20 @@ def decide_items(
     a permission from a claim below `min_assurance` counts for nothing (`consent_unverified`)."""
     parsed = [_parse(item) for item in items]
     fingerprints = [entry for entry in parsed if isinstance(entry, ImageFingerprint)]
-    found = iter(match_fingerprints(fingerprints))
-    matches_of = [next(found) if isinstance(entry, ImageFingerprint) else [] for entry in parsed]
+    found = iter(match_items(fingerprints))
+    results = [
+        next(found) if isinstance(entry, ImageFingerprint) else ItemMatches([]) for entry in parsed
+    ]
+    # Over its verification budget an item may match a work left unverified: fail closed.
+    over = [result.over_budget for result in results]
+    if any(over):
+        logger.warning("%d of %d items over the verification budget", sum(over), len(items))
+    decided = [
+        invalid(OVER_BUDGET) if flag else entry for entry, flag in zip(parsed, over, strict=True)
+    ]
+    matches_of = [result.matches for result in results]
     return _decide(
-        parsed,
+        decided,
         matches_of,
         items,
         organization=organization,

@@ -243,41 +243,98 @@ def _closeness(match: WorkMatch) -> tuple[bool, float]:
     return (not match.exact, float(match.distances.get("phash", 0)))
 
 
+@dataclass(frozen=True)
+class ItemMatches:
+    """What one query item matched, and whether it ran out of its verification budget."""
+
+    matches: list[WorkMatch]
+    # More candidates than MatchingConfig.max_verifications: the unverified ones might be
+    # the item's work, so the item must not be decided on what was verified (fail closed).
+    over_budget: bool = False
+
+
 def match_fingerprints(
     fingerprints: Sequence[ImageFingerprint], *, index: RegistryIndex | None = None
 ) -> list[list[WorkMatch]]:
     """For each fingerprint, every active registered work it matches (best variant per work)."""
+    return [item.matches for item in match_items(fingerprints, index=index)]
+
+
+def match_items(
+    fingerprints: Sequence[ImageFingerprint], *, index: RegistryIndex | None = None
+) -> list[ItemMatches]:
+    """`match_fingerprints`, with each item's verification budget enforced and reported.
+
+    Candidates are grouped per work: a work's variants are verified nearest pHash first and
+    the first that matches settles the work, so its other variants cost nothing.
+    """
     if not fingerprints:
         return []
     index = index or shared_index()
     index.sync()
-    count = len(fingerprints)
+    # Each item is searched as a whole and by its regions (fingerprints.regions).
+    searched = [fingerprint.searched() for fingerprint in fingerprints]
+    owner = [(item, k) for item, hashes in enumerate(searched) for k in range(len(hashes))]
+    count = len(owner)
     candidates = index.search(
-        np.fromiter((fp.hashes.phash for fp in fingerprints), dtype=np.uint64, count=count),
-        np.fromiter((fp.hashes.dhash for fp in fingerprints), dtype=np.uint64, count=count),
+        np.fromiter((h.phash for hashes in searched for h in hashes), dtype=np.uint64, count=count),
+        np.fromiter((h.dhash for hashes in searched for h in hashes), dtype=np.uint64, count=count),
     )
-    rows = list(
-        zip(
-            candidates.query_index.tolist(),
-            candidates.work_id.tolist(),
-            [VARIANTS[number] for number in candidates.variant.tolist()],
-            strict=True,
-        )
+    per_item: list[dict[int, list[tuple[str, int]]]] = [defaultdict(list) for _ in fingerprints]
+    for row, work_id, number in zip(
+        candidates.query_index.tolist(),
+        candidates.work_id.tolist(),
+        candidates.variant.tolist(),
+        strict=True,
+    ):
+        item, k = owner[int(row)]
+        per_item[item][int(work_id)].append((VARIANTS[number], k))
+    hashes = _candidate_hashes(
+        {
+            (work_id, variant)
+            for works in per_item
+            for work_id, pairs in works.items()
+            for variant, _ in pairs
+        }
     )
-    hashes = _candidate_hashes({(work_id, variant) for _, work_id, variant in rows})
-    found: list[list[WorkMatch]] = [[] for _ in fingerprints]
-    for query, work_id, variant in rows:
-        candidate = hashes.get((work_id, variant))
-        if candidate is None:  # removed since the index last synced
-            continue
-        artist_id, candidate_hashes = candidate
-        verdict = verify(fingerprints[int(query)].hashes, candidate_hashes, index.config)
-        if verdict.matched:
-            found[int(query)].append(
-                WorkMatch(int(work_id), artist_id, variant, dict(verdict.distances))
-            )
+    budget = index.config.max_verifications
+    items = [
+        _verify_item(own, works, hashes, index.config, budget)
+        for own, works in zip(searched, per_item, strict=True)
+    ]
     exact = _exact_matches(fingerprints)
-    for position, fingerprint in enumerate(fingerprints):
+    for result, fingerprint in zip(items, fingerprints, strict=True):
         for work_id, artist_id in exact.get(fingerprint.sha256, []):
-            found[position].append(WorkMatch(work_id, artist_id, "original", {"sha256": 0}, True))
-    return [_best_per_work(matches) for matches in found]
+            result.matches.append(WorkMatch(work_id, artist_id, "original", {"sha256": 0}, True))
+    return [ItemMatches(_best_per_work(result.matches), result.over_budget) for result in items]
+
+
+def _verify_item(
+    searched: list[Hashes],
+    works: dict[int, list[tuple[str, int]]],
+    hashes: dict[tuple[int, str], tuple[int, Hashes]],
+    config: MatchingConfig,
+    budget: int,
+) -> ItemMatches:
+    """Verify an item's candidates, nearest first within each work, up to `budget` of them.
+
+    `searched` are the item's hashes (whole, then regions); each candidate names the one
+    that found it."""
+    found: list[WorkMatch] = []
+    spent = 0
+    for work_id in sorted(works):
+        present = [
+            (variant, k, searched[k], hashes[work_id, variant])
+            for variant, k in works[work_id]
+            if (work_id, variant) in hashes
+        ]
+        present.sort(key=lambda entry: (entry[3][1].phash ^ entry[2].phash).bit_count())
+        for variant, k, query, (artist_id, candidate_hashes) in present:
+            if spent >= budget:
+                return ItemMatches(found, over_budget=True)
+            spent += 1
+            verdict = verify(query, candidate_hashes, config, region=k > 0, variant=variant)
+            if verdict.matched:
+                found.append(WorkMatch(work_id, artist_id, variant, dict(verdict.distances)))
+                break
+    return ItemMatches(found)
