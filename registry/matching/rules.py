@@ -11,7 +11,8 @@ distinct drawings on white collide under 64-bit hashes. Plain Python, no Django.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 
 from registry.fingerprints import FINGERPRINT_VERSION, Hashes, ImageFingerprint
 from registry.fingerprints.comparison import compare
@@ -197,3 +198,67 @@ def closest_work(verdicts: dict[int, Verdict]) -> int | None:
     """The work whose best matched variant scored lowest: the one a re-post is credited to."""
     matched = {work: verdict.score for work, verdict in verdicts.items() if verdict.matched}
     return min(matched, key=lambda work: matched[work]) if matched else None
+
+
+@dataclass(frozen=True)
+class ItemVerdicts:
+    """What one query item matched: per work, the variant and verdict that settled it."""
+
+    matched: dict[int, tuple[str, Verdict]] = field(default_factory=dict)
+    # More candidates than `max_verifications`: the unverified ones might be the item's
+    # work, so the item must not be decided on what was verified (fail closed).
+    over_budget: bool = False
+    spent: int = 0  # descriptor comparisons made
+
+
+def verify_item(
+    searched: Sequence[Hashes],
+    candidates: Mapping[int, Sequence[tuple[str, int, Hashes]]],
+    config: MatchingConfig = DEFAULT_MATCHING,
+) -> ItemVerdicts:
+    """Verify one item's candidates, up to `config.max_verifications` comparisons.
+
+    `searched` are the item's hashes, the whole query first, then its regions;
+    `candidates` maps each candidate work to its (variant, index into `searched` of the
+    hashes that found it, the variant's registered hashes).
+
+    Candidates within `phash_radius` (of the whole query or of a region) are verified
+    first, work by work in id order, each work's variants nearest first; the first that
+    matches settles the work. All of them must fit the budget, else the item is over budget
+    (decided invalid, fail closed). Candidates found by the whole query's dHash only are
+    then verified nearest dHash first with what the budget has left: dHash codes of sprites
+    and icons on flat backgrounds cluster (up to 950 candidates an item on the DEV set), and
+    those the budget does not reach are not candidates. A region's dHash-only candidates are
+    never verified: a region matches as a near copy, so pHash finds it.
+    The same function decides in the registry and in bench.accuracy."""
+    found_by_phash: dict[int, list[tuple[int, str, int, Hashes]]] = {}
+    found_by_dhash: list[tuple[int, int, str, Hashes]] = []
+    for work_id, pairs in candidates.items():
+        for variant, k, registered in pairs:
+            phash = (registered.phash ^ searched[k].phash).bit_count()
+            if phash <= config.phash_radius:
+                found_by_phash.setdefault(work_id, []).append((phash, variant, k, registered))
+            elif k == 0:
+                dhash = (registered.dhash ^ searched[0].dhash).bit_count()
+                found_by_dhash.append((dhash, work_id, variant, registered))
+    matched: dict[int, tuple[str, Verdict]] = {}
+    spent = 0
+    for work_id in sorted(found_by_phash):
+        for _, variant, k, registered in sorted(found_by_phash[work_id], key=lambda f: f[0]):
+            if spent >= config.max_verifications:
+                return ItemVerdicts(matched, over_budget=True, spent=spent)
+            spent += 1
+            verdict = verify(searched[k], registered, config, region=k > 0, variant=variant)
+            if verdict.matched:
+                matched[work_id] = (variant, verdict)
+                break
+    for _, work_id, variant, registered in sorted(found_by_dhash, key=lambda f: (f[0], f[1])):
+        if spent >= config.max_verifications:
+            break
+        if work_id in matched:
+            continue
+        spent += 1
+        verdict = verify(searched[0], registered, config, variant=variant)
+        if verdict.matched:
+            matched[work_id] = (variant, verdict)
+    return ItemVerdicts(matched, spent=spent)

@@ -18,7 +18,7 @@ from django.db.models import Case, Value, When
 from registry.fingerprints import VARIANTS, Hashes, ImageFingerprint, to_unsigned64
 from registry.ledger import GENESIS_HASH
 from registry.matching.matcher import VARIANT_NUMBER, CandidateIndex, Candidates
-from registry.matching.rules import DEFAULT_MATCHING, MatchingConfig, verify
+from registry.matching.rules import DEFAULT_MATCHING, MatchingConfig, verify_item
 from registry.models import ConsentEvent, ConsentEventKind, Fingerprint, Work
 from registry.selectors.ledger import RegistryVersion, registry_version
 
@@ -297,9 +297,8 @@ def match_items(
             for variant, _ in pairs
         }
     )
-    budget = index.config.max_verifications
     items = [
-        _verify_item(own, works, hashes, index.config, budget)
+        _verify_item(own, works, hashes, index.config)
         for own, works in zip(searched, per_item, strict=True)
     ]
     exact = _exact_matches(fingerprints)
@@ -314,27 +313,20 @@ def _verify_item(
     works: dict[int, list[tuple[str, int]]],
     hashes: dict[tuple[int, str], tuple[int, Hashes]],
     config: MatchingConfig,
-    budget: int,
 ) -> ItemMatches:
-    """Verify an item's candidates, nearest first within each work, up to `budget` of them.
-
-    `searched` are the item's hashes (whole, then regions); each candidate names the one
-    that found it."""
-    found: list[WorkMatch] = []
-    spent = 0
-    for work_id in sorted(works):
-        present = [
-            (variant, k, searched[k], hashes[work_id, variant])
-            for variant, k in works[work_id]
+    """Verify an item's candidates (rules.verify_item); `searched` are the item's hashes
+    (whole, then regions), each candidate names the one that found it."""
+    candidates = {
+        work_id: [
+            (variant, k, hashes[work_id, variant][1])
+            for variant, k in pairs
             if (work_id, variant) in hashes
         ]
-        present.sort(key=lambda entry: (entry[3][1].phash ^ entry[2].phash).bit_count())
-        for variant, k, query, (artist_id, candidate_hashes) in present:
-            if spent >= budget:
-                return ItemMatches(found, over_budget=True)
-            spent += 1
-            verdict = verify(query, candidate_hashes, config, region=k > 0, variant=variant)
-            if verdict.matched:
-                found.append(WorkMatch(work_id, artist_id, variant, dict(verdict.distances)))
-                break
-    return ItemMatches(found)
+        for work_id, pairs in works.items()
+    }
+    result = verify_item(searched, candidates, config)
+    found = [
+        WorkMatch(work_id, hashes[work_id, variant][0], variant, dict(verdict.distances))
+        for work_id, (variant, verdict) in result.matched.items()
+    ]
+    return ItemMatches(found, result.over_budget)

@@ -11,7 +11,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from registry.assurance import rank
-from registry.fingerprints import WorkFingerprints, fingerprint_work, to_signed64
+from registry.fingerprints import (
+    FINGERPRINT_VERSION,
+    WorkFingerprints,
+    fingerprint_work,
+    to_signed64,
+)
 from registry.matching.rules import is_weak
 from registry.models import (
     Artist,
@@ -185,6 +190,27 @@ def work_register(
         disputes = _open_disputes(work, claims)
     notice = exact_copies_only_sentence() if is_weak(fingerprints.image) else ""
     return Registration(work=work, disputes=disputes, notice=notice)
+
+
+@transaction.atomic
+def work_refingerprint(*, work: Work) -> bool:
+    """Fingerprint a registered work again with this version's algorithm, from its stored
+    image: fingerprints of two versions are not comparable. True when its fingerprints were
+    replaced; False when it was at this version already. A work the weak-image gate now
+    refuses keeps no perceptual fingerprints (exact copies only), as at registration.
+    Raises ImageDecodeError, and changes nothing, when the stored image cannot be read."""
+    work = Work.objects.select_for_update().get(pk=work.pk)
+    if work.fingerprint_version == FINGERPRINT_VERSION:
+        return False
+    with work.image.open("rb") as stored:
+        fingerprints = fingerprint_work(stored.read())
+    work.fingerprints.all().delete()
+    if not is_weak(fingerprints.image):
+        Fingerprint.objects.bulk_create(_fingerprint_rows(work, fingerprints))
+    work.information = fingerprints.image.information
+    work.fingerprint_version = FINGERPRINT_VERSION
+    work.save(update_fields=["information", "fingerprint_version"])
+    return True
 
 
 def title_from_filename(filename: str) -> str:

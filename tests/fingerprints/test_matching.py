@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 from functools import cache
 
 import numpy as np
@@ -25,6 +26,7 @@ from registry.matching.rules import (
     is_candidate,
     is_weak,
     verify,
+    verify_item,
 )
 from tests.fingerprints.images import badge, drawing, encode, painting, with_mark
 
@@ -179,6 +181,44 @@ def test_a_candidate_found_by_its_dhash_only_must_agree_closely() -> None:
     assert near.distances["changed"] > DEFAULT_MATCHING.dhash_max_changed
     found_by_dhash = MatchingConfig(phash_radius=0)
     assert not verify(captioned.hashes, work, found_by_dhash).matched
+
+
+def test_a_regions_candidate_found_by_dhash_only_is_not_verified() -> None:
+    """Regions are searched by pHash: the same registered variant, found by a region's dHash
+    only, costs no comparison and matches nothing; found by the whole query it matches."""
+    work = registered("painting-a").variants["original"]
+    query = fingerprint_image(encode(web_copy(PICTURES["painting-a"]), "JPEG")).hashes
+    far = query.phash ^ ((1 << (DEFAULT_MATCHING.phash_radius + 1)) - 1)  # pHash too far
+    region = type(query)(far, query.dhash, query.pdq, query.pdq_quality, query.descriptor)
+    by_region = verify_item([query, region], {7: [("original", 1, work)]})
+    assert by_region.matched == {} and by_region.spent == 0
+    by_whole = verify_item([region, query], {7: [("original", 1, work)]})
+    assert set(by_whole.matched) == {7} and by_whole.spent == 1
+
+
+def test_an_item_over_its_verification_budget_says_so() -> None:
+    """Candidates pHash found must all be verified within the budget, each work's variants
+    nearest first, the first match settling the work; an item needing more comparisons is
+    over budget (decided invalid). Candidates found by dHash only take what budget is left
+    and never put an item over it."""
+    query = fingerprint_image(encode(web_copy(PICTURES["painting-a"]), "JPEG")).hashes
+    other = registered("painting-b").variants["original"]
+    # Hash-near, picture-far: found by pHash, refused by the comparison.
+    lookalike = replace(other, phash=query.phash, dhash=query.dhash)
+    work = registered("painting-a").variants["original"]
+    candidates = {n: [(name, 0, lookalike) for name in ("original", "mirror")] for n in (1, 2, 3)}
+    candidates[9] = [("original", 0, work)]
+    roomy = verify_item([query], candidates, MatchingConfig(max_verifications=7))
+    assert set(roomy.matched) == {9} and not roomy.over_budget and roomy.spent == 7
+    tight = verify_item([query], candidates, MatchingConfig(max_verifications=6))
+    assert tight.over_budget and tight.matched == {}
+    by_dhash_only = {
+        n: [("original", 0, replace(lookalike, phash=~query.phash & (2**64 - 1)))]
+        for n in range(1, 20)
+    }
+    by_dhash_only[30] = [("original", 0, work)]
+    spent = verify_item([query], by_dhash_only, MatchingConfig(max_verifications=5))
+    assert not spent.over_budget and spent.spent == 5 and set(spent.matched) == {30}
 
 
 def test_a_crop_variant_matches_only_as_a_near_copy() -> None:
