@@ -123,3 +123,29 @@ def test_a_plain_work_is_kept_for_exact_copies_only_and_the_artist_is_told(alice
     (exact,) = match_fingerprints([fingerprint_image(buffer.getvalue())])
     assert [(match.work_id, match.exact) for match in exact] == [(registration.work.pk, True)]
     assert not work_register(artist=alice, data=artwork_bytes(_SEED_BASE + 6), title="Art").notice
+
+
+def test_an_item_over_its_verification_budget_is_decided_invalid_never_allowed(
+    alice, bob, acme, monkeypatch
+):
+    from registry.gatekeeper import INVALID
+    from registry.models import Purpose
+    from registry.selectors import matching
+    from registry.selectors.decisions import OVER_BUDGET, decide_items
+
+    data = artwork_bytes(_SEED_BASE + 7)
+    work_register(artist=alice, data=data, title="Alice's", allow=[Purpose.AI_TRAINING])
+    work_register(artist=bob, data=data, title="Bob's", allow=[Purpose.AI_TRAINING])
+    item = _query(7).to_wire()
+
+    monkeypatch.setattr(
+        matching, "_shared_index", RegistryIndex(MatchingConfig(max_verifications=1))
+    )
+    (tight,) = decide_items(organization=acme, purpose=Purpose.AI_TRAINING, items=[item])
+    monkeypatch.setattr(
+        matching, "_shared_index", RegistryIndex(MatchingConfig(max_verifications=8))
+    )
+    (roomy,) = decide_items(organization=acme, purpose=Purpose.AI_TRAINING, items=[item])
+
+    assert (tight.decision, tight.reason) == (INVALID, OVER_BUDGET)
+    assert roomy.decision != INVALID
