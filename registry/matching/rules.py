@@ -73,9 +73,9 @@ class MatchingConfig:
     crop_max_changed: float = 0.07
     # A query whose colour stays within this many grey levels of grey is compared on grey only.
     colourless: float = 12.0
-    # Descriptor comparisons one query item may cost (issue 22): an item with more candidates
-    # is decided `invalid` (fail closed) and counted, so a pathological query cannot stall a
-    # chunk. A work's variants are verified nearest first and the first match settles it.
+    # Descriptor comparisons one query item may cost: an item with more candidates found by
+    # pHash is decided `invalid` (fail closed) and counted, so a pathological query cannot
+    # stall a chunk; dHash-only candidates take what is left (verify_item).
     max_verifications: int = 64
     # fingerprints.information below this: too plain to match, decided `invalid`.
     min_information: float = 2.5
@@ -106,7 +106,11 @@ class MatchingConfig:
     def to_dict(self) -> dict[str, object]:
         published: dict[str, object] = asdict(self)
         published["dhash_variants"] = list(self.dhash_variants)
-        published["candidates"] = "phash within phash_radius, or dhash within dhash_radius"
+        published["candidates"] = (
+            "phash within phash_radius of the query or of one of its regions, all verified "
+            "within max_verifications; then the query's dhash within dhash_radius, nearest "
+            "first, as far as max_verifications allows"
+        )
         published["algorithms"] = ["phash", "dhash", "pdq", "descriptor"]
         return published
 

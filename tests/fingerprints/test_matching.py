@@ -149,7 +149,7 @@ OVERLAYS = {
 @pytest.mark.parametrize("edit", list(OVERLAYS))
 @pytest.mark.parametrize("name", ["painting-a", "painting-b"])
 def test_overlays_inside_the_picture_and_turned_copies_match(name: str, edit: str) -> None:
-    """Issue 14's re-posts that plain pHash accepts: the verification must accept them too."""
+    """Social-network re-posts that plain pHash accepts: the verification must accept them too."""
     data = encode(OVERLAYS[edit](web_copy(PICTURES[name])), "JPEG", quality=90)
     assert matched_works(fingerprint_image(data)) == {name}
 
