@@ -6,6 +6,7 @@ in with COPY: a million works and their variants take minutes, not hours.
 """
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +22,7 @@ from registry.fingerprints import (
     fingerprint_work,
     to_signed64,
 )
-from registry.models import Artist, Permission, Purpose, Work
+from registry.models import Artist, Assurance, Permission, Purpose, Work
 from registry.services.terms import default_terms_set
 
 POOL_SIZE = 64
@@ -63,12 +64,20 @@ def registered_works() -> int:
     return Work.objects.count()
 
 
-def _codes(rng: np.random.Generator, size: int) -> np.ndarray:
-    return rng.integers(0, 2**64, size, dtype=np.uint64)
+# (generator, how many) -> (pHashes, dHashes) of that many registered variants.
+Codes = Callable[[np.random.Generator, int], tuple[np.ndarray, np.ndarray]]
 
 
-def seed_registry(works: int, pool: Pool, *, seed: int = 7) -> None:
-    """Add works until the registry holds `works`; work i borrows pool entry i % POOL_SIZE."""
+def uniform_codes(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+    return (
+        rng.integers(0, 2**64, size, dtype=np.uint64),
+        rng.integers(0, 2**64, size, dtype=np.uint64),
+    )
+
+
+def seed_registry(works: int, pool: Pool, *, seed: int = 7, codes: Codes = uniform_codes) -> None:
+    """Add works until the registry holds `works`; work i borrows pool entry i % POOL_SIZE.
+    Hashes come from `codes`: uniform random, or drawn from real pictures (--realistic)."""
     start = registered_works()
     if start >= works:
         return
@@ -82,7 +91,7 @@ def seed_registry(works: int, pool: Pool, *, seed: int = 7) -> None:
         count = min(BATCH, works - batch_start)
         ids = range(next_id, next_id + count)
         _copy_works(ids, artists, pool, now)
-        _copy_fingerprints(ids, pool, rng)
+        _copy_fingerprints(ids, pool, rng, codes)
         next_id += count
         print(f"  seeded {batch_start + count:,} of {works:,} works", flush=True)
     with connection.cursor() as cursor:
@@ -96,7 +105,7 @@ def seed_registry(works: int, pool: Pool, *, seed: int = 7) -> None:
 def _copy_works(ids: range, artists: list[Artist], pool: Pool, now: object) -> None:
     columns = (
         "id, artist_id, title, image, thumbnail, source_urls, credit_line, sha256, width, "
-        "height, information, fingerprint_version, created_at"
+        "height, information, fingerprint_version, created_at, assurance"
     )
     with (
         connection.cursor() as cursor,
@@ -120,15 +129,16 @@ def _copy_works(ids: range, artists: list[Artist], pool: Pool, now: object) -> N
                     image.information,
                     FINGERPRINT_VERSION,
                     now,
+                    Assurance.SELF_ASSERTED,
                 )
             )
 
 
-def _copy_fingerprints(ids: range, pool: Pool, rng: np.random.Generator) -> None:
+def _copy_fingerprints(ids: range, pool: Pool, rng: np.random.Generator, codes: Codes) -> None:
     columns = "work_id, variant, phash, dhash, pdq, pdq_quality, descriptor"
     per_work = [len(variants) for variants in pool.variants]
-    phashes = iter(_codes(rng, sum(per_work[i % POOL_SIZE] for i in ids)).tolist())
-    dhashes = iter(_codes(rng, sum(per_work[i % POOL_SIZE] for i in ids)).tolist())
+    drawn = codes(rng, sum(per_work[i % POOL_SIZE] for i in ids))
+    phashes, dhashes = (iter(column.tolist()) for column in drawn)
     with (
         connection.cursor() as cursor,
         cursor.connection.cursor() as raw,
