@@ -146,10 +146,17 @@ def synthetic_items(
     `strangers(rng, count)` (pHashes, dHashes) or are uniform random."""
     import numpy as np
 
-    from bench.screening.seed import POOL_SIZE, make_pool, original_hashes, uniform_codes
+    from bench.screening.seed import (
+        POOL_SIZE,
+        make_pool,
+        original_hashes,
+        stranger_pool,
+        uniform_codes,
+    )
 
     rng = np.random.default_rng(seed)
     pool = make_pool()
+    others = stranger_pool()
     targets = rng.integers(1, works + 1, int(count * planted)).tolist()
     near = original_hashes(targets)
     stranger_p, stranger_d = (strangers or uniform_codes)(rng, count)
@@ -162,7 +169,7 @@ def synthetic_items(
             source = pool.images[work % POOL_SIZE]
         else:
             phash, dhash = int(stranger_p[number]), int(stranger_d[number])
-            source = pool.images[int(rng.integers(POOL_SIZE))]
+            source = others[int(rng.integers(POOL_SIZE))]
         wire = source.to_wire()
         wire.update(
             id=f"item-{seed}-{number}",

@@ -19,6 +19,7 @@ from registry.fingerprints import (
     FINGERPRINT_VERSION,
     Hashes,
     ImageFingerprint,
+    fingerprint_image,
     fingerprint_work,
     to_signed64,
 )
@@ -41,6 +42,13 @@ class Pool:
 def make_pool() -> Pool:
     works = [fingerprint_work(artwork_bytes(900_000 + seed)) for seed in range(POOL_SIZE)]
     return Pool([w.image for w in works], [w.variants for w in works])
+
+
+def stranger_pool() -> list[ImageFingerprint]:
+    """Fingerprints of other procedural artworks, for items of no registered work: borrowed
+    from the registry's pool, a stranger's descriptor would verify against every registered
+    work sharing it, as soon as its hashes brought one as a candidate (real codes do)."""
+    return [fingerprint_image(artwork_bytes(800_000 + seed)) for seed in range(POOL_SIZE)]
 
 
 def _artists() -> list[Artist]:

@@ -46,9 +46,9 @@ class JointLimits:
     distance), and one found by its dHash only if its pHash is within `phash_given_dhash[d]`.
     Each index then keeps the other hash beside every entry (8 bytes).
 
-    Measured on real art and not made the default (docs/benchmarks.md, "Candidates on real
-    art"): every setting that cut the candidates by more than a few percent lost the true
-    work of some edited queries.
+    Measured on real art and not made the default (docs/benchmarks.md, "Second filters
+    before the descriptor"): every setting that cut the candidates by more than a few percent
+    lost the true work of some edited queries.
     """
 
     dhash_given_phash: tuple[int, ...]
