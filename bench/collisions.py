@@ -39,8 +39,10 @@ from bench.corpus2 import (
     build_pool,
     unpack,
 )
-from registry.fingerprints import ImageDecodeError
+from registry.fingerprints import FINGERPRINT_VERSION, ImageDecodeError
 from registry.fingerprints.decode import decode_image
+from registry.fingerprints.descriptor import DESCRIPTOR_BYTES, describe
+from registry.fingerprints.fingerprint import information
 from registry.matching.rules import DEFAULT_MATCHING
 
 CODES = ROOT / "codes.npz"
@@ -74,7 +76,7 @@ def _pictures() -> list[tuple[str, str, str]]:
     return found
 
 
-def _hash(path: str) -> tuple[int, int, bytes] | None:
+def _hash(path: str) -> tuple[int, int, bytes, bytes, float] | None:
     try:
         trimmed = decode_image(Path(path).read_bytes()).trimmed
     except (ImageDecodeError, OSError):
@@ -85,30 +87,48 @@ def _hash(path: str) -> tuple[int, int, bytes] | None:
         int(str(imagehash.phash(gray)), 16),
         int(str(imagehash.dhash(gray)), 16),
         np.packbits(bits.astype(np.uint8)).tobytes(),
+        describe(trimmed),
+        information(trimmed),
     )
+
+
+# Every array a saved file must hold; an older file (without the descriptors, or hashed by
+# another fingerprint version) is rebuilt.
+SAVED = ("phash", "dhash", "pdq", "descriptor", "information", "kind", "family", "version")
 
 
 def load_codes(processes: int = 2) -> dict[str, np.ndarray]:
     if CODES.exists():
         with np.load(CODES) as saved:
-            return {name: saved[name] for name in saved.files}
+            if all(name in saved.files for name in SAVED) and (
+                int(saved["version"]) == FINGERPRINT_VERSION
+            ):
+                return {name: saved[name] for name in saved.files}
     pictures = _pictures()
     # Identical bytes were dropped by the pool; identical pictures in other files are
     # caught by the PDQ check on colliding pairs.
     with multiprocessing.Pool(processes) as workers:
         hashed = workers.map(_hash, [file for file, _, _ in pictures], chunksize=32)
     keep = [index for index, found in enumerate(hashed) if found is not None]
-    codes = {
+    codes: dict[str, np.ndarray] = {
         "phash": np.array([hashed[i][0] for i in keep], dtype=np.uint64),  # type: ignore[index]
         "dhash": np.array([hashed[i][1] for i in keep], dtype=np.uint64),  # type: ignore[index]
         "pdq": np.frombuffer(
             b"".join(hashed[i][2] for i in keep),  # type: ignore[index]
             dtype=np.uint64,
         ).reshape(len(keep), 4),
+        "descriptor": np.frombuffer(
+            b"".join(hashed[i][3] for i in keep),  # type: ignore[index]
+            dtype=np.uint8,
+        ).reshape(len(keep), DESCRIPTOR_BYTES),
+        "information": np.array([hashed[i][4] for i in keep]),  # type: ignore[index]
+        "version": np.array(FINGERPRINT_VERSION),
         "kind": np.array([pictures[i][1] for i in keep]),
         "family": np.array([pictures[i][2] for i in keep]),
     }
-    np.savez(CODES, **codes)  # type: ignore[arg-type]
+    partial = CODES.with_name(f"{CODES.stem}.partial.npz")
+    np.savez(partial, **codes)  # type: ignore[arg-type]
+    partial.rename(CODES)  # a reader never sees half a file
     return codes
 
 

@@ -537,10 +537,10 @@ def main() -> None:
     )
 
     if args.realistic:
-        from bench.collisions import CODES
+        from bench.collisions import CODES, entries_per_work
         from bench.matching import realistic
 
-        realistic.run(args, config, make_registry, dhash_numbers, str(CODES))
+        realistic.run(args, config, make_registry, dhash_numbers, str(CODES), entries_per_work())
         return
 
     loaded = {}

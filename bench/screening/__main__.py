@@ -4,6 +4,12 @@ Client fingerprints in, results out: the items go through the API (gunicorn), th
 Celery worker and PostgreSQL, exactly as `python -m registry.client screen` sends them, minus
 the hashing of images (bench.fingerprint measures that). Then `POST /api/v1/check` latency for
 batches of 1,000 items. Uses its own database (default consentry_bench) and queue.
+
+`--realistic` runs it twice, side by side: on the registry of uniform random hashes, then on
+one whose hashes are drawn from real pictures (bench.collisions' codes, as
+`bench.matching --realistic` draws them; its own database, consentry_bench_realistic), with
+items whose hashes come from other real pictures. Real hashes cluster, so each item brings
+thousands of candidates to verify instead of none: use fewer items and smaller chunks there.
 """
 
 import argparse
@@ -25,6 +31,7 @@ from registry.client.run import STREAM_READ_BYTES
 ROOT = Path(__file__).resolve().parents[2]
 PORT = 8011
 DATABASE = os.environ.get("BENCH_DATABASE", "consentry_bench")
+REALISTIC_SUFFIX = "_realistic"
 
 
 def parse_args() -> argparse.Namespace:
@@ -40,7 +47,23 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--broker", default="amqp://guest:guest@127.0.0.1:5672//", help="CELERY_BROKER_URL"
     )
+    parser.add_argument(
+        "--codes",
+        choices=("uniform", "realistic"),
+        default="uniform",
+        help="registered and screened hashes: uniform random, or drawn from real pictures",
+    )
+    parser.add_argument(
+        "--realistic",
+        action="store_true",
+        help="run uniform, then realistic codes, with the same arguments",
+    )
+    parser.add_argument("--flips", default="0,4", help="realistic codes: bits flipped, low,high")
     return parser.parse_args()
+
+
+def database(args: argparse.Namespace) -> str:
+    return DATABASE + (REALISTIC_SUFFIX if args.codes == "realistic" else "")
 
 
 def environment(args: argparse.Namespace) -> dict[str, str]:
@@ -49,7 +72,7 @@ def environment(args: argparse.Namespace) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "CONSENTRY_ENV": "development",
         "DJANGO_DEBUG": "0",
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DATABASE}",
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database(args)}",
         "CELERY_BROKER_URL": args.broker,
         "CELERY_QUEUE": "consentry-bench",
         "CONSENTRY_THROTTLE_RATE": "1000000/min",
@@ -58,13 +81,13 @@ def environment(args: argparse.Namespace) -> dict[str, str]:
     }
 
 
-def create_database() -> None:
+def create_database(name: str) -> None:
     import psycopg
 
     with psycopg.connect("postgres://postgres@127.0.0.1:5432/postgres", autocommit=True) as db:
-        exists = db.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE]).fetchone()
+        exists = db.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
-            db.execute(f'CREATE DATABASE "{DATABASE}"')
+            db.execute(f'CREATE DATABASE "{name}"')
 
 
 def start_services(args: argparse.Namespace, env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
@@ -115,17 +138,28 @@ def stop_services(processes: list[subprocess.Popen[bytes]]) -> None:
             os.killpg(process.pid, signal.SIGKILL)
 
 
-def synthetic_items(count: int, planted: float, works: int, seed: int) -> list[dict[str, Any]]:
+def synthetic_items(
+    count: int, planted: float, works: int, seed: int, strangers: Any = None
+) -> list[dict[str, Any]]:
     """Items as the client sends them; a share are re-posts of registered works (a few bits
-    flipped in each hash, the same descriptor), the rest strangers."""
+    flipped in each hash, the same descriptor), the rest strangers, whose hashes come from
+    `strangers(rng, count)` (pHashes, dHashes) or are uniform random."""
     import numpy as np
 
-    from bench.screening.seed import POOL_SIZE, make_pool, original_hashes
+    from bench.screening.seed import (
+        POOL_SIZE,
+        make_pool,
+        original_hashes,
+        stranger_pool,
+        uniform_codes,
+    )
 
     rng = np.random.default_rng(seed)
     pool = make_pool()
+    others = stranger_pool()
     targets = rng.integers(1, works + 1, int(count * planted)).tolist()
     near = original_hashes(targets)
+    stranger_p, stranger_d = (strangers or uniform_codes)(rng, count)
     items = []
     for number in range(count):
         if number < len(targets) and targets[number] in near:
@@ -134,8 +168,8 @@ def synthetic_items(count: int, planted: float, works: int, seed: int) -> list[d
             phash ^= 1 << int(rng.integers(64))
             source = pool.images[work % POOL_SIZE]
         else:
-            phash, dhash = (int(x) for x in rng.integers(0, 2**64, 2, dtype=np.uint64))
-            source = pool.images[int(rng.integers(POOL_SIZE))]
+            phash, dhash = int(stranger_p[number]), int(stranger_d[number])
+            source = others[int(rng.integers(POOL_SIZE))]
         wire = source.to_wire()
         wire.update(
             id=f"item-{seed}-{number}",
@@ -190,7 +224,10 @@ def screen(
     with http.get(f"{url}/items", headers={"Accept": "application/x-ndjson"}, stream=True) as lines:
         for line in lines.iter_lines(chunk_size=STREAM_READ_BYTES):
             if line:
-                decisions[json.loads(line)["decision"]] += 1
+                item = json.loads(line)
+                decisions[item["decision"]] += 1
+                if item["decision"] == "invalid":  # why: the budget, a weak image, a bad field
+                    decisions[f"invalid: {item.get('reason') or 'no reason'}"] += 1
     return time.perf_counter() - started, decisions, phases
 
 
@@ -228,11 +265,48 @@ def machine() -> str:
     )
 
 
+def real_codes(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(codes of registered variants, codes of strangers), drawn from the real pictures of
+    two halves of the families (bench.matching.realistic)."""
+    from bench.collisions import CODES
+    from bench.matching.realistic import load_pictures, realistic_pairs, split
+    from registry.matching.rules import DEFAULT_MATCHING
+
+    low, high = (int(part) for part in args.flips.split(","))
+    pictures = load_pictures(str(CODES), DEFAULT_MATCHING)
+    registered, others = split(pictures)
+    print(
+        f"codes: realistic, from {registered.phash.size:,} real pictures (registry) and "
+        f"{others.phash.size:,} others (strangers), {low}..{high} bits flipped; "
+        f"{pictures.refused:,} pictures under the weak-image gate left out"
+    )
+
+    def draw(real: Any) -> Any:
+        return lambda rng, size: realistic_pairs(rng, real, size, (low, high))[:2]
+
+    return draw(registered), draw(others)
+
+
+def both(args: argparse.Namespace) -> None:
+    """The run on uniform codes, then on realistic codes, each in its own process and database."""
+    forwarded = [arg for arg in sys.argv[1:] if arg != "--realistic"]
+    for codes in ("uniform", "realistic"):
+        print(f"\n== {codes} codes ==", flush=True)
+        subprocess.run(
+            [sys.executable, "-m", "bench.screening", *forwarded, "--codes", codes],
+            cwd=ROOT,
+            check=True,
+        )
+
+
 def main() -> None:
     args = parse_args()
+    if args.realistic:
+        both(args)
+        return
     env = environment(args)
     os.environ.update(env)
-    create_database()
+    create_database(database(args))
     import django
 
     django.setup()
@@ -243,16 +317,23 @@ def main() -> None:
     from registry.services.organizations import api_key_create, organization_create
 
     print(f"machine: {machine()}")
+    registered, strangers = real_codes(args) if args.codes == "realistic" else (None, None)
     call_command("migrate", verbosity=0)
     began = time.perf_counter()
-    seed_registry(args.works, make_pool())
-    print(f"registry: {args.works:,} works (seeding took {time.perf_counter() - began:.0f} s)")
+    if registered is None:
+        seed_registry(args.works, make_pool())
+    else:
+        seed_registry(args.works, make_pool(), codes=registered)
+    print(
+        f"registry: {args.works:,} works, {args.codes} codes, in {database(args)} "
+        f"(seeding took {time.perf_counter() - began:.0f} s)"
+    )
     organization = Organization.objects.filter(name="Bench AI").first() or organization_create(
         name="Bench AI"
     )
     _, key = api_key_create(organization=organization)
-    items = synthetic_items(args.items, args.planted, args.works, seed=1)
-    warm_up = synthetic_items(args.chunk, args.planted, args.works, seed=2)
+    items = synthetic_items(args.items, args.planted, args.works, seed=1, strangers=strangers)
+    warm_up = synthetic_items(args.chunk, args.planted, args.works, seed=2, strangers=strangers)
     base = f"http://127.0.0.1:{PORT}"
     processes = start_services(args, env)
     try:
@@ -272,7 +353,8 @@ def main() -> None:
         seconds, decisions, phases = screen(base, key, items, args.chunk)
         print(
             f"screening: {args.items:,} items in {seconds:.1f} s = "
-            f"{args.items / seconds:,.0f} items/s (target 5,000); decisions {dict(decisions)}"
+            f"{args.items / seconds:,.0f} items/s (target 5,000), {args.codes} codes, load "
+            f"average {os.getloadavg()[0]:.2f}; decisions {dict(decisions)}"
         )
         print(
             f"  every chunk sent at {phases['sent']:.1f} s, all decided at "

@@ -6,6 +6,7 @@ in with COPY: a million works and their variants take minutes, not hours.
 """
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,7 @@ from registry.fingerprints import (
     FINGERPRINT_VERSION,
     Hashes,
     ImageFingerprint,
+    fingerprint_image,
     fingerprint_work,
     to_signed64,
 )
@@ -42,6 +44,13 @@ class Pool:
 def make_pool() -> Pool:
     works = [fingerprint_work(artwork_bytes(900_000 + seed)) for seed in range(POOL_SIZE)]
     return Pool([w.image for w in works], [w.variants for w in works])
+
+
+def stranger_pool() -> list[ImageFingerprint]:
+    """Fingerprints of other procedural artworks, for items of no registered work: borrowed
+    from the registry's pool, a stranger's descriptor would verify against every registered
+    work sharing it, as soon as its hashes brought one as a candidate (real codes do)."""
+    return [fingerprint_image(artwork_bytes(800_000 + seed)) for seed in range(POOL_SIZE)]
 
 
 def _artists() -> list[Artist]:
@@ -68,12 +77,20 @@ def registered_works() -> int:
     return Work.objects.count()
 
 
-def _codes(rng: np.random.Generator, size: int) -> np.ndarray:
-    return rng.integers(0, 2**64, size, dtype=np.uint64)
+# (generator, how many) -> (pHashes, dHashes) of that many registered variants.
+Codes = Callable[[np.random.Generator, int], tuple[np.ndarray, np.ndarray]]
 
 
-def seed_registry(works: int, pool: Pool, *, seed: int = 7) -> None:
-    """Add works until the registry holds `works`; work i borrows pool entry i % POOL_SIZE."""
+def uniform_codes(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+    return (
+        rng.integers(0, 2**64, size, dtype=np.uint64),
+        rng.integers(0, 2**64, size, dtype=np.uint64),
+    )
+
+
+def seed_registry(works: int, pool: Pool, *, seed: int = 7, codes: Codes = uniform_codes) -> None:
+    """Add works until the registry holds `works`; work i borrows pool entry i % POOL_SIZE.
+    Hashes come from `codes`: uniform random, or drawn from real pictures (--realistic)."""
     start = registered_works()
     if start >= works:
         return
@@ -87,7 +104,7 @@ def seed_registry(works: int, pool: Pool, *, seed: int = 7) -> None:
         count = min(BATCH, works - batch_start)
         ids = range(next_id, next_id + count)
         _copy_works(ids, artists, pool, now)
-        _copy_fingerprints(ids, pool, rng)
+        _copy_fingerprints(ids, pool, rng, codes)
         next_id += count
         print(f"  seeded {batch_start + count:,} of {works:,} works", flush=True)
     with connection.cursor() as cursor:
@@ -130,11 +147,11 @@ def _copy_works(ids: range, artists: list[Artist], pool: Pool, now: object) -> N
             )
 
 
-def _copy_fingerprints(ids: range, pool: Pool, rng: np.random.Generator) -> None:
+def _copy_fingerprints(ids: range, pool: Pool, rng: np.random.Generator, codes: Codes) -> None:
     columns = "work_id, variant, phash, dhash, pdq, pdq_quality, descriptor"
     per_work = [len(variants) for variants in pool.variants]
-    phashes = iter(_codes(rng, sum(per_work[i % POOL_SIZE] for i in ids)).tolist())
-    dhashes = iter(_codes(rng, sum(per_work[i % POOL_SIZE] for i in ids)).tolist())
+    drawn = codes(rng, sum(per_work[i % POOL_SIZE] for i in ids))
+    phashes, dhashes = (iter(column.tolist()) for column in drawn)
     with (
         connection.cursor() as cursor,
         cursor.connection.cursor() as raw,

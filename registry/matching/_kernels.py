@@ -116,14 +116,20 @@ def build_table(
     first_column: int,
     work_ids: np.ndarray,
     variants: np.ndarray,
+    companions: np.ndarray,
     out_work_ids: np.ndarray,
     out_variants: np.ndarray,
+    out_companions: np.ndarray,
 ) -> None:
-    """Counting sort of the selected codes (all if `selected` is empty) by their chunk.
+    """Counting sort of the selected codes (all if `selected` is empty) by their chunk, then
+    each bucket sorted by rest.
 
     Bucket k of the table is columns `first_column + [out_offsets[k], out_offsets[k + 1])` of
-    `out_rests`. Table 0 also sorts the payload with it (`out_work_ids` non-empty).
-    O(n + 2**width).
+    `out_rests`. Table 0 also sorts the payload with it (`out_work_ids` non-empty): work id,
+    variant and companion code. Within a bucket equal codes are then neighbours, so a search
+    finds a code's rows in table 0 by bisection and skips a repeated code by looking one back:
+    real hashes repeat (blank and near-blank pictures share codes by the thousand), and both
+    were linear scans of the bucket. O(n log(bucket) + 2**width).
     """
     ushift, uwidth = np.uint64(shift), np.uint64(width)
     chunk_mask = (_U1 << uwidth) - _U1
@@ -151,6 +157,49 @@ def build_table(
         if payload:
             out_work_ids[slot] = work_ids[i]
             out_variants[slot] = variants[i]
+            for word in range(companions.shape[1]):
+                out_companions[slot, word] = companions[i, word]
+    _sort_buckets(out_offsets, out_rests, first_column, out_work_ids, out_variants, out_companions)
+
+
+@njit(cache=True, nogil=True)
+def _sort_buckets(
+    offsets: np.ndarray,
+    rests: np.ndarray,
+    first_column: int,
+    work_ids: np.ndarray,
+    variants: np.ndarray,
+    companions: np.ndarray,
+) -> None:
+    """Sort every bucket's columns by rest, the payload with them where there is one."""
+    payload = work_ids.size > 0
+    parts = rests.shape[0]
+    for k in range(offsets.size - 1):
+        lo, hi = offsets[k], offsets[k + 1]
+        if hi - lo < 2:
+            continue
+        values = np.empty(hi - lo, np.uint64)
+        ordered = True
+        for j in range(lo, hi):
+            values[j - lo] = _value(rests, np.uint64(first_column + j))
+            if j > lo and values[j - lo] < values[j - lo - 1]:
+                ordered = False
+        if ordered:
+            continue
+        order = np.argsort(values, kind="mergesort")
+        for part in range(parts):
+            column = rests[part, first_column + lo : first_column + hi].copy()
+            for j in range(hi - lo):
+                rests[part, first_column + lo + j] = column[order[j]]
+        if payload:
+            ids = work_ids[lo:hi].copy()
+            numbers = variants[lo:hi].copy()
+            codes = companions[lo:hi].copy()
+            for j in range(hi - lo):
+                work_ids[lo + j] = ids[order[j]]
+                variants[lo + j] = numbers[order[j]]
+                for word in range(codes.shape[1]):
+                    companions[lo + j, word] = codes[order[j], word]
 
 
 @njit(cache=True, nogil=True)
@@ -189,15 +238,42 @@ def _closest(
 
 
 @njit(cache=True, nogil=True)
-def _seen_earlier_in_bucket(
-    part0: np.ndarray, rests: np.ndarray, lo: Index, j: Index, value: np.uint64
+def _seen_earlier_in_bucket(rests: np.ndarray, lo: Index, j: Index, value: np.uint64) -> bool:
+    # Within a bucket an equal rest is an equal code, whose rows the first copy reported;
+    # buckets are sorted by rest, so a copy is the entry just before.
+    return bool(j > lo and _value(rests, j - _U1) == value)
+
+
+@njit(cache=True, nogil=True)
+def _first_at_least(rests: np.ndarray, lo: Index, hi: Index, value: np.uint64) -> Index:
+    """The first column of [lo, hi), sorted by rest, whose rest is not below `value`."""
+    while lo < hi:
+        middle = lo + ((hi - lo) >> _U1)
+        if _value(rests, middle) < value:
+            lo = middle + _U1
+        else:
+            hi = middle
+    return lo
+
+
+@njit(cache=True, nogil=True)
+def _companion_passes(
+    query_companions: np.ndarray,
+    query: int,
+    companions: np.ndarray,
+    row: Index,
+    distance: int,
+    limits: np.ndarray,
 ) -> bool:
-    # Within a bucket an equal rest is an equal code, whose rows the first copy reported.
-    low = np.uint16(value & _LOW16)
-    e = lo
-    while e < j and not (part0[e] == low and _value(rests, e) == value):
-        e += _U1
-    return bool(e < j)
+    """Whether the entry's companion code is within the limit for this primary distance
+    (`limits[distance]`, the last limit beyond its end); no limits: every entry passes."""
+    if limits.size == 0:
+        return True
+    limit = limits[min(distance, limits.size - 1)]
+    total = 0
+    for word in range(companions.shape[1]):
+        total += popcount(query_companions[query, word] ^ companions[row, word])
+    return total <= limit
 
 
 @njit(cache=True, nogil=True)
@@ -244,11 +320,15 @@ def search_tables(
     rests: np.ndarray,
     masks: np.ndarray,
     mask_starts: np.ndarray,
+    query_companions: np.ndarray,
+    companions: np.ndarray,
+    limits: np.ndarray,
     out_query: np.ndarray,
     out_row: np.ndarray,
     out_distance: np.ndarray,
 ) -> int:
-    """Multi-index probe of one segment; returns the number of (query, row) matches.
+    """Multi-index probe of one segment; returns the number of (query, row) matches, those
+    whose companion code passes `limits` (`_companion_passes`).
 
     For each table the (query, probed bucket) pairs are first grouped by bucket, so that a
     bucket is read from memory once per batch and scanned, from L1, against every query
@@ -318,18 +398,23 @@ def search_tables(
                     if distance > radius or _found_by_earlier_table(diff, t, shifts, widths, radii):
                         continue
                     if t == 0:
-                        found = _emit(found, i, j, distance, out_query, out_row, out_distance)
-                    elif not _seen_earlier_in_bucket(part0, rests, lo, j, value):
+                        if _companion_passes(query_companions, i, companions, j, distance, limits):
+                            found = _emit(found, i, j, distance, out_query, out_row, out_distance)
+                    elif not _seen_earlier_in_bucket(rests, lo, j, value):
                         # Every row holding this code, from its bucket in table 0.
                         code = _code(np.uint64(k), value, ushift, uwidth)
                         rest0 = _rest(code, shift0, width0)
-                        low0 = np.uint16(rest0 & _LOW16)
                         key0 = np.int64((code >> shift0) & ((_U1 << width0) - _U1))
-                        for row in range(np.uint64(offsets[key0]), np.uint64(offsets[key0 + 1])):
-                            if part0[row] == low0 and _value(rests, row) == rest0:
+                        end0 = np.uint64(offsets[key0 + 1])
+                        row = _first_at_least(rests, np.uint64(offsets[key0]), end0, rest0)
+                        while row < end0 and _value(rests, row) == rest0:
+                            if _companion_passes(
+                                query_companions, i, companions, row, distance, limits
+                            ):
                                 found = _emit(
                                     found, i, row, distance, out_query, out_row, out_distance
                                 )
+                            row += _U1
             group_start = group_end
     return found
 
@@ -342,12 +427,15 @@ def search_scan(
     width: int,
     offsets: np.ndarray,
     rests: np.ndarray,
+    query_companions: np.ndarray,
+    companions: np.ndarray,
+    limits: np.ndarray,
     out_query: np.ndarray,
     out_row: np.ndarray,
     out_distance: np.ndarray,
 ) -> int:
     """Every entry of table 0 (the first columns of `rests`) compared with every query: its
-    columns are the matches' rows.
+    columns are the matches' rows (those whose companion passes, as in `search_tables`).
 
     Scans the tail (one bucket, the whole code as its rest), and any segment at a radius
     where probing costs more.
@@ -374,7 +462,8 @@ def search_scan(
                 rest_distance = popcount(_value(rests, j) ^ query_rest)
                 if rest_distance <= threshold:
                     distance = radius - threshold + rest_distance
-                    found = _emit(found, i, j, distance, out_query, out_row, out_distance)
+                    if _companion_passes(query_companions, i, companions, j, distance, limits):
+                        found = _emit(found, i, j, distance, out_query, out_row, out_distance)
     return found
 
 

@@ -44,8 +44,10 @@ __all__ = [
     "warm_up",
 ]
 
-_Columns = tuple[np.ndarray, np.ndarray, np.ndarray]  # work ids, variants, codes
+# work ids, variants, codes, companion codes (n x words, words may be 0)
+_Columns = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 _EVERY_ROW = np.zeros(0, np.bool_)  # a selection that is empty selects every row
+_NO_LIMITS = np.zeros(0, np.int64)  # companion limits that let every entry through
 _INT32 = np.iinfo(np.int32)
 
 CODE_BITS = 64
@@ -144,13 +146,16 @@ def estimated_cost_ns(layout: Layout | None, radius: int, entries: int) -> float
     return probes + _TABLE_NS * len(layout.widths)
 
 
-def estimated_memory_bytes(entries: int, layout: Layout | None, work_id_bytes: int = 4) -> int:
+def estimated_memory_bytes(
+    entries: int, layout: Layout | None, work_id_bytes: int = 4, companion_words: int = 0
+) -> int:
     """Bytes of a segment of `entries`: per table a rest per entry and the bucket bounds, and
-    the payload (work id, variant). `None` is the scanned tail: one table, the whole code."""
+    the payload (work id, variant, companion code). `None` is the scanned tail: one table,
+    the whole code."""
     layout = layout or SCAN_LAYOUT
     tables = (len(layout.widths) * entries + _kernels.SCAN_STEP) * _rest_bytes(layout)
     bounds = sum(((1 << w) + 1) * 8 for w in layout.widths)
-    return entries * (work_id_bytes + 1) + tables + bounds
+    return entries * (work_id_bytes + 1 + 8 * companion_words) + tables + bounds
 
 
 def _rest_bytes(layout: Layout) -> int:
@@ -202,13 +207,14 @@ class _Segment:
 
     Table t occupies columns `t*n:(t+1)*n` of `rests` (each entry's code without chunk t, in
     16-bit parts, one per row of `rests`, grouped by chunk t) and `offsets[offset_starts[t]:]`
-    (bucket bounds). Rows are table 0's order; `work_ids` and `variants` are in that order.
-    The tail has `SCAN_LAYOUT`: one bucket, whose rests are the whole codes.
+    (bucket bounds). Rows are table 0's order; `work_ids`, `variants` and `companions` are in
+    that order. The tail has `SCAN_LAYOUT`: one bucket, whose rests are the whole codes.
     """
 
     layout: Layout
     work_ids: np.ndarray  # int32 where every id fits, else int64
     variants: np.ndarray
+    companions: np.ndarray  # uint64, (n, companion words)
     offsets: np.ndarray
     offset_starts: np.ndarray
     rests: np.ndarray  # uint16, (parts, tables * n + padding)
@@ -225,7 +231,14 @@ class _Segment:
         return self.size - self.dead_entries
 
     def nbytes(self) -> int:
-        arrays = (self.work_ids, self.variants, self.offsets, self.rests, self.dead_works)
+        arrays = (
+            self.work_ids,
+            self.variants,
+            self.companions,
+            self.offsets,
+            self.rests,
+            self.dead_works,
+        )
         return sum(a.nbytes for a in arrays)
 
     def row_codes(self) -> np.ndarray:
@@ -287,15 +300,19 @@ class _Segment:
         starts = np.cumsum([0] + [m.size for m in per_table], dtype=np.int64)
         return _Plan(False, np.array(radii, np.int64), np.concatenate(per_table), starts)
 
-    def search(self, queries: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(query position, row, distance) of every live match in this segment."""
+    def search(
+        self, queries: np.ndarray, radius: int, companions: np.ndarray, limits: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(query position, row, distance) of every live match in this segment whose
+        companion code passes `limits` (none: every match)."""
         plan = self.plan(radius)
         capacity = 64 + 2 * queries.size
         while True:
             out_query = np.empty(capacity, np.int32)
             out_row = np.empty(capacity, np.int64)
             out_distance = np.empty(capacity, np.int32)
-            found = self._run(plan, queries, radius, out_query, out_row, out_distance)
+            outputs = (out_query, out_row, out_distance)
+            found = self._run(plan, queries, radius, (companions, limits), outputs)
             if found <= capacity:
                 break
             capacity = found  # the kernel counted every match: one re-run fits them all
@@ -310,11 +327,11 @@ class _Segment:
         plan: _Plan,
         queries: np.ndarray,
         radius: int,
-        out_query: np.ndarray,
-        out_row: np.ndarray,
-        out_distance: np.ndarray,
+        filtering: tuple[np.ndarray, np.ndarray],
+        outputs: tuple[np.ndarray, np.ndarray, np.ndarray],
     ) -> int:
-        outputs = (out_query, out_row, out_distance)
+        query_companions, limits = filtering
+        companion = (query_companions, self.companions, limits)
         layout = self.layout
         if plan.scan:  # table 0, at the start of the rest arrays
             width = layout.widths[0]
@@ -326,6 +343,7 @@ class _Segment:
                     width,
                     self.offsets[: (1 << width) + 1],
                     self.rests,
+                    *companion,
                     *outputs,
                 )
             )
@@ -341,6 +359,7 @@ class _Segment:
                 self.rests,
                 plan.masks,
                 plan.mask_starts,
+                *companion,
                 *outputs,
             )
         )
@@ -369,7 +388,7 @@ def _build_segment(
 ) -> _Segment:
     """A segment of the selected rows (every row if `selected` is empty). The caller's arrays
     are only read: every array of the segment is new, in table 0's order."""
-    work_ids, variants, codes = columns
+    work_ids, variants, codes, companions = columns
     layout = layout or SCAN_LAYOUT
     n = int(np.count_nonzero(selected)) if selected.size else int(codes.size)
     if n >= 2**31:
@@ -385,11 +404,16 @@ def _build_segment(
     rests = np.zeros((_rest_parts(layout), n * len(sizes) + _kernels.SCAN_STEP), np.uint16)
     out_work_ids = np.empty(n, dtype=work_dtype)
     out_variants = np.empty(n, dtype=np.uint8)
-    no_payload = (np.zeros(0, dtype=work_dtype), np.zeros(0, dtype=np.uint8))
+    out_companions = np.empty((n, companions.shape[1]), dtype=np.uint64)
+    no_payload = (
+        np.zeros(0, dtype=work_dtype),
+        np.zeros(0, dtype=np.uint8),
+        np.zeros((0, companions.shape[1]), dtype=np.uint64),
+    )
 
     def build(t: int, shift: int, width: int) -> Callable[[], None]:
         start = int(offset_starts[t])
-        payload = (out_work_ids, out_variants) if t == 0 else no_payload
+        payload = (out_work_ids, out_variants, out_companions) if t == 0 else no_payload
         return lambda: _kernels.build_table(
             codes,
             selected,
@@ -400,11 +424,14 @@ def _build_segment(
             t * n,
             work_ids,
             variants,
+            companions,
             *payload,
         )
 
     run([build(t, s, w) for t, (s, w) in enumerate(zip(layout.shifts, layout.widths, strict=True))])
-    return _Segment(layout, out_work_ids, out_variants, offsets, offset_starts, rests)
+    return _Segment(
+        layout, out_work_ids, out_variants, out_companions, offsets, offset_starts, rests
+    )
 
 
 @dataclass(frozen=True)
@@ -428,7 +455,25 @@ def _as_codes(codes: object, what: str) -> np.ndarray:
     return array
 
 
-def _as_columns(work_ids: object, variants: object, codes: object) -> _Columns:
+def _as_companions(companions: object, size: int, words: int, what: str) -> np.ndarray:
+    """(size, words) uint64; an index without companion codes takes none (None)."""
+    if companions is None:
+        if words:
+            raise ValueError(f"{what}: this index keeps {words} companion words per entry")
+        return np.zeros((size, 0), np.uint64)
+    array = np.ascontiguousarray(companions)
+    if array.dtype == np.int64:
+        array = array.view(np.uint64)
+    if array.ndim == 1:
+        array = array.reshape(-1, 1)
+    if array.dtype != np.uint64 or array.shape != (size, words):
+        raise ValueError(f"{what} must be uint64 of shape ({size}, {words})")
+    return array
+
+
+def _as_columns(
+    work_ids: object, variants: object, codes: object, companions: object, words: int
+) -> _Columns:
     """The caller's arrays, converted only where their dtype is not one the kernels take."""
     codes_array = _as_codes(codes, "codes")
     ids = np.ascontiguousarray(work_ids)
@@ -439,7 +484,8 @@ def _as_columns(work_ids: object, variants: object, codes: object) -> _Columns:
         raise ValueError("work_ids, variants and codes must have the same length")
     if numbers.size and (numbers.min() < 0 or numbers.max() > 255):
         raise ValueError("variant numbers must fit in 0..255")
-    return ids, np.ascontiguousarray(numbers, dtype=np.uint8), codes_array
+    extra = _as_companions(companions, codes_array.size, words, "companions")
+    return ids, np.ascontiguousarray(numbers, dtype=np.uint8), codes_array, extra
 
 
 def _as_selection(where: object, size: int) -> np.ndarray:
@@ -451,24 +497,37 @@ def _as_selection(where: object, size: int) -> np.ndarray:
     return selected
 
 
-def _live_arrays(segments: Iterable[_Segment], *more: _Columns) -> _Columns:
+def _live_arrays(segments: Iterable[_Segment], words: int, *more: _Columns) -> _Columns:
     """Every live entry of `segments`, then the rows of `more`, in one new set of arrays: a
     merge holds one copy of the registry beside the old segments, never two."""
     parts: list[_Columns] = []
     for s in segments:
         live = s.live_rows()
         codes = s.row_codes()
-        parts.append((s.work_ids[live], s.variants[live], codes[live] if s.dead_entries else codes))
+        parts.append(
+            (
+                s.work_ids[live],
+                s.variants[live],
+                codes[live] if s.dead_entries else codes,
+                s.companions[live],
+            )
+        )
     parts.extend(more)
     if not parts:
-        return np.zeros(0, np.int64), np.zeros(0, np.uint8), np.zeros(0, np.uint64)
+        return (
+            np.zeros(0, np.int64),
+            np.zeros(0, np.uint8),
+            np.zeros(0, np.uint64),
+            np.zeros((0, words), np.uint64),
+        )
     fits_int32 = all(
         not p[0].size or (p[0].min() >= _INT32.min and p[0].max() <= _INT32.max) for p in parts
     )
     work_ids = np.concatenate([p[0] for p in parts], dtype=np.int32 if fits_int32 else np.int64)
     variants = np.concatenate([p[1] for p in parts], dtype=np.uint8)
     codes = np.concatenate([p[2] for p in parts], dtype=np.uint64)
-    return work_ids, variants, codes
+    companions = np.concatenate([p[3] for p in parts], dtype=np.uint64)
+    return work_ids, variants, codes, companions
 
 
 class HammingIndex:
@@ -485,10 +544,20 @@ class HammingIndex:
 
     registry_version: int
 
-    def __init__(self, *, radius: int, threads: int | None = None, max_tables: int = 4) -> None:
+    def __init__(
+        self,
+        *,
+        radius: int,
+        threads: int | None = None,
+        max_tables: int = 4,
+        companion_words: int = 0,
+    ) -> None:
         self.radius = _checked_radius(radius)
         self.threads = threads or _available_cpus()
         self.max_tables = max_tables
+        # Each entry may carry a second code of this many 64-bit words, which a search can
+        # require to lie within limits of the query's (`search(..., companions, limits)`).
+        self.companion_words = companion_words
         self.registry_version = 0  # the caller sets the ledger sequence it loaded up to
         self._state = _State()
         self._write_lock = threading.Lock()
@@ -503,11 +572,14 @@ class HammingIndex:
         radius: int,
         registry_version: int = 0,
         where: np.ndarray | None = None,
+        companions: np.ndarray | None = None,
         **options: int,
     ) -> HammingIndex:
         """A full build from arrays, e.g. loaded from PostgreSQL (`where` as in `add`)."""
+        if companions is not None and "companion_words" not in options:
+            options["companion_words"] = 1 if companions.ndim == 1 else int(companions.shape[1])
         index = cls(radius=radius, **options)
-        index.add(work_ids, variants, codes, where=where)
+        index.add(work_ids, variants, codes, where=where, companions=companions)
         index.registry_version = registry_version
         return index
 
@@ -516,7 +588,8 @@ class HammingIndex:
         return sum(s.live for s in self._state.segments())
 
     def memory_bytes(self) -> int:
-        """Bytes held in the index's arrays: tables, payload (work id, variant) and tombstones."""
+        """Bytes held in the index's arrays: tables, payload (work id, variant, companion code)
+        and tombstones."""
         return sum(s.nbytes() for s in self._state.segments())
 
     def describe(self, radius: int | None = None) -> list[tuple[str, int, str]]:
@@ -533,14 +606,16 @@ class HammingIndex:
         codes: np.ndarray,
         *,
         where: np.ndarray | None = None,
+        companions: np.ndarray | None = None,
     ) -> None:
         """Register entries (those where `where` is true, if given); they are found by every
-        search that starts after this returns.
+        search that starts after this returns. `companions`: each entry's companion code,
+        (entries, companion_words) uint64, required when the index keeps them.
 
         The caller's arrays are read, never kept or written: the index holds its own compact
         copy (work ids as int32 where they fit). `where` spares the caller a filtered copy.
         """
-        columns = _as_columns(work_ids, variants, codes)
+        columns = _as_columns(work_ids, variants, codes, companions, self.companion_words)
         selected = _as_selection(where, columns[2].size)
         count = int(np.count_nonzero(selected)) if selected.size else columns[2].size
         if not count:
@@ -552,9 +627,9 @@ class HammingIndex:
                 # The full build from PostgreSQL: tables straight from the caller's arrays.
                 self._state = _State(base=self._build(columns, selected))
                 return
-            pending = columns if not selected.size else tuple(c[selected] for c in columns)
+            pending: _Columns = columns if not selected.size else (*(c[selected] for c in columns),)
             if state.tail is not None:
-                pending = _live_arrays([state.tail], pending)
+                pending = _live_arrays([state.tail], self.companion_words, pending)
             if pending[0].size <= TAIL_LIMIT:
                 tail = _build_segment(pending, _EVERY_ROW, None, self._run_all)
                 self._state = replace(state, tail=tail)
@@ -585,17 +660,41 @@ class HammingIndex:
             self._state = self._compacted(self._state)
 
     def _compacted(self, state: _State) -> _State:
-        columns = _live_arrays(state.segments())
+        columns = _live_arrays(state.segments(), self.companion_words)
         return _State(base=self._build(columns)) if columns[0].size else _State()
 
-    def search(self, codes: np.ndarray, radius: int | None = None) -> SearchResult:
-        """Every live entry within `radius` (default: the index's) of each query code."""
+    def search(
+        self,
+        codes: np.ndarray,
+        radius: int | None = None,
+        *,
+        companions: np.ndarray | None = None,
+        limits: np.ndarray | None = None,
+    ) -> SearchResult:
+        """Every live entry within `radius` (default: the index's) of each query code.
+
+        With `companions` (the queries' companion codes) and `limits`, only the entries whose
+        companion code lies within `limits[d]` bits of the query's, d being their distance
+        (the last limit for distances past its end): a second code that must agree too,
+        checked where the match is found, so the entries it refuses are never collected.
+        """
         radius = self.radius if radius is None else _checked_radius(radius)
         queries = _as_codes(codes, "query codes")
+        if limits is None or not self.companion_words:
+            query_companions = np.zeros((queries.size, self.companion_words), np.uint64)
+            limits = _NO_LIMITS
+        else:
+            query_companions = _as_companions(
+                companions, queries.size, self.companion_words, "query companions"
+            )
+            limits = np.ascontiguousarray(limits, dtype=np.int64)
+            if limits.ndim != 1 or not limits.size:
+                raise ValueError("limits must be a non-empty 1-D array")
         segments = self._state.segments()
         if not queries.size or not segments:
             return _empty_result()
         blocks = self._blocks(queries, segments, radius)
+        filtering = limits
         results: list[tuple[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]] = [
             (start, []) for start, _ in blocks
         ]
@@ -603,7 +702,8 @@ class HammingIndex:
         def work(k: int) -> Callable[[], None]:
             start, stop = blocks[k]
             return lambda: results[k][1].extend(
-                s.search(queries[start:stop], radius) for s in segments
+                s.search(queries[start:stop], radius, query_companions[start:stop], filtering)
+                for s in segments
             )
 
         self._run_all([work(k) for k in range(len(blocks))])
@@ -632,11 +732,12 @@ class HammingIndex:
         delta = [state.delta] if state.delta is not None else []
         pending_size = sum(s.live for s in delta) + tail[0].size
         if pending_size <= max(MIN_BASE_MERGE, base_size // BASE_MERGE_FRACTION):
-            return _State(base=state.base, delta=self._build(_live_arrays(delta, tail)))
+            words = self.companion_words
+            return _State(base=state.base, delta=self._build(_live_arrays(delta, words, tail)))
         if state.base is None and state.delta is None:
             return _State(base=self._build(tail))
         merged = [s for s in (state.base, state.delta) if s is not None]
-        return _State(base=self._build(_live_arrays(merged, tail)))
+        return _State(base=self._build(_live_arrays(merged, self.companion_words, tail)))
 
     def _build(self, columns: _Columns, selected: np.ndarray = _EVERY_ROW) -> _Segment:
         count = int(np.count_nonzero(selected)) if selected.size else columns[2].size
@@ -706,13 +807,20 @@ def warm_up() -> None:
         index.add(work_ids[:1], variants[:1], codes[:1])  # tail
         index.search(codes[:4])
         index.search(codes[:4], radius=CODE_BITS)  # scans table 0
+        paired = HammingIndex(radius=8, threads=1, companion_words=1)
+        paired.add(work_ids, variants, codes, companions=codes[::-1])  # with companion codes
+        paired.search(codes[:4], companions=codes[-4:], limits=np.array([8]))
         index.remove_works([int(work_ids[0])])
         index.compact()
+        no_companions = np.zeros((size, 0), np.uint64)
         wide = _build_segment(
-            (work_ids, variants, codes), _EVERY_ROW, Layout((16,) * 4), index._run_all
+            (work_ids, variants, codes, no_companions),
+            _EVERY_ROW,
+            Layout((16,) * 4),
+            index._run_all,
         )
-        wide.search(codes[:4], 8)
-        wide.search(codes[:4], CODE_BITS)
+        wide.search(codes[:4], 8, no_companions[:4], _NO_LIMITS)
+        wide.search(codes[:4], CODE_BITS, no_companions[:4], _NO_LIMITS)
         wide.row_codes()
 
 

@@ -18,6 +18,9 @@ from registry.matching.index import HammingIndex
 from registry.matching.rules import DEFAULT_MATCHING, MatchingConfig
 
 VARIANT_NUMBER = {name: number for number, name in enumerate(VARIANTS)}
+# Candidates packed into one int64 (query, work id, variant) while they fit these bounds.
+_QUERY_LIMIT = 1 << 23
+_WORK_LIMIT = 1 << 32
 
 
 @dataclass(frozen=True)
@@ -36,9 +39,33 @@ def variant_numbers(names: list[str] | tuple[str, ...]) -> np.ndarray:
     return np.array([VARIANT_NUMBER[name] for name in names], dtype=np.uint8)
 
 
+@dataclass(frozen=True)
+class JointLimits:
+    """pHash and dHash required to agree together: an entry found by its pHash within the
+    radius stays a candidate only if its dHash is within `dhash_given_phash[p]` (p its pHash
+    distance), and one found by its dHash only if its pHash is within `phash_given_dhash[d]`.
+    Each index then keeps the other hash beside every entry (8 bytes).
+
+    Measured on real art and not made the default (docs/benchmarks.md, "Second filters
+    before the descriptor"): every setting that cut the candidates by more than a few percent
+    lost the true work of some edited queries.
+    """
+
+    dhash_given_phash: tuple[int, ...]
+    phash_given_dhash: tuple[int, ...]
+
+
 class CandidateIndex:
-    def __init__(self, config: MatchingConfig = DEFAULT_MATCHING, **index_options: int) -> None:
+    def __init__(
+        self,
+        config: MatchingConfig = DEFAULT_MATCHING,
+        joint: JointLimits | None = None,
+        **index_options: int,
+    ) -> None:
         self.config = config
+        self.joint = joint
+        if joint is not None:
+            index_options = {**index_options, "companion_words": 1}
         self._phash = HammingIndex(radius=config.phash_radius, **index_options)
         self._dhash = HammingIndex(radius=max(config.dhash_radius, 0), **index_options)
         self._dhash_numbers = variant_numbers(
@@ -55,8 +82,9 @@ class CandidateIndex:
         phashes: np.ndarray,
         dhashes: np.ndarray,
         config: MatchingConfig = DEFAULT_MATCHING,
+        joint: JointLimits | None = None,
     ) -> CandidateIndex:
-        index = cls(config)
+        index = cls(config, joint)
         index.add(work_ids, variants, phashes, dhashes)
         return index
 
@@ -74,7 +102,7 @@ class CandidateIndex:
         """
         index = cls(config)
         work_ids, variants, phashes, dhashes = load()
-        index._add_dhashes(work_ids, variants, dhashes)
+        index._add_dhashes(work_ids, variants, dhashes, phashes)
         del dhashes
         index._phash.add(work_ids, variants, phashes)
         return index
@@ -82,33 +110,56 @@ class CandidateIndex:
     def add(
         self, work_ids: np.ndarray, variants: np.ndarray, phashes: np.ndarray, dhashes: np.ndarray
     ) -> None:
-        self._phash.add(work_ids, variants, phashes)
-        self._add_dhashes(work_ids, variants, dhashes)
+        companions = dhashes if self.joint is not None else None
+        self._phash.add(work_ids, variants, phashes, companions=companions)
+        self._add_dhashes(work_ids, variants, dhashes, phashes)
 
-    def _add_dhashes(self, work_ids: np.ndarray, variants: np.ndarray, dhashes: np.ndarray) -> None:
+    def _add_dhashes(
+        self, work_ids: np.ndarray, variants: np.ndarray, dhashes: np.ndarray, phashes: np.ndarray
+    ) -> None:
         if self._dhash_numbers.size:
             framed = np.isin(variants, self._dhash_numbers)  # read in place, never copied
-            self._dhash.add(work_ids, variants, dhashes, where=framed)
+            companions = phashes if self.joint is not None else None
+            self._dhash.add(work_ids, variants, dhashes, where=framed, companions=companions)
 
     def remove_works(self, work_ids: set[int] | list[int]) -> None:
         self._phash.remove_works(work_ids)
         self._dhash.remove_works(work_ids)
 
     def search(self, phashes: np.ndarray, dhashes: np.ndarray) -> Candidates:
-        found = [self._phash.search(phashes)]
-        if self.config.dhash_radius >= 0:
-            found.append(self._dhash.search(dhashes))
-        rows = np.unique(
-            np.stack(
-                [
-                    np.concatenate([f.query_index for f in found]).astype(np.int64),
-                    np.concatenate([f.work_id for f in found]).astype(np.int64),
-                    np.concatenate([f.variant for f in found]).astype(np.int64),
-                ],
-                axis=1,
-            ),
-            axis=0,
-        )
+        joint = self.joint
+        if joint is None:
+            found = [self._phash.search(phashes)]
+            if self.config.dhash_radius >= 0:
+                found.append(self._dhash.search(dhashes))
+        else:
+            found = [
+                self._phash.search(
+                    phashes, companions=dhashes, limits=np.array(joint.dhash_given_phash)
+                )
+            ]
+            if self.config.dhash_radius >= 0:
+                found.append(
+                    self._dhash.search(
+                        dhashes, companions=phashes, limits=np.array(joint.phash_given_dhash)
+                    )
+                )
+        query = np.concatenate([f.query_index for f in found]).astype(np.int64)
+        work = np.concatenate([f.work_id for f in found]).astype(np.int64)
+        variant = np.concatenate([f.variant for f in found]).astype(np.int64)
+        if (
+            query.size
+            and query.max() < _QUERY_LIMIT
+            and 0 <= work.min() <= work.max() < _WORK_LIMIT
+        ):
+            # One int64 per candidate: on real hashes a batch has millions of candidates, and
+            # a unique over rows sorted them field by field, twice as slow as the search.
+            keys = np.sort(query << 40 | work << 8 | variant)
+            keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
+            return Candidates(
+                keys >> 40, (keys >> 8) & (_WORK_LIMIT - 1), (keys & 255).astype(np.uint8)
+            )
+        rows = np.unique(np.stack([query, work, variant], axis=1), axis=0)
         return Candidates(rows[:, 0], rows[:, 1], rows[:, 2].astype(np.uint8))
 
     def __len__(self) -> int:

@@ -449,3 +449,134 @@ def test_searches_during_updates_see_whole_snapshots(alice_index, rng):
         thread.join()
 
     assert misses and not any(misses)
+
+
+# -- companion codes: a second code each entry carries, which a search may require to agree --
+
+
+def _companion_truth(registry: Registry, companions, queries, query_companions, radius, limits):
+    """Brute force of the joint rule: within `radius`, and the companion within the limit
+    for that distance (the last limit past the end of `limits`)."""
+    wanted = set()
+    for match in registry.brute_force(queries, radius):
+        position, work, variant, distance = match
+        rows = np.flatnonzero((registry.work_ids == work) & (registry.variants == variant))
+        extra = int(np.bitwise_count(companions[rows[0]] ^ query_companions[position]).sum())
+        if extra <= limits[min(distance, len(limits) - 1)]:
+            wanted.add(match)
+    return wanted
+
+
+def _skewed_codes(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Codes like real pHashes: half of them a few bits from one of 20 common codes (blank
+    and near-blank pictures), many repeated exactly."""
+    codes = random_codes(rng, n)
+    common = random_codes(rng, 20)
+    skewed = rng.random(n) < 0.5
+    codes[skewed] = common[rng.integers(0, 20, int(skewed.sum()))]
+    for row in np.flatnonzero(skewed & (rng.random(n) < 0.5)):
+        codes[row] = flip_bits(rng, codes[row], int(rng.integers(1, 4)))
+    return codes
+
+
+def test_skewed_codes_repeated_by_the_thousand_match_brute_force(rng):
+    work_ids, variants, _ = works(rng, 0, 2000)
+    codes = _skewed_codes(rng, work_ids.size)
+    index, registry = HammingIndex(radius=10, threads=2), Registry()
+    registry.add(index, work_ids, variants, codes)
+    queries = queries_near(rng, codes, 10, 120)
+
+    assert found(index.search(queries)) == registry.brute_force(queries, 10)
+
+
+@pytest.mark.parametrize("words", [1, 2])
+def test_companion_limits_are_applied_exactly(rng, words):
+    work_ids, variants, _ = works(rng, 0, 2500)
+    codes = _skewed_codes(rng, work_ids.size)
+    companions = rng.integers(0, 2**64, (work_ids.size, words), dtype=np.uint64)
+    index = HammingIndex(radius=10, threads=2, companion_words=words)
+    index.add(work_ids, variants, codes, companions=companions)
+    registry = Registry()
+    registry.work_ids, registry.variants, registry.codes = work_ids, variants, codes
+    picked = rng.integers(0, codes.size, 150)
+    queries = queries_near(rng, codes, 10, 150)[:150]
+    # Companions near those of the entries the queries were made from: some within the
+    # limits, some beyond.
+    query_companions = companions[picked].copy()
+    for position in range(150):
+        for word in range(words):
+            flips = int(rng.integers(0, 16 // words))
+            query_companions[position, word] = flip_bits(
+                rng, query_companions[position, word], flips
+            )
+    limits = np.array([14, 12, 10, 10, 8, 8, 6])
+
+    result = index.search(queries, companions=query_companions, limits=limits)
+
+    assert found(result) == _companion_truth(
+        registry, companions, queries, query_companions, 10, limits
+    )
+    assert len(result) < len(index.search(queries))  # the limits refused some entries
+
+
+def test_a_near_copy_is_found_and_a_decoy_with_another_companion_is_not(rng):
+    """Two registered works with the same blank-picture code: the query's companion agrees
+    with one of them only, and only that one is a candidate."""
+    blank = np.uint64(0x8000_0000_0000_0000)
+    work_ids, variants, codes = works(rng, 10, 1000)
+    codes[:2] = blank
+    work_ids[:2] = (1, 2)
+    companions = random_codes(rng, codes.size)
+    index = HammingIndex(radius=10, companion_words=1)
+    index.add(work_ids, variants, codes, companions=companions)
+    query = np.array([flip_bits(rng, blank, 3)], np.uint64)
+    query_companion = np.array([flip_bits(rng, companions[0], 5)], np.uint64)
+
+    result = index.search(query, companions=query_companion, limits=np.array([12]))
+
+    assert 1 in result.work_id.tolist() and 2 not in result.work_id.tolist()
+    assert {1, 2} <= set(index.search(query).work_id.tolist())  # both without the limits
+
+
+def test_companions_follow_their_entries_through_updates(rng):
+    words = 1
+    index = HammingIndex(radius=10, threads=2, companion_words=words)
+    registry = Registry()
+    all_companions = np.zeros((0, words), np.uint64)
+    for first in (0, 20_000, 30_000):  # the base, then merges through the tail and delta
+        work_ids, variants, codes = works(rng, first, 800 if first else 3000)
+        companions = random_codes(rng, codes.size).reshape(-1, 1)
+        index.add(work_ids, variants, codes, companions=companions)
+        registry.work_ids = np.concatenate([registry.work_ids, work_ids])
+        registry.variants = np.concatenate([registry.variants, variants])
+        registry.codes = np.concatenate([registry.codes, codes])
+        all_companions = np.concatenate([all_companions, companions])
+    removed = [5, 20_003, 30_007]
+    index.remove_works(removed)
+    index.compact()
+    keep = ~np.isin(registry.work_ids, removed)
+    registry.work_ids, registry.variants, registry.codes = (
+        registry.work_ids[keep],
+        registry.variants[keep],
+        registry.codes[keep],
+    )
+    all_companions = all_companions[keep]
+    picked = rng.integers(0, registry.codes.size, 100)
+    queries = queries_near(rng, registry.codes, 10, 100)[:100]
+    query_companions = all_companions[picked] ^ np.uint64(0b1111)
+    limits = np.array([6])
+
+    result = index.search(queries, companions=query_companions, limits=limits)
+
+    assert found(result) == _companion_truth(
+        registry, all_companions, queries, query_companions, 10, limits
+    )
+
+
+def test_an_index_with_companions_refuses_entries_without_them(rng):
+    index = HammingIndex(radius=10, companion_words=1)
+    work_ids, variants, codes = works(rng, 0, 10)
+    with pytest.raises(ValueError, match="companion"):
+        index.add(work_ids, variants, codes)
+    with pytest.raises(ValueError, match="companions"):
+        index.add(work_ids, variants, codes, companions=np.zeros((3, 1), np.uint64))

@@ -8,7 +8,7 @@ import pytest
 
 from registry.fingerprints import VARIANTS, Hashes
 from registry.matching.index import HammingIndex
-from registry.matching.matcher import VARIANT_NUMBER, CandidateIndex, variant_numbers
+from registry.matching.matcher import VARIANT_NUMBER, CandidateIndex, JointLimits, variant_numbers
 from registry.matching.rules import DEFAULT_MATCHING, is_candidate
 
 
@@ -29,6 +29,11 @@ def registry():
     phashes = rng.integers(0, 2**64, works.size, dtype=np.uint64)
     dhashes = rng.integers(0, 2**64, works.size, dtype=np.uint64)
     return works, variants, phashes, dhashes, rng
+
+
+def _rows_of(codes, near):
+    """The registered row nearest each of `near`."""
+    return np.array([int(np.argmin(np.bitwise_count(codes ^ code))) for code in near])
 
 
 def _queries(registry, rng):
@@ -171,3 +176,47 @@ def test_without_the_dhash_search_no_dhash_is_indexed(registry):
     assert len(index.dhash_index) == 0
     expected = _union_rule(works, variants, phashes, dhashes, query_p, query_d, config)
     assert _got(found) == expected
+
+
+def test_joint_limits_keep_exactly_the_pairs_whose_other_hash_agrees_too(registry):
+    works, variants, phashes, dhashes, rng = registry
+    joint = JointLimits(dhash_given_phash=(40, 30, 24), phash_given_dhash=(20,))
+    index = CandidateIndex.from_arrays(works, variants, phashes, dhashes, joint=joint)
+    query_p, query_d = _queries(registry, rng)
+    # Half the pHash-near queries also near in dHash, so that some pairs pass the limits.
+    query_d[:100] = _flip(dhashes[_rows_of(phashes, query_p[:100])], 20, rng)
+
+    found = index.search(query_p, query_d)
+
+    framed = np.isin(variants, variant_numbers(DEFAULT_MATCHING.dhash_variants))
+    expected = set()
+    for q in range(query_p.size):
+        p = np.bitwise_count(phashes ^ query_p[q])
+        d = np.bitwise_count(dhashes ^ query_d[q])
+        by_phash = (p <= 10) & (d <= np.array(joint.dhash_given_phash)[np.minimum(p, 2)])
+        by_dhash = framed & (d <= 10) & (p <= 20)
+        for row in np.flatnonzero(by_phash | by_dhash):
+            expected.add((q, int(works[row]), int(variants[row])))
+    got = set(
+        zip(found.query_index.tolist(), found.work_id.tolist(), found.variant.tolist(), strict=True)
+    )
+    assert got == expected and len(got) > 50
+
+
+def test_joint_limits_find_a_near_copy_and_drop_a_decoy_alike_in_one_hash_only(registry):
+    works, variants, phashes, dhashes, rng = registry
+    joint = JointLimits(dhash_given_phash=(16,), phash_given_dhash=(16,))
+    copy_row, decoy_row = 0, len(VARIANTS) * 5  # the originals of works 0 and 5
+    phashes[decoy_row] = _flip(phashes[[copy_row]], 2, rng)[0]  # a decoy alike in pHash only
+    index = CandidateIndex.from_arrays(works, variants, phashes, dhashes, joint=joint)
+    query_p = _flip(phashes[[copy_row]], 3, rng)
+    query_d = _flip(dhashes[[copy_row]], 6, rng)
+
+    found = set(index.search(query_p, query_d).work_id.tolist())
+    without = set(
+        CandidateIndex.from_arrays(works, variants, phashes, dhashes)
+        .search(query_p, query_d)
+        .work_id.tolist()
+    )
+
+    assert found == {works[copy_row]} and without == {works[copy_row], works[decoy_row]}
