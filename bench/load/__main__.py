@@ -78,7 +78,7 @@ def prepare(args: argparse.Namespace, env: dict[str, str]) -> str:
     from bench.screening.__main__ import DATABASE, create_database, synthetic_items
 
     os.environ.update(env)
-    create_database()
+    create_database(DATABASE)
     import django
 
     django.setup()
