@@ -24,7 +24,8 @@ from registry.client.inputs import Discovery, InputError, discover
 from registry.client.run import Outputs, RunState, ScreeningRun
 from registry.client.shards import Settings, ShardRun, Totals
 from registry.client.urls import KEEP_CHOICES, UrlRun, screen_urls
-from registry.client.verify import check_results
+from registry.client.verify import check_proof, check_results, item_proof
+from registry.merkle import ItemProof, ProofError
 from registry.receipts import ReceiptError, key_id, load_public_key, verify
 
 PURPOSES = ("ai_training", "ai_generative_training", "data_mining", "ai_inference")
@@ -121,6 +122,14 @@ def _parser() -> argparse.ArgumentParser:
     key.add_argument("--key-url", help="the registry's /api/v1/receipts/key")
     key.add_argument("--key-file", type=Path, help="a PEM public key saved earlier")
     check.add_argument("--results", type=Path, help="also check a results file line by line")
+    check.add_argument(
+        "--item",
+        help="with --results: print the proof of this item's decision (its Merkle path) after "
+        "checking it against the receipt",
+    )
+    check.add_argument(
+        "--proof", type=Path, help="check a proof of one item's decision printed by --item"
+    )
     return parser
 
 
@@ -252,6 +261,14 @@ def _public_key_pem(args: argparse.Namespace) -> bytes:
     return str(checked(response)["public_key_pem"]).encode()
 
 
+def _proved(document: dict[str, Any], proof: ItemProof) -> str:
+    leaf = json.loads(proof.leaf)
+    return (
+        f"Valid: item {leaf['id']!r} was decided {leaf['decision']} ({leaf['reason']}) in "
+        f"screening {document['screening_id']}, chunk {proof.chunk}, position {proof.index}."
+    )
+
+
 def _verify_receipt(args: argparse.Namespace) -> int:
     receipt = json.loads(Path(args.file).read_text(encoding="utf-8"))
     public_key = load_public_key(_public_key_pem(args))
@@ -259,6 +276,18 @@ def _verify_receipt(args: argparse.Namespace) -> int:
     if document.get("key_id") != key_id(public_key):
         raise ReceiptError("the receipt was signed with another key than the one given")
     verify(document, receipt["signature"], public_key)
+    if args.item is not None:
+        if not args.results:
+            raise ReceiptError("--item needs --results: the proof is built from the results file")
+        proof = item_proof(document, args.results, args.item)
+        print(json.dumps(proof.as_dict(), indent=2, ensure_ascii=False))
+        print(_proved(document, proof), file=sys.stderr)
+        return 0
+    if args.proof is not None:
+        proof = ItemProof.from_dict(json.loads(args.proof.read_text(encoding="utf-8")))
+        check_proof(document, proof)
+        print(_proved(document, proof))
+        return 0
     if args.results:
         return check_results(document, args.results)
     print(
@@ -287,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    except (ApiError, ReceiptError) as error:
+    except (ApiError, ReceiptError, ProofError) as error:
         print(f"Error: {error}", file=sys.stderr)
         return 1
     except OSError as error:

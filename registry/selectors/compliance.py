@@ -1,6 +1,7 @@
 """Reads behind the compliance exports, the consent-changes feed and the artist's view of
 withdrawals. Every read is scoped to one organization or one artist's work."""
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -74,14 +75,17 @@ def export_screenings(scope: ExportScope) -> QuerySet[Screening]:
 
 
 def reason_counts(screening: Screening) -> dict[str, int]:
-    """Items per "decision: reason kind", grouped in the database then reduced here."""
+    """Items per "decision: reason kind": the listed items grouped in the database then
+    reduced here, plus the unlisted ones, counted per reason kind when decided."""
     rows = (
         ScreeningItem.objects.filter(screening=screening)
         .values_list("decision", "reason")
         .annotate(items=Count("id"))
         .order_by()
     )
-    return count_reasons(rows.iterator(chunk_size=5000))
+    counts = Counter(count_reasons(rows.iterator(chunk_size=5000)))
+    counts.update({kind: int(items) for kind, items in screening.unlisted_reasons.items()})
+    return dict(sorted(counts.items()))
 
 
 def passing_decisions(mode: str) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ from django.test import override_settings
 from registry.models import Permission, Purpose, Screening
 from registry.services.grants import grant_create
 from registry.services.terms import terms_set
-from tests.api.conftest import item
+from tests.api.conftest import all_decisions, item
 
 
 def _screen(client, items, mode="consent_required", purpose="ai_training"):
@@ -39,7 +39,7 @@ def test_each_decision_kind_with_its_reason_and_credit(acme_api, works, run_pend
 
     run_pending()
 
-    decided = _items(acme_api, screening["id"])
+    decided = all_decisions(acme_api, screening["id"], [[entry["id"] for entry in sent]])
     assert {key: entry["decision"] for key, entry in decided.items()} == {
         "mine": "allowed",
         "theirs": "denied",
@@ -147,7 +147,7 @@ def test_another_organization_gets_404_for_a_screening_and_its_items(
     screening = _screen(acme_api, [item("mine", 1)])
     run_pending()
 
-    for path in ("", "/items", "/close"):
+    for path in ("", "/items", "/decisions", "/close"):
         url = f"/api/v1/screenings/{screening['id']}{path}"
         response = globex_api.post(url) if path == "/close" else globex_api.get(url)
         assert response.status_code == 404, path
@@ -264,7 +264,10 @@ def test_items_stream_as_json_lines_and_filter_by_decision(acme_api, works, run_
     denied = _items(acme_api, screening["id"], decision="denied")
 
     assert response["Content-Type"] == "application/x-ndjson"
-    assert [line["id"] for line in lines] == ["mine", "theirs", "stranger"]
+    # The unregistered item is counted, not listed, and the headers say so.
+    assert [line["id"] for line in lines] == ["mine", "theirs"]
+    assert response["Consentry-Listed-Items"] == "2"
+    assert response["Consentry-Counted-Only"] == "unregistered=1, invalid=0"
     assert list(denied) == ["theirs"]
 
 
@@ -283,7 +286,7 @@ def test_images_sent_as_files_are_hashed_on_the_server(acme_api, works, run_pend
     assert response.status_code == 202, response.content
     run_pending()
 
-    decided = _items(acme_api, response.json()["id"])
+    decided = all_decisions(acme_api, response.json()["id"], [["mine.jpg", "broken.jpg"]])
     assert decided["mine.jpg"]["decision"] == "allowed"
     assert decided["broken.jpg"]["decision"] == "invalid"
     assert "could not be read" in decided["broken.jpg"]["reason"]
