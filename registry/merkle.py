@@ -36,14 +36,14 @@ class ProofError(ValueError):
     """A proof that does not lead from its leaf to the root it claims."""
 
 
-def _canonical(document: Any) -> bytes:
+def canonical(document: Any) -> bytes:
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def decision_leaf(
     item_id: str, decision: str, reason: str, work_ids: Iterable[int], sha256: str | None
 ) -> bytes:
-    return _canonical(
+    return canonical(
         {
             "decision": decision,
             "id": item_id,
@@ -55,7 +55,7 @@ def decision_leaf(
 
 
 def chunk_leaf(number: int, items: int, root: str) -> bytes:
-    return _canonical({"chunk": number, "items": items, "root": root})
+    return canonical({"chunk": number, "items": items, "root": root})
 
 
 def leaf_hash(leaf: bytes) -> bytes:
@@ -149,7 +149,7 @@ class ItemProof:
     def from_dict(cls, document: dict[str, Any]) -> "ItemProof":
         try:
             return cls(
-                leaf=_canonical(document["leaf"]),
+                leaf=canonical(document["leaf"]),
                 chunk=int(document["chunk"]),
                 index=int(document["index"]),
                 items=int(document["items"]),

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from registry.client.api import (
     CONNECT_TIMEOUT,
@@ -24,9 +25,17 @@ from registry.client.inputs import Discovery, InputError, discover
 from registry.client.run import Outputs, RunState, ScreeningRun
 from registry.client.shards import Settings, ShardRun, Totals
 from registry.client.urls import KEEP_CHOICES, UrlRun, screen_urls
-from registry.client.verify import check_proof, check_results, item_proof
+from registry.client.verify import (
+    URL_RUN,
+    check_proof,
+    check_results,
+    item_proof,
+    merkle_mismatches,
+    url_run_document,
+)
 from registry.merkle import ItemProof, ProofError
 from registry.receipts import ReceiptError, key_id, load_public_key, verify
+from registry.url_receipts import RUN_RECEIPT_TYPE
 
 PURPOSES = ("ai_training", "ai_generative_training", "data_mining", "ai_inference")
 MODES = ("consent_required", "respect_opt_outs")
@@ -247,10 +256,15 @@ def _screen_urls(args: argparse.Namespace) -> int:
         print(f"Error: no such file: {args.source}", file=sys.stderr)
         return 2
     results = args.out.with_name(args.out.stem + ".results.jsonl")
+    receipt = args.out.with_name(args.out.stem + ".receipt.json")
     run = UrlRun(args.source, args.url_column, args.purpose, args.mode, args.keep)
-    screen_urls(Registry(args.api, args.key, retry_for=args.retry_for), run, args.out, results)
+    registry = Registry(args.api, args.key, retry_for=args.retry_for)
+    screen_urls(registry, run, args.out, results, receipt)
     counts = ", ".join(f"{name} {count}" for name, count in sorted(run.counts.items()))
-    print(f"URLs checked: {counts}. {run.kept} rows kept in {args.out}; answers in {results}.")
+    print(
+        f"URLs checked: {counts}. {run.kept} rows kept in {args.out}; answers in {results}; "
+        f"receipt ({run.attestations} signed batches) in {receipt}."
+    )
     return 0
 
 
@@ -259,6 +273,44 @@ def _public_key_pem(args: argparse.Namespace) -> bytes:
         return Path(args.key_file).read_bytes()
     response = requests.get(args.key_url, timeout=(CONNECT_TIMEOUT, 30))
     return str(checked(response)["public_key_pem"]).encode()
+
+
+def _verify_url_run(
+    args: argparse.Namespace, receipt: dict[str, Any], public_key: Ed25519PublicKey
+) -> int:
+    """A screen-urls receipt: every batch's attestation signed, the summary theirs, and with
+    --results every answer; --item URL proves one."""
+    document = url_run_document(receipt, public_key)
+    if args.item is not None:
+        if not args.results:
+            raise ReceiptError("--item needs --results: the proof is built from the results file")
+        proof = item_proof(document, args.results, args.item, URL_RUN)
+        print(json.dumps(proof.as_dict(), indent=2, ensure_ascii=False))
+        leaf = json.loads(proof.leaf)
+        print(f"Valid: {leaf['url']!r} was answered {leaf['decision']}.", file=sys.stderr)
+        return 0
+    if args.proof is not None:
+        proof = ItemProof.from_dict(json.loads(args.proof.read_text(encoding="utf-8")))
+        check_proof(document, proof, URL_RUN)
+        leaf = json.loads(proof.leaf)
+        print(f"Valid: {leaf['url']!r} was answered {leaf['decision']} ({leaf['reason']}).")
+        return 0
+    summary = (
+        f"URL run of {document['source']}: {document['urls']} URLs in "
+        f"{len(document['batches'])} signed batches, registry version(s) "
+        f"{', '.join(map(str, document['registry_versions']))}"
+    )
+    if args.results:
+        mismatches = merkle_mismatches(document, args.results, URL_RUN)
+        for mismatch in mismatches:
+            print(f"Mismatch: {mismatch}", file=sys.stderr)
+        if mismatches:
+            print(f"{args.results} does not match the receipt.", file=sys.stderr)
+            return 1
+        print(f"Valid receipt of a {summary}; {args.results} holds exactly its answers.")
+        return 0
+    print(f"Valid receipt of a {summary}.")
+    return 0
 
 
 def _proved(document: dict[str, Any], proof: ItemProof) -> str:
@@ -273,6 +325,8 @@ def _verify_receipt(args: argparse.Namespace) -> int:
     receipt = json.loads(Path(args.file).read_text(encoding="utf-8"))
     public_key = load_public_key(_public_key_pem(args))
     document = receipt["document"]
+    if document.get("type") == RUN_RECEIPT_TYPE:
+        return _verify_url_run(args, receipt, public_key)
     if document.get("key_id") != key_id(public_key):
         raise ReceiptError("the receipt was signed with another key than the one given")
     verify(document, receipt["signature"], public_key)

@@ -15,10 +15,12 @@ carried over to another file under its name.
 import hashlib
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from registry.merkle import (
     ItemProof,
@@ -37,7 +39,10 @@ from registry.receipts import (
     bound_decision_line,
     chunks_digest,
     decisions_digest,
+    key_id,
+    verify,
 )
+from registry.url_receipts import ATTESTATION_TYPE, run_document, url_leaf
 
 READ_BYTES = 1 << 20
 
@@ -164,20 +169,10 @@ class LeafLine:
     recorded: bytes | None  # the leaf hash the client recorded when the root checked out
 
 
-def merkle_chunks(document: dict[str, Any]) -> list[tuple[int, int, str]]:
-    """The receipt's chunks, once they are shown to add up to its decisions root."""
-    try:
-        chunks = [(int(n), int(items), str(root)) for n, items, root in document["chunks"]]
-    except (KeyError, TypeError, ValueError):
-        raise ReceiptError("the receipt's chunk list is not [number, items, root] each") from None
-    top = root_of_leaves(chunk_leaf(number, items, root) for number, items, root in chunks)
-    if top != document.get("decisions_root"):
-        raise ReceiptError("the receipt's chunk roots do not add up to its decisions root")
-    return chunks
+LineReader = Callable[[int, dict[str, Any], list[str]], LeafLine | None]
 
 
-def _leaf_line(number: int, text: str, mismatches: list[str]) -> LeafLine | None:
-    record = json.loads(text)
+def _screened_line(number: int, record: dict[str, Any], mismatches: list[str]) -> LeafLine | None:
     if "skipped" in record and "id" not in record:
         return None  # a file the client never sent: no decision to check
     path = str(record.get("path") or "")
@@ -192,18 +187,56 @@ def _leaf_line(number: int, text: str, mismatches: list[str]) -> LeafLine | None
     leaf = decision_leaf(
         str(record["id"]), str(record["decision"]), str(record["reason"]), works, claimed
     )
+    return LeafLine(number, str(record["id"]), leaf, _recorded(record))
+
+
+def _url_line(number: int, record: dict[str, Any], mismatches: list[str]) -> LeafLine:
+    asked = str(record.get("asked", record["url"]))
+    leaf = url_leaf(asked, str(record["decision"]), str(record["reason"]), record["works"])
+    return LeafLine(number, str(record["url"]), leaf, _recorded(record))
+
+
+def _recorded(record: dict[str, Any]) -> bytes | None:
     recorded = record.get("leaf")
-    return LeafLine(number, str(record["id"]), leaf, bytes.fromhex(recorded) if recorded else None)
+    return bytes.fromhex(recorded) if recorded else None
 
 
-def _leaf_lines(results: Path, mismatches: list[str]) -> list[LeafLine]:
+@dataclass(frozen=True)
+class Layout:
+    """Where a receipt lists its Merkle roots, and how a results line becomes a leaf."""
+
+    key: str = "chunks"
+    unit: str = "chunk"
+    read: LineReader = _screened_line
+
+
+SCREENING, URL_RUN = Layout(), Layout("batches", "batch", _url_line)
+
+
+def merkle_chunks(
+    document: dict[str, Any], layout: Layout = SCREENING
+) -> list[tuple[int, int, str]]:
+    """The receipt's chunks, once they are shown to add up to its decisions root."""
+    try:
+        chunks = [(int(n), int(items), str(root)) for n, items, root in document[layout.key]]
+    except (KeyError, TypeError, ValueError):
+        raise ReceiptError(
+            f"the receipt's {layout.unit} list is not [number, items, root] each"
+        ) from None
+    top = root_of_leaves(chunk_leaf(number, items, root) for number, items, root in chunks)
+    if top != document.get("decisions_root"):
+        raise ReceiptError(f"the receipt's {layout.unit} roots do not add up to its decisions root")
+    return chunks
+
+
+def _leaf_lines(results: Path, mismatches: list[str], layout: Layout) -> list[LeafLine]:
     lines: list[LeafLine] = []
     with results.open(encoding="utf-8") as file:
         for number, text in enumerate(file, start=1):
             if not text.strip():
                 continue
             try:
-                line = _leaf_line(number, text, mismatches)
+                line = layout.read(number, json.loads(text), mismatches)
             except (ValueError, KeyError, TypeError):
                 raise ReceiptError(
                     f"line {number} of {results} is not a results line of the client"
@@ -220,7 +253,9 @@ def _recorded_root(part: Sequence[LeafLine]) -> str | None:
     return root_of([leaf for leaf in recorded if leaf is not None]).hex()
 
 
-def _chunk_mismatches(number: int, root: str, part: Sequence[LeafLine]) -> list[str]:
+def _chunk_mismatches(
+    number: int, root: str, part: Sequence[LeafLine], layout: Layout
+) -> list[str]:
     rebuilt = root_of([leaf_hash(line.leaf) for line in part]).hex()
     if rebuilt == root:
         return []
@@ -228,13 +263,13 @@ def _chunk_mismatches(number: int, root: str, part: Sequence[LeafLine]) -> list[
         # The recorded leaves are the signed ones: each line that rebuilds another names itself.
         return [
             f"line {line.number} (item {line.item_id!r}): its decision, reason, matched works "
-            f"or SHA-256 differ from what the receipt signed (chunk {number})"
+            f"or SHA-256 differ from what the receipt signed ({layout.unit} {number})"
             for line in part
             if leaf_hash(line.leaf) != line.recorded
         ]
     return [
-        f"{_span_of(part)} (chunk {number}): the ids, decisions, reasons, matched works or "
-        "SHA-256 differ from what the receipt signed"
+        f"{_span_of(part)} ({layout.unit} {number}): the ids, decisions, reasons, matched works "
+        "or SHA-256 differ from what the receipt signed"
     ]
 
 
@@ -245,25 +280,29 @@ def _span_of(part: Sequence[LeafLine]) -> str:
     return f"line {first.number}" if first is last else f"lines {first.number}-{last.number}"
 
 
-def merkle_mismatches(document: dict[str, Any], results: Path) -> list[str]:
-    chunks = merkle_chunks(document)
+def merkle_mismatches(
+    document: dict[str, Any], results: Path, layout: Layout = SCREENING
+) -> list[str]:
+    chunks = merkle_chunks(document, layout)
     mismatches: list[str] = []
-    lines = _leaf_lines(results, mismatches)
+    lines = _leaf_lines(results, mismatches, layout)
     expected = sum(items for _, items, _ in chunks)
     if len(lines) != expected:
         mismatches.append(f"the results hold {len(lines)} lines; the receipt, {expected} items")
     start = 0
     for number, items, root in chunks:
-        mismatches += _chunk_mismatches(number, root, lines[start : start + items])
+        mismatches += _chunk_mismatches(number, root, lines[start : start + items], layout)
         start += items
     return mismatches
 
 
-def item_proof(document: dict[str, Any], results: Path, item_id: str) -> ItemProof:
+def item_proof(
+    document: dict[str, Any], results: Path, item_id: str, layout: Layout = SCREENING
+) -> ItemProof:
     """The proof of one item's decision, built from the results file; raises ReceiptError
     naming the item when its decision there is not the one the receipt signed."""
-    chunks = merkle_chunks(document)
-    lines = _leaf_lines(results, [])
+    chunks = merkle_chunks(document, layout)
+    lines = _leaf_lines(results, [], layout)
     start = 0
     for chunk_index, (number, items, root) in enumerate(chunks):
         part = lines[start : start + items]
@@ -288,16 +327,16 @@ def item_proof(document: dict[str, Any], results: Path, item_id: str) -> ItemPro
             chunks=len(chunks),
             chunk_path=audit_path(chunk_hashes, chunk_index),
         )
-        check_proof(document, proof)
+        check_proof(document, proof, layout)
         return proof
     raise ReceiptError(f"item {item_id!r} is not among the decisions of {results}")
 
 
-def check_proof(document: dict[str, Any], proof: ItemProof) -> None:
+def check_proof(document: dict[str, Any], proof: ItemProof, layout: Layout = SCREENING) -> None:
     """Raise ReceiptError naming the item unless the proof leads to the receipt's roots."""
-    chunks = merkle_chunks(document)
+    chunks = merkle_chunks(document, layout)
     leaf = json.loads(proof.leaf)
-    who = f"item {leaf.get('id')!r} ({leaf.get('decision')}: {leaf.get('reason')})"
+    who = f"item {leaf.get('id', leaf.get('url'))!r} ({leaf.get('decision')}: {leaf.get('reason')})"
     try:
         chunk_root, top = proof.roots()
     except ProofError as error:
@@ -305,6 +344,39 @@ def check_proof(document: dict[str, Any], proof: ItemProof) -> None:
     signed = chunks[proof.chunk_index] if 0 <= proof.chunk_index < len(chunks) else None
     if signed != (proof.chunk, proof.items, chunk_root) or top != document["decisions_root"]:
         raise ReceiptError(
-            f"{who}: this decision is not the one the receipt signed for chunk {proof.chunk} "
-            "(its decision, reason, matched works or SHA-256 were changed)"
+            f"{who}: this decision is not the one the receipt signed for {layout.unit} "
+            f"{proof.chunk} (its decision, reason, matched works or SHA-256 were changed)"
         )
+
+
+# --- URL runs: the signed attestations of each batch --------------------------------------
+
+
+def url_run_document(receipt: dict[str, Any], public_key: Ed25519PublicKey) -> dict[str, Any]:
+    """The run's summary, once every batch's attestation is shown to be the registry's and the
+    summary to be exactly what they say."""
+    attestations = receipt.get("attestations")
+    if not isinstance(attestations, list):
+        raise ReceiptError("a URL run's receipt lists its batches' attestations")
+    expected_key = key_id(public_key)
+    for number, attestation in enumerate(attestations):
+        document = attestation.get("document") or {}
+        if document.get("type") != ATTESTATION_TYPE or document.get("key_id") != expected_key:
+            raise ReceiptError(f"batch {number}: not an attestation signed with the key given")
+        try:
+            verify(document, attestation["signature"], public_key)
+        except ReceiptError:
+            raise ReceiptError(
+                f"batch {number}: the attestation's signature does not match its content"
+            ) from None
+    summary = receipt.get("document") or {}
+    rebuilt = run_document(
+        [attestation for attestation in attestations],
+        source=str(summary.get("source")),
+        url_column=str(summary.get("url_column")),
+    )
+    if rebuilt != summary:
+        raise ReceiptError("the run's summary does not match its batches' signed attestations")
+    if len({json.dumps(a["document"]["organization"]) for a in attestations}) > 1:
+        raise ReceiptError("the batches were answered to different organizations")
+    return summary
