@@ -17,13 +17,13 @@ from typing import Any
 from tqdm import tqdm
 
 from registry.client.api import ApiError, Registry
-from registry.client.collect import every_decision, leaf_of, stream_decisions
+from registry.client.collect import STREAM_READ_BYTES, every_decision, leaf_of, stream_decisions
 from registry.client.hashing import fingerprint_all, load_cache
 from registry.client.inputs import InputItem, SkippedFile
 from registry.merkle import leaf_hash
 
 FEED_PAGE = 500
-__all__ = ["ScreeningRun", "stream_decisions", "write_outputs"]
+__all__ = ["STREAM_READ_BYTES", "ScreeningRun", "stream_decisions", "write_outputs"]
 
 
 @dataclass
