@@ -9,12 +9,15 @@ from registry.merkle import (
     EMPTY_ROOT,
     ProofError,
     audit_path,
+    canonical,
+    decision_leaf,
     leaf_hash,
     node_hash,
     root_from_path,
     root_of,
 )
 from registry.unlisted import Unlisted, decode, encode, runs
+from registry.url_receipts import url_leaf
 
 
 def _rfc6962_root(leaves: list[bytes]) -> bytes:
@@ -94,3 +97,19 @@ def test_unlisted_decisions_come_back_by_position_in_a_few_bytes():
         (7, 1, "invalid", "malformed fingerprint: phash is not hex"),
         (8, 9_992, "unregistered", "no registered work matches"),
     ]
+
+
+TRICKY = ["plain", 'quo"te\\', "line\nbreak\x01", "中文 é \u2028", "emoji 🦊", ""]
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_leaves_are_the_canonical_json_they_are_documented_as(text):
+    assert decision_leaf(text, "invalid", text, [12, 3], None) == canonical(
+        {"decision": "invalid", "id": text, "reason": text, "sha256": None, "works": [3, 12]}
+    )
+    assert decision_leaf("a", "allowed", "r" * 600, [], "ab") == canonical(
+        {"decision": "allowed", "id": "a", "reason": "r" * 500, "sha256": "ab", "works": []}
+    )
+    assert url_leaf(text, "unknown", text, [5]) == canonical(
+        {"decision": "unknown", "reason": text, "url": text, "works": [5]}
+    )
