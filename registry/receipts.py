@@ -49,6 +49,17 @@ def bound_decision_line(
     return canonical_json(document).decode()
 
 
+# Version 3 commits to every decision with a Merkle tree (registry/merkle.py): each chunk's
+# root is in the receipt, so one item's decision is proved by its path alone.
+MERKLE_DIGEST_VERSION = 3
+MERKLE_DESCRIPTION = {
+    "tree": "RFC 6962: leaf SHA-256(0x00 || leaf), node SHA-256(0x01 || left || right)",
+    "item_leaf": 'canonical JSON {"decision", "id", "reason", "sha256", "works"}, '
+    "items in the order sent",
+    "chunk_leaf": 'canonical JSON {"chunk", "items", "root"}, chunks in number order',
+}
+
+
 def chunks_digest(chunks: Iterable[tuple[int, str]]) -> str:
     """The receipt's decisions digest: one line per chunk, number and digest, in order."""
     return decisions_digest(f"{number}:{digest}" for number, digest in chunks)

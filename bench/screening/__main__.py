@@ -228,6 +228,14 @@ def screen(
                 decisions[item["decision"]] += 1
                 if item["decision"] == "invalid":  # why: the budget, a weak image, a bad field
                     decisions[f"invalid: {item.get('reason') or 'no reason'}"] += 1
+        # Unregistered and invalid items are counted, not listed: the header says how many.
+        for part in filter(None, lines.headers.get("Consentry-Counted-Only", "").split(", ")):
+            name, _, count = part.partition("=")
+            decisions[name] += int(count)
+    # As the client does: each chunk's root and unlisted decisions, to rebuild every leaf.
+    following: str | None = f"{url}/decisions?page_size=1000"
+    while following:
+        following = http.get(following).json()["next"]
     return time.perf_counter() - started, decisions, phases
 
 

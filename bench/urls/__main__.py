@@ -178,9 +178,12 @@ def time_screen_urls(base: str, key: str, rows: int, works: int, share: float) -
     pq.write_table(pa.table({"url": urls, "caption": ["a picture"] * rows}), source)
     run = UrlRun(source, "url", "ai_training", "consent_required")
     began = time.perf_counter()
-    screen_urls(Registry(base, key), run, folder / "kept.parquet", folder / "results.jsonl")
+    kept, results = folder / "kept.parquet", folder / "results.jsonl"
+    screen_urls(Registry(base, key), run, kept, results, folder / "receipt.json")
     seconds = time.perf_counter() - began
-    print(f"  decisions {dict(run.counts)}, {run.kept:,} rows kept")
+    print(
+        f"  decisions {dict(run.counts)}, {run.kept:,} rows kept, {run.attestations} signed batches"
+    )
     return seconds
 
 

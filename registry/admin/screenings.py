@@ -15,6 +15,7 @@ from registry.admin.access import ScopedAdmin
 from registry.admin.compliance import SCREENING_EXPORT_ACTIONS
 from registry.admin.display import decision_badge, related_only_filter, thumbnail
 from registry.models import Decision, Screening, WorkScreening
+from registry.selectors.coverage import item_coverage
 
 
 class ReadOnlyMixin:
@@ -57,6 +58,7 @@ class ScreeningAdmin(ReadOnlyMixin, ScopedAdmin):
         "status",
         "progress",
         "counts_column",
+        "coverage",
         "matched_works",
         "registry_sequence",
         "registry_hash",
@@ -85,6 +87,15 @@ class ScreeningAdmin(ReadOnlyMixin, ScopedAdmin):
             if screening.counts.get(decision)
         ]
         return format_html(" ".join(["{}"] * len(parts)), *parts) if parts else format_html("—")
+
+    @admin.display(description=_("Listed one by one"))
+    def coverage(self, screening: Screening) -> str:
+        covered = item_coverage(screening)
+        return _(
+            "%(listed)s items that matched a registered work or were denied; counted only, "
+            "each provable against the receipt's Merkle roots: %(unregistered)s unregistered, "
+            "%(invalid)s invalid"
+        ) % {"listed": covered["listed_items"], **covered["counted_only"]}
 
     @admin.display(description=_("Matched works"))
     def matched_works(self, screening: Screening) -> SafeString:

@@ -56,6 +56,7 @@ from registry.models import (
     ScreeningItem,
     ScreeningMode,
 )
+from registry.selectors.coverage import item_coverage
 from registry.selectors.decisions import decide_items
 from registry.selectors.ledger import registry_version
 from registry.services.screening_hashes import (
@@ -537,6 +538,24 @@ class ItemPagination(CursorPagination):
         return parameters
 
 
+class ListedItemPagination(ItemPagination):
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        paged: dict[str, Any] = super().get_paginated_response_schema(schema)
+        paged["properties"]["coverage"] = {
+            "type": "object",
+            "description": "Items listed one by one, and the unregistered and invalid items "
+            "only counted (their decisions by position are under /decisions).",
+            "properties": {
+                "listed_items": {"type": "integer", "format": "int64"},
+                "counted_only": {
+                    "type": "object",
+                    "additionalProperties": {"type": "integer", "format": "int64"},
+                },
+            },
+        }
+        return paged
+
+
 _NDJSON_FIELDS = ("id", "url", "decision", "reason", "matches", "credit", "chunk", "position")
 # Lines go out in blocks: the server writes each yielded string to the socket on its own.
 _NDJSON_BATCH = 2000
@@ -587,7 +606,7 @@ class ItemsNegotiation(DefaultContentNegotiation):
 class ScreeningItemsApi(OrganizationApi):
     renderer_classes = [JSONRenderer, NDJSONRenderer]
     content_negotiation_class = ItemsNegotiation
-    pagination_class = ItemPagination  # documents the paged answer and its parameters
+    pagination_class = ListedItemPagination  # documents the paged answer and its parameters
 
     @extend_schema(
         parameters=[
@@ -601,8 +620,11 @@ class ScreeningItemsApi(OrganizationApi):
         ],
         responses={200: ItemOut(many=True), (200, NDJSON): OpenApiTypes.STR},
         summary="Decided items, paged JSON or JSON Lines",
-        description=f"Send `Accept: {NDJSON}` (or `?format=jsonl`) to stream every item as one "
-        "JSON object per line.",
+        description=f"Send `Accept: {NDJSON}` (or `?format=jsonl`) to stream the items as one "
+        "JSON object per line. Items that matched a registered work or were denied are listed "
+        "one by one; unregistered and invalid items are counted only (`coverage`, or the "
+        "headers Consentry-Listed-Items and Consentry-Counted-Only of JSON Lines), and their "
+        "decisions are under /decisions by chunk and position.",
     )
     def get(self, request: Request, screening_id: Any) -> Response | StreamingHttpResponse:
         screening = _own_screening(request, screening_id)
@@ -618,10 +640,21 @@ class ScreeningItemsApi(OrganizationApi):
                     {"detail": f"decision must be one of {', '.join(Decision.values)}."}
                 )
             items = items.filter(decision=decision)
+        coverage = item_coverage(screening)
         if request.accepted_renderer.format == NDJSONRenderer.format:
-            return StreamingHttpResponse(_ndjson_lines(items.order_by("id")), content_type=NDJSON)
+            streamed = StreamingHttpResponse(
+                _ndjson_lines(items.order_by("id")), content_type=NDJSON
+            )
+            # Lines are items only: what they leave out travels in headers.
+            streamed["Consentry-Listed-Items"] = str(coverage["listed_items"])
+            streamed["Consentry-Counted-Only"] = ", ".join(
+                f"{decision}={count}" for decision, count in coverage["counted_only"].items()
+            )
+            return streamed
         page = paginator.paginate_queryset(items, request, view=self)
-        return paginator.get_paginated_response(ItemOut(page, many=True).data)
+        response = paginator.get_paginated_response(ItemOut(page, many=True).data)
+        response.data["coverage"] = coverage
+        return response
 
 
 class CheckResultOut(serializers.Serializer):

@@ -3,6 +3,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from registry.api import (
     artists,
+    chunk_decisions,
     compliance_urls,
     errors,
     optout,
@@ -44,6 +45,11 @@ urlpatterns = [
         "screenings/<uuid:screening_id>/chunks/<int:number>/verification",
         screenings.ScreeningChunkVerificationApi.as_view(),
         name="api-screening-chunk-verification",
+    ),
+    path(
+        "screenings/<uuid:screening_id>/decisions",
+        chunk_decisions.ScreeningChunkDecisionsApi.as_view(),
+        name="api-screening-decisions",
     ),
     path(
         "screenings/<uuid:screening_id>/close",

@@ -1,5 +1,7 @@
 """URLs before download: what the registry knows of each URL of a scraped list."""
 
+from typing import Any
+
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -15,6 +17,7 @@ from registry.gatekeeper import ALLOWED, DENIED, UNREGISTERED, ItemDecision, pas
 from registry.models import MinimumAssurance
 from registry.selectors.decisions import decide_urls
 from registry.selectors.ledger import registry_version
+from registry.services.url_attestations import url_check_attestation
 
 UNKNOWN = "unknown"
 # A URL check never sees the image, so "no registered work matches" says only that nothing
@@ -24,14 +27,28 @@ MAX_URL_LENGTH = 4096
 
 
 class UrlResultOut(serializers.Serializer):
-    url = serializers.CharField()
+    url = serializers.CharField(help_text="The URL as asked (a leaf of the attestation's root).")
     decision = serializers.ChoiceField(choices=[ALLOWED, DENIED, UNKNOWN])
     passes = serializers.BooleanField(
         help_text="Whether the screening's mode lets the URL through as it stands: `unknown` "
         "passes only with respect_opt_outs."
     )
     reason = serializers.CharField()
+    works = serializers.ListField(
+        child=serializers.IntegerField(), help_text="The registered works the URL matched."
+    )
     credit = CreditOut(many=True)
+
+
+class AttestationOut(serializers.Serializer):
+    document = serializers.DictField(
+        help_text="What was answered: organization, purpose, mode, registry version, counts, "
+        "and `decisions_root`, the Merkle root of one leaf per URL in the order asked (see "
+        "its `merkle`)."
+    )
+    signature = serializers.CharField(
+        help_text="Ed25519 over the document's canonical JSON, by the key at /api/v1/receipts/key."
+    )
 
 
 class UrlCheckOut(serializers.Serializer):
@@ -41,6 +58,7 @@ class UrlCheckOut(serializers.Serializer):
         help_text="The least assurance a permission needed to count, as applied to this check.",
     )
     results = UrlResultOut(many=True)
+    attestation = AttestationOut()
 
 
 class UrlCheckApi(OrganizationApi):
@@ -65,7 +83,9 @@ class UrlCheckApi(OrganizationApi):
         description="`denied`: a work registered at that URL, or an artist's verified site "
         "prefix over it, refuses the purpose; `allowed`: the URL is a known source of works "
         "allowed for the purpose (with their credit); `unknown`: nothing is known, so screen "
-        "the image by fingerprint once downloaded. Not recorded as a screening.",
+        "the image by fingerprint once downloaded. Not recorded as a screening: the answer "
+        "carries its own signed attestation instead (a Merkle root of its decisions), which "
+        "`screen-urls` collects into the run's receipt.",
     )
     def post(self, request: Request) -> Response:
         envelope = self.UrlCheckIn(data=request.data)
@@ -83,11 +103,18 @@ class UrlCheckApi(OrganizationApi):
         results = [
             _result(url, decision, mode) for url, decision in zip(urls, decisions, strict=True)
         ]
+        attestation = url_check_attestation(
+            organization=organization_of(request),
+            checked=checked,
+            version=version.as_dict(),
+            results=results,
+        )
         return Response(
             {
                 "registry_version": version.as_dict(),
                 "min_assurance": checked["min_assurance"],
                 "results": results,
+                "attestation": attestation,
             }
         )
 
@@ -114,11 +141,12 @@ def _urls(value: object) -> list[str]:
     return value
 
 
-def _result(url: str, decision: ItemDecision, mode: str) -> dict[str, object]:
+def _result(url: str, decision: ItemDecision, mode: str) -> dict[str, Any]:
     return {
         "url": url,
         "decision": URL_DECISIONS[decision.decision],
         "passes": passes(decision.decision, mode),
         "reason": decision.reason,
+        "works": sorted(decision.work_ids),
         "credit": decision.credit,
     }

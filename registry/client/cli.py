@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from registry.client.api import (
     CONNECT_TIMEOUT,
@@ -25,9 +26,18 @@ from registry.client.inputs import Discovery, InputError, discover
 from registry.client.run import Outputs, RunState, ScreeningRun
 from registry.client.shards import Settings, ShardRun, Totals
 from registry.client.urls import KEEP_CHOICES, UrlRun, screen_urls
-from registry.client.verify import check_results
+from registry.client.verify import (
+    URL_RUN,
+    check_proof,
+    check_results,
+    item_proof,
+    merkle_mismatches,
+    url_run_document,
+)
 from registry.gatekeeper import Mode, Purpose
+from registry.merkle import ItemProof, ProofError
 from registry.receipts import ReceiptError, key_id, load_public_key, verify
+from registry.url_receipts import RUN_RECEIPT_TYPE
 
 # Plain strings (not the enum members) so that argparse names them plainly in its messages.
 PURPOSES = tuple(purpose.value for purpose in Purpose)
@@ -146,6 +156,14 @@ def _parser() -> argparse.ArgumentParser:
     key.add_argument("--key-url", help="the registry's /api/v1/receipts/key")
     key.add_argument("--key-file", type=Path, help="a PEM public key saved earlier")
     check.add_argument("--results", type=Path, help="also check a results file line by line")
+    check.add_argument(
+        "--item",
+        help="with --results: print the proof of this item's decision (its Merkle path) after "
+        "checking it against the receipt",
+    )
+    check.add_argument(
+        "--proof", type=Path, help="check a proof of one item's decision printed by --item"
+    )
     return parser
 
 
@@ -273,14 +291,17 @@ def _screen_urls(args: argparse.Namespace) -> int:
         print(f"Error: no such file: {args.source}", file=sys.stderr)
         return 2
     results = args.out.with_name(args.out.stem + ".results.jsonl")
+    receipt = args.out.with_name(args.out.stem + ".receipt.json")
     run = UrlRun(
         args.source, args.url_column, args.purpose, args.mode, args.keep, args.min_assurance
     )
-    screen_urls(Registry(args.api, args.key, retry_for=args.retry_for), run, args.out, results)
+    registry = Registry(args.api, args.key, retry_for=args.retry_for)
+    screen_urls(registry, run, args.out, results, receipt)
     counts = ", ".join(f"{name} {count}" for name, count in sorted(run.counts.items()))
     print(
         f"URLs checked (minimum assurance {run.min_assurance}): {counts}. {run.kept} rows kept "
-        f"in {args.out}; answers in {results}."
+        f"in {args.out}; answers in {results}; receipt ({run.attestations} signed batches) in "
+        f"{receipt}."
     )
     return 0
 
@@ -292,13 +313,73 @@ def _public_key_pem(args: argparse.Namespace) -> bytes:
     return str(checked(response)["public_key_pem"]).encode()
 
 
+def _verify_url_run(
+    args: argparse.Namespace, receipt: dict[str, Any], public_key: Ed25519PublicKey
+) -> int:
+    """A screen-urls receipt: every batch's attestation signed, the summary theirs, and with
+    --results every answer; --item URL proves one."""
+    document = url_run_document(receipt, public_key)
+    if args.item is not None:
+        if not args.results:
+            raise ReceiptError("--item needs --results: the proof is built from the results file")
+        proof = item_proof(document, args.results, args.item, URL_RUN)
+        print(json.dumps(proof.as_dict(), indent=2, ensure_ascii=False))
+        leaf = json.loads(proof.leaf)
+        print(f"Valid: {leaf['url']!r} was answered {leaf['decision']}.", file=sys.stderr)
+        return 0
+    if args.proof is not None:
+        proof = ItemProof.from_dict(json.loads(args.proof.read_text(encoding="utf-8")))
+        check_proof(document, proof, URL_RUN)
+        leaf = json.loads(proof.leaf)
+        print(f"Valid: {leaf['url']!r} was answered {leaf['decision']} ({leaf['reason']}).")
+        return 0
+    summary = (
+        f"URL run of {document['source']}: {document['urls']} URLs in "
+        f"{len(document['batches'])} signed batches, registry version(s) "
+        f"{', '.join(map(str, document['registry_versions']))}"
+    )
+    if args.results:
+        mismatches = merkle_mismatches(document, args.results, URL_RUN)
+        for mismatch in mismatches:
+            print(f"Mismatch: {mismatch}", file=sys.stderr)
+        if mismatches:
+            print(f"{args.results} does not match the receipt.", file=sys.stderr)
+            return 1
+        print(f"Valid receipt of a {summary}; {args.results} holds exactly its answers.")
+        return 0
+    print(f"Valid receipt of a {summary}.")
+    return 0
+
+
+def _proved(document: dict[str, Any], proof: ItemProof) -> str:
+    leaf = json.loads(proof.leaf)
+    return (
+        f"Valid: item {leaf['id']!r} was decided {leaf['decision']} ({leaf['reason']}) in "
+        f"screening {document['screening_id']}, chunk {proof.chunk}, position {proof.index}."
+    )
+
+
 def _verify_receipt(args: argparse.Namespace) -> int:
     receipt = json.loads(Path(args.file).read_text(encoding="utf-8"))
     public_key = load_public_key(_public_key_pem(args))
     document = receipt["document"]
+    if document.get("type") == RUN_RECEIPT_TYPE:
+        return _verify_url_run(args, receipt, public_key)
     if document.get("key_id") != key_id(public_key):
         raise ReceiptError("the receipt was signed with another key than the one given")
     verify(document, receipt["signature"], public_key)
+    if args.item is not None:
+        if not args.results:
+            raise ReceiptError("--item needs --results: the proof is built from the results file")
+        proof = item_proof(document, args.results, args.item)
+        print(json.dumps(proof.as_dict(), indent=2, ensure_ascii=False))
+        print(_proved(document, proof), file=sys.stderr)
+        return 0
+    if args.proof is not None:
+        proof = ItemProof.from_dict(json.loads(args.proof.read_text(encoding="utf-8")))
+        check_proof(document, proof)
+        print(_proved(document, proof))
+        return 0
     if args.results:
         return check_results(document, args.results)
     print(
@@ -327,7 +408,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    except (ApiError, ReceiptError) as error:
+    except (ApiError, ReceiptError, ProofError) as error:
         print(f"Error: {error}", file=sys.stderr)
         return 1
     except OSError as error:

@@ -16,15 +16,16 @@ from typing import Any
 
 from tqdm import tqdm
 
-from registry.client.api import ApiError, Registry, applied_minimum, checked
+from registry.client.api import ApiError, Registry, applied_minimum
 from registry.client.chunks import ChunkSender
+from registry.client.collect import STREAM_READ_BYTES, every_decision, leaf_of, stream_decisions
 from registry.client.hashing import fingerprint_all, load_cache
 from registry.client.inputs import InputItem, SkippedFile
 from registry.gatekeeper import passing_decisions
+from registry.merkle import leaf_hash
 
-NDJSON = "application/x-ndjson"
-STREAM_READ_BYTES = 1 << 16
 FEED_PAGE = 500
+__all__ = ["STREAM_READ_BYTES", "ScreeningRun", "stream_decisions", "write_outputs"]
 
 
 @dataclass
@@ -112,19 +113,6 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def stream_decisions(registry: Registry, screening_id: str) -> Iterator[dict[str, Any]]:
-    """A finished screening's decisions, read as JSON Lines as they arrive."""
-    response = registry.request(
-        "GET", f"screenings/{screening_id}/items", headers={"Accept": NDJSON}, stream=True
-    )
-    if response.status_code >= 400:
-        checked(response)
-    # Large reads: requests' default of 512 bytes costs a call per few lines.
-    for line in response.iter_lines(chunk_size=STREAM_READ_BYTES):
-        if line:
-            yield json.loads(line)
-
-
 class ScreeningRun:
     def __init__(
         self,
@@ -185,8 +173,13 @@ class ScreeningRun:
             "again later to collect its results"
         )
 
-    def _decisions(self, screening_id: str) -> Iterator[dict[str, Any]]:
-        return stream_decisions(self.registry, screening_id)
+    def _decisions(
+        self, screening: dict[str, Any], ids: list[str], hashes: Mapping[str, str | None]
+    ) -> Iterator[dict[str, Any]]:
+        """Every item's decision, each chunk checked against the signed receipt's root."""
+        size = self.state.chunk_size
+        chunk_ids = [ids[start : start + size] for start in range(0, len(ids), size)]
+        return every_decision(self.registry, screening, chunk_ids, hashes)
 
     def _say_where_it_resumes(self, cached: int, total: int) -> None:
         state = self.state
@@ -223,8 +216,8 @@ class ScreeningRun:
         self._send(screening_id, wires)
         screening = self._wait(screening_id, poll_seconds, timeout)
         applied_minimum(screening, self.state.min_assurance)
-        decisions = self._decisions(screening_id)
         hashes = {wire["id"]: wire.get("sha256") for wire in wires}
+        decisions = self._decisions(screening, [wire["id"] for wire in wires], hashes)
         write_outputs(self.outputs, items, skipped, screening, decisions, self.state, hashes=hashes)
         self.state.finished = True
         self.state.save(self.outputs.state)
@@ -251,10 +244,10 @@ class ScreeningRun:
         screening = self.registry.get(f"screenings/{self.state.screening_id}")
         withdrawals = self.withdrawals_since(screening)
         self._warn_reused(screening, withdrawals)
-        decisions = self._decisions(self.state.screening_id)
         # The fingerprints the screening was sent are in the cache: their hashes bind the lines.
         cached = load_cache(self.outputs.cache)
         hashes = {key: wire.get("sha256") for key, (_, wire) in cached.items()}
+        decisions = self._decisions(screening, [item.id for item in items], hashes)
         write_outputs(
             self.outputs,
             items,
@@ -289,7 +282,7 @@ class ScreeningRun:
 def _result_line(
     item: InputItem, screening_id: str, decision: dict[str, Any] | None, sha256: str | None
 ) -> dict[str, Any]:
-    return {
+    line = {
         "path": item.path,
         "id": item.id,
         # What the receipt binds the decision to (verify-receipt --results checks it).
@@ -301,6 +294,11 @@ def _result_line(
         "matches": decision["matches"] if decision else [],
         "credit": decision["credit"] if decision else [],
     }
+    if decision:
+        # The leaf as it was when its chunk's root checked out: verify-receipt names a line
+        # changed since.
+        line["leaf"] = leaf_hash(leaf_of({**decision, "id": item.id}, sha256)).hex()
+    return line
 
 
 def write_outputs(

@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from registry.client.api import ApiError, Registry, applied_minimum
 from registry.client.batch import fingerprint_one
 from registry.client.chunks import ChunkSender
+from registry.client.collect import every_decision
 from registry.client.datasets import (
     DatasetError,
     Sample,
@@ -35,7 +36,6 @@ from registry.client.datasets import (
     write_filtered_parquet,
     write_filtered_tar,
 )
-from registry.client.run import stream_decisions
 from registry.gatekeeper import passing_decisions
 
 HASH_BATCH = 64
@@ -271,11 +271,16 @@ class ShardRun:
 
     def _screen(self, shard: Shard, folder: Path) -> tuple[int, Counter[str]]:
         state = self._state(shard, folder)
-        ids = self._send(shard, folder, state)
+        ordered: list[str] = []
+        ids = self._send(shard, folder, state, ordered)
         assert state.screening_id is not None  # noqa: S101 - _send closed it
         screening = self._wait(state.screening_id)
         applied_minimum(screening, self.settings.min_assurance)
-        counts = self._write_results(folder, state.screening_id, ids)
+        chunks = [
+            ordered[start : start + state.chunk_size]
+            for start in range(0, len(ordered), state.chunk_size)
+        ]
+        counts = self._write_results(folder, screening, chunks, ids)
         _write_json(folder / "receipt.json", screening["receipt"])
         self._write_filtered(shard, folder)
         _write_json(
@@ -301,12 +306,15 @@ class ShardRun:
             prints = self.pool.map(fingerprint_one, images, chunksize=8)
         return [_wire(sample, found) for sample, found in zip(samples, prints, strict=True)]
 
-    def _hashed(self, shard: Shard, state: ShardState, ids: set[str]) -> Iterator[Any]:
+    def _hashed(
+        self, shard: Shard, state: ShardState, ids: set[str], ordered: list[str]
+    ) -> Iterator[Any]:
         """Each sample's wire item in order, or None for a sample of a chunk already sent."""
         pending: list[Sample] = []
         sent = set(state.sent_chunks)
         for index, sample in enumerate(shard.samples()):
             ids.add(sample.key)
+            ordered.append(sample.key)
             if index // state.chunk_size in sent:
                 yield from self._fingerprints(pending)
                 pending = []
@@ -332,16 +340,18 @@ class ShardRun:
             _write_json(folder / "state.json", asdict(state))
         return state.screening_id
 
-    def _send(self, shard: Shard, folder: Path, state: ShardState) -> set[str]:
+    def _send(self, shard: Shard, folder: Path, state: ShardState, ordered: list[str]) -> set[str]:
+        """Every sample's key (and, in `ordered`, in the order the chunks hold them)."""
         ids: set[str] = set()
         if state.closed:
             for sample in shard.samples():
                 ids.add(sample.key)
+                ordered.append(sample.key)
             return ids
         chunk: list[dict[str, Any]] = []
         number = 0
         started = last_said = time.monotonic()
-        for count, wire in enumerate(self._hashed(shard, state, ids), start=1):
+        for count, wire in enumerate(self._hashed(shard, state, ids, ordered), start=1):
             if wire is not None:
                 chunk.append(wire)
             if count % state.chunk_size == 0:
@@ -380,7 +390,13 @@ class ShardRun:
             "again later to collect its results"
         )
 
-    def _write_results(self, folder: Path, screening_id: str, ids: set[str]) -> Counter[str]:
+    def _write_results(
+        self,
+        folder: Path,
+        screening: dict[str, Any],
+        chunks: list[list[str]],
+        ids: set[str],
+    ) -> Counter[str]:
         """results.parquet, streamed from the decisions; a sample the registry did not answer
         for is written as invalid (fail closed)."""
         passing = self.settings.passing()
@@ -406,7 +422,7 @@ class ShardRun:
                     writer.write_batch(pa.RecordBatch.from_pylist(rows, schema=RESULTS_SCHEMA))
                     rows.clear()
 
-            for decision in stream_decisions(self.registry, screening_id):
+            for decision in every_decision(self.registry, screening, chunks):
                 if decision["id"] not in ids:
                     continue
                 ids.discard(decision["id"])

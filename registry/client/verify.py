@@ -1,5 +1,10 @@
 """`verify-receipt --results`: does a results file hold what the signed receipt says was decided?
 
+A receipt of version 3 lists each chunk's Merkle root (registry/merkle.py): every line's leaf
+is rebuilt from what it says was decided, and each chunk's root recomputed. A line also keeps
+the leaf hash the client recorded when it checked the root at collection: a line changed since
+is named, and any one item's decision can be proved with its path (`--item`, `--proof`).
+
 A receipt of version 2 lists its chunks (number, items, digest); each chunk's digest covers one
 line per item: id, decision, matched works and the SHA-256 of the image screened. The results
 file is read in order, chunk by chunk, and every chunk's digest recomputed. Where the image named
@@ -10,18 +15,34 @@ carried over to another file under its name.
 import hashlib
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from registry.merkle import (
+    ItemProof,
+    ProofError,
+    audit_path,
+    chunk_leaf,
+    decision_leaf,
+    leaf_hash,
+    root_of,
+    root_of_leaves,
+)
 from registry.receipts import (
     BOUND_DIGEST_VERSION,
+    MERKLE_DIGEST_VERSION,
     ReceiptError,
     bound_decision_line,
     chunks_digest,
     decisions_digest,
+    key_id,
+    verify,
 )
+from registry.url_receipts import ATTESTATION_TYPE, run_document, url_leaf
 
 READ_BYTES = 1 << 20
 
@@ -119,7 +140,10 @@ def results_mismatches(document: dict[str, Any], results: Path) -> list[str]:
 
 def check_results(document: dict[str, Any], results: Path) -> int:
     """Print one line per mismatch (exit status 1), or what was verified (0)."""
-    mismatches = results_mismatches(document, results)
+    if int(document.get("version", 1)) >= MERKLE_DIGEST_VERSION:
+        mismatches = merkle_mismatches(document, results)
+    else:
+        mismatches = results_mismatches(document, results)
     for mismatch in mismatches:
         print(f"Mismatch: {mismatch}", file=sys.stderr)
     if mismatches:
@@ -132,3 +156,227 @@ def check_results(document: dict[str, Any], results: Path) -> int:
         f"{document['items']} decisions."
     )
     return 0
+
+
+# --- Version 3: a Merkle root per chunk ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LeafLine:
+    number: int
+    item_id: str
+    leaf: bytes  # the leaf rebuilt from what the line says was decided
+    recorded: bytes | None  # the leaf hash the client recorded when the root checked out
+
+
+LineReader = Callable[[int, dict[str, Any], list[str]], LeafLine | None]
+
+
+def _screened_line(number: int, record: dict[str, Any], mismatches: list[str]) -> LeafLine | None:
+    if "skipped" in record and "id" not in record:
+        return None  # a file the client never sent: no decision to check
+    path = str(record.get("path") or "")
+    on_disk = file_sha256(Path(path)) if path else None
+    claimed = record.get("sha256", on_disk)
+    if on_disk is not None and claimed is not None and claimed != on_disk:
+        mismatches.append(
+            f"line {number} ({path}): the file's SHA-256 is {on_disk}, "
+            f"but the decision was made for an image with SHA-256 {claimed}"
+        )
+    works = [match["work_id"] for match in record.get("matches") or []]
+    leaf = decision_leaf(
+        str(record["id"]), str(record["decision"]), str(record["reason"]), works, claimed
+    )
+    return LeafLine(number, str(record["id"]), leaf, _recorded(record))
+
+
+def _url_line(number: int, record: dict[str, Any], mismatches: list[str]) -> LeafLine:
+    asked = str(record.get("asked", record["url"]))
+    leaf = url_leaf(asked, str(record["decision"]), str(record["reason"]), record["works"])
+    return LeafLine(number, str(record["url"]), leaf, _recorded(record))
+
+
+def _recorded(record: dict[str, Any]) -> bytes | None:
+    recorded = record.get("leaf")
+    return bytes.fromhex(recorded) if recorded else None
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a receipt lists its Merkle roots, and how a results line becomes a leaf."""
+
+    key: str = "chunks"
+    unit: str = "chunk"
+    read: LineReader = _screened_line
+
+
+SCREENING, URL_RUN = Layout(), Layout("batches", "batch", _url_line)
+
+
+def merkle_chunks(
+    document: dict[str, Any], layout: Layout = SCREENING
+) -> list[tuple[int, int, str]]:
+    """The receipt's chunks, once they are shown to add up to its decisions root."""
+    try:
+        chunks = [(int(n), int(items), str(root)) for n, items, root in document[layout.key]]
+    except (KeyError, TypeError, ValueError):
+        raise ReceiptError(
+            f"the receipt's {layout.unit} list is not [number, items, root] each"
+        ) from None
+    top = root_of_leaves(chunk_leaf(number, items, root) for number, items, root in chunks)
+    if top != document.get("decisions_root"):
+        raise ReceiptError(f"the receipt's {layout.unit} roots do not add up to its decisions root")
+    return chunks
+
+
+def _leaf_lines(results: Path, mismatches: list[str], layout: Layout) -> list[LeafLine]:
+    lines: list[LeafLine] = []
+    with results.open(encoding="utf-8") as file:
+        for number, text in enumerate(file, start=1):
+            if not text.strip():
+                continue
+            try:
+                line = layout.read(number, json.loads(text), mismatches)
+            except (ValueError, KeyError, TypeError):
+                raise ReceiptError(
+                    f"line {number} of {results} is not a results line of the client"
+                ) from None
+            if line is not None:
+                lines.append(line)
+    return lines
+
+
+def _recorded_root(part: Sequence[LeafLine]) -> str | None:
+    recorded = [line.recorded for line in part]
+    if any(leaf is None for leaf in recorded):
+        return None
+    return root_of([leaf for leaf in recorded if leaf is not None]).hex()
+
+
+def _chunk_mismatches(
+    number: int, root: str, part: Sequence[LeafLine], layout: Layout
+) -> list[str]:
+    rebuilt = root_of([leaf_hash(line.leaf) for line in part]).hex()
+    if rebuilt == root:
+        return []
+    if _recorded_root(part) == root:
+        # The recorded leaves are the signed ones: each line that rebuilds another names itself.
+        return [
+            f"line {line.number} (item {line.item_id!r}): its decision, reason, matched works "
+            f"or SHA-256 differ from what the receipt signed ({layout.unit} {number})"
+            for line in part
+            if leaf_hash(line.leaf) != line.recorded
+        ]
+    return [
+        f"{_span_of(part)} ({layout.unit} {number}): the ids, decisions, reasons, matched works "
+        "or SHA-256 differ from what the receipt signed"
+    ]
+
+
+def _span_of(part: Sequence[LeafLine]) -> str:
+    if not part:
+        return "no lines"
+    first, last = part[0], part[-1]
+    return f"line {first.number}" if first is last else f"lines {first.number}-{last.number}"
+
+
+def merkle_mismatches(
+    document: dict[str, Any], results: Path, layout: Layout = SCREENING
+) -> list[str]:
+    chunks = merkle_chunks(document, layout)
+    mismatches: list[str] = []
+    lines = _leaf_lines(results, mismatches, layout)
+    expected = sum(items for _, items, _ in chunks)
+    if len(lines) != expected:
+        mismatches.append(f"the results hold {len(lines)} lines; the receipt, {expected} items")
+    start = 0
+    for number, items, root in chunks:
+        mismatches += _chunk_mismatches(number, root, lines[start : start + items], layout)
+        start += items
+    return mismatches
+
+
+def item_proof(
+    document: dict[str, Any], results: Path, item_id: str, layout: Layout = SCREENING
+) -> ItemProof:
+    """The proof of one item's decision, built from the results file; raises ReceiptError
+    naming the item when its decision there is not the one the receipt signed."""
+    chunks = merkle_chunks(document, layout)
+    lines = _leaf_lines(results, [], layout)
+    start = 0
+    for chunk_index, (number, items, root) in enumerate(chunks):
+        part = lines[start : start + items]
+        start += items
+        index = next((i for i, line in enumerate(part) if line.item_id == item_id), None)
+        if index is None:
+            continue
+        # Siblings from the recorded leaves when they are the signed ones: another line's
+        # change must not make this item's honest decision look forged.
+        recorded = _recorded_root(part) == root
+        hashes = [
+            line.recorded if recorded and line.recorded else leaf_hash(line.leaf) for line in part
+        ]
+        chunk_hashes = [leaf_hash(chunk_leaf(n, size, r)) for n, size, r in chunks]
+        proof = ItemProof(
+            leaf=part[index].leaf,
+            chunk=number,
+            index=index,
+            items=items,
+            path=audit_path(hashes, index),
+            chunk_index=chunk_index,
+            chunks=len(chunks),
+            chunk_path=audit_path(chunk_hashes, chunk_index),
+        )
+        check_proof(document, proof, layout)
+        return proof
+    raise ReceiptError(f"item {item_id!r} is not among the decisions of {results}")
+
+
+def check_proof(document: dict[str, Any], proof: ItemProof, layout: Layout = SCREENING) -> None:
+    """Raise ReceiptError naming the item unless the proof leads to the receipt's roots."""
+    chunks = merkle_chunks(document, layout)
+    leaf = json.loads(proof.leaf)
+    who = f"item {leaf.get('id', leaf.get('url'))!r} ({leaf.get('decision')}: {leaf.get('reason')})"
+    try:
+        chunk_root, top = proof.roots()
+    except ProofError as error:
+        raise ReceiptError(f"{who}: {error}") from None
+    signed = chunks[proof.chunk_index] if 0 <= proof.chunk_index < len(chunks) else None
+    if signed != (proof.chunk, proof.items, chunk_root) or top != document["decisions_root"]:
+        raise ReceiptError(
+            f"{who}: this decision is not the one the receipt signed for {layout.unit} "
+            f"{proof.chunk} (its decision, reason, matched works or SHA-256 were changed)"
+        )
+
+
+# --- URL runs: the signed attestations of each batch --------------------------------------
+
+
+def url_run_document(receipt: dict[str, Any], public_key: Ed25519PublicKey) -> dict[str, Any]:
+    """The run's summary, once every batch's attestation is shown to be the registry's and the
+    summary to be exactly what they say."""
+    attestations = receipt.get("attestations")
+    if not isinstance(attestations, list):
+        raise ReceiptError("a URL run's receipt lists its batches' attestations")
+    expected_key = key_id(public_key)
+    for number, attestation in enumerate(attestations):
+        document = attestation.get("document") or {}
+        if document.get("type") != ATTESTATION_TYPE or document.get("key_id") != expected_key:
+            raise ReceiptError(f"batch {number}: not an attestation signed with the key given")
+        try:
+            verify(document, attestation["signature"], public_key)
+        except ReceiptError:
+            raise ReceiptError(
+                f"batch {number}: the attestation's signature does not match its content"
+            ) from None
+    summary = receipt.get("document") or {}
+    rebuilt = run_document(
+        [attestation for attestation in attestations],
+        source=str(summary.get("source")),
+        url_column=str(summary.get("url_column")),
+    )
+    if rebuilt != summary:
+        raise ReceiptError("the run's summary does not match its batches' signed attestations")
+    if len({json.dumps(a["document"]["organization"]) for a in attestations}) > 1:
+        raise ReceiptError("the batches were answered to different organizations")
+    return summary

@@ -1,7 +1,8 @@
 """China's Interim Measures for Generative AI Services, Article 7: training data must come from
-lawful sources and must not infringe intellectual property. Per item that passed screening,
-this export gives its lawful-source and IP record: the registered work it matched, the artist,
-the terms that permitted the purpose, and the grant where the use is licensed."""
+lawful sources and must not infringe intellectual property. Per item that passed screening and
+matched a registered work, this export gives its lawful-source and IP record: the registered
+work it matched, the artist, the terms that permitted the purpose, and the grant where the use
+is licensed. Unregistered items that passed are counted in the header, not listed."""
 
 import re
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from registry.selectors.compliance import (
     receipt_url,
     withdrawn_items,
 )
+from registry.selectors.coverage import COVERAGE_NOTE
 
 HEADER_TYPE = "consentry.china-art7-header"
 RECORD_TYPE = "consentry.china-art7-record"
@@ -154,10 +156,23 @@ def china_art7_jsonl(scope: ExportScope) -> Iterator[str]:
     header["screenings"] = [
         {
             key: summary[key]
-            for key in ("screening_id", "purpose", "mode", "counts", "registry_version", "receipt")
+            for key in (
+                "screening_id",
+                "purpose",
+                "mode",
+                "counts",
+                "coverage",
+                "registry_version",
+                "receipt",
+            )
         }
         for summary in map(screening_summary, export_screenings(scope))
     ]
+    header["records_cover"] = (
+        "One record per passing item that matched a registered work. Unregistered items that "
+        "passed (respect_opt_outs mode) have no rights holder's record: they are counted per "
+        "screening (coverage.counted_only), not listed. " + COVERAGE_NOTE
+    )
     yield json_text(header) + "\n"
     for record in _all_records(scope):
         yield json_text(record) + "\n"

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from registry.exports.cells import json_array, json_object, json_text
 from registry.exports.context import export_header
-from registry.models import Screening
+from registry.models import Screening, ScreeningMode
 from registry.selectors.compliance import (
     ExportScope,
     export_screenings,
@@ -19,6 +19,7 @@ from registry.selectors.compliance import (
     receipt_url,
     withdrawn_items,
 )
+from registry.selectors.coverage import unlisted_counts
 
 CROISSANT_1_1 = "http://mlcommons.org/croissant/1.1"
 RECORD_SET = "items"
@@ -73,7 +74,13 @@ FIELDS = [
     ("id", "sc:Text", None, "The item id the organization sent."),
     ("url", "sc:URL", "sc:contentUrl", "Where the organization found the image, if it said."),
     ("screening_id", "sc:Text", None, "The screening that decided the item (see its receipt)."),
-    ("decision", "sc:Text", None, "allowed, or unregistered (respect_opt_outs mode only)."),
+    (
+        "decision",
+        "sc:Text",
+        None,
+        "allowed; or unregistered (respect_opt_outs mode only), from screenings decided before "
+        "unregistered items were counted rather than listed.",
+    ),
     ("license", "sc:Text", "sc:license", "SPDX licence id or grant reference, per work."),
     ("creator", "sc:Text", "sc:creator", "The artist's credit line, per work."),
     ("citeAs", "sc:Text", "cr:citeAs", "How to cite the work."),
@@ -153,6 +160,28 @@ def _records(screenings: list[Screening], licences: _Licences) -> Iterator[dict[
             }
 
 
+def unlisted_passing(screenings: list[Screening]) -> int:
+    """Unregistered items that passed (respect_opt_outs) but have no record: counted only."""
+    return sum(
+        unlisted_counts(screening)["unregistered"]
+        for screening in screenings
+        if screening.mode == ScreeningMode.RESPECT_OPT_OUTS
+    )
+
+
+def coverage_text(screenings: list[Screening]) -> str:
+    counted = unlisted_passing(screenings)
+    if not counted:
+        return "Every item that passed has a record."
+    return (
+        f"The records are the items that matched a registered work. {counted} further item(s) "
+        "passed as unregistered (respect_opt_outs mode) and are counted, not listed: they carry "
+        "no consent record and no credit, their ids are in the screening organization's "
+        "results files, and each one's decision is provable against the Merkle roots of the "
+        "signed receipts (isBasedOn)."
+    )
+
+
 def _rai(screenings: list[Screening]) -> dict[str, Any]:
     purposes = ", ".join(sorted({s.purpose for s in screenings})) or "none"
     versions = ", ".join(f"{s.registry_sequence} ({s.registry_hash[:16]}…)" for s in screenings)
@@ -176,7 +205,7 @@ def _rai(screenings: list[Screening]) -> dict[str, Any]:
         "rai:dataUseCases": f"Screened for: {purposes}. Use beyond these purposes is not covered.",
         "rai:dataLimitations": "Consent can be withdrawn after screening: follow "
         "GET /api/v1/consent-changes or the signed webhooks, and drop the affected items. "
-        "Unregistered items carry no consent record and no credit.",
+        "Unregistered items carry no consent record and no credit. " + coverage_text(screenings),
         "rai:dataReleaseMaintenancePlan": "Re-export after every withdrawal notice; each "
         "screening's signed receipt names the registry version its decisions read.",
     }
@@ -203,7 +232,8 @@ def croissant_jsonld(scope: ExportScope) -> Iterator[str]:
             (
                 f"The images of {scope.organization.name} that passed Consentry screening "
                 f"(registry version {version['sequence']}, {version['hash']}), each with the "
-                "licence, creator and citation its artist recorded."
+                "licence, creator and citation its artist recorded. "
+                + coverage_text(screenings)
                 + ("" if first else f" {NOTHING_PASSED}")
             ),
         )
@@ -229,7 +259,8 @@ def _record_sets(records: Iterator[dict[str, Any]]) -> Iterator[str]:
         "@type": "cr:RecordSet",
         "@id": RECORD_SET,
         "name": RECORD_SET,
-        "description": "One record per image that passed screening.",
+        "description": "One record per image that passed screening and matched a registered "
+        "work; unregistered items that passed are counted in the dataset's description.",
         "field": [_field(*field) for field in FIELDS],
     }
     yield "[" + json_object_open(record_set) + ', "data": '

@@ -4,10 +4,12 @@
 Article 4(3) of Directive (EU) 2019/790; (d) for the public summary of training content on the
 AI Office's template. The pack gives the evidence behind both: how reservations were identified
 (methods, matching configuration, registry version) and honoured (mode, decisions), what was
-screened, what was excluded and why, item by item, and pre-filled answers for the template's
-section 3, "Data processing aspects".
+screened, what was excluded and why (item by item where an item matched a registered work or
+was denied; as counts for the invalid and unregistered rest), and pre-filled answers for the
+template's section 3, "Data processing aspects".
 """
 
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,8 +17,9 @@ from registry.exports.cells import json_array, json_object
 from registry.exports.context import export_header
 from registry.exports.reasons import reason_kinds
 from registry.exports.screening_report import Totals, screening_summary
-from registry.models import Screening, WithdrawalNotice
+from registry.models import Screening, ScreeningMode, WithdrawalNotice
 from registry.selectors.compliance import ExportScope, excluded_items, export_screenings
+from registry.selectors.coverage import COVERAGE_NOTE, unlisted_counts
 
 EXPORT_TYPE = "consentry.eu-ai-act-evidence"
 TO_BE_PROVIDED = "TO BE PROVIDED by the provider"
@@ -172,6 +175,22 @@ def _template_section(
     }
 
 
+def _excluded_coverage(screenings: list[Screening]) -> dict[str, Any]:
+    """What `excluded_items` lists one by one, and what it only counts."""
+    counted: Counter[str] = Counter()
+    for screening in screenings:
+        unlisted = unlisted_counts(screening)
+        counted["invalid"] += unlisted["invalid"]
+        if screening.mode == ScreeningMode.CONSENT_REQUIRED:  # excluded only in that mode
+            counted["unregistered"] += unlisted["unregistered"]
+    return {
+        "listed": "Every excluded item that matched a registered work or was denied by a "
+        "reservation, with its reason and the works it matched.",
+        "counted_only": {"invalid": counted["invalid"], "unregistered": counted["unregistered"]},
+        "note": COVERAGE_NOTE,
+    }
+
+
 def _excluded(screenings: list[Screening]) -> Iterator[dict[str, Any]]:
     for screening in screenings:
         rows = excluded_items(screening).values_list(
@@ -206,6 +225,7 @@ def eu_ai_act_json(scope: ExportScope) -> Iterator[str]:
         yield "copyright_policy_evidence", _policy_section(summaries)
         yield "dataset", _dataset_section(summaries, totals)
         yield "training_content_summary", _template_section(scope, summaries, summed)
+        yield "excluded_items_coverage", _excluded_coverage(screenings)
         yield "excluded_items", json_array(_excluded(screenings))
 
     return json_object(fields())

@@ -36,6 +36,7 @@ from registry.selectors.compliance import (
     reason_rows,
     receipt_url,
 )
+from registry.selectors.coverage import item_coverage
 
 DECISIONS = tuple(Decision)
 CSV_COLUMNS = [
@@ -60,7 +61,17 @@ CSV_COLUMNS = [
     "receipt_url",
     "receipt",
     "receipt_signature",
+    "listed_items",
+    "counted_only",
 ]
+
+
+def _reason_counts(screening: Screening) -> dict[str, int]:
+    """Items per "decision: reason kind": the listed items' rows, plus the unlisted items
+    (unregistered, invalid), counted per reason kind when their chunk was decided."""
+    counts = Counter(count_reasons(reason_rows(screening)))
+    counts.update({kind: int(items) for kind, items in screening.unlisted_reasons.items()})
+    return dict(sorted(counts.items()))
 
 
 def screening_summary(screening: Screening) -> dict[str, Any]:
@@ -78,8 +89,10 @@ def screening_summary(screening: Screening) -> dict[str, Any]:
         "counts": {decision: int(screening.counts.get(decision, 0)) for decision in DECISIONS},
         "passed": passed,
         "excluded": screening.done_items - passed,
-        "reasons": count_reasons(reason_rows(screening)),
+        "reasons": _reason_counts(screening),
         "allowed_by_assurance": dict(sorted(screening.assurance_counts.items())),
+        # Per-item reads (exports, the items API) list only these; the rest are counts.
+        "coverage": item_coverage(screening),
         "registry_version": {
             "sequence": screening.registry_sequence,
             "hash": screening.registry_hash,
@@ -105,6 +118,7 @@ class Totals:
         self.screenings += 1
         self.counts.update({"items": summary["items"], "passed": summary["passed"]})
         self.counts.update({"excluded": summary["excluded"], **summary["counts"]})
+        self.counts.update({"listed_items": summary["coverage"]["listed_items"]})
         self.counts.update({f"reason {k}": v for k, v in summary["reasons"].items()})
         return summary
 
@@ -155,10 +169,12 @@ def report_csv(scope: ExportScope) -> Iterator[str]:
                 summary["registry_version"]["sequence"],
                 summary["registry_version"]["hash"],
                 receipt["document"].get("key_id", ""),
-                receipt["document"].get("decisions_digest", ""),
+                _decisions_digest(receipt["document"]),
                 summary["receipt_url"],
                 json_text(receipt["document"]) if summary["receipt"] else "",
                 receipt["signature"],
+                summary["coverage"]["listed_items"],
+                json_text(summary["coverage"]["counted_only"]),
             ]
         )
 
@@ -182,6 +198,11 @@ def _when(moment: str | datetime | None) -> str:
         return ""
     parsed = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
     return parsed.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _decisions_digest(document: dict[str, Any]) -> str:
+    """What the receipt commits its decisions to: a digest (versions 1-2) or a Merkle root."""
+    return str(document.get("decisions_root") or document.get("decisions_digest") or "")
 
 
 def _digest(document: Any) -> str:
@@ -214,7 +235,7 @@ def _receipt_attachment(screening: Screening) -> dict[str, str] | None:
         "href": "data:application/json;base64," + base64.b64encode(attachment.encode()).decode(),
         "filename": f"receipt-{screening.id}.json",
         "key_id": document.get("key_id", ""),
-        "decisions_digest": document.get("decisions_digest", ""),
+        "decisions_digest": _decisions_digest(document),
         "document_sha256": _digest(document),
         "signature": screening.receipt_signature,
     }
@@ -262,6 +283,9 @@ def _summary_row(row: ReportRow) -> dict[str, Any]:
         "counts": [summary["counts"][decision] for decision in DECISIONS],
         "passed": summary["passed"],
         "excluded": summary["excluded"],
+        "listed": summary["coverage"]["listed_items"],
+        "counted_unregistered": summary["coverage"]["counted_only"]["unregistered"],
+        "counted_invalid": summary["coverage"]["counted_only"]["invalid"],
     }
 
 

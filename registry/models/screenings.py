@@ -61,6 +61,10 @@ class Screening(models.Model):
     counts = models.JSONField(_("counts per decision"), default=dict)
     # Allowed items by the least assurance among the permissions each one used.
     assurance_counts = models.JSONField(_("allowed items per assurance"), default=dict)
+    # Items decided without a row of their own (unregistered, invalid): counted here and in
+    # their chunk's Merkle root, per decision and per "decision: reason kind".
+    unlisted_counts = models.JSONField(_("items counted, not listed"), default=dict)
+    unlisted_reasons = models.JSONField(_("items counted, not listed, per reason"), default=dict)
     registry_sequence = models.PositiveBigIntegerField(_("registry version"))
     registry_hash = models.CharField(_("registry version hash"), max_length=64)
     matching = models.JSONField(_("matching configuration"), default=dict)
@@ -95,9 +99,18 @@ class ScreeningChunk(models.Model):
     received_at = models.DateTimeField(_("received at"), auto_now_add=True)
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     digest = models.CharField(_("digest of the decisions"), max_length=64, blank=True)
-    # 1: lines of id, decision, works; 2: with the item's SHA-256 too. Chunks decided before
-    # the upgrade keep 1, so a screening straddling it still gets a receipt that verifies.
+    # 1: lines of id, decision, works; 2: with the item's SHA-256 too; 3: a Merkle root of
+    # every decision (registry/merkle.py), with rows only for the items that matched. Chunks
+    # decided before an upgrade keep theirs, so a screening straddling it still verifies.
     digest_version = models.PositiveSmallIntegerField(_("digest version"), default=1)
+    merkle_root = models.CharField(_("Merkle root of the decisions"), max_length=64, blank=True)
+    allowed_items = models.PositiveBigIntegerField(_("allowed items"), default=0)
+    denied_items = models.PositiveBigIntegerField(_("denied items"), default=0)
+    unregistered_items = models.PositiveBigIntegerField(_("unregistered items"), default=0)
+    invalid_items = models.PositiveBigIntegerField(_("invalid items"), default=0)
+    # The decisions of the items without a row, by position (registry/unlisted.py), so the
+    # client can rebuild every leaf; no item id or fingerprint is kept.
+    unlisted = models.BinaryField(_("decisions of the unlisted items"), blank=True, default=b"")
 
     class Meta:
         verbose_name = _("chunk")
@@ -112,7 +125,8 @@ class ScreeningChunk(models.Model):
 
 
 class ScreeningItem(models.Model):
-    """The decision for one submitted item; exactly one per (chunk, position)."""
+    """The decision for one item that matched a registered work or was denied; at most one per
+    (chunk, position). Unregistered and invalid items are counted on their chunk instead."""
 
     screening = models.ForeignKey(
         Screening, verbose_name=_("screening"), on_delete=models.CASCADE, related_name="items"

@@ -4,7 +4,7 @@ once, with a signed receipt."""
 import json
 import logging
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -15,8 +15,17 @@ from django.db.models import F
 from django.utils import timezone
 
 from registry.fingerprints import ImageFingerprint
-from registry.gatekeeper import ItemDecision, weakest_assurance
+from registry.gatekeeper import (
+    ALLOWED,
+    DENIED,
+    INVALID,
+    UNREGISTERED,
+    ItemDecision,
+    reason_kinds,
+    weakest_assurance,
+)
 from registry.matching.rules import DEFAULT_MATCHING
+from registry.merkle import MAX_REASON_LENGTH, chunk_leaf, decision_leaf, root_of_leaves
 from registry.models import (
     MinimumAssurance,
     Organization,
@@ -30,9 +39,9 @@ from registry.models import (
 )
 from registry.receipts import (
     BOUND_DIGEST_VERSION,
-    bound_decision_line,
+    MERKLE_DESCRIPTION,
+    MERKLE_DIGEST_VERSION,
     chunks_digest,
-    decisions_digest,
     key_id,
     sign,
 )
@@ -41,6 +50,7 @@ from registry.selectors.ledger import registry_version
 from registry.services.bulk import insert_rows
 from registry.services.screening_uploads import UPLOAD_FIELD, fingerprinted_item
 from registry.signing import receipt_signing_key
+from registry.unlisted import Unlisted, encode
 
 MAX_ITEM_ID_LENGTH = 512
 # Levels of lists and objects inside an item; an honest one has three at most (its opt-out
@@ -308,6 +318,13 @@ def _json(value: list[dict[str, Any]]) -> str:
     return json.dumps(value, ensure_ascii=False) if value else _NO_MATCHES
 
 
+def _listed(decision: ItemDecision) -> bool:
+    """Whether an item gets a row: it matched a work, or was denied (a work or a reservation
+    refused it). Withdrawals, "who screened my work" and the exports need these one by one;
+    the unregistered and invalid rest is counted and covered by the chunk's Merkle root."""
+    return decision.decision in (ALLOWED, DENIED) or bool(decision.matches)
+
+
 def _insert_items(
     chunk: ScreeningChunk, raw_items: Sequence[Mapping[str, Any]], decisions: Sequence[ItemDecision]
 ) -> None:
@@ -328,6 +345,7 @@ def _insert_items(
                 _json(decision.credit),
             )
             for position, (raw, decision) in enumerate(zip(raw_items, decisions, strict=True))
+            if _listed(decision)
         ),
     )
 
@@ -368,6 +386,75 @@ def _sha256(raw: Mapping[str, Any]) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _leaves(
+    raw_items: Sequence[Mapping[str, Any]], decisions: Sequence[ItemDecision]
+) -> Iterator[bytes]:
+    for raw, decision in zip(raw_items, decisions, strict=True):
+        yield decision_leaf(
+            raw["id"], decision.decision, decision.reason, decision.work_ids, _sha256(raw)
+        )
+
+
+def _unlisted(decisions: Sequence[ItemDecision]) -> list[Unlisted | None]:
+    return [
+        None
+        if _listed(decision)
+        else Unlisted(position, decision.decision, decision.reason[:MAX_REASON_LENGTH])
+        for position, decision in enumerate(decisions)
+    ]
+
+
+def chunk_record_decisions(
+    *,
+    chunk: ScreeningChunk,
+    raw_items: Sequence[Mapping[str, Any]],
+    decisions: Sequence[ItemDecision],
+) -> None:
+    """Keep a decided chunk's outcome, inside the caller's transaction, whatever path brought
+    its items: rows for the items that matched or were denied, counts for every decision, the
+    Merkle root of all of them, and the unlisted items' decisions by position."""
+    now = timezone.now()
+    _insert_items(chunk, raw_items, decisions)
+    _insert_work_screenings(chunk, decisions, now)
+    counts = Counter(decision.decision for decision in decisions)
+    unlisted = _unlisted(decisions)
+    chunk.merkle_root = root_of_leaves(_leaves(raw_items, decisions))
+    chunk.digest_version = MERKLE_DIGEST_VERSION
+    chunk.unlisted = encode(unlisted)
+    chunk.allowed_items, chunk.denied_items = counts[ALLOWED], counts[DENIED]
+    chunk.unregistered_items, chunk.invalid_items = counts[UNREGISTERED], counts[INVALID]
+    # The fingerprints have served; the decisions are what is kept.
+    chunk.decided_at, chunk.payload = now, ""
+    chunk.save(
+        update_fields=[
+            "merkle_root",
+            "digest_version",
+            "unlisted",
+            "allowed_items",
+            "denied_items",
+            "unregistered_items",
+            "invalid_items",
+            "decided_at",
+            "payload",
+        ]
+    )
+    levels = Counter(
+        level for decision in decisions if (level := weakest_assurance(decision)) is not None
+    )
+    entries = [entry for entry in unlisted if entry is not None]
+    _count(
+        chunk.screening_id,
+        counts,
+        levels,
+        Counter(entry.decision for entry in entries),
+        Counter(
+            f"{entry.decision}: {kind}"
+            for entry in entries
+            for kind in reason_kinds(entry.decision, entry.reason)
+        ),
+    )
+
+
 def chunk_decide(*, chunk_id: int) -> bool:
     """Decide every item of a chunk in one transaction; False when it was decided already.
 
@@ -393,33 +480,35 @@ def chunk_decide(*, chunk_id: int) -> bool:
             items=raw_items,
             min_assurance=screening.min_assurance,
         )
-        now = timezone.now()
-        _insert_items(chunk, raw_items, decisions)
-        _insert_work_screenings(chunk, decisions, now)
-        chunk.digest = decisions_digest(
-            bound_decision_line(raw["id"], decision.decision, decision.work_ids, _sha256(raw))
-            for raw, decision in zip(raw_items, decisions, strict=True)
-        )
-        chunk.digest_version = BOUND_DIGEST_VERSION
-        # The fingerprints have served; the decisions are what is kept.
-        chunk.decided_at, chunk.payload = now, ""
-        chunk.save(update_fields=["digest", "digest_version", "decided_at", "payload"])
-        levels = Counter(
-            level for decision in decisions if (level := weakest_assurance(decision)) is not None
-        )
-        _count(screening.pk, Counter(decision.decision for decision in decisions), levels)
+        chunk_record_decisions(chunk=chunk, raw_items=raw_items, decisions=decisions)
     return True
 
 
-def _count(screening_id: Any, counts: Counter[str], levels: Counter[str]) -> None:
+def _count(
+    screening_id: Any,
+    counts: Counter[str],
+    levels: Counter[str],
+    unlisted: Counter[str],
+    unlisted_reasons: Counter[str],
+) -> None:
     # The screening row is locked last and briefly: chunks of one screening decided in
     # parallel only queue for this small update, not for their whole work.
     screening = Screening.objects.select_for_update().get(pk=screening_id)
     merged = Counter(screening.counts) + counts
     screening.counts = dict(merged)
     screening.assurance_counts = dict(Counter(screening.assurance_counts) + levels)
+    screening.unlisted_counts = dict(Counter(screening.unlisted_counts) + unlisted)
+    screening.unlisted_reasons = dict(Counter(screening.unlisted_reasons) + unlisted_reasons)
     screening.done_items += sum(counts.values())
-    screening.save(update_fields=["counts", "assurance_counts", "done_items"])
+    screening.save(
+        update_fields=[
+            "counts",
+            "assurance_counts",
+            "unlisted_counts",
+            "unlisted_reasons",
+            "done_items",
+        ]
+    )
     _finish_if_done(screening)
 
 
@@ -433,20 +522,37 @@ def _finish_if_done(screening: Screening) -> None:
 
 
 def _digests(screening: Screening) -> dict[str, Any]:
-    """Version 2 lists every chunk (number, items, digest) so that a results file can be
-    checked line by line; a screening with a chunk decided before version 2 stays at 1."""
+    """Version 3: every chunk's Merkle root (number, items, root) and the root over them, so
+    that any one item's decision can be proved with its path. Version 2 lists chunk digests
+    of lines; a screening with a chunk decided before either stays at 1 (a digest of the
+    chunks' digests or roots, checked by its signature only)."""
     chunks = list(
         screening.chunks.order_by("number").values_list(
-            "number", "item_count", "digest", "digest_version"
+            "number", "item_count", "digest", "merkle_root", "digest_version"
         )
     )
-    digest = chunks_digest((number, digest) for number, _, digest, _ in chunks)
-    if any(version != BOUND_DIGEST_VERSION for *_, version in chunks):
-        return {"version": 1, "decisions_digest": digest}
+    versions = {version for *_, version in chunks}
+    if versions <= {MERKLE_DIGEST_VERSION}:
+        return {
+            "version": MERKLE_DIGEST_VERSION,
+            "merkle": MERKLE_DESCRIPTION,
+            "decisions_root": root_of_leaves(
+                chunk_leaf(number, items, root) for number, items, _, root, _ in chunks
+            ),
+            "chunks": [[number, items, root] for number, items, _, root, _ in chunks],
+            # Counted, not listed: no row each, proved by the chunks' roots.
+            "unlisted": {
+                decision: int(screening.unlisted_counts.get(decision, 0))
+                for decision in (INVALID, UNREGISTERED)
+            },
+        }
+    pairs = [(number, root or digest) for number, _, digest, root, _ in chunks]
+    if versions != {BOUND_DIGEST_VERSION}:
+        return {"version": 1, "decisions_digest": chunks_digest(pairs)}
     return {
         "version": BOUND_DIGEST_VERSION,
-        "decisions_digest": digest,
-        "chunks": [[number, items, digest] for number, items, digest, _ in chunks],
+        "decisions_digest": chunks_digest(pairs),
+        "chunks": [[number, items, digest] for number, items, digest, _, _ in chunks],
     }
 
 

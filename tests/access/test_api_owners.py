@@ -45,6 +45,8 @@ def _upload(world: World) -> dict[str, Any]:
 OBJECT_ENDPOINTS: dict[str, Endpoint] = {
     "api-screening-detail": ("acme", "globex", ("get",), _screening),
     "api-screening-items": ("acme", "globex", ("get",), _screening),
+    # Each chunk's Merkle root and unlisted decisions: what proves any one item.
+    "api-screening-decisions": ("acme", "globex", ("get",), _screening),
     "api-screening-chunks": ("acme", "globex", ("post",), _screening),
     "api-screening-close": ("acme", "globex", ("post",), _screening),
     "api-webhook": (

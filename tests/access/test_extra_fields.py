@@ -19,6 +19,7 @@ from registry.models import (
     Permission,
     Purpose,
     Screening,
+    ScreeningChunk,
     ScreeningItem,
     ScreeningStatus,
     Terms,
@@ -186,7 +187,9 @@ def test_an_item_cannot_decide_itself(world, clients, forged_item, run_pending):
     )
     run_pending()
     decided = ScreeningItem.objects.filter(screening_id=started.json()["id"]).order_by("position")
-    assert [row.decision for row in decided] == ["invalid", "denied"]
+    assert [(row.position, row.decision) for row in decided] == [(1, "denied")]
+    chunk = ScreeningChunk.objects.get(screening_id=started.json()["id"])
+    assert (chunk.invalid_items, chunk.allowed_items) == (1, 0)
 
 
 def test_the_check_decides_for_the_keys_organization_only(world, clients):

@@ -151,12 +151,15 @@ def test_operators_see_screenings_with_their_receipts(
     alice, acme, register_work, screen, operator_client
 ):
     register_work(alice, seed=122, title="Seen")
-    screening = screen(acme, [122])
+    screening = screen(acme, [122, 123])  # 123 is registered by nobody
     listing = operator_client.get(reverse("admin:registry_screening_changelist"))
     assert listing.context["cl"].result_count == 1
     detail = operator_client.get(reverse("admin:registry_screening_change", args=[screening.pk]))
     assert detail.status_code == 200
     assert b"consentry.screening-receipt" in detail.content
+    # What is listed one by one, and what is only counted.
+    assert "1 items that matched a registered work or were denied" in detail.content.decode()
+    assert "Merkle roots: 1 unregistered, 0 invalid" in detail.content.decode()
     matches = operator_client.get(
         reverse("admin:registry_workscreening_changelist"), {"screening__id__exact": screening.pk}
     )

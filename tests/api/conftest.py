@@ -81,3 +81,28 @@ def run_pending() -> Callable[[], int]:
         return sum(chunk_decide(chunk_id=chunk.pk) for chunk in pending)
 
     return run
+
+
+def all_decisions(
+    client: APIClient, screening_id: str, chunks: list[list[str]]
+) -> dict[str, dict[str, Any]]:
+    """Every item's decision as the client rebuilds it: listed items from /items, the counted
+    rest from /decisions by chunk and position (`chunks[n]`: the ids chunk n held, in order)."""
+    listed = client.get(f"/api/v1/screenings/{screening_id}/items", {"page_size": 5000})
+    assert listed.status_code == 200, listed.content
+    found = {chunks[entry["chunk"]][entry["position"]]: entry for entry in listed.json()["results"]}
+    pages = client.get(f"/api/v1/screenings/{screening_id}/decisions", {"page_size": 1000})
+    assert pages.status_code == 200, pages.content
+    for chunk in pages.json()["results"]:
+        for start, count, decision, reason in chunk["unlisted"]:
+            for position in range(start, start + count):
+                item_id = chunks[chunk["number"]][position]
+                assert item_id not in found, f"{item_id} is both listed and counted"
+                found[item_id] = {
+                    "id": item_id,
+                    "decision": decision,
+                    "reason": reason,
+                    "matches": [],
+                    "credit": [],
+                }
+    return found

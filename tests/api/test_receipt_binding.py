@@ -11,19 +11,20 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from registry.client.cli import main as client_main
+from registry.client.collect import leaf_of
 from registry.client.inputs import InputItem
 from registry.client.run import Outputs, RunState, write_outputs
 from registry.fingerprints import fingerprint_image
-from registry.models import Screening, ScreeningChunk
+from registry.merkle import decision_leaf, leaf_hash, root_of_leaves
+from registry.models import Screening, ScreeningChunk, ScreeningItem
 from registry.receipts import (
-    bound_decision_line,
     decision_line,
     decisions_digest,
     public_pem,
     sign,
 )
 from registry.signing import receipt_signing_key
-from tests.api.conftest import image_bytes
+from tests.api.conftest import all_decisions, image_bytes
 
 CHUNK_SIZE = 2
 SEEDS = {"alice_copy.jpg": 1, "bob_secret.png": 2, "stranger.jpg": 40}
@@ -70,10 +71,11 @@ def _screen(acme_api, run_pending, folder: Path, *, fingerprint_of: dict[str, in
     run_pending()
     screening = acme_api.get(f"/api/v1/screenings/{created['id']}").json()
     assert screening["status"] == "finished"
-    decided = acme_api.get(
-        f"/api/v1/screenings/{created['id']}/items", HTTP_ACCEPT="application/x-ndjson"
-    )
-    decisions = (json.loads(line) for line in b"".join(decided.streaming_content).splitlines())
+    chunks = [
+        [str(wire["id"]) for wire in wires[start : start + CHUNK_SIZE]]
+        for start in range(0, len(wires), CHUNK_SIZE)
+    ]
+    decisions = iter(all_decisions(acme_api, created["id"], chunks).values())
     outputs = Outputs(folder.parent / "out" / "results.jsonl")
     outputs.results.parent.mkdir()
     state = RunState(api="", purpose="ai_training", mode="consent_required", chunk_size=CHUNK_SIZE)
@@ -133,8 +135,24 @@ def test_a_hash_edited_to_match_the_file_breaks_the_signed_digest(
     assert _verify(outputs, key_file, "--results", str(outputs.results)) == 1
 
     errors = capsys.readouterr().err
-    assert "Mismatch: lines 1-2 (chunk 0)" in errors
-    assert "chunk 1" not in errors
+    assert "Mismatch: line 2 (item 'scraped/bob_secret.png')" in errors
+    assert "line 1 " not in errors and "chunk 1" not in errors
+
+
+def test_a_line_rewritten_with_its_leaf_still_breaks_its_chunk_root(
+    acme_api, works, run_pending, folder, key_file, capsys
+):
+    """A forger who also recomputes the recorded leaf cannot match the signed root: the chunk
+    is refused, though no single line can then be singled out."""
+    outputs = _screen(acme_api, run_pending, folder, fingerprint_of=HONEST)
+    lines = _lines(outputs)
+    assert lines[1]["decision"] == "denied"
+    lines[1]["decision"] = "allowed"
+    lines[1]["leaf"] = leaf_hash(leaf_of(lines[1], lines[1]["sha256"])).hex()
+    _rewrite(outputs, lines)
+
+    assert _verify(outputs, key_file, "--results", str(outputs.results)) == 1
+    assert "Mismatch: lines 1-2 (chunk 0)" in capsys.readouterr().err
 
 
 def test_an_edited_decision_is_caught(acme_api, works, run_pending, folder, key_file, capsys):
@@ -145,7 +163,71 @@ def test_an_edited_decision_is_caught(acme_api, works, run_pending, folder, key_
     _rewrite(outputs, lines)
 
     assert _verify(outputs, key_file, "--results", str(outputs.results)) == 1
-    assert "Mismatch: line 3 (chunk 1)" in capsys.readouterr().err
+    assert "Mismatch: line 3 (item 'scraped/stranger.jpg')" in capsys.readouterr().err
+
+
+def test_an_unregistered_items_decision_is_proved_by_its_path(
+    acme_api, works, run_pending, folder, key_file, tmp_path, capsys
+):
+    """No row is kept for the unregistered item; the proof from the results file is enough."""
+    outputs = _screen(acme_api, run_pending, folder, fingerprint_of=HONEST)
+    assert not ScreeningItem.objects.filter(item_id="scraped/stranger.jpg").exists()
+    item_args = ["--results", str(outputs.results), "--item", "scraped/stranger.jpg"]
+
+    assert _verify(outputs, key_file, *item_args) == 0
+    printed = capsys.readouterr()
+    proof = json.loads(printed.out)
+    assert proof["leaf"]["decision"] == "unregistered" and proof["chunk"] == 1
+    assert "Valid: item 'scraped/stranger.jpg' was decided unregistered" in printed.err
+    saved = tmp_path / "proof.json"
+    saved.write_text(json.dumps(proof))
+    assert _verify(outputs, key_file, "--proof", str(saved)) == 0
+    assert "decided unregistered" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("field", "forged"), [("decision", "allowed"), ("reason", "work 1: allowed")]
+)
+def test_a_forged_proof_is_refused_naming_its_item(
+    acme_api, works, run_pending, folder, key_file, tmp_path, capsys, field, forged
+):
+    outputs = _screen(acme_api, run_pending, folder, fingerprint_of=HONEST)
+    assert (
+        _verify(
+            outputs, key_file, "--results", str(outputs.results), "--item", "scraped/bob_secret.png"
+        )
+        == 0
+    )
+    proof = json.loads(capsys.readouterr().out)
+    assert proof["leaf"]["decision"] == "denied"
+    proof["leaf"][field] = forged
+    saved = tmp_path / "forged.json"
+    saved.write_text(json.dumps(proof))
+
+    assert _verify(outputs, key_file, "--proof", str(saved)) == 1
+    error = capsys.readouterr().err
+    assert "item 'scraped/bob_secret.png'" in error and "not the one the receipt signed" in error
+
+
+def test_a_proof_asked_of_a_forged_results_line_is_refused_naming_it(
+    acme_api, works, run_pending, folder, key_file, capsys
+):
+    outputs = _screen(acme_api, run_pending, folder, fingerprint_of=HONEST)
+    lines = _lines(outputs)
+    lines[1]["decision"] = "allowed"  # bob's refused work, passed off as allowed
+    _rewrite(outputs, lines)
+
+    args = ["--results", str(outputs.results), "--item", "scraped/bob_secret.png"]
+    assert _verify(outputs, key_file, *args) == 1
+    error = capsys.readouterr().err
+    assert "item 'scraped/bob_secret.png' (allowed:" in error
+    # The honest item beside it in the same chunk still proves.
+    assert (
+        _verify(
+            outputs, key_file, "--results", str(outputs.results), "--item", "scraped/alice_copy.jpg"
+        )
+        == 0
+    )
 
 
 def test_a_dropped_line_is_caught(acme_api, works, run_pending, folder, key_file, capsys):
@@ -165,12 +247,16 @@ def test_uploaded_images_are_bound_by_the_hash_the_server_computed(acme_api, wor
     run_pending()
 
     receipt: Any = Screening.objects.get(pk=response.json()["id"]).receipt
-    works_matched = [works["allowed"].pk]
-    line = bound_decision_line(
-        "mine.jpg", "allowed", works_matched, hashlib.sha256(data).hexdigest()
+    (listed,) = acme_api.get(f"/api/v1/screenings/{response.json()['id']}/items").json()["results"]
+    leaf = decision_leaf(
+        "mine.jpg",
+        "allowed",
+        listed["reason"],
+        [works["allowed"].pk],
+        hashlib.sha256(data).hexdigest(),
     )
-    assert receipt["version"] == 2
-    assert receipt["chunks"] == [[0, 1, decisions_digest([line])]]
+    assert receipt["version"] == 3
+    assert receipt["chunks"] == [[0, 1, root_of_leaves([leaf])]]
 
 
 def test_a_screening_straddling_the_upgrade_keeps_a_version_1_receipt(acme_api, works, run_pending):

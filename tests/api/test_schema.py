@@ -207,8 +207,9 @@ def test_an_item_with_text_postgresql_cannot_store_is_refused_up_front(acme_api,
     assert response.status_code == 400 and "NUL" in response.json()["detail"]
 
 
-def test_text_that_only_spells_an_escape_is_stored_and_answered(acme_api, run_pending):
-    """A backslash followed by "u0000" is ordinary text: refusing it would lose the item."""
+def test_text_that_only_spells_an_escape_is_stored_and_answered(acme_api, works, run_pending):
+    """A backslash followed by "u0000" is ordinary text: refusing it would lose the item (a
+    re-post of alice's work 1, so that it is listed with its id and URL)."""
     spelled = item("a\\u0000b", 1, url="https://x.example/\\u0000")
 
     screening = acme_api.post(

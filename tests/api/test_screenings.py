@@ -6,10 +6,11 @@ import threading
 import pytest
 from django.test import override_settings
 
-from registry.models import Permission, Purpose, Screening
+from registry.merkle import decision_leaf, root_of_leaves
+from registry.models import Permission, Purpose, Screening, ScreeningChunk, ScreeningItem
 from registry.services.grants import grant_create
 from registry.services.terms import terms_set
-from tests.api.conftest import item
+from tests.api.conftest import all_decisions, item
 
 
 def _screen(client, items, mode="consent_required", purpose="ai_training"):
@@ -39,7 +40,7 @@ def test_each_decision_kind_with_its_reason_and_credit(acme_api, works, run_pend
 
     run_pending()
 
-    decided = _items(acme_api, screening["id"])
+    decided = all_decisions(acme_api, screening["id"], [[entry["id"] for entry in sent]])
     assert {key: entry["decision"] for key, entry in decided.items()} == {
         "mine": "allowed",
         "theirs": "denied",
@@ -147,7 +148,7 @@ def test_another_organization_gets_404_for_a_screening_and_its_items(
     screening = _screen(acme_api, [item("mine", 1)])
     run_pending()
 
-    for path in ("", "/items", "/close"):
+    for path in ("", "/items", "/decisions", "/close"):
         url = f"/api/v1/screenings/{screening['id']}{path}"
         response = globex_api.post(url) if path == "/close" else globex_api.get(url)
         assert response.status_code == 404, path
@@ -264,7 +265,10 @@ def test_items_stream_as_json_lines_and_filter_by_decision(acme_api, works, run_
     denied = _items(acme_api, screening["id"], decision="denied")
 
     assert response["Content-Type"] == "application/x-ndjson"
-    assert [line["id"] for line in lines] == ["mine", "theirs", "stranger"]
+    # The unregistered item is counted, not listed, and the headers say so.
+    assert [line["id"] for line in lines] == ["mine", "theirs"]
+    assert response["Consentry-Listed-Items"] == "2"
+    assert response["Consentry-Counted-Only"] == "unregistered=1, invalid=0"
     assert list(denied) == ["theirs"]
 
 
@@ -283,7 +287,7 @@ def test_images_sent_as_files_are_hashed_on_the_server(acme_api, works, run_pend
     assert response.status_code == 202, response.content
     run_pending()
 
-    decided = _items(acme_api, response.json()["id"])
+    decided = all_decisions(acme_api, response.json()["id"], [["mine.jpg", "broken.jpg"]])
     assert decided["mine.jpg"]["decision"] == "allowed"
     assert decided["broken.jpg"]["decision"] == "invalid"
     assert "could not be read" in decided["broken.jpg"]["reason"]
@@ -352,3 +356,67 @@ def test_counters_hold_more_than_two_to_the_31_items(acme_api, works, run_pendin
     assert detail["progress"] == {"done": already + 1, "total": already + 1}
     assert detail["receipt"]["document"]["items"] == already + 1
     assert detail["counts"]["unregistered"] == already
+
+
+def test_a_mixed_screening_keeps_rows_only_for_matched_items_and_its_counts_add_up(
+    acme_api, works, run_pending
+):
+    created = acme_api.post(
+        "/api/v1/screenings", {"purpose": "ai_training", "keep_open": True}, format="json"
+    ).json()
+    url = f"/api/v1/screenings/{created['id']}"
+    chunks = [
+        [item("mine", 1), item("stray-1", 41), item("theirs", 2), item("stray-2", 42)],
+        [item("broken", 5, phash="zz"), item("stray-3", 43), item("licensed", 3)],
+    ]
+    for number, items in enumerate(chunks):
+        acme_api.post(f"{url}/chunks", {"number": number, "items": items}, format="json")
+    acme_api.post(f"{url}/close")
+    run_pending()
+
+    detail = acme_api.get(url).json()
+    assert detail["counts"] == {"allowed": 1, "denied": 2, "unregistered": 3, "invalid": 1}
+    rows = ScreeningItem.objects.filter(screening_id=created["id"])
+    assert sorted(rows.values_list("item_id", flat=True)) == ["licensed", "mine", "theirs"]
+    per_chunk = list(
+        ScreeningChunk.objects.filter(screening_id=created["id"])
+        .order_by("number")
+        .values_list("allowed_items", "denied_items", "unregistered_items", "invalid_items")
+    )
+    assert per_chunk == [(1, 1, 2, 0), (0, 1, 1, 1)]
+    assert sum(map(sum, per_chunk)) == detail["progress"]["done"] == 7
+    listed = acme_api.get(f"{url}/items").json()
+    assert listed["coverage"] == {
+        "listed_items": 3,
+        "counted_only": {"unregistered": 3, "invalid": 1},
+    }
+    # Every decision is under its chunk's root in the receipt, listed or not.
+    receipt = detail["receipt"]["document"]
+    decided = acme_api.get(f"{url}/decisions").json()["results"]
+    assert [[c["number"], c["items"], c["merkle_root"]] for c in decided] == receipt["chunks"]
+    assert decided[1]["unlisted"] == [
+        [0, 1, "invalid", decided[1]["unlisted"][0][3]],
+        [1, 1, "unregistered", "no registered work matches"],
+    ]
+    assert decided[1]["unlisted"][0][3].startswith("malformed fingerprint")
+    assert receipt["unlisted"] == {"invalid": 1, "unregistered": 3}
+
+
+def test_every_leaf_rebuilt_from_the_answers_gives_the_signed_roots(acme_api, works, run_pending):
+    sent = [item("mine", 1), item("stranger", 40), item("broken", 5, phash="zz")]
+    screening = _screen(acme_api, sent)
+    run_pending()
+
+    decided = all_decisions(acme_api, screening["id"], [[entry["id"] for entry in sent]])
+    leaves = [
+        decision_leaf(
+            entry["id"],
+            decided[entry["id"]]["decision"],
+            decided[entry["id"]]["reason"],
+            [match["work_id"] for match in decided[entry["id"]]["matches"]],
+            entry["sha256"],
+        )
+        for entry in sent
+    ]
+    receipt = acme_api.get(f"/api/v1/screenings/{screening['id']}").json()["receipt"]
+    assert receipt["document"]["chunks"] == [[0, 3, root_of_leaves(leaves)]]

@@ -18,6 +18,7 @@ from registry.services import pending_uploads
 from registry.services.pending_uploads import CLAIM_EXPIRY, pending_upload_register
 from registry.services.screening_uploads import UPLOAD_FIELD
 from registry.tasks import register_pending_upload, requeue_stalled_uploads
+from tests.api.conftest import all_decisions
 from tests.conftest import _SEED_BASE
 
 pytestmark = pytest.mark.django_db
@@ -201,9 +202,9 @@ def test_an_empty_or_oversized_file_is_refused_at_once_and_never_stored(
     assert all(bytes(upload.data) == b"" for upload in PendingUpload.objects.all())
 
 
-def _decisions(api, screening_id: str) -> dict[str, dict]:
-    items = api.get(f"/api/v1/screenings/{screening_id}/items").json()["results"]
-    return {entry["id"]: entry for entry in items}
+def _decisions(api, screening_id: str, chunks: list[list[str]]) -> dict[str, dict]:
+    """Every item's decision: listed rows, and the counted rest by chunk and position."""
+    return all_decisions(api, screening_id, chunks)
 
 
 def test_an_image_screening_answers_before_any_image_is_decoded(
@@ -223,7 +224,7 @@ def test_an_image_screening_answers_before_any_image_is_decoded(
 
     monkeypatch.undo()  # the worker decodes when it decides the chunk
     run_pending()
-    decided = _decisions(acme_api, response.json()["id"])
+    decided = _decisions(acme_api, response.json()["id"], [["theirs.jpg", "broken.jpg"]])
     assert decided["theirs.jpg"]["decision"] == "denied"
     assert decided["broken.jpg"]["decision"] == "invalid"
     assert "could not be read" in decided["broken.jpg"]["reason"]
@@ -247,7 +248,8 @@ def test_an_image_chunk_of_an_open_screening_is_fingerprinted_by_the_worker(
     assert chunk.status_code == 202, chunk.content
     monkeypatch.undo()
     run_pending()
-    assert _decisions(acme_api, created["id"])["new.jpg"]["decision"] == "unregistered"
+    decided = _decisions(acme_api, created["id"], [[], ["new.jpg"]])
+    assert decided["new.jpg"]["decision"] == "unregistered"
 
 
 def test_a_clients_item_may_not_carry_an_uploaded_files_bytes(acme_api):
@@ -273,7 +275,7 @@ def test_a_screened_file_that_breaks_the_reader_is_invalid_and_the_chunk_decided
         "/api/v1/screenings", {"purpose": "ai_training", "images": [image]}, format="multipart"
     )
     assert run_pending() == 1
-    (decided,) = _decisions(acme_api, response.json()["id"]).values()
+    (decided,) = _decisions(acme_api, response.json()["id"], [["odd.jpg"]]).values()
     assert decided["decision"] == "invalid" and "error on our side" in decided["reason"]
 
 

@@ -4,10 +4,13 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from registry.models import ArtistSite, Permission, Purpose
+from registry.receipts import verify
 from registry.services.grants import grant_create
 from registry.services.sites import site_register, site_verify
 from registry.services.terms import terms_set
 from registry.services.works import work_remove, work_update
+from registry.signing import receipt_signing_key
+from registry.url_receipts import answers_root
 
 ALICE_URL = "https://alice.example/art/fox.png"
 BOB_URL = "https://bob.example/gallery/owl.jpg?size=large"
@@ -181,3 +184,32 @@ def test_a_permission_counts_only_from_a_verified_claim(mallory, register_work, 
     (result,) = _check(acme_api, [stolen])
     assert (result["decision"], result["credit"]) == ("denied", [])
     assert "consent_unverified" in result["reason"]
+
+
+def test_each_answer_carries_a_signed_merkle_root_of_its_decisions(acme, acme_api, published):
+    """Nothing of a URL check is stored: the answer's attestation is its record."""
+    urls = [ALICE_URL, BOB_URL, "https://elsewhere.example/cat.png"]
+    response = acme_api.post(
+        "/api/v1/urls/check", {"purpose": "ai_training", "urls": urls}, format="json"
+    ).json()
+
+    attestation = response["attestation"]
+    document = attestation["document"]
+    verify(document, attestation["signature"], receipt_signing_key().public_key())
+    assert document["organization"] == {"id": acme.pk, "name": "Acme AI"}
+    assert (document["purpose"], document["mode"], document["urls"]) == (
+        "ai_training",
+        "consent_required",
+        3,
+    )
+    assert document["counts"] == {"allowed": 1, "denied": 1, "unknown": 1}
+    assert document["decisions_root"] == answers_root(response["results"])
+    assert [result["works"] for result in response["results"]] == [
+        [published["fox"].pk],
+        [published["owl"].pk],
+        [],
+    ]
+    # An answer changed after signing no longer adds up to the signed root.
+    forged = [dict(result) for result in response["results"]]
+    forged[1]["decision"] = "allowed"
+    assert answers_root(forged) != document["decisions_root"]

@@ -40,6 +40,12 @@ def test_the_screening_report_counts_decisions_and_reasons_with_the_receipt(scre
         "invalid: malformed fingerprint": 1,
         "unregistered: no registered work matches": 1,
     }
+    # Rows only where they matter: the unregistered and invalid items are counted, not listed.
+    assert summary["coverage"] == {
+        "listed_items": 3,
+        "counted_only": {"unregistered": 1, "invalid": 1},
+    }
+    assert screened.items.count() == 3
     assert summary["registry_version"] == {
         "sequence": screened.registry_sequence,
         "hash": screened.registry_hash,
@@ -88,6 +94,8 @@ def test_the_csv_report_escapes_cells_a_spreadsheet_would_run(screened, acme):
     )
     assert row["registry_sequence"] == str(screened.registry_sequence)
     assert json.loads(row["receipt"])["screening_id"] == str(screened.id)
+    assert row["listed_items"] == "3"
+    assert json.loads(row["counted_only"]) == {"unregistered": 1, "invalid": 1}
 
 
 def test_the_china_csv_escapes_item_ids_and_urls(works, acme_client, acme, run_pending):
@@ -110,6 +118,8 @@ def test_the_printable_report_shows_counts_and_escapes_names(screened, acme):
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "@page" in page and screened.registry_hash in page
     assert "not allowed by the artist" in page and "denied: not_allowed" not in page
+    assert "3 items that matched a registered work or were denied" in page
+    assert "Merkle roots: 1 unregistered, 1 invalid" in page
 
 
 def test_the_eu_ai_act_pack_shows_how_reservations_were_honoured(screened, acme):
@@ -128,8 +138,13 @@ def test_the_eu_ai_act_pack_shows_how_reservations_were_honoured(screened, acme)
     assert configuration["matching"] == screened.matching
     assert pack["dataset"]["totals"]["passed"] == 2
     excluded = {entry["id"]: entry for entry in pack["excluded_items"]}
-    assert set(excluded) == {"theirs", "stranger", "broken"}
+    # Listed one by one: what a work refused; the unregistered and invalid rest as counts.
+    assert set(excluded) == {"theirs"}
     assert excluded["theirs"]["reason_kinds"] == ["not_allowed"]
+    coverage = pack["excluded_items_coverage"]
+    assert coverage["counted_only"] == {"invalid": 1, "unregistered": 1}
+    assert "Merkle root" in coverage["note"]
+    assert len(excluded) + sum(coverage["counted_only"].values()) == 3
     section = pack["training_content_summary"]["3_data_processing_aspects"]
     measures = section["3.1_respect_of_reservation_of_rights_from_tdm_exception"]
     assert (
@@ -165,12 +180,31 @@ def test_the_china_record_names_work_artist_terms_and_grant_per_passing_item(scr
 def test_respect_opt_outs_lets_unregistered_items_pass_without_a_rights_record(
     works, acme_client, acme, run_pending
 ):
-    screen(acme_client, [item("stranger", 40)], mode="respect_opt_outs")
+    screen(acme_client, [item("stranger", 40), item("mine", 1)], mode="respect_opt_outs")
     run_pending()
 
-    _header, record = map(json.loads, export_text("china-art7", acme).splitlines())
+    header, record = map(json.loads, export_text("china-art7", acme).splitlines())
 
-    assert record["works"] == [] and record["lawful_source"].startswith("unregistered")
+    # The passing unregistered item has no rights record to give: it is counted, not listed.
+    assert record["item_id"] == "mine" and record["works"]
+    (screening,) = header["screenings"]
+    assert screening["counts"] == {"allowed": 1, "denied": 0, "unregistered": 1, "invalid": 0}
+    assert screening["coverage"]["counted_only"] == {"unregistered": 1, "invalid": 0}
+    assert "counted" in header["records_cover"] and "not listed" in header["records_cover"]
+
+
+def test_croissant_states_the_unregistered_items_it_counts_but_does_not_list(
+    works, acme_client, acme, run_pending
+):
+    screen(acme_client, [item("stranger", 40), item("mine", 1)], mode="respect_opt_outs")
+    run_pending()
+
+    document = json.loads(export_text("croissant", acme))
+
+    records = document["recordSet"][0]["data"]
+    assert [record["items/id"] for record in records] == ["mine"]
+    assert "1 further item(s) passed as unregistered" in document["description"]
+    assert "counted, not listed" in document["rai:dataLimitations"]
 
 
 def _text(value):

@@ -13,13 +13,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from django.db.models import Sum
 
 from registry.client import shards as shard_module
 from registry.client.batch import fingerprint_batch, screen_batch, screen_columns, screen_pandas
 from registry.client.cli import INTERRUPTED
 from registry.client.cli import main as client_main
 from registry.demo_art import artwork
-from registry.models import Permission, Purpose, Screening, ScreeningItem
+from registry.models import Permission, Purpose, Screening, ScreeningChunk, ScreeningItem
 from registry.services.organizations import api_key_create, organization_create
 from registry.services.terms import terms_set
 from tests.conftest import _SEED_BASE
@@ -148,7 +149,12 @@ def test_webdataset_shards_are_screened_filtered_with_credit_and_skipped_when_fi
     assert "allowed 2, denied 2, invalid 2, unregistered 2" in captured.out
     assert "] 00001: 4 samples in" in captured.err
     assert Screening.objects.count() == 2  # one screening per shard
-    assert ScreeningItem.objects.count() == 8
+    # Rows for the allowed and denied samples; the unregistered and invalid ones are counted.
+    assert ScreeningItem.objects.count() == 4
+    counted = ScreeningChunk.objects.aggregate(
+        unregistered=Sum("unregistered_items"), invalid=Sum("invalid_items")
+    )
+    assert counted == {"unregistered": 2, "invalid": 2}
 
     # A rerun: nothing changed, so both finished shards are skipped.
     assert client_main(arguments) == 0
@@ -212,8 +218,11 @@ def test_a_broken_shard_fails_alone_and_an_interrupted_shard_resumes_its_screeni
     assert [row["decision"] for row in rows] == EXPECTED
     screened = ScreeningItem.objects.filter(item_id=keys["00001"][0]).values("screening")
     assert screened.count() == 1  # the resumed run went on with the same screening
-    items = ScreeningItem.objects.filter(screening__in=screened)
-    assert items.count() == 4 == items.values("item_id").distinct().count()
+    screening = Screening.objects.get(pk__in=screened)
+    chunks = ScreeningChunk.objects.filter(screening=screening)
+    assert sum(chunk.item_count for chunk in chunks) == 4 == screening.done_items
+    items = ScreeningItem.objects.filter(screening=screening)
+    assert items.count() == 2 == items.values("item_id").distinct().count()
     assert not (out / "00000" / "done.json").exists()
 
 

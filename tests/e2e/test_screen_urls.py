@@ -11,8 +11,10 @@ from registry.client.api import Registry
 from registry.client.cli import main as client_main
 from registry.client.urls import UrlRun, screen_urls
 from registry.models import Permission, Purpose
+from registry.receipts import public_pem
 from registry.services.organizations import api_key_create, organization_create
 from registry.services.terms import terms_set
+from registry.signing import receipt_signing_key
 
 ALLOWED_URL = "https://alice.example/art/fox.png"
 REFUSED_URL = "https://bob.example/art/owl.png"
@@ -105,3 +107,69 @@ def test_a_missing_column_or_file_is_one_clear_error(
     assert _run(live_server, key, tmp_path / "missing.parquet", out) == 2
     assert "no such file" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.fixture
+def key_file(tmp_path):
+    path = tmp_path / "registry-key.pem"
+    path.write_text(public_pem(receipt_signing_key().public_key()))
+    return path
+
+
+def _verify(receipt, key_file, *extra):
+    return client_main(["verify-receipt", str(receipt), "--key-file", str(key_file), *extra])
+
+
+def test_a_url_run_gets_a_receipt_of_signed_batches_that_checks_every_answer(
+    laion_parquet, live_server, key, tmp_path, key_file, capsys
+):
+    out = tmp_path / "kept.parquet"
+    assert _run(live_server, key, laion_parquet, out) == 0
+    receipt, results = tmp_path / "kept.receipt.json", tmp_path / "kept.results.jsonl"
+    assert "signed batches) in" in capsys.readouterr().out
+
+    saved = json.loads(receipt.read_text())
+    document = saved["document"]
+    assert (document["urls"], document["purpose"]) == (5, "ai_training")
+    assert document["counts"] == {"allowed": 1, "denied": 1, "unknown": 3}
+    assert len(document["batches"]) == len(saved["attestations"]) >= 1
+    assert _verify(receipt, key_file, "--results", str(results)) == 0
+    assert "holds exactly its answers" in capsys.readouterr().out
+
+    # One unknown URL's answer, proved on its own by its Merkle path.
+    assert _verify(receipt, key_file, "--results", str(results), "--item", UNKNOWN_URL) == 0
+    proof = json.loads(capsys.readouterr().out)
+    assert proof["leaf"] == {
+        "decision": "unknown",
+        "reason": proof["leaf"]["reason"],
+        "url": UNKNOWN_URL,
+        "works": [],
+    }
+    saved_proof = tmp_path / "proof.json"
+    saved_proof.write_text(json.dumps(proof))
+    assert _verify(receipt, key_file, "--proof", str(saved_proof)) == 0
+    assert f"{UNKNOWN_URL!r} was answered unknown" in capsys.readouterr().out
+
+
+def test_a_forged_url_answer_or_attestation_is_refused(
+    laion_parquet, live_server, key, tmp_path, key_file, capsys
+):
+    out = tmp_path / "kept.parquet"
+    assert _run(live_server, key, laion_parquet, out) == 0
+    receipt, results = tmp_path / "kept.receipt.json", tmp_path / "kept.results.jsonl"
+    capsys.readouterr()
+    lines = [json.loads(line) for line in results.open()]
+    assert lines[1]["url"] == REFUSED_URL and lines[1]["decision"] == "denied"
+    lines[1]["decision"] = "allowed"  # bob's refusal passed off as a permission
+    results.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    assert _verify(receipt, key_file, "--results", str(results)) == 1
+    assert f"(item {REFUSED_URL!r})" in capsys.readouterr().err
+    assert _verify(receipt, key_file, "--results", str(results), "--item", REFUSED_URL) == 1
+    assert f"item {REFUSED_URL!r} (allowed:" in capsys.readouterr().err
+
+    saved = json.loads(receipt.read_text())
+    saved["attestations"][0]["document"]["counts"]["denied"] = 0
+    receipt.write_text(json.dumps(saved))
+    assert _verify(receipt, key_file) == 1
+    assert "batch 0: the attestation's signature does not match" in capsys.readouterr().err

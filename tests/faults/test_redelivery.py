@@ -56,8 +56,22 @@ def _outcome(screening: Screening) -> tuple[Any, ...]:
         screening.status,
         screening.receipt,
         screening.receipt_signature,
-        list(screening.chunks.values_list("digest", "decided_at")),
+        [
+            (*values, bytes(unlisted))
+            for *values, unlisted in screening.chunks.values_list(
+                "digest", "merkle_root", "decided_at", *COUNTERS, "unlisted"
+            )
+        ],
     )
+
+
+COUNTERS = ("allowed_items", "denied_items", "unregistered_items", "invalid_items")
+
+
+def _counted(screening: Screening) -> tuple[int, ...]:
+    """Per decision, the items the screening's chunks decided (with a row or without)."""
+    rows = screening.chunks.values_list(*COUNTERS)
+    return tuple(sum(row[n] for row in rows) for n in range(len(COUNTERS)))
 
 
 @pytest.mark.django_db
@@ -71,7 +85,8 @@ def test_a_chunk_task_delivered_twice_decides_once(allowed_work):
     assert first.get() is True and second.get() is False
     assert _outcome(screening) == after_first
     decisions = [decision for _id, decision, _m in after_first[0]]
-    assert decisions == ["allowed", "unregistered", "invalid"]
+    assert decisions == ["allowed"]  # the unregistered and invalid items are counted
+    assert _counted(screening) == (1, 0, 1, 1)
     assert after_first[1] == 1 and after_first[4] == "finished"
 
 
@@ -113,7 +128,7 @@ def test_an_attempt_that_failed_midway_leaves_nothing_and_the_retry_decides_once
     monkeypatch.setattr(screening_services, "_insert_work_screenings", real_insert)
     assert screening_services.chunk_decide(chunk_id=chunk.pk) is True
     outcome = _outcome(screening)
-    assert len(outcome[0]) == 3 and outcome[3] == 3
+    assert len(outcome[0]) == 1 and outcome[3] == 3 and _counted(screening) == (1, 0, 1, 1)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -139,7 +154,8 @@ def test_the_same_chunk_delivered_to_two_workers_at_once_is_decided_once(alice, 
 
     assert sorted(results) == [False, True]
     outcome = _outcome(screening)
-    assert len(outcome[0]) == 3 and outcome[1] == 1 and outcome[3] == 3
+    assert len(outcome[0]) == 1 and outcome[1] == 1 and outcome[3] == 3
+    assert _counted(screening) == (1, 0, 1, 1)
 
 
 @pytest.mark.django_db
