@@ -40,7 +40,7 @@ class UrlResultOut(serializers.Serializer):
     credit = CreditOut(many=True)
 
 
-class AttestationOut(serializers.Serializer):
+class UrlCheckAttestationOut(serializers.Serializer):
     document = serializers.DictField(
         help_text="What was answered: organization, purpose, mode, registry version, counts, "
         "and `decisions_root`, the Merkle root of one leaf per URL in the order asked (see "
@@ -58,7 +58,7 @@ class UrlCheckOut(serializers.Serializer):
         help_text="The least assurance a permission needed to count, as applied to this check.",
     )
     results = UrlResultOut(many=True)
-    attestation = AttestationOut()
+    attestation = UrlCheckAttestationOut()
 
 
 class UrlCheckApi(OrganizationApi):

@@ -48,6 +48,13 @@ OBJECT_ENDPOINTS: dict[str, Endpoint] = {
     # Each chunk's Merkle root and unlisted decisions: what proves any one item.
     "api-screening-decisions": ("acme", "globex", ("get",), _screening),
     "api-screening-chunks": ("acme", "globex", ("post",), _screening),
+    # The second phase of a binary chunk: the verification payloads of its candidates.
+    "api-screening-chunk-verification": (
+        "acme",
+        "globex",
+        ("post",),
+        lambda world: {**_screening(world), "number": 0},
+    ),
     "api-screening-close": ("acme", "globex", ("post",), _screening),
     "api-webhook": (
         "acme",

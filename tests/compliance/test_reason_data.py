@@ -18,9 +18,11 @@ def test_each_item_row_holds_its_reasons_as_codes_with_arguments(screened, works
 
     assert rows["theirs"] == [{"code": "not_allowed", "work_id": works["refused"].pk}]
     assert rows["mine"] == [{"code": "allowed", "work_id": works["allowed"].pk}]
-    assert rows["stranger"] == [{"code": "no registered work matches"}]
-    (malformed,) = rows["broken"] or []
-    assert malformed["code"] == "malformed fingerprint" and malformed["detail"]
+    # Unregistered and invalid items keep no row: their reasons are counted with their chunk.
+    assert "stranger" not in rows and "broken" not in rows
+    reasons = report_reasons(screened.organization)
+    assert reasons["unregistered: no registered work matches"] == 1
+    assert reasons["invalid: malformed fingerprint"] == 1
 
 
 def test_rows_written_before_reasons_were_data_count_the_same(screened, acme):
