@@ -201,7 +201,7 @@ def screen(base: str, key: str, items: list[dict[str, Any]], chunk: int, wire: s
     import requests
 
     from registry.client.api import Registry
-    from registry.client.run import STREAM_READ_BYTES
+    from registry.client.collect import every_decision
 
     registry = Registry(base, key, retry_for=60)
     sender = _sender_class()(registry, wire=wire)
@@ -217,12 +217,16 @@ def screen(base: str, key: str, items: list[dict[str, Any]], chunk: int, wire: s
     while http.get(url).json()["status"] != "finished":
         time.sleep(0.2)
     decided_at = time.perf_counter() - started
-    decisions: dict[str, str] = {}
-    with http.get(f"{url}/items", headers={"Accept": "application/x-ndjson"}, stream=True) as lines:
-        for line in lines.iter_lines(chunk_size=STREAM_READ_BYTES):
-            if line:
-                entry = json.loads(line)
-                decisions[entry["id"]] = entry["decision"]
+    # As the client reads them: the listed items, and the counted rest by chunk and position.
+    chunk_ids = [
+        [item["id"] for item in items[start : start + chunk]]
+        for start in range(0, len(items), chunk)
+    ]
+    screening = registry.get(f"screenings/{created['id']}")
+    decisions = {
+        str(entry["id"]): str(entry["decision"])
+        for entry in every_decision(registry, screening, chunk_ids)
+    }
     seconds = time.perf_counter() - started
     return {
         "seconds": seconds,
