@@ -21,7 +21,7 @@ from registry.fingerprints import (
     fingerprint_work,
     to_signed64,
 )
-from registry.models import Artist, Permission, Purpose, Work
+from registry.models import Artist, Assurance, Permission, Purpose, Work
 from registry.services.terms import default_terms_set
 
 POOL_SIZE = 64
@@ -96,7 +96,7 @@ def seed_registry(works: int, pool: Pool, *, seed: int = 7) -> None:
 def _copy_works(ids: range, artists: list[Artist], pool: Pool, now: object) -> None:
     columns = (
         "id, artist_id, title, image, thumbnail, source_urls, credit_line, sha256, width, "
-        "height, information, fingerprint_version, created_at"
+        "height, information, fingerprint_version, created_at, assurance"
     )
     with (
         connection.cursor() as cursor,
@@ -120,6 +120,7 @@ def _copy_works(ids: range, artists: list[Artist], pool: Pool, now: object) -> N
                     image.information,
                     FINGERPRINT_VERSION,
                     now,
+                    Assurance.SELF_ASSERTED,
                 )
             )
 
