@@ -198,17 +198,18 @@ def _import_pyspark() -> Any:
 
 
 def _spark_session(master: str | None) -> tuple[Any, bool]:
-    """The active SparkSession (spark-submit's), else a new one on `master`, else on the
-    master spark-submit's configuration names, else `local[*]`; and whether it is new."""
+    """The active SparkSession, else a new one: on `master`, else on spark-submit's master,
+    else on `local[*]`; and whether it is new (then the run stops it)."""
     _import_pyspark()
-    from pyspark import SparkConf
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
     if active is not None and master is None:
         return active, False
     builder = SparkSession.builder.appName("consentry-screen")
-    if master is not None or not SparkConf().contains("spark.master"):
+    # Under spark-submit, its JVM is already up with the --master it was given.
+    submitted = "PYSPARK_GATEWAY_PORT" in os.environ
+    if master is not None or not submitted:
         master = master or "local[*]"
         builder = builder.master(master)
         if master.startswith("local"):

@@ -103,14 +103,16 @@ class Totals:
     def finished(self) -> int:
         return self.screened + self.skipped + len(self.failed)
 
+    # By the clock, not the shards' own times: a cluster screens several shards at once.
     def rate(self) -> float:
-        return self.screened_samples / self.screening_seconds if self.screening_seconds else 0.0
+        seconds = time.monotonic() - self.started
+        return self.screened_samples / seconds if seconds > 0 else 0.0
 
     def eta(self) -> str:
         left = self.shards - self.finished
         if not self.screened or not left:
             return "0s"
-        return _duration(self.screening_seconds / self.screened * left)
+        return _duration((time.monotonic() - self.started) / self.screened * left)
 
     def counts_text(self) -> str:
         return ", ".join(f"{name} {count:,}" for name, count in sorted(self.counts.items())) or "-"
