@@ -53,7 +53,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--samples", type=int, default=10_000)
     parser.add_argument("--shard-size", type=int, default=10_000, help="img2dataset's default")
     parser.add_argument("--distinct", type=int, default=200, help="distinct images generated")
-    parser.add_argument("--image-size", type=int, nargs=2, default=(160, 120), metavar=("W", "H"))
+    parser.add_argument("--image-size", type=int, nargs=2, default=(320, 240), metavar=("W", "H"),
+                        help="the matcher needs about 320 px to match a copy")  # fmt: skip
     parser.add_argument("--chunk-size", type=int, default=5_000)
     parser.add_argument(
         "--dir", type=Path, default=Path(tempfile.gettempdir()) / "consentry-bench-dataset"
