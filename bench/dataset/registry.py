@@ -1,10 +1,11 @@
 """The registry bench.dataset screens against: `python -m bench.dataset.registry [--works N]`.
 
 Seeds (once) bench.screening's synthetic registry of N works (default 1,000,000) in its own
-database, registers ten real artworks on top (the first five allowed for AI training, the others
-refused), so that the generated dataset's copies of them match, then serves it as
+database, registers ten real artworks on top (the first five with AI training allowed; their
+artist is not verified, so every copy is denied all the same), so that the generated dataset's
+copies of them match, then serves it as
 docker/compose.yaml does (gunicorn with docker/gunicorn.conf.py and one Celery worker) until
-Ctrl-C. Prints the address and an API key to pass to `python -m bench.dataset`.
+Ctrl-C or SIGTERM. Prints the address and an API key to pass to `python -m bench.dataset`.
 """
 
 import argparse
@@ -105,6 +106,8 @@ def main() -> None:
     (ROOT / "var").mkdir(exist_ok=True)
     key = seed(args)
     processes = serve(args, env)
+    # Stopped with SIGTERM too (run in the background), the server and worker stop with it.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     print(f"serving on http://127.0.0.1:{args.port} (log: var/bench-dataset-registry.log)")
     print(f"API key: {key}", flush=True)
     try:
