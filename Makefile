@@ -22,8 +22,9 @@ $(RUNTIME_STAMP): requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
-$(DEV_STAMP): $(RUNTIME_STAMP) requirements-dev.txt
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+# The client's optional cluster engines (Ray, PySpark) too: the tests run them on a local cluster.
+$(DEV_STAMP): $(RUNTIME_STAMP) requirements-dev.txt requirements-cluster.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt -r requirements-cluster.txt
 	touch $@
 
 var/broker:
@@ -126,7 +127,7 @@ load: $(DEV_STAMP) $(TOOLS_STAMP) services
 ## audit: known vulnerabilities in the pinned requirements (pip-audit, PyPI's advisory data).
 audit: $(TOOLS_STAMP)
 	$(TOOLS_VENV)/bin/pip-audit --strict --progress-spinner off \
-		-r requirements.txt -r requirements-dev.txt
+		-r requirements.txt -r requirements-dev.txt -r requirements-cluster.txt
 
 ## prod-check: Django's deployment checks with the production settings (throwaway secrets unless set).
 prod-check: $(RUNTIME_STAMP)

@@ -22,6 +22,7 @@ from registry.client.api import (
 )
 from registry.client.chunks import WIRES
 from registry.client.datasets import DatasetError, Shard, find_shards
+from registry.client.engines import ENGINES, INSTALL, EngineUnavailable, run_on_cluster
 from registry.client.inputs import Discovery, InputError, discover
 from registry.client.run import Outputs, RunState, ScreeningRun
 from registry.client.shards import Settings, ShardRun, Totals
@@ -112,6 +113,19 @@ def _parser() -> argparse.ArgumentParser:
         help="how chunks travel: binary (hashes first, then verification payloads only for "
         "the items the registry finds candidates for), json (every field of every item), or "
         "auto (binary, JSON where the registry does not take it; the default)",
+    )
+    screen.add_argument(
+        "--engine",
+        default="local",
+        choices=ENGINES,
+        help="a dataset's shards: screened on this machine (local, the default), or one task "
+        f"per shard on a Ray or Spark cluster (optional extras: {INSTALL})",
+    )
+    screen.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="--engine ray: the Ray address (default: RAY_ADDRESS, else a local Ray); "
+        "--engine spark: the Spark master (default: spark-submit's, else local[*])",
     )
     screen.add_argument(
         "--wait",
@@ -230,8 +244,13 @@ def _screen(args: argparse.Namespace) -> int:
         shards = find_shards(args.paths, args.image_column)
         if shards is not None:
             return _screen_dataset(args, shards)
+        if args.engine != "local":
+            raise InputError(
+                f"--engine {args.engine} screens datasets (webdataset shards, parquet, a saved "
+                "Hugging Face dataset); image folders are screened on this machine"
+            )
         discovery = discover(args.paths)
-    except (InputError, DatasetError) as error:
+    except (InputError, DatasetError, EngineUnavailable) as error:
         print(f"Error: {error}; nothing was screened.", file=sys.stderr)
         return 2
     outputs = Outputs(args.out)
@@ -277,8 +296,21 @@ def _screen_dataset(args: argparse.Namespace, shards: list[Shard]) -> int:
         wire=args.wire,
     )
     registry = Registry(args.api, args.key, retry_for=args.retry_for)
-    run = ShardRun(registry, args.out, settings, restart=args.restart, reuse=args.reuse)
-    totals = run.run(shards)
+    if args.engine == "local":
+        run = ShardRun(registry, args.out, settings, restart=args.restart, reuse=args.reuse)
+        totals = run.run(shards)
+    else:
+        totals = run_on_cluster(
+            args.engine,
+            registry,
+            args.out,
+            settings,
+            shards,
+            key=args.key,
+            restart=args.restart,
+            reuse=args.reuse,
+            address=args.cluster,
+        )
     print(_dataset_summary(totals, args.out, args.filtered_out))
     return 1 if totals.failed else 0
 

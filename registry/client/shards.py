@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from registry.client.api import ApiError, Registry, applied_minimum
-from registry.client.batch import fingerprint_one
+from registry.client.batch import fingerprint_batch, fingerprint_one
 from registry.client.chunks import ChunkSender
 from registry.client.collect import every_decision
 from registry.client.datasets import (
@@ -112,17 +112,76 @@ class Totals:
     def finished(self) -> int:
         return self.screened + self.skipped + len(self.failed)
 
+    # By the clock, not the shards' own times: a cluster screens several shards at once.
     def rate(self) -> float:
-        return self.screened_samples / self.screening_seconds if self.screening_seconds else 0.0
+        seconds = time.monotonic() - self.started
+        return self.screened_samples / seconds if seconds > 0 else 0.0
 
     def eta(self) -> str:
         left = self.shards - self.finished
         if not self.screened or not left:
             return "0s"
-        return _duration(self.screening_seconds / self.screened * left)
+        return _duration((time.monotonic() - self.started) / self.screened * left)
 
     def counts_text(self) -> str:
         return ", ".join(f"{name} {count:,}" for name, count in sorted(self.counts.items())) or "-"
+
+
+SCREENED, SKIPPED, FAILED = "screened", "skipped", "failed"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one shard: all a cluster task sends back to the driver (picklable)."""
+
+    shard: str
+    status: str  # SCREENED, SKIPPED or FAILED
+    samples: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    error: str | None = None
+    # A skipped shard: the screening that finished it, and whether --reuse kept it.
+    screening_id: str | None = None
+    registry_version: int | None = None
+    reused: bool = False
+    # What the shard's screening said on the way (the registry changed, resuming...).
+    notes: tuple[str, ...] = ()
+
+
+def record(
+    outcome: Outcome, totals: Totals, progress: bool, say: Callable[[str], None] = _stderr
+) -> None:
+    """Counts one shard's outcome into the run's totals and prints its line."""
+    for note in outcome.notes:
+        say(note)
+    if outcome.status == SKIPPED:
+        totals.skipped += 1
+        totals.samples += outcome.samples
+        totals.counts.update(outcome.counts)
+        kept = " (--reuse)" if outcome.reused else ""
+        say(
+            f"[{totals.finished}/{totals.shards}] {outcome.shard}: finished earlier (screening "
+            f"{outcome.screening_id}, registry version {outcome.registry_version}){kept}; skipped"
+        )
+        return
+    if outcome.status == FAILED:
+        totals.failed.append(outcome.shard)
+        say(f"[{totals.finished}/{totals.shards}] {outcome.shard}: FAILED: {outcome.error}")
+        return
+    totals.screened += 1
+    totals.samples += outcome.samples
+    totals.screened_samples += outcome.samples
+    totals.screening_seconds += outcome.seconds
+    totals.counts.update(outcome.counts)
+    if progress:
+        seconds, samples = outcome.seconds, outcome.samples
+        shard_counts = ", ".join(f"{name} {n:,}" for name, n in sorted(outcome.counts.items()))
+        say(
+            f"[{totals.finished}/{totals.shards}] {outcome.shard}: {samples:,} samples in "
+            f"{seconds:.1f} s ({samples / seconds if seconds else 0:,.1f} items/s): "
+            f"{shard_counts} | overall {totals.samples:,} samples, {totals.rate():,.1f} "
+            f"items/s, {totals.counts_text()}, ETA {totals.eta()}"
+        )
 
 
 def _duration(seconds: float) -> str:
@@ -160,6 +219,12 @@ def _wire(sample: Sample, fingerprint: dict[str, Any]) -> dict[str, Any]:
     return wire
 
 
+def registry_version(registry: Registry) -> int:
+    """Asked before any hashing: the registry answers, takes the key, and tells its version."""
+    head = registry.get("consent-changes", params={"limit": 1})
+    return int(head["registry_version"]["sequence"])
+
+
 class ShardRun:
     """Screens one shard after another into OUT/SHARD/, with a progress line per shard."""
 
@@ -181,9 +246,7 @@ class ShardRun:
     # --- the whole run ------------------------------------------------------------------
 
     def run(self, shards: list[Shard]) -> Totals:
-        # Before any hashing: the registry answers, takes the key, and tells its version.
-        head = self.registry.get("consent-changes", params={"limit": 1})
-        version = int(head["registry_version"]["sequence"])
+        version = registry_version(self.registry)
         totals = Totals(len(shards))
         workers = self.settings.workers or os.cpu_count() or 1
         self.pool = Pool(workers, initializer=_ignore_interrupts) if workers > 1 else None
@@ -196,21 +259,26 @@ class ShardRun:
         return totals
 
     def _one(self, shard: Shard, version: int, totals: Totals) -> None:
+        outcome = self.screen_shard(shard, version)
+        record(outcome, totals, self.settings.progress, self.say)
+
+    def screen_shard(self, shard: Shard, version: int) -> Outcome:
+        """One shard screened, or skipped when finished earlier: what every engine's task runs.
+        Raises only when the registry fails (ApiError, a connection error)."""
         folder = self.out / shard.name
         folder.mkdir(parents=True, exist_ok=True)
         done = None if self.restart else self._done_marker(shard, folder)
         if done is not None and (done["registry_version"] == version or self.reuse):
-            totals.skipped += 1
-            totals.samples += done["samples"]
-            totals.counts.update(done["counts"])
-            kept = " (--reuse)" if done["registry_version"] != version else ""
-            self.say(
-                f"[{totals.finished}/{totals.shards}] {shard.name}: finished earlier (screening "
-                f"{done['screening_id']}, registry version {done['registry_version']}){kept}; "
-                "skipped"
-            )
             self._write_filtered(shard, folder, only_if_missing=True)
-            return
+            return Outcome(
+                shard.name,
+                SKIPPED,
+                samples=done["samples"],
+                counts=dict(done["counts"]),
+                screening_id=done["screening_id"],
+                registry_version=done["registry_version"],
+                reused=done["registry_version"] != version,
+            )
         if done is not None:
             self.say(
                 f"{shard.name}: the registry changed since it was screened (version "
@@ -222,23 +290,14 @@ class ShardRun:
         try:
             samples, counts = self._screen(shard, folder)
         except DatasetError as error:
-            totals.failed.append(shard.name)
-            self.say(f"[{totals.finished}/{totals.shards}] {shard.name}: FAILED: {error}")
-            return
-        seconds = time.monotonic() - started
-        totals.screened += 1
-        totals.samples += samples
-        totals.screened_samples += samples
-        totals.screening_seconds += seconds
-        totals.counts.update(counts)
-        if self.settings.progress:
-            shard_counts = ", ".join(f"{name} {n:,}" for name, n in sorted(counts.items()))
-            self.say(
-                f"[{totals.finished}/{totals.shards}] {shard.name}: {samples:,} samples in "
-                f"{seconds:.1f} s ({samples / seconds if seconds else 0:,.1f} items/s): "
-                f"{shard_counts} | overall {totals.samples:,} samples, {totals.rate():,.1f} "
-                f"items/s, {totals.counts_text()}, ETA {totals.eta()}"
-            )
+            return Outcome(shard.name, FAILED, error=str(error))
+        return Outcome(
+            shard.name,
+            SCREENED,
+            samples=samples,
+            counts=dict(counts),
+            seconds=time.monotonic() - started,
+        )
 
     def _done_marker(self, shard: Shard, folder: Path) -> dict[str, Any] | None:
         done = _read_json(folder / "done.json")
@@ -301,7 +360,7 @@ class ShardRun:
     def _fingerprints(self, samples: list[Sample]) -> list[dict[str, Any]]:
         images = [sample.image for sample in samples]
         if self.pool is None or len(images) < 8:
-            prints = [fingerprint_one(image) for image in images]
+            prints = fingerprint_batch(images)
         else:
             prints = self.pool.map(fingerprint_one, images, chunksize=8)
         return [_wire(sample, found) for sample, found in zip(samples, prints, strict=True)]
