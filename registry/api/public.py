@@ -1,4 +1,5 @@
-"""Endpoints anyone may read: the matching configuration, the receipt key, and credits."""
+"""Endpoints anyone may read: the matching configuration, the receipt key, platforms' keys,
+and credits."""
 
 from typing import Any
 
@@ -13,9 +14,20 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from registry.api.schema import ConsentryAutoSchema, error
+from registry.attestations import public_key_id
 from registry.fingerprints import FINGERPRINT_VERSION, VARIANTS
 from registry.matching.rules import DEFAULT_MATCHING
-from registry.models import Artist, LedgerCheckpoint, Permission, Purpose, Work
+from registry.models import (
+    Artist,
+    ConsentEvent,
+    ConsentEventKind,
+    LedgerCheckpoint,
+    Organization,
+    OrganizationKind,
+    Permission,
+    Purpose,
+    Work,
+)
 from registry.receipts import key_id, public_pem
 from registry.selectors.consent import disputed_works
 from registry.selectors.terms import effective_terms
@@ -88,6 +100,51 @@ class LedgerCheckpointApi(PublicApi):
         if latest is None:
             return Response({"detail": "No checkpoint was published yet."}, status=404)
         return Response({"document": latest.document, "signature": latest.signature})
+
+
+class PlatformKeysApi(PublicApi):
+    class PlatformKeyOut(serializers.Serializer):
+        name = serializers.CharField()
+        url_prefix = serializers.CharField(
+            help_text="Profiles and posts an attestation names must be under it."
+        )
+        key_id = serializers.CharField(help_text="SHA-256 of the public key's raw bytes, hex.")
+        public_key_pem = serializers.CharField(
+            help_text="The Ed25519 key the registry accepts this platform's attestations with."
+        )
+        ledger_sequence = serializers.IntegerField(
+            allow_null=True,
+            help_text="The consent ledger event that registered these settings.",
+        )
+
+    @extend_schema(
+        responses=PlatformKeyOut(many=True),
+        summary="The platforms that attest uploads, and the keys registered for them",
+        description="Compare each key_id with the key the platform itself publishes: the "
+        "registry accepts, and verify_ledger checks, attestations only under the key the "
+        "ledger registered for that platform at that point.",
+    )
+    def get(self, request: Request) -> Response:
+        platforms = Organization.objects.filter(kind=OrganizationKind.PLATFORM).exclude(
+            attestation_key=""
+        )
+        events = dict(
+            ConsentEvent.objects.filter(kind=ConsentEventKind.PLATFORM_SETTINGS_CHANGED)
+            .order_by("sequence")
+            .values_list("payload__organization_id", "sequence")
+        )  # ordered, so each organization keeps its latest event
+        return Response(
+            [
+                {
+                    "name": platform.name,
+                    "url_prefix": platform.url_prefix,
+                    "key_id": public_key_id(platform.attestation_key),
+                    "public_key_pem": platform.attestation_key,
+                    "ledger_sequence": events.get(platform.pk),
+                }
+                for platform in platforms.order_by("name")
+            ]
+        )
 
 
 class CreditApi(PublicApi):
