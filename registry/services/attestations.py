@@ -26,7 +26,14 @@ from registry.attestations import (
     public_key_id,
     verify_statement,
 )
-from registry.models import Artist, Organization, OrganizationKind, Work
+from registry.models import (
+    Artist,
+    ConsentEvent,
+    ConsentEventKind,
+    Organization,
+    OrganizationKind,
+    Work,
+)
 from registry.optout.prefixes import PrefixError, url_key, url_matches_prefix
 from registry.services.artists import work_assurance_set
 
@@ -76,6 +83,19 @@ def _linked(artist: Artist, profile_url: str) -> bool:
     return False
 
 
+def _key_in_ledger(platform: Organization) -> bool:
+    registered = (
+        ConsentEvent.objects.filter(
+            kind=ConsentEventKind.PLATFORM_SETTINGS_CHANGED,
+            payload__organization_id=platform.pk,
+        )
+        .order_by("-sequence")
+        .values_list("payload__public_key", flat=True)
+        .first()
+    )
+    return registered == platform.attestation_key
+
+
 def _check_platform(platform: Organization, profile_url: str, post_url: str) -> None:
     if platform.kind != OrganizationKind.PLATFORM:
         raise AttestationRefused(
@@ -84,6 +104,13 @@ def _check_platform(platform: Organization, profile_url: str, post_url: str) -> 
     if not platform.attestation_key or not platform.url_prefix:
         raise AttestationRefused(
             "This platform has no attestation key or URL prefix yet: the registry's staff set both."
+        )
+    if not _key_in_ledger(platform):
+        # Set behind the ledger's back (a database edit): verify_ledger would refuse what it
+        # verifies, so the registry refuses it first.
+        raise AttestationRefused(
+            "This platform's attestation key is not the one registered in the consent ledger: "
+            "the registry's staff must set it again."
         )
     for field, url in (("profile_url", profile_url), ("post_url", post_url)):
         if not url_matches_prefix(url, platform.url_prefix):

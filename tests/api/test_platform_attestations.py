@@ -484,11 +484,11 @@ def test_a_platforms_settings_and_key_are_registered_in_the_ledger(pinboard, pla
     call_command("verify_ledger")  # the replayed settings are the table's
 
 
-def test_a_key_pasted_in_behind_the_ledgers_back_fails_both_ledger_checks(
-    linked_mallory, pinboard, pinboard_api, tmp_path
+def test_a_key_pasted_in_behind_the_ledgers_back_is_refused_and_fails_both_ledger_checks(
+    linked_mallory, pinboard, pinboard_api
 ):
     """An operator with database access swaps in their own key and forges an attestation: the
-    registry accepted it, but the key it verifies with was never registered in the ledger."""
+    API refuses it, and one written into the ledger anyway names a key never registered."""
     work_id = _upload(linked_mallory, seed=54)
     rogue = Ed25519PrivateKey.generate()
     type(pinboard).objects.filter(pk=pinboard.pk).update(
@@ -497,10 +497,21 @@ def test_a_key_pasted_in_behind_the_ledgers_back_fails_both_ledger_checks(
 
     with pytest.raises(CommandError, match=f"organization {pinboard.pk}: .*attestation key"):
         call_command("verify_ledger")
-    forged = _attest(pinboard_api, _statement(linked_mallory, sha256=_sha(54)), rogue)
-    assert forged.status_code == 201  # the table's key verifies it: the ledger check must not
-    sequence = _assurance_events().get(work_id=work_id).sequence
+    statement = _statement(linked_mallory, sha256=_sha(54))
+    refused = _attest(pinboard_api, statement, rogue)
+    assert refused.status_code == 403 and "consent ledger" in refused.json()["detail"]
+    assert Work.objects.get(pk=work_id).assurance == Assurance.SELF_ASSERTED
 
+    forged = {
+        "platform_id": pinboard.pk,
+        "statement": statement,
+        "signature": sign_statement(statement, rogue),
+        "public_key": public_pem(rogue.public_key()),
+    }
+    work_assurance_set(
+        work=Work.objects.get(pk=work_id), method="platform", evidence="x", attestation=forged
+    )
+    sequence = _assurance_events().get(work_id=work_id).sequence
     expected = f"attestation in event {sequence} does not verify: it is signed by key"
     with pytest.raises(CommandError, match=expected):
         call_command("verify_ledger")
