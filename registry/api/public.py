@@ -1,6 +1,7 @@
 """Endpoints anyone may read: the matching configuration, the receipt key, platforms' keys,
 and credits."""
 
+from dataclasses import asdict
 from typing import Any
 
 from django.conf import settings
@@ -14,22 +15,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from registry.api.schema import ConsentryAutoSchema, error
-from registry.attestations import public_key_id
 from registry.fingerprints import FINGERPRINT_VERSION, VARIANTS
 from registry.matching.rules import DEFAULT_MATCHING
-from registry.models import (
-    Artist,
-    ConsentEvent,
-    ConsentEventKind,
-    LedgerCheckpoint,
-    Organization,
-    OrganizationKind,
-    Permission,
-    Purpose,
-    Work,
-)
+from registry.models import Artist, LedgerCheckpoint, Permission, Purpose, Work
 from registry.receipts import key_id, public_pem
 from registry.selectors.consent import disputed_works
+from registry.selectors.platforms import registered_platforms
 from registry.selectors.terms import effective_terms
 from registry.signing import receipt_signing_key
 
@@ -125,26 +116,7 @@ class PlatformKeysApi(PublicApi):
         "ledger registered for that platform at that point.",
     )
     def get(self, request: Request) -> Response:
-        platforms = Organization.objects.filter(kind=OrganizationKind.PLATFORM).exclude(
-            attestation_key=""
-        )
-        events = dict(
-            ConsentEvent.objects.filter(kind=ConsentEventKind.PLATFORM_SETTINGS_CHANGED)
-            .order_by("sequence")
-            .values_list("payload__organization_id", "sequence")
-        )  # ordered, so each organization keeps its latest event
-        return Response(
-            [
-                {
-                    "name": platform.name,
-                    "url_prefix": platform.url_prefix,
-                    "key_id": public_key_id(platform.attestation_key),
-                    "public_key_pem": platform.attestation_key,
-                    "ledger_sequence": events.get(platform.pk),
-                }
-                for platform in platforms.order_by("name")
-            ]
-        )
+        return Response([asdict(platform) for platform in registered_platforms()])
 
 
 class CreditApi(PublicApi):

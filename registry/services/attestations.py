@@ -26,15 +26,9 @@ from registry.attestations import (
     public_key_id,
     verify_statement,
 )
-from registry.models import (
-    Artist,
-    ConsentEvent,
-    ConsentEventKind,
-    Organization,
-    OrganizationKind,
-    Work,
-)
+from registry.models import Artist, Organization, OrganizationKind, Work
 from registry.optout.prefixes import PrefixError, url_key, url_matches_prefix
+from registry.selectors.platforms import key_in_ledger
 from registry.services.artists import work_assurance_set
 
 # A signed statement is accepted this long after it was issued: a leaked one soon stops working.
@@ -83,19 +77,6 @@ def _linked(artist: Artist, profile_url: str) -> bool:
     return False
 
 
-def _key_in_ledger(platform: Organization) -> bool:
-    registered = (
-        ConsentEvent.objects.filter(
-            kind=ConsentEventKind.PLATFORM_SETTINGS_CHANGED,
-            payload__organization_id=platform.pk,
-        )
-        .order_by("-sequence")
-        .values_list("payload__public_key", flat=True)
-        .first()
-    )
-    return registered == platform.attestation_key
-
-
 def _check_platform(platform: Organization, profile_url: str, post_url: str) -> None:
     if platform.kind != OrganizationKind.PLATFORM:
         raise AttestationRefused(
@@ -105,7 +86,7 @@ def _check_platform(platform: Organization, profile_url: str, post_url: str) -> 
         raise AttestationRefused(
             "This platform has no attestation key or URL prefix yet: the registry's staff set both."
         )
-    if not _key_in_ledger(platform):
+    if not key_in_ledger(platform):
         # Set behind the ledger's back (a database edit): verify_ledger would refuse what it
         # verifies, so the registry refuses it first.
         raise AttestationRefused(
