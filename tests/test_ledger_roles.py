@@ -140,7 +140,7 @@ def test_the_application_role_registers_a_platforms_key_in_the_ledger(ledger, ac
             attestation_key=key,
         )
 
-    event = ConsentEvent.objects.order_by("sequence").last()
+    event = ConsentEvent.objects.order_by("-sequence")[0]
     assert event.kind == "platform_settings_changed"
     assert event.payload["organization_id"] == acme.pk
     call_command("verify_ledger")
