@@ -1,8 +1,9 @@
 """Replaying the consent ledger: the state its events say the registry is in.
 
 Plain Python, like registry.ledger: the hash chain proves the ledger was not edited; the replay
-proves the tables the gatekeeper reads (works, terms, grants, disputes, assurance) say what the
-ledger says, so an edit of those tables behind the ledger's back is caught too.
+proves the tables the gatekeeper reads (works, terms, grants, disputes, assurance, and which
+organizations are platforms with which prefix and attestation key) say what the ledger says,
+so an edit of those tables behind the ledger's back is caught too.
 """
 
 from collections.abc import Iterable
@@ -13,6 +14,8 @@ from registry.assurance import SELF_ASSERTED
 from registry.ledger import LedgerEntry
 
 TermsState = tuple[str, str, str]  # permission, licence, attribution
+PlatformSettings = tuple[str, str, str]  # kind, url_prefix, public key (PEM)
+NO_PLATFORM: PlatformSettings = ("ai_team", "", "")
 
 
 @dataclass
@@ -24,6 +27,9 @@ class ReplayedRegistry:
     disputes: dict[int, dict[str, Any]] = field(default_factory=dict)
     artist_assurance: dict[int, str] = field(default_factory=dict)
     work_assurance: dict[int, str] = field(default_factory=dict)
+    # Organization id -> kind, url_prefix, public_key; an organization never named is an AI
+    # team with neither.
+    platforms: dict[Any, tuple[Any, Any, Any]] = field(default_factory=dict)
 
 
 def _terms(payload: dict[str, Any]) -> TermsState:
@@ -58,6 +64,12 @@ def _apply(state: ReplayedRegistry, entry: LedgerEntry) -> None:
             "status": "resolved",
             "resolution": payload["resolution"],
         }
+    elif kind == "platform_settings_changed":
+        state.platforms[payload.get("organization_id")] = (
+            payload.get("kind"),
+            payload.get("url_prefix"),
+            payload.get("public_key"),
+        )
     elif kind == "assurance_changed":
         if work_id is not None:
             state.work_assurance[work_id] = payload["assurance"]
@@ -79,3 +91,7 @@ def assurance_of_artist(state: ReplayedRegistry, artist_id: int) -> str:
 
 def assurance_of_work(state: ReplayedRegistry, work_id: int) -> str:
     return state.work_assurance.get(work_id, SELF_ASSERTED)
+
+
+def platform_settings_of(state: ReplayedRegistry, organization_id: int) -> PlatformSettings:
+    return state.platforms.get(organization_id, NO_PLATFORM)

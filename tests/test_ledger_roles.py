@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -23,15 +24,17 @@ from registry.models import (
     ConsentEvent,
     DisputeResolution,
     LedgerCheckpoint,
+    OrganizationKind,
     Permission,
     Purpose,
     Screening,
     Terms,
 )
-from registry.receipts import sign, verify
+from registry.receipts import public_pem, sign, verify
 from registry.selectors.ledger import registry_version
 from registry.services.disputes import dispute_resolve
 from registry.services.grants import grant_create, grant_revoke
+from registry.services.organizations import organization_kind_set
 from registry.services.screenings import screening_create
 from registry.services.terms import default_terms_set, terms_set
 from registry.services.works import work_register
@@ -123,6 +126,23 @@ def test_the_application_role_still_appends_reads_and_changes_terms(ledger, alic
         assert ConsentEvent.objects.count() == before + 1
 
     assert Terms.objects.get(work=ledger, purpose=Purpose.AI_TRAINING).permission == "not_allowed"
+    call_command("verify_ledger")
+
+
+def test_the_application_role_registers_a_platforms_key_in_the_ledger(ledger, acme, app_role):
+    key = public_pem(Ed25519PrivateKey.generate().public_key())
+
+    with as_role(app_role):
+        organization_kind_set(
+            organization=acme,
+            kind=OrganizationKind.PLATFORM,
+            url_prefix="https://acme.example/",
+            attestation_key=key,
+        )
+
+    event = ConsentEvent.objects.order_by("-sequence")[0]
+    assert event.kind == "platform_settings_changed"
+    assert event.payload["organization_id"] == acme.pk
     call_command("verify_ledger")
 
 

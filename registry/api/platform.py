@@ -43,12 +43,14 @@ class IsPlatform(permissions.BasePermission):
 class StatementDoc(serializers.Serializer):
     artist = serializers.IntegerField(help_text="The artist's registry id.")
     work = serializers.IntegerField(
-        required=False, help_text="The work's registry id; give it, sha256, or both."
+        required=False,
+        help_text="Optional: the work's registry id, to narrow the statement to that one of "
+        "the artist's works with these bytes. It never replaces sha256.",
     )
     sha256 = serializers.CharField(
-        required=False,
-        help_text="SHA-256 of the uploaded image bytes (64 lower-case hex digits): every active "
-        "work of the artist with those bytes is attested.",
+        help_text="Required: SHA-256 of the bytes the account uploaded (64 lower-case hex "
+        "digits). Every active work of the artist with those bytes is attested; a registry id "
+        "alone says nothing about the image, so it is refused.",
     )
     profile_url = serializers.CharField(
         help_text="The account's profile on the platform; the artist must have named it among "
@@ -84,7 +86,7 @@ class AttestedWorkOut(serializers.Serializer):
     )
 
 
-class AttestationOut(serializers.Serializer):
+class PlatformAttestationOut(serializers.Serializer):
     works = AttestedWorkOut(many=True)
 
 
@@ -97,8 +99,8 @@ class PlatformAttestationApi(OrganizationApi):
     @extend_schema(
         request=AttestationIn,
         responses={
-            201: AttestationOut,
-            200: AttestationOut,
+            201: PlatformAttestationOut,
+            200: PlatformAttestationOut,
             403: error(
                 "Not a platform's key, or the platform may not speak for this artist or URL"
             ),

@@ -1,5 +1,7 @@
-"""Endpoints anyone may read: the matching configuration, the receipt key, and credits."""
+"""Endpoints anyone may read: the matching configuration, the receipt key, platforms' keys,
+and credits."""
 
+from dataclasses import asdict
 from typing import Any
 
 from django.conf import settings
@@ -18,6 +20,7 @@ from registry.matching.rules import DEFAULT_MATCHING
 from registry.models import Artist, LedgerCheckpoint, Permission, Purpose, Work
 from registry.receipts import key_id, public_pem
 from registry.selectors.consent import disputed_works
+from registry.selectors.platforms import registered_platforms
 from registry.selectors.terms import effective_terms
 from registry.signing import receipt_signing_key
 
@@ -88,6 +91,32 @@ class LedgerCheckpointApi(PublicApi):
         if latest is None:
             return Response({"detail": "No checkpoint was published yet."}, status=404)
         return Response({"document": latest.document, "signature": latest.signature})
+
+
+class PlatformKeysApi(PublicApi):
+    class PlatformKeyOut(serializers.Serializer):
+        name = serializers.CharField()
+        url_prefix = serializers.CharField(
+            help_text="Profiles and posts an attestation names must be under it."
+        )
+        key_id = serializers.CharField(help_text="SHA-256 of the public key's raw bytes, hex.")
+        public_key_pem = serializers.CharField(
+            help_text="The Ed25519 key the registry accepts this platform's attestations with."
+        )
+        ledger_sequence = serializers.IntegerField(
+            allow_null=True,
+            help_text="The consent ledger event that registered these settings.",
+        )
+
+    @extend_schema(
+        responses=PlatformKeyOut(many=True),
+        summary="The platforms that attest uploads, and the keys registered for them",
+        description="Compare each key_id with the key the platform itself publishes: the "
+        "registry accepts, and verify_ledger checks, attestations only under the key the "
+        "ledger registered for that platform at that point.",
+    )
+    def get(self, request: Request) -> Response:
+        return Response([asdict(platform) for platform in registered_platforms()])
 
 
 class CreditApi(PublicApi):

@@ -20,6 +20,7 @@ urlpatterns = [
     path("docs", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("matching", public.MatchingApi.as_view(), name="api-matching"),
     path("receipts/key", public.ReceiptKeyApi.as_view(), name="api-receipt-key"),
+    path("platforms", public.PlatformKeysApi.as_view(), name="api-platforms"),
     path("ledger/checkpoint", public.LedgerCheckpointApi.as_view(), name="api-ledger-checkpoint"),
     path("credits/<int:work_id>", public.CreditApi.as_view(), name="api-credit"),
     path(

@@ -2,7 +2,8 @@
 
 It recomputes every hash of the chain, requires sequences 1, 2, 3, ... without gaps, checks
 that the checkpoint names the last event, verifies the checkpoint's Ed25519 signature, and
-verifies each platform attestation's signature with the key it carries.
+verifies each platform attestation's signature with the key it carries, which must be the key
+the ledger registered for that platform (a `platform_settings_changed` event) before it.
 An organization's export withholds some events (sequence and hashes only): they link the
 chain like any other, and the signed checkpoint names which were withheld.
 """
@@ -15,7 +16,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from registry.attestations import BadAttestation, first_bad_attestation
+from registry.attestations import AttestationCheck, BadAttestation
 from registry.ledger import LedgerEntry, WithheldSequences, first_broken_link
 from registry.receipts import ReceiptError, key_id, verify
 
@@ -143,7 +144,7 @@ def verify_ledger_export(lines: Iterable[str], public_key: Ed25519PublicKey) -> 
     # whose signature never verified though the chain over it is whole.
     if attestations.bad is not None:
         raise LedgerExportError(
-            f"The platform attestation in event {attestations.bad.sequence} does not verify: "
+            f"The {attestations.bad.subject} in event {attestations.bad.sequence} does not verify: "
             f"{attestations.bad.reason}."
         )
     checkpoint = reader.checkpoint
@@ -175,11 +176,12 @@ class _AttestationCheck:
 
     def __init__(self) -> None:
         self.bad: BadAttestation | None = None
+        self._check = AttestationCheck()  # remembers each platform's registered key
 
     def watch(self, entries: Iterable[LedgerEntry]) -> Iterator[LedgerEntry]:
         for entry in entries:
             if self.bad is None:
-                self.bad = first_bad_attestation([entry])
+                self.bad = self._check.check(entry)
             yield entry
 
 

@@ -14,6 +14,9 @@ class ConsentEventKind(models.TextChoices):
     SITE_VERIFIED = "site_verified", _("Site reservation verified")
     SITE_REMOVED = "site_removed", _("Site reservation removed")
     ASSURANCE_CHANGED = "assurance_changed", _("Assurance changed")
+    # Staff made an organization a platform, or changed its URL prefix or attestation key:
+    # the key that verifies its attestations from then on (registry.attestations).
+    PLATFORM_SETTINGS_CHANGED = "platform_settings_changed", _("Platform settings changed")
 
 
 class ConsentEvent(models.Model):

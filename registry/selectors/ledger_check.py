@@ -11,8 +11,18 @@ from registry.ledger_replay import (
     TermsState,
     assurance_of_artist,
     assurance_of_work,
+    platform_settings_of,
 )
-from registry.models import Artist, ConsentEvent, DefaultTerms, Dispute, Grant, Terms, Work
+from registry.models import (
+    Artist,
+    ConsentEvent,
+    DefaultTerms,
+    Dispute,
+    Grant,
+    Organization,
+    Terms,
+    Work,
+)
 from registry.receipts import ReceiptError, verify
 
 _BATCH = 5000
@@ -128,9 +138,27 @@ def _artists(state: ReplayedRegistry) -> Iterator[str]:
             )
 
 
+def _platforms(state: ReplayedRegistry) -> Iterator[str]:
+    """An attestation key set behind the ledger's back would verify attestations online."""
+    rows = Organization.objects.order_by("pk").values_list(
+        "pk", "kind", "url_prefix", "attestation_key"
+    )
+    for pk, *settings in rows.iterator(chunk_size=_BATCH):
+        replayed = platform_settings_of(state, pk)
+        if tuple(settings) != replayed:
+            names = ("kind", "URL prefix", "attestation key")
+            differing = [
+                name for name, a, b in zip(names, settings, replayed, strict=True) if a != b
+            ]
+            yield (
+                f"organization {pk}: the table's {' and '.join(differing)} "
+                "differ from the platform settings registered in the ledger"
+            )
+
+
 def first_difference(state: ReplayedRegistry) -> str | None:
     """The first row where the tables and the replayed ledger disagree, or None."""
-    for check in (_works, _terms, _grants, _disputes, _artists):
+    for check in (_works, _terms, _grants, _disputes, _artists, _platforms):
         for difference in check(state):
             return difference
     return None

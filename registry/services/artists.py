@@ -88,19 +88,22 @@ def work_assurance_set(
     by: Any = None,
     attestation: dict[str, Any] | None = None,
 ) -> bool:
-    """Raise one work's claim (e.g. a platform attests the upload); False when already there.
+    """Raise one work's claim (e.g. a platform attests the upload); False when the claim is at
+    that level or higher already, through the work or its artist.
 
     `attestation`, a platform's signed statement with its signature and key, goes into the
     ledger event as it was received, so it can be verified later without trusting the registry.
     """
-    locked = Work.objects.select_for_update().get(pk=work.pk)
+    locked = Work.objects.select_for_update().select_related("artist").get(pk=work.pk)
     assurance = ASSURANCE_METHODS.get(method, "")
     payload = _assurance_payload(
         assurance=assurance, previous=locked.assurance, method=method, evidence=evidence, by=by
     )
     if attestation is not None:
         payload["attestation"] = attestation
-    if strongest(locked.assurance, assurance) == locked.assurance:
+    # The claim's level (the work's or its artist's, the higher) is what screening reads: a
+    # work of an operator-verified artist gains nothing from a platform's attestation.
+    if strongest(locked.claim_assurance, assurance) == locked.claim_assurance:
         return False
     Work.objects.filter(pk=work.pk).update(assurance=assurance)
     work.assurance = assurance

@@ -4,7 +4,10 @@
 What stops a platform from laundering: it speaks only for an artist who named, among their own
 links in the registry, the profile the statement is about, and only about profiles and posts
 under the platform's own URL prefix, which staff set when they made the organization a
-platform. A platform and an artist must both agree; neither alone raises a claim.
+platform. A platform and an artist must both agree; neither alone raises a claim. Every
+statement names the SHA-256 of the bytes the account uploaded (the platform never sees the
+registry's images), so it binds an image: an account that registered someone else's picture gets
+it attested only by re-posting those very bytes, which a dispute by the rightful artist stops.
 """
 
 from collections.abc import Mapping
@@ -25,6 +28,7 @@ from registry.attestations import (
 )
 from registry.models import Artist, Organization, OrganizationKind, Work
 from registry.optout.prefixes import PrefixError, url_key, url_matches_prefix
+from registry.selectors.platforms import key_in_ledger
 from registry.services.artists import work_assurance_set
 
 # A signed statement is accepted this long after it was issued: a leaked one soon stops working.
@@ -82,6 +86,13 @@ def _check_platform(platform: Organization, profile_url: str, post_url: str) -> 
         raise AttestationRefused(
             "This platform has no attestation key or URL prefix yet: the registry's staff set both."
         )
+    if not key_in_ledger(platform):
+        # Set behind the ledger's back (a database edit): verify_ledger would refuse what it
+        # verifies, so the registry refuses it first.
+        raise AttestationRefused(
+            "This platform's attestation key is not the one registered in the consent ledger: "
+            "the registry's staff must set it again."
+        )
     for field, url in (("profile_url", profile_url), ("post_url", post_url)):
         if not url_matches_prefix(url, platform.url_prefix):
             raise AttestationRefused(
@@ -89,15 +100,20 @@ def _check_platform(platform: Organization, profile_url: str, post_url: str) -> 
             )
 
 
-def _works(artist: Artist, work_id: int | None, sha256: str | None) -> list[Work]:
-    works = Work.objects.active().filter(artist=artist).select_related("artist").order_by("pk")
+def _works(artist: Artist, work_id: int | None, sha256: str) -> list[Work]:
+    works = (
+        Work.objects.active()
+        .filter(artist=artist, sha256=sha256)
+        .select_related("artist")
+        .order_by("pk")
+    )
     if work_id is not None:
         works = works.filter(pk=work_id)
-    if sha256 is not None:
-        works = works.filter(sha256=sha256)
     found = list(works)
     if not found:
-        named = f"work {work_id}" if work_id is not None else f"a work with SHA-256 {sha256}"
+        named = f"a work with SHA-256 {sha256}" + (
+            f" and registry id {work_id}" if work_id is not None else ""
+        )
         raise AttestationNotFound(f"Artist {artist.pk} has no {named} in the registry.")
     return found
 

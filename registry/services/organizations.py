@@ -1,12 +1,13 @@
-from typing import cast
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from registry.attestations import AttestationError, public_key_id
-from registry.models import Organization, OrganizationAPIKey, OrganizationKind
+from registry.models import ConsentEventKind, Organization, OrganizationAPIKey, OrganizationKind
 from registry.optout.prefixes import PrefixError, normalize_prefix
+from registry.services.ledger import ledger_append
 
 
 @transaction.atomic
@@ -59,10 +60,31 @@ def organization_kind_set(
     url_prefix, attestation_key = platform_settings_clean(
         kind=kind, url_prefix=url_prefix, attestation_key=attestation_key
     )
+    locked = Organization.objects.select_for_update().get(pk=organization.pk)
+    before = (locked.kind, locked.url_prefix, locked.attestation_key)
     organization.kind, organization.url_prefix = kind, url_prefix
     organization.attestation_key = attestation_key
     organization.save(update_fields=["kind", "url_prefix", "attestation_key"])
+    if before != (kind, url_prefix, attestation_key):
+        # In the ledger, so a key pasted in by anyone with admin or database access is on
+        # record: verify_ledger accepts an attestation only under the key registered here.
+        ledger_append(
+            kind=ConsentEventKind.PLATFORM_SETTINGS_CHANGED,
+            payload=platform_settings_payload(organization),
+        )
     return organization
+
+
+def platform_settings_payload(organization: Organization) -> dict[str, Any]:
+    key = organization.attestation_key
+    return {
+        "organization_id": organization.pk,
+        "organization": organization.name,
+        "kind": organization.kind,
+        "url_prefix": organization.url_prefix,
+        "public_key": key,
+        "key_id": public_key_id(key) if key else "",
+    }
 
 
 @transaction.atomic

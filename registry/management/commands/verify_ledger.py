@@ -17,9 +17,10 @@ from registry.signing import receipt_signing_key
 class Command(BaseCommand):
     help = (
         "Recompute the consent ledger's hash chain, check each platform attestation's "
-        "signature, then replay it and compare the works, terms, "
-        "grants, disputes and assurance tables with it; fail and name the first broken event or "
-        "differing row. With --export FILE, verify an exported ledger offline instead."
+        "signature and that its key was the platform's key registered in the ledger, then replay "
+        "it and compare the works, terms, grants, disputes, assurance and platform settings "
+        "with it; fail and name the first broken event or differing row. With --export FILE, "
+        "verify an exported ledger offline instead."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -50,7 +51,7 @@ class Command(BaseCommand):
         bad = first_bad_attestation(ledger_rows())
         if bad is not None:
             raise CommandError(
-                f"The platform attestation in event {bad.sequence} does not verify: {bad.reason}."
+                f"The {bad.subject} in event {bad.sequence} does not verify: {bad.reason}."
             )
         difference = first_difference(replay(ledger_rows()))
         if difference is not None:
