@@ -277,6 +277,9 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 CONSENTRY_STALLED_CHUNK_SECONDS = env_int("CONSENTRY_STALLED_CHUNK_SECONDS", 120)
+# How long a two-phase chunk waits for its verification payloads before the sweep decides it
+# without them (those items `invalid`): long enough for a client to be restarted and resume.
+CONSENTRY_VERIFICATION_WAIT_SECONDS = env_int("CONSENTRY_VERIFICATION_WAIT_SECONDS", 3600)
 # Beat writes its schedule file after every task it sends: the file's age is its heartbeat
 # (docker/healthcheck.py beat).
 CELERY_BEAT_SYNC_EVERY = 1

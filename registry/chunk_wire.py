@@ -18,12 +18,22 @@ threshold to decide on. The others it decides from phase 1 alone.
 
 Phase 2, `application/vnd.consentry.verification+msgpack`, one map per chunk:
 
+    digest       bin    32 bytes: the content digest of the chunk these payloads complete
+                        (SHA-256 of its items' ids and hashes, `content_digest`)
     items        array  per item [position, information (float64), width, height,
                         pdq (bin, 32 bytes), pdq_quality, descriptor (bin, 963 bytes)]
+
+A chunk number stands for one content: sent again (as hashes or JSON) with other items, or
+completed by payloads naming another digest, it is refused. A client puts in a hashes body
+only items that `ImageFingerprint.from_wire` accepts whole; the registry cannot check the
+fields phase 1 leaves out, so where an unregistered item passes (a screening that respects
+opt-outs) it asks for every item's payload, and decides none from its hashes alone.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import struct
 from collections.abc import Mapping, Sequence
@@ -35,6 +45,7 @@ HASHES_MEDIA_TYPE = "application/vnd.consentry.hashes+msgpack"
 VERIFICATION_MEDIA_TYPE = "application/vnd.consentry.verification+msgpack"
 HASH_BYTES = 8 + 8 + 32
 INFORMATION_BYTES = 4
+DIGEST_BYTES = 32
 # The fields phase 1 leaves out and phase 2 brings (information again, exactly).
 VERIFICATION_FIELDS = ("information", "width", "height", "pdq", "pdq_quality", "descriptor")
 EXTRA_FIELDS = ("url", "headers", "embedded", "user_agent", "unreadable")
@@ -103,8 +114,22 @@ def encode_hashes(number: int, version: int, items: Sequence[Mapping[str, Any]])
 def _float32(value: float) -> bytes:
     try:
         return struct.pack(">f", value)
-    except OverflowError:  # beyond float32: infinite, so the registry asks for the exact value
-        return struct.pack(">f", math.copysign(math.inf, value))
+    except OverflowError:  # beyond float32 it would arrive infinite, and be decided `invalid`
+        raise WireFormatError(f"information {value!r} does not fit a float32") from None
+
+
+def content_digest(items: Sequence[Mapping[str, Any]]) -> str:
+    """SHA-256 (hex) of what a chunk is: its items' ids, and for each readable one its
+    SHA-256, pHash and dHash as sent; the same for the JSON and the binary form of one chunk
+    (the client sends hashes as binary only when their hex is canonical)."""
+    rows = [
+        [item.get("id"), True]
+        if "unreadable" in item
+        else [item.get("id"), False, item.get("sha256"), item.get("phash"), item.get("dhash")]
+        for item in items
+    ]
+    text = json.dumps(rows, ensure_ascii=False, separators=(",", ":"), default=repr)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _json_like(value: Any) -> bool:
@@ -211,8 +236,9 @@ def _extra(value: Any, count: int) -> dict[int, dict[str, Any]]:
 # --- phase 2 -----------------------------------------------------------------------------------
 
 
-def encode_verification(payloads: Mapping[int, Mapping[str, Any]]) -> bytes:
-    """Phase 2: for each position the registry named, its item's verification fields."""
+def encode_verification(digest: str, payloads: Mapping[int, Mapping[str, Any]]) -> bytes:
+    """Phase 2 of the chunk whose `content_digest` is `digest`: for each position the
+    registry named, its item's verification fields."""
     rows = [
         [
             position,
@@ -225,7 +251,7 @@ def encode_verification(payloads: Mapping[int, Mapping[str, Any]]) -> bytes:
         ]
         for position, item in sorted(payloads.items())
     ]
-    return msgpack.packb({"items": rows}, use_bin_type=True)
+    return msgpack.packb({"digest": bytes.fromhex(digest), "items": rows}, use_bin_type=True)
 
 
 _ROW: tuple[tuple[str, type | tuple[type, ...], str], ...] = (
@@ -239,10 +265,16 @@ _ROW: tuple[tuple[str, type | tuple[type, ...], str], ...] = (
 )
 
 
-def decode_verification(body: Any, *, max_items: int) -> dict[int, dict[str, Any]]:
-    """Position -> the verification fields as the JSON API has them (hex for binary)."""
+def decode_verification(body: Any, *, max_items: int) -> tuple[str, dict[int, dict[str, Any]]]:
+    """The content digest the payloads name (hex), and position -> the verification fields
+    as the JSON API has them (hex for binary)."""
     if not isinstance(body, Mapping):
         raise WireFormatError("the body must be a MessagePack map.")
+    digest = _field(
+        body, "digest", bytes, "binary, the 32-byte content digest of the chunk it completes"
+    )
+    if len(digest) != DIGEST_BYTES:
+        raise WireFormatError(f"'digest' holds {len(digest)} bytes; it needs {DIGEST_BYTES}.")
     what = "an array of [position, information, width, height, pdq, pdq_quality, descriptor]"
     rows = _field(body, "items", list, what)
     if not rows:
@@ -267,4 +299,4 @@ def decode_verification(body: Any, *, max_items: int) -> dict[int, dict[str, Any
             "pdq_quality": row[5],
             "descriptor": row[6].hex(),
         }
-    return payloads
+    return digest.hex(), payloads

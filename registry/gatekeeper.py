@@ -67,9 +67,13 @@ class ReasonCode(StrEnum):
     UNREADABLE = "the image could not be read"
     MALFORMED = "malformed fingerprint"
     WEAK_IMAGE = "the image carries too little information to match reliably"
+    # Sent as hashes alone, it needed verifying and its payload did not come in time.
+    VERIFICATION_MISSING = "verification payload never came"
 
 
 CONSENT_UNVERIFIED = ReasonCode.CONSENT_UNVERIFIED
+# Invalid items' reasons whose text carries their argument after a colon (parse_reasons).
+_WITH_DETAIL = (ReasonCode.UNREADABLE, ReasonCode.MALFORMED, ReasonCode.VERIFICATION_MISSING)
 # Longest reason text an item stores (ScreeningItem.reason); whole reasons are kept.
 MAX_REASON_TEXT = 500
 # Ends a stored text that had to leave reasons out.
@@ -112,7 +116,7 @@ class Reason:
         return cls(str(stored["code"]), stored.get("work_id"), str(stored.get("detail", "")))
 
     def text(self) -> str:
-        if self.code in (ReasonCode.UNREADABLE, ReasonCode.MALFORMED):
+        if self.code in _WITH_DETAIL:
             return f"{self.code}: {self.detail}"
         if self.code == ReasonCode.NO_CREDIT:
             return f"{self.code} for work {self.work_id}"

@@ -70,9 +70,11 @@ def decide_chunk(chunk_id: int) -> bool:
 
 @shared_task(name="consentry.requeue_stalled_chunks", soft_time_limit=60, time_limit=90)
 def requeue_stalled_chunks() -> int:
-    """Re-send chunks nobody decided in time; deciding is idempotent, so a duplicate is harmless."""
+    """Re-send chunks nobody decided in time (a chunk awaiting verification payloads gets
+    longer); deciding is idempotent, so a duplicate is harmless."""
     older_than = timedelta(seconds=settings.CONSENTRY_STALLED_CHUNK_SECONDS)
-    chunk_ids = stalled_chunk_ids(older_than=older_than)
+    waited = timedelta(seconds=settings.CONSENTRY_VERIFICATION_WAIT_SECONDS)
+    chunk_ids = stalled_chunk_ids(older_than=older_than, awaiting_older_than=waited)
     for chunk_id in chunk_ids:
         enqueue_chunk(chunk_id)
     return len(chunk_ids)

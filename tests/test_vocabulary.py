@@ -52,3 +52,58 @@ def test_the_weak_image_reason_is_the_gatekeepers_code():
     from registry.selectors.decisions import WEAK_IMAGE
 
     assert WEAK_IMAGE == ReasonCode.WEAK_IMAGE
+
+
+def _invalid_codes() -> list[str]:
+    """The reason code of every `invalid(...)` call in the registry's code: a ReasonCode
+    member, a Reason made of one, a name bound to either, or a text "code: detail"."""
+    import ast
+    from pathlib import Path
+
+    from registry.gatekeeper import Reason, ReasonCode
+    from registry.selectors import decisions
+
+    codes = []
+    for path in Path(decisions.__file__).parents[1].rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "invalid"):
+                continue
+            (argument,) = node.args
+            if isinstance(argument, ast.Call):  # Reason(ReasonCode.X, ...)
+                argument = argument.args[0]
+            if isinstance(argument, ast.Attribute):  # ReasonCode.X
+                codes.append(str(ReasonCode[argument.attr]))
+            elif isinstance(argument, ast.Name):  # a constant of the module
+                value = getattr(decisions, argument.id)
+                codes.append(str(value.code if isinstance(value, Reason) else value))
+            elif isinstance(argument, ast.JoinedStr):  # f"{ReasonCode.X}: {detail}"
+                head = argument.values[0]
+                assert isinstance(head, ast.FormattedValue), ast.unparse(argument)
+                assert isinstance(head.value, ast.Attribute), ast.unparse(argument)
+                codes.append(str(ReasonCode[head.value.attr]))
+            else:
+                raise AssertionError(f"{path}: invalid({ast.unparse(argument)}) names no code")
+    return codes
+
+
+def test_every_invalid_reason_is_a_reason_code_with_a_label():
+    from registry.exports.labels import REASON_LABELS
+    from registry.gatekeeper import ReasonCode
+
+    codes = _invalid_codes()
+
+    assert ReasonCode.VERIFICATION_MISSING in codes and len(codes) >= 4
+    assert all(code in set(ReasonCode) for code in codes), codes
+    assert all(code in REASON_LABELS for code in codes), codes
+
+
+def test_the_missing_payload_reason_reads_in_chinese():
+    from django.utils import translation
+
+    from registry.exports.labels import reason_label
+    from registry.gatekeeper import ReasonCode
+
+    with translation.override("zh-hans"):
+        label = reason_label(ReasonCode.VERIFICATION_MISSING)
+
+    assert label.startswith("仅以哈希发送") and label.endswith("其验证数据未按时送达")

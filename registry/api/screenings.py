@@ -219,6 +219,12 @@ class VerificationOut(serializers.Serializer):
         "send them to the chunk's verification link. Empty: the chunk is being decided.",
     )
     link = serializers.URLField(help_text="Where the verification payloads go.")
+    expired = serializers.ListField(
+        child=serializers.IntegerField(min_value=0),
+        help_text="Positions decided `invalid` without their verification payload, because "
+        "it did not come within the registry's wait (CONSENTRY_VERIFICATION_WAIT_SECONDS): "
+        "their payloads are no longer taken; screen those items again.",
+    )
 
 
 class HashedChunkOut(ScreeningOut):
@@ -234,6 +240,7 @@ class HashedChunkOut(ScreeningOut):
         return {
             "chunk": number,
             "needed": hashed.needed,
+            "expired": hashed.expired,
             "link": self.context["request"].build_absolute_uri(link),
         }
 
@@ -377,9 +384,10 @@ HASHES_LAYOUT = (
     "fields costs 53 bytes plus its id."
 )
 VERIFICATION_LAYOUT = (
-    "A MessagePack map: `items`, an array with, per item, [position (int), information "
-    "(float64), width (int), height (int), pdq (bin, 32 bytes), pdq_quality (int), descriptor "
-    "(bin, 963 bytes)]."
+    "A MessagePack map: `digest` (bin, 32 bytes: SHA-256 of the chunk's content as "
+    "registry.chunk_wire.content_digest computes it from its items' ids and hashes); `items`, "
+    "an array with, per item, [position (int), information (float64), width (int), height "
+    "(int), pdq (bin, 32 bytes), pdq_quality (int), descriptor (bin, 963 bytes)]."
 )
 
 
@@ -422,16 +430,23 @@ class ScreeningChunkApi(OrganizationApi):
         responses={
             202: HashedChunkOut,
             200: HashedChunkOut,
-            409: error("That chunk number came with other items, or the screening is closed"),
+            409: error(
+                "That chunk number came with other items (ids or hashes), or the screening "
+                "is closed"
+            ),
             413: error("Too many items or bytes"),
         },
         summary="Add a chunk of items to an open screening",
-        description="Re-sending a chunk number already received changes nothing and answers "
-        f"200.\n\n**Two phases** (`{HASHES_MEDIA_TYPE}`): the items go as compact hashes "
+        description="Re-sending a chunk number already received with the same items (ids "
+        "and hashes) changes nothing and answers 200; with other items, 409."
+        f"\n\n**Two phases** (`{HASHES_MEDIA_TYPE}`): the items go as compact hashes "
         "first; the answer's `verification.needed` lists the positions the registry must "
-        "verify (a registered work is a candidate for them), and only those send their "
-        f"verification payload to `verification.link`. The registry decides every other "
-        "item from its hashes (`verification` is in the answers to hashes bodies only). "
+        "verify (a registered work is a candidate for them; in a screening that respects "
+        "opt-outs, every readable item), and only those send their verification payload to "
+        f"`verification.link`. The registry decides every other item from its hashes "
+        "(`verification` is in the answers to hashes bodies only). "
+        "`verification.expired` lists positions decided `invalid` because their payload did "
+        "not come in time. "
         f"Layout: {HASHES_LAYOUT}",
     )
     def post(self, request: Request, screening_id: Any) -> Response:
@@ -474,27 +489,34 @@ class ScreeningChunkVerificationApi(OrganizationApi):
         responses={
             202: HashedChunkOut,
             200: HashedChunkOut,
-            409: error("That chunk has not been received"),
+            409: error(
+                "That chunk has not been received, or holds other items than the payloads' "
+                "digest names"
+            ),
             413: error("Too many items or bytes"),
         },
         summary="Send the verification payloads a chunk of hashes needs",
         description="Phase 2 of a chunk sent as hashes: the payloads of the positions its "
         "answer listed in `verification.needed`. When none is needed any more the chunk is "
         "decided; `verification.needed` lists what is still missing (a work registered "
-        "meanwhile may add some). Payloads sent again change nothing and answer 200. An item "
-        "whose payload never comes is decided `invalid`, never `allowed`. "
+        "meanwhile may add some). The body names the chunk's content digest; payloads for "
+        "other content are refused (409). Payloads sent again change nothing and answer 200. "
+        "An item whose payload does not come within the registry's wait is decided "
+        "`invalid`, never `allowed`, and listed in `verification.expired`. "
         f"Layout: {VERIFICATION_LAYOUT}",
     )
     def post(self, request: Request, screening_id: Any, number: int) -> Response:
         _refuse_oversized(request)
         screening = _own_screening(request, screening_id)
         try:
-            payloads = decode_verification(
+            digest, payloads = decode_verification(
                 request.data, max_items=settings.CONSENTRY_MAX_ITEMS_PER_REQUEST
             )
         except WireFormatError as failure:
             raise _wire_refusal(failure) from None
-        hashed = screening_verify_chunk(screening=screening, number=number, payloads=payloads)
+        hashed = screening_verify_chunk(
+            screening=screening, number=number, digest=digest, payloads=payloads
+        )
         return _hashed_response(request, hashed, 202 if hashed.changed else 200)
 
 

@@ -10,11 +10,12 @@ from typing import Any
 from registry.chunk_wire import (
     HASHES_MEDIA_TYPE,
     VERIFICATION_MEDIA_TYPE,
+    content_digest,
     encode_hashes,
     encode_verification,
 )
 from registry.client.api import ApiError, Registry, checked
-from registry.fingerprints import ImageFingerprint
+from registry.fingerprints import FingerprintFormatError, ImageFingerprint
 
 WIRES = ("auto", "binary", "json")
 # A work registered while a chunk is verified may add items to verify; never forever.
@@ -28,13 +29,14 @@ def _stderr(message: str) -> None:
 
 def hashes_version(items: Sequence[Mapping[str, Any]]) -> int | None:
     """The one fingerprint version of the chunk's hashed items, or None when the binary
-    layout cannot carry them as they are (fields missing, versions mixed, hex malformed):
-    such a chunk goes as JSON, and is decided exactly as it was sent."""
+    layout cannot carry them as they are (fields missing, versions mixed, hex malformed) or
+    an item's fingerprint is not one the registry accepts whole: phase 1 leaves out fields
+    the registry would judge, so such a chunk goes as JSON, decided exactly as it was sent."""
     versions = set()
     for item in items:
         if "unreadable" in item:
             continue
-        if not _carried_exactly(item):
+        if not _carried_exactly(item) or not _well_formed(item):
             return None
         versions.add(item["version"])
     if len(versions) > 1:
@@ -42,13 +44,21 @@ def hashes_version(items: Sequence[Mapping[str, Any]]) -> int | None:
     return next(iter(versions)) if versions else 0
 
 
+def _well_formed(item: Mapping[str, Any]) -> bool:
+    """Whether the registry's own parser takes the whole fingerprint (as its JSON would be)."""
+    try:
+        ImageFingerprint.from_wire(item)
+    except FingerprintFormatError:
+        return False
+    return True
+
+
 def _integer(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**64
 
 
 def _canonical_hex(value: Any, size: int | None) -> bool:
-    """Hex the binary layout carries as bytes and the registry reads back as the same text;
-    a wrong length is carried too (and decided `invalid` as its JSON would be)."""
+    """Hex the binary layout carries as bytes and the registry reads back as the same text."""
     if not isinstance(value, str) or (size is not None and len(value) != 2 * size):
         return False
     try:
@@ -86,6 +96,8 @@ class ChunkSender:
         self.registry, self.wire, self.say = registry, wire, say
         self.sent_bytes = {"json": 0, "hashes": 0, "verification": 0}
         self.verified_items = 0
+        # Ids of items decided without their verification payload, which came too late.
+        self.expired_items: list[str] = []
 
     def send(self, screening_id: str, number: int, items: Sequence[Mapping[str, Any]]) -> None:
         """Chunk `number` until the registry has everything it needs to decide it. Safe to
@@ -105,6 +117,7 @@ class ChunkSender:
             return None
         try:
             return encode_hashes(number, version, items)
+        # WireFormatError is a ValueError: information beyond a float32, say.
         except (ValueError, TypeError, OverflowError):  # JSON carries what this cannot
             return None
 
@@ -119,11 +132,14 @@ class ChunkSender:
             return False
         self.sent_bytes["hashes"] += len(body)
         verification = checked(response)["verification"]
+        digest = content_digest(items)
         for _ in range(MAX_VERIFICATION_ROUNDS):
+            self._report_expired(number, verification, items)
             needed = verification["needed"]
             if not needed:
                 return True
-            payload = encode_verification({position: items[position] for position in needed})
+            chosen = {position: items[position] for position in needed}
+            payload = encode_verification(digest, chosen)
             path = f"screenings/{screening_id}/chunks/{number}/verification"
             answer = checked(self._post(path, payload, VERIFICATION_MEDIA_TYPE))
             self.sent_bytes["verification"] += len(payload)
@@ -132,6 +148,22 @@ class ChunkSender:
         raise ApiError(
             f"chunk {number} still needs verification after {MAX_VERIFICATION_ROUNDS} rounds; "
             "run the same command again to resume"
+        )
+
+    def _report_expired(
+        self, number: int, verification: Mapping[str, Any], items: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Tell the user which items the registry decided `invalid` because their payload came
+        too late (the run was stopped too long between the phases); they stay so."""
+        expired = [items[position]["id"] for position in verification.get("expired") or []]
+        if not expired:
+            return
+        self.expired_items.extend(expired)
+        shown = ", ".join(expired[:5]) + (", ..." if len(expired) > 5 else "")
+        self.say(
+            f"Chunk {number}: the registry decided {len(expired)} item(s) `invalid` because "
+            f"their verification payloads came too late ({shown}); screen them again in a new "
+            "screening."
         )
 
     def _post(self, path: str, body: bytes, media_type: str) -> Any:

@@ -26,6 +26,9 @@ REASON_LABELS: dict[str, Promise] = {
     ReasonCode.MALFORMED: _("malformed fingerprint"),
     ReasonCode.UNREADABLE: _("the image could not be read"),
     ReasonCode.WEAK_IMAGE: _("too little image information to match reliably"),
+    ReasonCode.VERIFICATION_MISSING: _(
+        "sent as hashes alone, its verification payload did not come in time"
+    ),
 }
 
 MODE_LABELS: dict[str, Promise] = {

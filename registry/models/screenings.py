@@ -111,6 +111,13 @@ class ScreeningChunk(models.Model):
     # The decisions of the items without a row, by position (registry/unlisted.py), so the
     # client can rebuild every leaf; no item id or fingerprint is kept.
     unlisted = models.BinaryField(_("decisions of the unlisted items"), blank=True, default=b"")
+    # SHA-256 of the items' ids and hashes (registry.chunk_wire.content_digest): a chunk sent
+    # again must be the same one, and its verification payloads must name it. Blank for a
+    # chunk received before it was kept (then only its item count is compared).
+    content_digest = models.CharField(_("digest of the items"), max_length=64, blank=True)
+    # Still waiting for verification payloads (phase 2): the stalled-chunk sweep gives it
+    # CONSENTRY_VERIFICATION_WAIT_SECONDS instead of CONSENTRY_STALLED_CHUNK_SECONDS.
+    awaiting_payloads = models.BooleanField(_("awaiting verification payloads"), default=False)
 
     class Meta:
         verbose_name = _("chunk")

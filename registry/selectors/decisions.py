@@ -10,7 +10,16 @@ from django.utils import timezone
 from registry.assurance import VERIFIED
 from registry.chunk_wire import information_undecided
 from registry.fingerprints import FingerprintFormatError, ImageFingerprint
-from registry.gatekeeper import Credit, ItemDecision, MatchedWork, WorkPermit, decide, invalid
+from registry.gatekeeper import (
+    Credit,
+    ItemDecision,
+    MatchedWork,
+    Reason,
+    ReasonCode,
+    WorkPermit,
+    decide,
+    invalid,
+)
 from registry.matching.rules import DEFAULT_MATCHING, is_weak
 from registry.models import Organization, Work, WorkSourceUrl
 from registry.optout import PrefixError, url_digest
@@ -19,16 +28,22 @@ from registry.selectors.ledger import registry_version
 from registry.selectors.matching import WorkMatch, has_candidates, match_fingerprints
 from registry.selectors.reservations import reservations_for
 
-WEAK_IMAGE = "the image carries too little information to match reliably"
-VERIFICATION_MISSING = (
-    "sent as hashes alone, it needed verifying (a registered work is a candidate for it, or "
-    "its information is at the weak-image limit) and its verification payload never came"
+WEAK_IMAGE = ReasonCode.WEAK_IMAGE
+VERIFICATION_MISSING = Reason(
+    ReasonCode.VERIFICATION_MISSING,
+    detail="sent as hashes alone, it needed verifying (a registered work is a candidate for "
+    "it, its information is at the weak-image limit, or the screening lets unregistered items "
+    "pass) and the registry decided its chunk without it",
 )
 # Set by the registry on an item that came as hashes alone (phase 1 of a binary chunk) until
 # its verification payload comes; a client's JSON item carrying it is refused. Its value says
 # at which registry version the registry last looked for candidates, and what it found.
 AWAITING_VERIFICATION = "awaiting_verification"
 _CHECKED_AT, _NEEDED = "checked_at", "needed"
+# Marks an item whose full fingerprint the registry needs whatever the search finds: phase 1
+# proves only the fields it carries, so an item that may pass as `unregistered` (a screening
+# that respects opt-outs) must show the rest is well-formed, as its JSON would.
+_WHOLE = "whole"
 
 
 def work_url(work_id: int) -> str:
@@ -56,22 +71,25 @@ def credits_for(permits: Mapping[int, Permit]) -> dict[int, Credit]:
 
 def _parse(raw: Mapping[str, Any]) -> ImageFingerprint | ItemDecision | None:
     """The item's fingerprint, or its decision when that is `invalid`; None for an item sent
-    as hashes alone whose information is too close to the weak-image limit to tell."""
+    as hashes alone whose information is too close to the weak-image limit to tell, or that
+    must be decided on its whole fingerprint."""
     if "unreadable" in raw:  # set by the server when an uploaded file could not be decoded
-        return invalid(f"the image could not be read: {raw['unreadable']}")
+        return invalid(f"{ReasonCode.UNREADABLE}: {raw['unreadable']}")
     awaiting = awaits_verification(raw)
+    if _needs_whole(raw):  # decided on its whole fingerprint only, as its JSON would be
+        return None
     try:
         if awaiting:
             fingerprint = ImageFingerprint.from_wire_hashes(raw)
         else:
             fingerprint = ImageFingerprint.from_wire(raw)
     except FingerprintFormatError as error:
-        return invalid(f"malformed fingerprint: {error}")
+        return invalid(f"{ReasonCode.MALFORMED}: {error}")
     limit = DEFAULT_MATCHING.min_information
     if awaiting and information_undecided(fingerprint.information, limit):
         return None
     if is_weak(fingerprint):
-        return invalid(WEAK_IMAGE)
+        return invalid(Reason(ReasonCode.WEAK_IMAGE))
     return fingerprint
 
 
@@ -80,9 +98,14 @@ def awaits_verification(raw: Mapping[str, Any]) -> bool:
     return isinstance(raw.get(AWAITING_VERIFICATION), Mapping)
 
 
-def awaiting_marker() -> dict[str, Any]:
-    """The mark of an item sent as hashes alone that nobody has looked at yet."""
-    return {_CHECKED_AT: None, _NEEDED: True}
+def awaiting_marker(*, whole: bool = False) -> dict[str, Any]:
+    """The mark of an item sent as hashes alone that nobody has looked at yet; `whole`: its
+    verification payload is needed even when no registered work is a candidate for it."""
+    return {_CHECKED_AT: None, _NEEDED: True, _WHOLE: whole}
+
+
+def _needs_whole(raw: Mapping[str, Any]) -> bool:
+    return awaits_verification(raw) and raw[AWAITING_VERIFICATION].get(_WHOLE) is True
 
 
 def _triage(
@@ -104,7 +127,9 @@ def _triage(
         if not isinstance(entry, ImageFingerprint) or not awaits_verification(raw):
             continue
         marker = raw[AWAITING_VERIFICATION]
-        if marker.get(_CHECKED_AT) == version:
+        if _needs_whole(raw):
+            needs[position] = True
+        elif marker.get(_CHECKED_AT) == version:
             needs[position] = marker.get(_NEEDED) is not False
         else:
             waiting[position] = entry
@@ -137,7 +162,8 @@ def verification_needed(items: Sequence[dict[str, Any]]) -> list[int]:
     _, needs, version = _triage(items)
     for item, need in zip(items, needs, strict=True):
         if awaits_verification(item):
-            item[AWAITING_VERIFICATION] = {_CHECKED_AT: version, _NEEDED: need}
+            whole = _needs_whole(item)
+            item[AWAITING_VERIFICATION] = {_CHECKED_AT: version, _NEEDED: need, _WHOLE: whole}
     return [position for position, need in enumerate(needs) if need]
 
 

@@ -2,22 +2,28 @@
 payloads of the items the registry asks for. Both end in the chunk the JSON path stores, and
 the worker decides it as it decides every chunk (services.screenings.chunk_decide).
 
-A chunk waits, not enqueued, while an item it holds needs a payload. If the payloads never
-come, the stalled-chunk sweep decides it anyway, and those items are `invalid`: the decision
-re-checks candidacy itself, so neither a lying client nor a work registered since phase 1
-lets an unverified item through.
+A chunk waits, not enqueued, while an item it holds needs a payload. If the payloads do not
+come within CONSENTRY_VERIFICATION_WAIT_SECONDS, the stalled-chunk sweep decides it anyway,
+and those items are `invalid`: the decision re-checks candidacy itself, so neither a lying
+client nor a work registered since phase 1 lets an unverified item through. A client that
+comes back later is told which positions expired so.
+
+A chunk number stands for its content (chunk_wire.content_digest): sent again with other
+items, or completed by payloads naming another content, it is refused, so that no payload is
+ever spliced onto another image's hashes.
 """
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 
-from registry.chunk_wire import VERIFICATION_FIELDS
+from registry.chunk_wire import VERIFICATION_FIELDS, content_digest
+from registry.gatekeeper import UNREGISTERED, ReasonCode, passes
 from registry.models import Screening, ScreeningChunk
 from registry.selectors.decisions import (
     AWAITING_VERIFICATION,
@@ -25,7 +31,13 @@ from registry.selectors.decisions import (
     awaits_verification,
     verification_needed,
 )
-from registry.services.screenings import ChunkConflict, enqueue_chunk, validate_items
+from registry.services.screenings import (
+    ChunkConflict,
+    enqueue_chunk,
+    refuse_other_content,
+    validate_items,
+)
+from registry.unlisted import decode
 
 
 @dataclass(frozen=True)
@@ -36,13 +48,34 @@ class HashedChunk:
     chunk: ScreeningChunk
     changed: bool
     needed: list[int]
+    # Positions decided `invalid` without their payload, which came too late: screen again.
+    expired: list[int] = field(default_factory=list)
 
 
-def _awaiting(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def _awaiting(items: Sequence[Mapping[str, Any]], *, whole: bool) -> list[dict[str, Any]]:
     # Unreadable items are decided as they are; every other one waits for its verification.
     return [
-        dict(item) if "unreadable" in item else {**item, AWAITING_VERIFICATION: awaiting_marker()}
+        dict(item)
+        if "unreadable" in item
+        else {**item, AWAITING_VERIFICATION: awaiting_marker(whole=whole)}
         for item in items
+    ]
+
+
+def _unregistered_passes(screening: Screening) -> bool:
+    """Whether `unregistered` passes: then an item's fields that phase 1 leaves out decide
+    whether it passes (malformed, JSON would decide it `invalid`), and must be seen."""
+    return passes(UNREGISTERED, screening.mode)
+
+
+def _expired(chunk: ScreeningChunk) -> list[int]:
+    """Positions of a chunk decided while still awaiting payloads, that were decided without."""
+    if chunk.decided_at is None or not chunk.awaiting_payloads:
+        return []
+    return [
+        entry.position
+        for entry in decode(bytes(chunk.unlisted))
+        if entry.reason.startswith(ReasonCode.VERIFICATION_MISSING)
     ]
 
 
@@ -56,7 +89,7 @@ def screening_add_hashes(
 ) -> HashedChunk:
     """Phase 1: store chunk `number` as hashes and say which items must be verified. Sent
     again, it changes nothing and answers the positions still needed (a resumed client)."""
-    marked = _awaiting(items)
+    marked = _awaiting(items, whole=_unregistered_passes(screening))
     # Searched before the screening's row is locked: the search is the slow part. The marks
     # it writes are stored with the items, so the envelope is checked after it.
     needed = verification_needed(marked)
@@ -65,13 +98,17 @@ def screening_add_hashes(
         locked = Screening.objects.select_for_update().get(pk=screening.pk)
         existing = ScreeningChunk.objects.filter(screening=locked, number=number).first()
         if existing is not None:
-            if existing.item_count != len(items):
-                raise ChunkConflict(f"chunk {number} was received already with other items.")
-            return HashedChunk(existing, False, _still_needed(existing))
+            refuse_other_content(existing, items)
+            return HashedChunk(existing, False, _still_needed(existing), _expired(existing))
         if not locked.accepting_chunks:
             raise ChunkConflict("this screening is closed; start a new one.")
         chunk = ScreeningChunk.objects.create(
-            screening=locked, number=number, item_count=len(items), payload=payload
+            screening=locked,
+            number=number,
+            item_count=len(items),
+            payload=payload,
+            content_digest=content_digest(items),
+            awaiting_payloads=bool(needed),
         )
         Screening.objects.filter(pk=locked.pk).update(total_items=F("total_items") + len(items))
         if not needed:
@@ -87,7 +124,7 @@ def _still_needed(chunk: ScreeningChunk) -> list[int]:
 
 @transaction.atomic
 def screening_verify_chunk(
-    *, screening: Screening, number: int, payloads: Mapping[int, Mapping[str, Any]]
+    *, screening: Screening, number: int, digest: str, payloads: Mapping[int, Mapping[str, Any]]
 ) -> HashedChunk:
     """Phase 2: the verification fields of some items of chunk `number`. Once no item needs
     one any more (candidacy checked again if the registry changed since it was last), the
@@ -100,10 +137,15 @@ def screening_verify_chunk(
     )
     if chunk is None:
         raise ChunkConflict(f"chunk {number} has not been received; send its hashes first.")
+    if digest != chunk.content_digest:
+        raise ChunkConflict(
+            f"these payloads name other items than chunk {number} holds (its content digest "
+            "differs): send the payloads of the items its hashes carried."
+        )
     if chunk.decided_at is not None:
         # Decided already: after an earlier phase 2 (this one is a retry), or by the sweep
-        # without it (its items that needed verifying are `invalid`, as the results say).
-        return HashedChunk(chunk, False, [])
+        # without it (its items that needed verifying are `invalid`: `expired` says which).
+        return HashedChunk(chunk, False, [], _expired(chunk))
     items = json.loads(chunk.payload)
     outside = sorted(position for position in payloads if not 0 <= position < len(items))
     if outside:
@@ -112,7 +154,11 @@ def screening_verify_chunk(
         )
     needed_before = verification_needed(items)
     if not needed_before:
-        return HashedChunk(chunk, False, [])  # on its way to the worker already
+        if chunk.awaiting_payloads:  # a work removed since: nothing is a candidate any more
+            chunk.awaiting_payloads = False
+            chunk.save(update_fields=["awaiting_payloads"])
+            _enqueue_when_committed(chunk)
+        return HashedChunk(chunk, False, [])  # on its way to the worker
     filled = [position for position in payloads if awaits_verification(items[position])]
     for position in filled:
         items[position].update({name: payloads[position][name] for name in VERIFICATION_FIELDS})
@@ -122,7 +168,8 @@ def screening_verify_chunk(
     needed = sorted(set(needed_before) - set(filled))
     # Only numbers and hex were added to items whose text was checked with their hashes.
     chunk.payload = json.dumps(items, ensure_ascii=False)
-    chunk.save(update_fields=["payload"])
     if not needed:
+        chunk.awaiting_payloads = False
         _enqueue_when_committed(chunk)
+    chunk.save(update_fields=["payload", "awaiting_payloads"])
     return HashedChunk(chunk, True, needed)

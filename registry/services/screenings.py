@@ -11,9 +11,10 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
+from registry.chunk_wire import content_digest
 from registry.fingerprints import ImageFingerprint
 from registry.gatekeeper import (
     ALLOWED,
@@ -193,15 +194,44 @@ def _enqueue(chunk: ScreeningChunk) -> None:
     transaction.on_commit(lambda: enqueue_chunk(chunk.pk))
 
 
-def stalled_chunk_ids(*, older_than: timedelta) -> list[int]:
-    cutoff = timezone.now() - older_than
-    stalled = ScreeningChunk.objects.filter(decided_at__isnull=True, received_at__lt=cutoff)
+def stalled_chunk_ids(
+    *, older_than: timedelta, awaiting_older_than: timedelta | None = None
+) -> list[int]:
+    """Undecided chunks to send to the worker again: those received `older_than` ago, and
+    those still waiting for verification payloads only after `awaiting_older_than` (their
+    client may be resuming; once decided, their unverified items are `invalid` for good)."""
+    now = timezone.now()
+    waited = awaiting_older_than if awaiting_older_than is not None else older_than
+    stalled = ScreeningChunk.objects.filter(decided_at__isnull=True).filter(
+        Q(awaiting_payloads=False, received_at__lt=now - older_than)
+        | Q(awaiting_payloads=True, received_at__lt=now - waited)
+    )
     return list(stalled.values_list("pk", flat=True)[:1000])
 
 
-def _add_chunk(screening: Screening, number: int, item_count: int, payload: str) -> ScreeningChunk:
+def refuse_other_content(chunk: ScreeningChunk, items: Sequence[Mapping[str, Any]]) -> None:
+    """A chunk number sent again must carry the same items (ids and hashes) it first did."""
+    if chunk.content_digest:
+        same = chunk.content_digest == content_digest(items)
+    else:  # received before its content was kept
+        same = chunk.item_count == len(items)
+    if not same:
+        raise ChunkConflict(
+            f"chunk {chunk.number} was received already with other items (ids or hashes "
+            "differ): a resumed run must send the same inputs in the same order, or start a "
+            "new screening."
+        )
+
+
+def _add_chunk(
+    screening: Screening, number: int, items: Sequence[Mapping[str, Any]], payload: str
+) -> ScreeningChunk:
     chunk = ScreeningChunk.objects.create(
-        screening=screening, number=number, item_count=item_count, payload=payload
+        screening=screening,
+        number=number,
+        item_count=len(items),
+        payload=payload,
+        content_digest=content_digest(items),
     )
     _enqueue(chunk)
     return chunk
@@ -248,7 +278,7 @@ def screening_create(
         matching=DEFAULT_MATCHING.to_dict(),
     )
     if items:
-        _add_chunk(screening, 0, len(items), payload)
+        _add_chunk(screening, 0, items, payload)
     elif not keep_open:
         _finish(screening)
     return screening
@@ -267,14 +297,13 @@ def screening_add_chunk(
     locked = Screening.objects.select_for_update().get(pk=screening.pk)
     existing = ScreeningChunk.objects.filter(screening=locked, number=number).first()
     if existing is not None:
-        if existing.item_count != len(items):
-            raise ChunkConflict(f"chunk {number} was received already with other items.")
+        refuse_other_content(existing, items)
         return existing, False
     if not locked.accepting_chunks:
         raise ChunkConflict("this screening is closed; start a new one.")
     if not items:
         raise ValidationError("a chunk needs at least one item.")
-    chunk = _add_chunk(locked, number, len(items), payload)
+    chunk = _add_chunk(locked, number, items, payload)
     Screening.objects.filter(pk=locked.pk).update(total_items=F("total_items") + len(items))
     return chunk, True
 

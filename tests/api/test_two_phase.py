@@ -11,6 +11,7 @@ from django.utils import timezone
 from registry.chunk_wire import (
     HASHES_MEDIA_TYPE,
     VERIFICATION_MEDIA_TYPE,
+    content_digest,
     encode_hashes,
     encode_verification,
 )
@@ -41,7 +42,9 @@ def _hashes(client, screening_id, items, number=0):
 
 
 def _verify(client, screening_id, items, positions, number=0):
-    body = encode_verification({position: items[position] for position in positions})
+    body = encode_verification(
+        content_digest(items), {position: items[position] for position in positions}
+    )
     return client.post(
         VERIFY.format(screening_id, number), body, content_type=VERIFICATION_MEDIA_TYPE
     )
@@ -80,16 +83,30 @@ def mixed(alice, works):
         item("just-weak", 48, information=8.0 - 1e-9),
         item("copy-bad-descriptor", 1, descriptor="00" * 10),
         item("copy-bad-quality", 2, pdq_quality=101),
+        *MALFORMED_STRANGERS,
         {"id": "unreadable", "unreadable": "cannot identify image file"},
     ]
 
 
-def test_two_phase_items_are_decided_exactly_as_json_ones(acme_api, mixed, run_pending):
+# Strangers (no registered work is a candidate) whose fields phase 1 leaves out are malformed.
+MALFORMED_STRANGERS = [
+    item("stranger-bad-descriptor", 49, descriptor="00" * 10),
+    item("stranger-width-0", 52, width=0),
+    item("stranger-bad-quality", 53, pdq_quality=101),
+    item("stranger-short-pdq", 54, pdq="00" * 4),
+]
+MALFORMED_STRANGER_IDS = {entry["id"] for entry in MALFORMED_STRANGERS}
+
+
+@pytest.mark.parametrize("mode", ["consent_required", "respect_opt_outs"])
+def test_two_phase_items_are_decided_exactly_as_json_ones(acme_api, mixed, run_pending, mode):
     one_phase = acme_api.post(
-        "/api/v1/screenings", {"purpose": "ai_training", "items": mixed}, format="json"
+        "/api/v1/screenings",
+        {"purpose": "ai_training", "mode": mode, "items": mixed},
+        format="json",
     ).json()["id"]
     run_pending()
-    two_phase = _open_screening(acme_api)
+    two_phase = _open_screening(acme_api, mode=mode)
 
     first = _hashes(acme_api, two_phase, mixed)
     needed = first.json()["verification"]["needed"]
@@ -98,21 +115,26 @@ def test_two_phase_items_are_decided_exactly_as_json_ones(acme_api, mixed, run_p
     run_pending()
 
     assert first.status_code == 202 and second.status_code == 202
-    # Only the copies of registered works, and the item whose float32 information cannot say
-    # which side of the weak-image limit it is, send their verification payload.
     asked = {mixed[position]["id"] for position in needed}
-    assert asked == {
-        "mine",
-        "theirs",
-        "licensed",
-        "copy-bad-descriptor",
-        "copy-bad-quality",
-        "just-strong",
-        "just-weak",
-    }
+    if mode == "respect_opt_outs":
+        # `unregistered` passes: phase 1 cannot show the fields it leaves out are well-formed,
+        # so every readable item sends its payload, and is decided on its whole fingerprint.
+        assert asked == {entry["id"] for entry in mixed} - {"unreadable"}
+    else:
+        # Only the copies of registered works, and the item whose float32 information cannot
+        # say which side of the weak-image limit it is, send their verification payload.
+        assert asked == {
+            "mine",
+            "theirs",
+            "licensed",
+            "copy-bad-descriptor",
+            "copy-bad-quality",
+            "just-strong",
+            "just-weak",
+        }
     assert second.json()["verification"]["needed"] == []
     expected = _decided(acme_api, one_phase, mixed)
-    assert _decided(acme_api, two_phase, mixed) == expected
+    got = _decided(acme_api, two_phase, mixed)
     assert {key: value[0] for key, value in expected.items()} == {
         "mine": "allowed",
         "theirs": "denied",
@@ -128,28 +150,51 @@ def test_two_phase_items_are_decided_exactly_as_json_ones(acme_api, mixed, run_p
         "just-weak": "invalid",
         "copy-bad-descriptor": "invalid",
         "copy-bad-quality": "invalid",
+        **{name: "invalid" for name in MALFORMED_STRANGER_IDS},
         "unreadable": "invalid",
     }
+    if mode == "consent_required":
+        # A client that follows the layout never sends these as hashes (it checks each item
+        # with the registry's parser, test_chunk_sender); sent anyway, the registry cannot see
+        # the malformed fields and counts them `unregistered`, which does not pass here.
+        assert {name: got.pop(name)[0] for name in MALFORMED_STRANGER_IDS} == dict.fromkeys(
+            MALFORMED_STRANGER_IDS, "unregistered"
+        )
+        assert {name: expected.pop(name)[0] for name in MALFORMED_STRANGER_IDS} == dict.fromkeys(
+            MALFORMED_STRANGER_IDS, "invalid"
+        )
+        assert got == expected
+        return
+    assert got == expected
     receipts = [Screening.objects.get(pk=pk).receipt for pk in (one_phase, two_phase)]
     assert receipts[0] is not None and receipts[1] is not None
     assert receipts[0]["counts"] == receipts[1]["counts"]
     assert receipts[0]["chunks"][0][2] == receipts[1]["chunks"][0][2]  # the same decisions digest
 
 
-def test_an_item_whose_payload_never_comes_is_invalid_never_allowed(acme_api, works, run_pending):
-    screening_id = _open_screening(acme_api, mode="respect_opt_outs")
+@pytest.mark.parametrize(
+    ("mode", "needed", "stranger"),
+    [
+        ("consent_required", [0], "unregistered"),
+        # There `unregistered` passes: the stranger's whole fingerprint is needed too.
+        ("respect_opt_outs", [0, 1], "invalid"),
+    ],
+)
+def test_an_item_whose_payload_never_comes_is_invalid_never_allowed(
+    acme_api, works, run_pending, mode, needed, stranger
+):
+    screening_id = _open_screening(acme_api, mode=mode)
     items = [item("mine", 1), item("stranger", 40)]
 
     answer = _hashes(acme_api, screening_id, items).json()
     _close(acme_api, screening_id)
     run_pending()  # as the stalled-chunk sweep does once the payload is late
 
-    assert answer["verification"]["needed"] == [0]
+    assert answer["verification"]["needed"] == needed
     decided = _decided(acme_api, screening_id, items)
-    assert (
-        decided["mine"][0] == "invalid" and "verification payload never came" in decided["mine"][1]
-    )
-    assert decided["stranger"][0] == "unregistered"
+    assert decided["mine"][0] == "invalid"
+    assert decided["mine"][1].startswith("verification payload never came: sent as hashes alone")
+    assert decided["stranger"][0] == stranger
     assert Screening.objects.get(pk=screening_id).status == "finished"
 
 
@@ -187,7 +232,8 @@ def test_a_work_registered_between_the_phases_is_verified_or_fails_closed(
     alice, acme_api, works, register_work, run_pending
 ):
     default_terms_set(artist=alice, purpose=Purpose.AI_TRAINING, permission=Permission.ALLOWED)
-    screening_id = _open_screening(acme_api, mode="respect_opt_outs")
+    # Consent required: only candidates need their payload (with opt-outs respected, all do).
+    screening_id = _open_screening(acme_api)
     items = [item("mine", 1), item("new-a", 50), item("new-b", 51)]
 
     first = _hashes(acme_api, screening_id, items).json()["verification"]["needed"]
@@ -315,15 +361,18 @@ def test_a_bad_hashes_body_gets_a_clear_400(acme_api, body, message):
     assert Screening.objects.get(pk=screening_id).total_items == 0
 
 
-def _rows(*rows):
-    return msgpack.packb({"items": list(rows)}, use_bin_type=True)
+def _rows(*rows, digest=None):
+    named = content_digest([item("mine", 1)]) if digest is None else digest
+    return msgpack.packb({"digest": bytes.fromhex(named), "items": list(rows)}, use_bin_type=True)
 
 
 @pytest.mark.parametrize(
     ("body", "message"),
     [
         (b"\x81\xa5items", "not one MessagePack value"),
-        (msgpack.packb({"rows": []}), "no 'items'"),
+        (msgpack.packb({"rows": []}), "no 'digest'"),
+        (msgpack.packb({"digest": bytes(32), "rows": []}, use_bin_type=True), "no 'items'"),
+        (msgpack.packb({"digest": bytes(31), "items": []}, use_bin_type=True), "holds 31 bytes"),
         (_rows(), "at least one item"),
         (_rows([0, 9.0, 1, 1, bytes(32)]), "must be an array of 7 values"),
         (_rows([0, 9.0, 1, 1, "00" * 32, 50, bytes(963)]), "pdq must be binary"),
@@ -373,7 +422,7 @@ def test_truncated_or_corrupted_bodies_never_answer_a_server_error(acme_api, wor
     screening_id = _open_screening(acme_api)
     items = [item("mine", 1), item("stranger", 40, url="https://x.example/a.jpg")]
     hashes = encode_hashes(0, FINGERPRINT_VERSION, items)
-    payloads = encode_verification({0: items[0]})
+    payloads = encode_verification(content_digest(items), {0: items[0]})
     rng = random.Random(18)
     bodies = [hashes[:cut] for cut in range(0, len(hashes), 7)]
     for _ in range(60):
@@ -422,3 +471,129 @@ def test_a_chunk_whose_payloads_are_late_is_picked_up_by_the_stalled_chunk_sweep
 
     assert chunk.pk not in waiting
     assert chunk.pk in stalled_chunk_ids(older_than=timedelta(minutes=2))
+
+
+def test_a_resumed_chunk_with_other_items_cannot_borrow_its_verification(
+    acme_api, works, run_pending
+):
+    # Phase 1 of a refused work's copy; then a "resumed" client whose inputs changed sends
+    # other items under the same number and count, and the payload of one of them.
+    screening_id = _open_screening(acme_api, mode="respect_opt_outs")
+    sent = [item("theirs-copy", 2), item("stranger", 40)]
+    other = [item("other-a", 41), item("other-b", 42)]
+
+    first = _hashes(acme_api, screening_id, sent)
+    resent = _hashes(acme_api, screening_id, other)
+    spliced = _verify(acme_api, screening_id, other, [0])
+    as_json = acme_api.post(
+        CHUNKS.format(screening_id), {"number": 0, "items": other}, format="json"
+    )
+    honest = _verify(acme_api, screening_id, sent, first.json()["verification"]["needed"])
+    _close(acme_api, screening_id)
+    run_pending()
+
+    assert first.status_code == 202
+    assert resent.status_code == 409 and "other items" in resent.json()["detail"]
+    assert as_json.status_code == 409 and "other items" in as_json.json()["detail"]
+    assert spliced.status_code == 409 and "content digest" in spliced.json()["detail"]
+    assert honest.status_code == 202
+    decided = _decided(acme_api, screening_id, sent)
+    assert decided["theirs-copy"][0] == "denied" and decided["stranger"][0] == "unregistered"
+    assert Screening.objects.get(pk=screening_id).total_items == 2
+
+
+def test_a_json_chunk_resent_with_other_items_of_the_same_count_is_a_conflict(acme_api, works):
+    screening_id = _open_screening(acme_api)
+    post = acme_api.post
+    first = post(
+        CHUNKS.format(screening_id), {"number": 0, "items": [item("a", 40)]}, format="json"
+    )
+    same = post(CHUNKS.format(screening_id), {"number": 0, "items": [item("a", 40)]}, format="json")
+    other = post(
+        CHUNKS.format(screening_id), {"number": 0, "items": [item("a", 41)]}, format="json"
+    )
+
+    assert (first.status_code, same.status_code, other.status_code) == (202, 200, 409)
+
+
+def test_payloads_must_name_their_chunks_content(acme_api, works):
+    screening_id = _open_screening(acme_api)
+    items = [item("mine", 1)]
+    _hashes(acme_api, screening_id, items)
+
+    body = msgpack.packb({"items": [[0, 9.0, 1, 1, bytes(32), 50, bytes(963)]]}, use_bin_type=True)
+    unnamed = acme_api.post(
+        VERIFY.format(screening_id, 0), body, content_type=VERIFICATION_MEDIA_TYPE
+    )
+
+    assert unnamed.status_code == 400 and "no 'digest'" in unnamed.json()["detail"]
+
+
+def _age(screening_id, seconds):
+    ScreeningChunk.objects.filter(screening_id=screening_id).update(
+        received_at=timezone.now() - timedelta(seconds=seconds)
+    )
+
+
+def test_a_chunk_awaiting_its_payloads_waits_longer_than_a_stalled_one(acme_api, works):
+    waiting_id, plain_id = _open_screening(acme_api), _open_screening(acme_api)
+    _hashes(acme_api, waiting_id, [item("mine", 1)])  # a candidate: waits for phase 2
+    acme_api.post(CHUNKS.format(plain_id), {"number": 0, "items": [item("a", 40)]}, format="json")
+    _age(waiting_id, 600)
+    _age(plain_id, 600)
+    waiting = ScreeningChunk.objects.get(screening_id=waiting_id).pk
+    plain = ScreeningChunk.objects.get(screening_id=plain_id).pk
+
+    within = stalled_chunk_ids(
+        older_than=timedelta(minutes=2), awaiting_older_than=timedelta(hours=1)
+    )
+    _age(waiting_id, 3700)
+    after = stalled_chunk_ids(
+        older_than=timedelta(minutes=2), awaiting_older_than=timedelta(hours=1)
+    )
+
+    assert plain in within and waiting not in within
+    assert waiting in after
+
+
+def test_the_sweep_waits_for_payloads_as_long_as_the_setting_says(acme_api, works, settings):
+    from registry.tasks import requeue_stalled_chunks
+
+    settings.CONSENTRY_VERIFICATION_WAIT_SECONDS = 3600
+    screening_id = _open_screening(acme_api)
+    _hashes(acme_api, screening_id, [item("mine", 1)])
+    _age(screening_id, 600)  # an interrupted client, restarted ten minutes later
+
+    assert requeue_stalled_chunks() == 0
+    settings.CONSENTRY_VERIFICATION_WAIT_SECONDS = 300
+    assert requeue_stalled_chunks() == 1
+
+
+def test_payloads_that_come_after_the_chunk_was_decided_without_them_are_told_expired(
+    acme_api, works, run_pending
+):
+    screening_id = _open_screening(acme_api)
+    items = [item("stranger", 40), item("mine", 1), item("theirs", 2)]
+    first = _hashes(acme_api, screening_id, items)
+    run_pending()  # the sweep, once the wait is over, decides the chunk without its payloads
+
+    late = _verify(acme_api, screening_id, items, first.json()["verification"]["needed"])
+    resumed = _hashes(acme_api, screening_id, items)
+
+    assert first.json()["verification"] == {**first.json()["verification"], "expired": []}
+    for answer in (late, resumed):
+        assert answer.status_code == 200
+        assert answer.json()["verification"]["needed"] == []
+        assert answer.json()["verification"]["expired"] == [1, 2]
+
+
+def test_a_chunk_decided_after_its_payloads_came_has_nothing_expired(acme_api, works, run_pending):
+    screening_id = _open_screening(acme_api)
+    items = [item("mine", 1)]
+    _hashes(acme_api, screening_id, items)
+    _verify(acme_api, screening_id, items, [0])
+    run_pending()
+
+    again = _verify(acme_api, screening_id, items, [0])
+
+    assert again.status_code == 200 and again.json()["verification"]["expired"] == []

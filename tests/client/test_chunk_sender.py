@@ -137,3 +137,43 @@ def test_items_the_binary_layout_cannot_carry_as_they_are_go_as_json(older_regis
 
     assert handler.seen == ["application/json", "application/json"]
     assert VERIFICATION_MEDIA_TYPE not in handler.seen
+
+
+def test_a_chunk_with_a_malformed_fingerprint_goes_as_json(older_registry, db):
+    url, handler = older_registry
+    handler.binary_status = 500  # never asked: the chunk goes as JSON from the start
+    sender = ChunkSender(Registry(url, "key", retry_for=2))
+    malformed = [
+        item("short-descriptor", 40, descriptor="00" * 10),
+        item("no-width", 41, width=0),
+        item("quality-101", 42, pdq_quality=101),
+        item("short-pdq", 43, pdq="00" * 4),
+    ]
+
+    for number, stranger in enumerate(malformed):
+        sender.send("s", number, [item("fine", 44), stranger])
+
+    assert handler.seen == ["application/json"] * len(malformed)
+
+
+def test_items_decided_without_their_late_payloads_are_reported(live_server, acme, works):
+    _, key = api_key_create(organization=acme)
+    registry = Registry(live_server.url, key, retry_for=5)
+    said: list[str] = []
+    sender = ChunkSender(registry, say=said.append)
+    items = [item("stranger", 40), item("mine", 1)]
+    created = registry.post("screenings", json={"purpose": "ai_training", "keep_open": True})
+    body = encode_hashes(0, FINGERPRINT_VERSION, items)
+    # Phase 1 went out, then the client stopped for longer than the registry waits.
+    registry.request(
+        "POST",
+        f"screenings/{created['id']}/chunks",
+        data=body,
+        headers={"Content-Type": HASHES_MEDIA_TYPE},
+    )
+    _decide_pending()
+
+    sender.send(created["id"], 0, items)  # the resumed run
+
+    assert sender.expired_items == ["mine"]
+    assert len(said) == 1 and "came too late (mine)" in said[0]
