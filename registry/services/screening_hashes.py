@@ -84,22 +84,34 @@ def _enqueue_when_committed(chunk: ScreeningChunk) -> None:
     transaction.on_commit(lambda: enqueue_chunk(chunk_id))
 
 
+def _resent(existing: ScreeningChunk, items: Sequence[Mapping[str, Any]]) -> HashedChunk:
+    """A chunk number received before: the same items get what is still needed; others 409."""
+    refuse_other_content(existing, items)
+    return HashedChunk(existing, False, _still_needed(existing), _expired(existing))
+
+
 def screening_add_hashes(
     *, screening: Screening, number: int, items: Sequence[Mapping[str, Any]]
 ) -> HashedChunk:
     """Phase 1: store chunk `number` as hashes and say which items must be verified. Sent
     again, it changes nothing and answers the positions still needed (a resumed client)."""
+    # A resent chunk, or one for a closed screening, is answered before the search: the search
+    # is the slow part, and a resuming client must not pay it again. Checked again under lock.
+    existing = ScreeningChunk.objects.filter(screening=screening, number=number).first()
+    if existing is not None:
+        return _resent(existing, items)
+    if not screening.accepting_chunks:
+        raise ChunkConflict("this screening is closed; start a new one.")
     marked = _awaiting(items, whole=_unregistered_passes(screening))
-    # Searched before the screening's row is locked: the search is the slow part. The marks
-    # it writes are stored with the items, so the envelope is checked after it.
+    # Searched before the screening's row is locked. The marks it writes are stored with the
+    # items, so the envelope is checked after it.
     needed = verification_needed(marked)
     payload = validate_items(marked, hashes_only=True)
     with transaction.atomic():
         locked = Screening.objects.select_for_update().get(pk=screening.pk)
         existing = ScreeningChunk.objects.filter(screening=locked, number=number).first()
         if existing is not None:
-            refuse_other_content(existing, items)
-            return HashedChunk(existing, False, _still_needed(existing), _expired(existing))
+            return _resent(existing, items)
         if not locked.accepting_chunks:
             raise ChunkConflict("this screening is closed; start a new one.")
         chunk = ScreeningChunk.objects.create(

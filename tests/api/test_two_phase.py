@@ -597,3 +597,27 @@ def test_a_chunk_decided_after_its_payloads_came_has_nothing_expired(acme_api, w
     again = _verify(acme_api, screening_id, items, [0])
 
     assert again.status_code == 200 and again.json()["verification"]["expired"] == []
+
+
+def test_a_resent_chunk_is_answered_without_searching_the_index_again(acme_api, works, monkeypatch):
+    from registry.selectors import decisions
+
+    screening_id = _open_screening(acme_api)
+    items = [item("mine", 1), item("stranger", 40)]
+    first = _hashes(acme_api, screening_id, items)
+    searches = []
+    search = decisions.has_candidates
+
+    def counted(fingerprints):
+        searches.append(len(fingerprints))
+        return search(fingerprints)
+
+    monkeypatch.setattr(decisions, "has_candidates", counted)
+    again = _hashes(acme_api, screening_id, items)
+    _close(acme_api, screening_id)
+    closed = _hashes(acme_api, screening_id, [item("late", 41)], number=1)
+
+    assert first.status_code == 202 and again.status_code == 200
+    assert again.json()["verification"]["needed"] == first.json()["verification"]["needed"]
+    assert closed.status_code == 409
+    assert searches == []  # neither the resent chunk nor the closed screening's searched
