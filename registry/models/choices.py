@@ -9,6 +9,10 @@ from django.utils.translation import gettext_lazy as _
 
 from registry import gatekeeper
 
+# Re-exported: these choices are defined outside the models for the API (registry.choice_labels).
+from registry.choice_labels import Assurance as Assurance
+from registry.choice_labels import MinimumAssurance as MinimumAssurance
+
 
 class Purpose(models.TextChoices):
     """The four uses named by the C2PA 1.4 / CAWG training-and-data-mining assertion."""
@@ -26,19 +30,3 @@ class Permission(models.TextChoices):
     ALLOWED = "allowed", _("Allowed")
     NOT_ALLOWED = "not_allowed", _("Not allowed")
     LICENSED = "licensed", _("Licensed organizations only")
-
-
-class Assurance(models.TextChoices):
-    """How sure the registry is that a claim comes from the rights holder (registry.assurance)."""
-
-    SELF_ASSERTED = "self_asserted", _("Self-asserted (not verified)")
-    SITE_VERIFIED = "site_verified", _("Verified through the artist's site")
-    PLATFORM_ATTESTED = "platform_attested", _("Attested by a platform")
-    OPERATOR_VERIFIED = "operator_verified", _("Verified by the registry's staff")
-
-
-class MinimumAssurance(models.TextChoices):
-    """The least assurance a screening accepts for a permission to count."""
-
-    VERIFIED = "verified", _("Any verified level")
-    OPERATOR_VERIFIED = "operator_verified", _("Verified by the registry's staff")
