@@ -75,3 +75,16 @@ def default_terms_of(artist: Artist) -> dict[str, EffectiveTerms]:
         else CONSENT_FIRST
         for purpose in Purpose.values
     }
+
+
+def default_permissions(artist: Artist) -> dict[str, str]:
+    """The artist's default per purpose; a purpose without one is consent-first (refused)."""
+    return dict(artist.default_terms.values_list("purpose", "permission"))
+
+
+def work_permissions(work: Work) -> dict[str, str]:
+    """The permission in force for the work per purpose (its own terms, else the default)."""
+    return {
+        purpose: effective_terms([work.pk], purpose)[work.pk].permission
+        for purpose in Purpose.values
+    }
