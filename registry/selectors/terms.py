@@ -88,3 +88,8 @@ def work_permissions(work: Work) -> dict[str, str]:
         purpose: effective_terms([work.pk], purpose)[work.pk].permission
         for purpose in Purpose.values
     }
+
+
+def work_terms(work: Work) -> dict[str, EffectiveTerms]:
+    """The terms in force for the work per purpose (its own terms, else the default)."""
+    return {purpose: effective_terms([work.pk], purpose)[work.pk] for purpose in Purpose.values}
