@@ -7,6 +7,9 @@ from django.shortcuts import get_object_or_404
 
 from registry.models import Organization, Screening, ScreeningChunk
 
+# What an export raises for a screening id the organization does not have.
+ScreeningMissing = Screening.DoesNotExist
+
 
 def screenings_of(organization: Organization) -> QuerySet[Screening]:
     return Screening.objects.filter(organization=organization)
