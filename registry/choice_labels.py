@@ -1,11 +1,16 @@
-"""Labelled choices that the API's serializers show as well as the models store.
+"""The fixed vocabularies of the registry, labelled (see docs/design.md, "Vocabulary"): what
+the models store and the API's serializers offer.
 
 Kept outside registry.models so that an entry point that only offers these choices imports no
 models (the import-linter contract on the API and the admin); registry.models re-exports them.
+Where a term belongs to the gatekeeper (purposes, decisions, modes), registry.gatekeeper owns
+its values and the choices here only add labels; tests/test_vocabulary.py keeps the two equal.
 """
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from registry import gatekeeper
 
 
 class Assurance(models.TextChoices):
@@ -29,3 +34,40 @@ class OrganizationKind(models.TextChoices):
     # A site where artists publish: its signed statements of who uploaded what raise a
     # work's claim to `platform_attested` (registry.services.attestations).
     PLATFORM = "platform", _("Platform")
+
+
+class Purpose(models.TextChoices):
+    """The four uses named by the C2PA 1.4 / CAWG training-and-data-mining assertion."""
+
+    AI_TRAINING = gatekeeper.Purpose.AI_TRAINING.value, _("AI training")
+    AI_GENERATIVE_TRAINING = (
+        gatekeeper.Purpose.AI_GENERATIVE_TRAINING.value,
+        _("Generative AI training"),
+    )
+    DATA_MINING = gatekeeper.Purpose.DATA_MINING.value, _("Data mining")
+    AI_INFERENCE = gatekeeper.Purpose.AI_INFERENCE.value, _("AI inference")
+
+
+class Permission(models.TextChoices):
+    ALLOWED = "allowed", _("Allowed")
+    NOT_ALLOWED = "not_allowed", _("Not allowed")
+    LICENSED = "licensed", _("Licensed organizations only")
+
+
+class PendingUploadStatus(models.TextChoices):
+    PROCESSING = "processing", _("Processing")
+    REGISTERED = "registered", _("Registered")
+    REFUSED = "refused", _("Refused")
+
+
+class UploadProblem(models.TextChoices):
+    """Why a file was refused; the sentence is chosen when it is shown, in the reader's language."""
+
+    EMPTY = "empty", _("Empty file")
+    TOO_LARGE = "too_large", _("File too large")
+    NOT_AN_IMAGE = "not_an_image", _("Not an image in an accepted format")
+    TOO_MANY_PIXELS = "too_many_pixels", _("Too many pixels")
+    UNREADABLE = "unreadable", _("Unreadable image")
+    NOT_REGISTERED = "not_registered", _("Not registered")
+    TOO_SLOW = "too_slow", _("Took too long")
+    INTERNAL = "internal", _("Error on our side")

@@ -93,3 +93,8 @@ def work_permissions(work: Work) -> dict[str, str]:
 def work_terms(work: Work) -> dict[str, EffectiveTerms]:
     """The terms in force for the work per purpose (its own terms, else the default)."""
     return {purpose: effective_terms([work.pk], purpose)[work.pk] for purpose in Purpose.values}
+
+
+def default_terms_rows(artist: Artist) -> QuerySet[DefaultTerms]:
+    """The defaults the artist set, one per purpose set (none for a consent-first purpose)."""
+    return artist.default_terms.all()
