@@ -71,3 +71,27 @@ class UploadProblem(models.TextChoices):
     NOT_REGISTERED = "not_registered", _("Not registered")
     TOO_SLOW = "too_slow", _("Took too long")
     INTERNAL = "internal", _("Error on our side")
+
+
+class ScreeningMode(models.TextChoices):
+    CONSENT_REQUIRED = (
+        gatekeeper.Mode.CONSENT_REQUIRED.value,
+        _("Consent required (only allowed items pass)"),
+    )
+    RESPECT_OPT_OUTS = (
+        gatekeeper.Mode.RESPECT_OPT_OUTS.value,
+        _("Respect opt-outs (unregistered items pass too)"),
+    )
+
+
+class ScreeningStatus(models.TextChoices):
+    RECEIVING = "receiving", _("Receiving chunks")
+    RUNNING = "running", _("Running")
+    FINISHED = "finished", _("Finished")
+
+
+class Decision(models.TextChoices):
+    ALLOWED = gatekeeper.Decision.ALLOWED.value, _("Allowed")
+    DENIED = gatekeeper.Decision.DENIED.value, _("Denied")
+    UNREGISTERED = gatekeeper.Decision.UNREGISTERED.value, _("Unregistered")
+    INVALID = gatekeeper.Decision.INVALID.value, _("Invalid")

@@ -5,7 +5,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
-from registry.models import Organization, Screening, ScreeningChunk
+from registry.models import Organization, Screening, ScreeningChunk, ScreeningItem
 
 # What an export raises for a screening id the organization does not have.
 ScreeningMissing = Screening.DoesNotExist
@@ -24,3 +24,14 @@ def screening_of(*, organization: Organization, screening_id: Any) -> Screening:
 def chunks_of(screening: Screening) -> QuerySet[ScreeningChunk]:
     """The screening's chunks without their payloads (the wire bytes, read only to decide)."""
     return ScreeningChunk.objects.filter(screening=screening).defer("payload")
+
+
+def screening_by_id(screening_id: Any) -> Screening:
+    """Any organization's screening: only for one the caller already holds a chunk of."""
+    return Screening.objects.get(pk=screening_id)
+
+
+def items_of(screening: Screening, *, decision: str | None = None) -> QuerySet[ScreeningItem]:
+    """The screening's listed items with their chunks, or only those with one decision."""
+    items = ScreeningItem.objects.filter(screening=screening).select_related("chunk")
+    return items if decision is None else items.filter(decision=decision)
