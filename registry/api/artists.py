@@ -4,10 +4,10 @@ Scoped to the caller: another artist's work answers 404, as if it did not exist.
 """
 
 import uuid
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -29,19 +29,23 @@ from registry.api.auth import (
 from registry.api.fields import LicenseField, StrictCharField, UploadField
 from registry.api.parsers import JSONParser
 from registry.api.schema import ConsentryAutoSchema, error
-from registry.models import (
-    PendingUpload,
-    PendingUploadStatus,
-    Permission,
-    Purpose,
-    UploadProblem,
-    Work,
-    WorkScreening,
+from registry.choice_labels import PendingUploadStatus, Permission, Purpose, UploadProblem
+from registry.selectors.terms import default_terms_rows, work_terms
+from registry.selectors.uploads import problem_sentence, upload_of, uploads_of
+from registry.selectors.works import (
+    work_of_artist,
+    work_screenings,
+    works_of,
+    works_of_artist,
 )
-from registry.selectors.terms import effective_terms
-from registry.selectors.uploads import problem_sentence
 from registry.services.pending_uploads import pending_uploads_create
 from registry.services.terms import default_terms_set, terms_set
+
+if TYPE_CHECKING:
+    from registry.models import PendingUpload, Work
+else:
+    # drf-spectacular resolves every annotation of a method field to read its return type.
+    PendingUpload = Work = Any
 
 
 class ArtistApi(APIView):
@@ -75,8 +79,7 @@ class WorkOut(serializers.Serializer):
                 "attribution": terms.attribution,
                 "source": terms.source,
             }
-            for purpose in Purpose.values
-            for terms in [effective_terms([work.pk], purpose)[work.pk]]
+            for purpose, terms in work_terms(work).items()
         }
 
 
@@ -106,8 +109,8 @@ class UploadOut(serializers.Serializer):
         return problem_sentence(upload) if upload.problem else None
 
 
-def _own_work(request: Request, work_id: int) -> Work:
-    return get_object_or_404(Work, pk=work_id, artist=artist_of(request))
+def _own_work(request: Request, work_id: int) -> "Work":
+    return work_of_artist(artist=artist_of(request), work_id=work_id)
 
 
 class WorkListCreateApi(ArtistApi):
@@ -128,7 +131,7 @@ class WorkListCreateApi(ArtistApi):
     @extend_schema(responses=WorkOut(many=True), summary="Your works")
     def get(self, request: Request) -> Response:
         paginator = self.pagination_class()
-        works = Work.objects.filter(artist=artist_of(request))
+        works = works_of(artist_of(request))
         page = paginator.paginate_queryset(works, request, view=self)
         return paginator.get_paginated_response(WorkOut(page, many=True).data)
 
@@ -191,13 +194,13 @@ class UploadListApi(ArtistApi):
         summary="Your uploaded files, newest first: processing, registered or refused",
     )
     def get(self, request: Request) -> Response:
-        uploads = PendingUpload.objects.filter(artist=artist_of(request)).select_related("work")
+        batch = None
         if "batch" in request.query_params:
             try:
                 batch = uuid.UUID(request.query_params["batch"])
             except ValueError:
                 raise serializers.ValidationError({"batch": ["Not a UUID."]}) from None
-            uploads = uploads.filter(batch=batch)
+        uploads = uploads_of(artist_of(request), batch=batch)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(uploads, request, view=self)
         data = UploadOut(page, many=True, context={"request": request}).data
@@ -210,9 +213,7 @@ class UploadDetailApi(ArtistApi):
         summary="One uploaded file: processing, registered or refused",
     )
     def get(self, request: Request, upload_id: int) -> Response:
-        pending = get_object_or_404(
-            PendingUpload.objects.select_related("work"), pk=upload_id, artist=artist_of(request)
-        )
+        pending = upload_of(artist=artist_of(request), upload_id=upload_id)
         return Response(UploadOut(pending, context={"request": request}).data)
 
 
@@ -241,7 +242,7 @@ class WorkScreeningsApi(ArtistApi):
     @extend_schema(responses=WorkScreeningOut(many=True), summary="Who screened this work")
     def get(self, request: Request, work_id: int) -> Response:
         work = _own_work(request, work_id)
-        rows = WorkScreening.objects.filter(work=work).select_related("organization", "screening")
+        rows = work_screenings(work)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response(self.WorkScreeningOut(page, many=True).data)
@@ -266,7 +267,7 @@ class TermsApi(ArtistApi):
         data.is_valid(raise_exception=True)
         artist = artist_of(request)
         ids: list[int] = data.validated_data.pop("work_ids")
-        works = list(Work.objects.filter(artist=artist, pk__in=ids))
+        works = works_of_artist(artist=artist, work_ids=ids)
         if len(works) != len(set(ids)):
             return Response({"detail": "No such work."}, status=status.HTTP_404_NOT_FOUND)
         events = terms_set(artist=artist, works=works, **data.validated_data)
@@ -290,5 +291,5 @@ class DefaultTermsApi(ArtistApi):
 
     @extend_schema(responses=TermsIn(many=True), summary="Your defaults")
     def get(self, request: Request) -> Response:
-        defaults = artist_of(request).default_terms.all()
+        defaults = default_terms_rows(artist_of(request))
         return Response(TermsIn(defaults, many=True).data)

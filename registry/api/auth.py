@@ -2,7 +2,7 @@
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions, permissions
@@ -10,9 +10,15 @@ from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
-from registry.models import Artist, ArtistToken, Organization, OrganizationAPIKey
+from registry.selectors.accounts import api_key_from, artist_token_by_digest
 from registry.services.tokens import token_digest
 from registry.services.uploads import UploadBudgetSpent, UploadTooLarge, upload_admit
+
+if TYPE_CHECKING:
+    from registry.models import Artist, ArtistToken, Organization, OrganizationAPIKey
+else:
+    # The dataclass below and DRF's schema tools read these annotations at run time.
+    Artist = ArtistToken = Organization = OrganizationAPIKey = Any
 
 API_KEY_KEYWORD = "Api-Key"
 
@@ -43,11 +49,10 @@ class OrganizationAPIKeyAuthentication(authentication.BaseAuthentication):
         if keyword != API_KEY_KEYWORD:
             return None
         key = key.strip()
-        try:
-            api_key = cast(OrganizationAPIKey, OrganizationAPIKey.objects.get_from_key(key))
-        except OrganizationAPIKey.DoesNotExist:
+        api_key = api_key_from(key)
+        if api_key is None:
             # Unknown, wrong and revoked keys answer alike, so a caller learns nothing.
-            raise exceptions.AuthenticationFailed(_("Invalid API key.")) from None
+            raise exceptions.AuthenticationFailed(_("Invalid API key."))
         if api_key.has_expired:
             raise exceptions.AuthenticationFailed(_("This API key has expired."))
         return OrganizationClient(api_key.organization, api_key), api_key
@@ -77,14 +82,9 @@ def missing_api_key(request: Request) -> exceptions.NotAuthenticated:
 class ArtistTokenAuthentication(authentication.TokenAuthentication):
     """`Authorization: Token <secret>`: an artist's personal token, found by its digest."""
 
-    model = ArtistToken
-
     def authenticate_credentials(self, key: str) -> tuple[Any, ArtistToken]:
-        try:
-            token = ArtistToken.objects.select_related("artist__user").get(digest=token_digest(key))
-        except ArtistToken.DoesNotExist:
-            raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
-        if token.revoked_at is not None:
+        token = artist_token_by_digest(token_digest(key))
+        if token is None or token.revoked_at is not None:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         if not token.is_usable:
             raise exceptions.AuthenticationFailed(_("This token has expired."))

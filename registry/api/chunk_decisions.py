@@ -3,9 +3,8 @@ decisions of its items that have no row (unregistered, invalid) by position. Wit
 items (GET .../items) the client rebuilds every leaf, checks each root against the signed
 receipt, and can prove any one item's decision with its path."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -13,9 +12,15 @@ from rest_framework.response import Response
 
 from registry.api.auth import organization_of
 from registry.api.screenings import ItemPagination, OrganizationApi
-from registry.models import Screening, ScreeningChunk
 from registry.receipts import MERKLE_DIGEST_VERSION
+from registry.selectors.screenings import chunks_of, screening_of
 from registry.unlisted import runs
+
+if TYPE_CHECKING:
+    from registry.models import ScreeningChunk
+else:
+    # drf-spectacular resolves every annotation of a method field to read its return type.
+    ScreeningChunk = Any
 
 _COUNTED = ("allowed", "denied", "unregistered", "invalid")
 
@@ -66,10 +71,8 @@ class ScreeningChunkDecisionsApi(OrganizationApi):
     )
     def get(self, request: Request, screening_id: Any) -> Response:
         # Another organization's screening answers 404, exactly like one that does not exist.
-        screening = get_object_or_404(
-            Screening, pk=screening_id, organization=organization_of(request)
-        )
-        chunks = ScreeningChunk.objects.filter(screening=screening).defer("payload")
+        screening = screening_of(organization=organization_of(request), screening_id=screening_id)
+        chunks = chunks_of(screening)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(chunks, request, view=self)
         return paginator.get_paginated_response(ChunkDecisionsOut(page, many=True).data)

@@ -5,11 +5,10 @@ Scoped to the caller: another organization's screening, another organization's w
 another artist's work all answer 404, as if they did not exist.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.http import StreamingHttpResponse
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -31,21 +30,27 @@ from registry.exports.kinds import (
     parse_moment,
     prepare_export,
 )
-from registry.models import Screening, WebhookEndpoint, Work
 from registry.selectors.compliance import (
     FEED_MAX_PAGE_SIZE,
     FEED_PAGE_SIZE,
     ExportScope,
     consent_changes,
+    webhook_endpoint_of,
+    webhook_endpoints_of,
     withdrawals_for_work,
     work_withdrawal,
 )
 from registry.selectors.ledger import registry_version
+from registry.selectors.screenings import ScreeningMissing
+from registry.selectors.works import work_of_artist
 from registry.services.compliance import (
     notice_document,
     webhook_endpoint_disable,
     webhook_endpoint_register,
 )
+
+if TYPE_CHECKING:
+    from registry.models import WebhookEndpoint
 
 # --- Exports ----------------------------------------------------------------------------------
 
@@ -88,7 +93,7 @@ class ExportApi(OrganizationApi):
             prepared = prepare_export(
                 self.kind, request.query_params.get("format"), _scope_of(request)
             )
-        except Screening.DoesNotExist:
+        except ScreeningMissing:
             raise exceptions.NotFound("No such screening.") from None
         except (UnknownExport, ValidationError) as error:
             message = "; ".join(error.messages) if isinstance(error, ValidationError) else error
@@ -299,8 +304,8 @@ class WebhookListCreateApi(OrganizationApi):
 
     @extend_schema(responses=WebhookEndpointOut(many=True), summary="Your webhook endpoints")
     def get(self, request: Request) -> Response:
-        endpoints = WebhookEndpoint.objects.filter(organization=organization_of(request))
-        return Response(WebhookEndpointOut(endpoints.order_by("-created_at"), many=True).data)
+        endpoints = webhook_endpoints_of(organization_of(request))
+        return Response(WebhookEndpointOut(endpoints, many=True).data)
 
     @extend_schema(
         request=WebhookEndpointIn,
@@ -322,10 +327,8 @@ class WebhookListCreateApi(OrganizationApi):
 
 
 class WebhookDetailApi(OrganizationApi):
-    def _own_endpoint(self, request: Request, webhook_id: int) -> WebhookEndpoint:
-        return get_object_or_404(
-            WebhookEndpoint, pk=webhook_id, organization=organization_of(request)
-        )
+    def _own_endpoint(self, request: Request, webhook_id: int) -> "WebhookEndpoint":
+        return webhook_endpoint_of(organization=organization_of(request), webhook_id=webhook_id)
 
     @extend_schema(
         responses={200: WebhookEndpointOut, 404: error("Not yours")},
@@ -375,7 +378,7 @@ class WorkWithdrawalsApi(ArtistApi):
         summary="Which organizations were told your consent was withdrawn, and when",
     )
     def get(self, request: Request, work_id: int) -> Response:
-        work = get_object_or_404(Work, pk=work_id, artist=artist_of(request))
+        work = work_of_artist(artist=artist_of(request), work_id=work_id)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(withdrawals_for_work(work), request, view=self)
         rows = [work_withdrawal(notice) for notice in page or []]

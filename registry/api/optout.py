@@ -1,8 +1,9 @@
 """Artists' opt-out signals: their sites' reservations, and the standard files and headers that
 say their terms to every crawler (TDMRep, ai.txt, X-Robots-Tag, IPTC plus:DataMining)."""
 
+from typing import TYPE_CHECKING
+
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -10,12 +11,11 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from registry.api.artists import ArtistApi, _own_work
+from registry.api.artists import ArtistApi
 from registry.api.auth import artist_of
 from registry.api.fields import StrictCharField
 from registry.api.parsers import JSONParser
 from registry.api.schema import error
-from registry.models import Artist, ArtistSite, Purpose, Work
 from registry.optout import (
     XmpWriteError,
     ai_txt,
@@ -23,10 +23,15 @@ from registry.optout import (
     image_with_data_mining,
     tdmrep_files,
 )
-from registry.selectors.terms import effective_terms
+from registry.selectors.sites import site_of, site_prefixes, sites_of
+from registry.selectors.terms import default_permissions, work_permissions
+from registry.selectors.works import work_of_artist
 from registry.services.site_tokens import site_token_check_request
 from registry.services.sites import site_register, site_remove
 from registry.site_fetch import token_url
+
+if TYPE_CHECKING:
+    from registry.models import Artist
 
 SIGNAL_FILES = ("tdmrep", "ai-txt", "headers")
 
@@ -47,7 +52,7 @@ class SitesApi(ArtistApi):
 
     @extend_schema(responses=SiteOut(many=True), summary="Your sites' URL prefixes")
     def get(self, request: Request) -> Response:
-        sites = ArtistSite.objects.filter(artist=artist_of(request))
+        sites = sites_of(artist_of(request))
         return Response(SiteOut(sites, many=True).data)
 
     @extend_schema(
@@ -66,7 +71,7 @@ class SitesApi(ArtistApi):
 class SiteDetailApi(ArtistApi):
     @extend_schema(responses={204: None}, summary="Remove one of your site prefixes")
     def delete(self, request: Request, site_id: int) -> Response:
-        site_remove(site=get_object_or_404(ArtistSite, pk=site_id, artist=artist_of(request)))
+        site_remove(site=site_of(artist=artist_of(request), site_id=site_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -86,7 +91,7 @@ class SiteVerificationApi(ArtistApi):
         "your claims become site_verified.",
     )
     def post(self, request: Request, site_id: int) -> Response:
-        site = get_object_or_404(ArtistSite, pk=site_id, artist=artist_of(request))
+        site = site_of(artist=artist_of(request), site_id=site_id)
         site_token_check_request(site=site)
         body = {"token": site.token, "token_url": token_url(site.url_prefix)}
         return Response(
@@ -95,26 +100,14 @@ class SiteVerificationApi(ArtistApi):
         )
 
 
-def default_permissions(artist: Artist) -> dict[str, str]:
-    """The artist's default per purpose; a purpose without one is consent-first (refused)."""
-    return dict(artist.default_terms.values_list("purpose", "permission"))
-
-
-def work_permissions(work: Work) -> dict[str, str]:
-    return {
-        purpose: effective_terms([work.pk], purpose)[work.pk].permission
-        for purpose in Purpose.values
-    }
-
-
-def _signal_file(kind: str, artist: Artist, policy_url: str) -> str:
+def _signal_file(kind: str, artist: "Artist", policy_url: str) -> str:
     permissions = default_permissions(artist)
     if kind == "headers":
         return "\n".join(header_lines(permissions, policy_url=policy_url)) + "\n"
     if kind == "ai-txt":
         return ai_txt(permissions, credit=artist.credit)
     files = tdmrep_files(
-        artist.sites.values_list("url_prefix", flat=True) or ["https://example.org/"],
+        site_prefixes(artist) or ["https://example.org/"],
         permissions,
         policy_url=policy_url,
     )
@@ -153,7 +146,7 @@ class TaggedImageApi(ArtistApi):
         summary="A copy of your work's image with plus:DataMining written into its XMP",
     )
     def get(self, request: Request, work_id: int) -> HttpResponse | Response:
-        work = _own_work(request, work_id)
+        work = work_of_artist(artist=artist_of(request), work_id=work_id)
         if not work.image:
             return Response({"detail": "No image is stored for this work."}, status=404)
         with work.image.open("rb") as stored:

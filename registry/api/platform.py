@@ -18,7 +18,7 @@ from registry.api.parsers import JSONParser
 from registry.api.schema import error
 from registry.api.screenings import OrganizationApi
 from registry.attestations import StatementError
-from registry.models import Assurance, OrganizationKind
+from registry.choice_labels import Assurance, OrganizationKind
 from registry.services.attestations import (
     AttestationNotFound,
     AttestationRefused,

@@ -6,7 +6,6 @@ from typing import Any
 
 from django.conf import settings
 from django.http import Http404
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -17,11 +16,13 @@ from rest_framework.views import APIView
 from registry.api.schema import ConsentryAutoSchema, error
 from registry.fingerprints import FINGERPRINT_VERSION, VARIANTS
 from registry.matching.rules import DEFAULT_MATCHING
-from registry.models import Artist, LedgerCheckpoint, Permission, Purpose, Work
 from registry.receipts import key_id, public_pem
+from registry.selectors.accounts import artist_by_id
 from registry.selectors.consent import disputed_works
+from registry.selectors.ledger import latest_checkpoint
 from registry.selectors.platforms import registered_platforms
-from registry.selectors.terms import effective_terms
+from registry.selectors.terms import default_terms_of, work_terms
+from registry.selectors.works import active_work
 from registry.signing import receipt_signing_key
 
 
@@ -87,7 +88,7 @@ class LedgerCheckpointApi(PublicApi):
         "you hold no longer has that head hash at that sequence.",
     )
     def get(self, request: Request) -> Response:
-        latest = LedgerCheckpoint.objects.order_by("-sequence").first()
+        latest = latest_checkpoint()
         if latest is None:
             return Response({"detail": "No checkpoint was published yet."}, status=404)
         return Response({"document": latest.document, "signature": latest.signature})
@@ -130,16 +131,14 @@ class CreditApi(PublicApi):
     @extend_schema(responses=CreditRecordOut, summary="How to credit a registered work")
     def get(self, request: Request, work_id: int) -> Response:
         # The credit record names the work and its terms; its image is never served.
-        work = get_object_or_404(Work.objects.active().select_related("artist"), pk=work_id)
+        work = active_work(work_id)
         disputed = disputed_works([work.pk])
         if work.pk in disputed.frozen or work.pk in disputed.superseded:
             # Until operators decide, neither party of a dispute is named to the other (nor
             # to anyone enumerating ids): docs/admin.md promises it. An earlier, surer claim
             # that a later one disputes without freezing it keeps its public record.
             raise Http404
-        terms = {
-            purpose: effective_terms([work.pk], purpose)[work.pk] for purpose in Purpose.values
-        }
+        terms = work_terms(work)
         return Response(
             {
                 "work_id": work.pk,
@@ -169,20 +168,16 @@ class ArtistPolicyApi(PublicApi):
         summary="An artist's default terms: the policy their tdm-policy signals point to",
     )
     def get(self, request: Request, artist_id: int) -> Response:
-        artist = get_object_or_404(Artist, pk=artist_id)
-        defaults = {terms.purpose: terms for terms in artist.default_terms.all()}
+        artist = artist_by_id(artist_id)
+        # A purpose without a default is consent-first: not allowed, no licence.
+        defaults = default_terms_of(artist)
         return Response(
             {
                 "artist": artist.display_name,
                 "credit_line": artist.credit,
                 "terms": {
-                    purpose: {
-                        "permission": defaults[purpose].permission
-                        if purpose in defaults
-                        else Permission.NOT_ALLOWED,
-                        "license": defaults[purpose].license if purpose in defaults else "",
-                    }
-                    for purpose in Purpose.values
+                    purpose: {"permission": terms.permission, "license": terms.license}
+                    for purpose, terms in defaults.items()
                 },
             }
         )

@@ -2,11 +2,10 @@
 
 import json
 from collections.abc import Iterator
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from django.conf import settings
 from django.http import StreamingHttpResponse
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -38,6 +37,7 @@ from registry.api.fields import StrictBooleanField, UploadField, refuse_empty
 from registry.api.parsers import HashesParser, JSONParser, VerificationParser
 from registry.api.schema import ConsentryAutoSchema, error
 from registry.api.uploads import items_from_files
+from registry.choice_labels import Assurance, Decision, MinimumAssurance, Purpose, ScreeningMode
 from registry.chunk_wire import (
     HASHES_MEDIA_TYPE,
     VERIFICATION_MEDIA_TYPE,
@@ -47,18 +47,15 @@ from registry.chunk_wire import (
     decode_verification,
 )
 from registry.gatekeeper import passes
-from registry.models import (
-    Assurance,
-    Decision,
-    MinimumAssurance,
-    Purpose,
-    Screening,
-    ScreeningItem,
-    ScreeningMode,
-)
 from registry.selectors.coverage import item_coverage
 from registry.selectors.decisions import decide_items
 from registry.selectors.ledger import registry_version
+from registry.selectors.screenings import (
+    items_of,
+    screening_by_id,
+    screening_of,
+    screenings_of,
+)
 from registry.services.screening_hashes import (
     HashedChunk,
     screening_add_hashes,
@@ -70,6 +67,12 @@ from registry.services.screenings import (
     screening_create,
     validate_items,
 )
+
+if TYPE_CHECKING:
+    from registry.models import Screening
+else:
+    # drf-spectacular resolves every annotation of a method field to read its return type.
+    Screening = Any
 
 NDJSON = "application/x-ndjson"
 # ScreeningChunk.number is a PositiveIntegerField: a 32-bit integer column.
@@ -357,7 +360,7 @@ class ScreeningListCreateApi(OrganizationApi):
 
     @extend_schema(responses=ScreeningOut(many=True), summary="The organization's screenings")
     def get(self, request: Request) -> Response:
-        screenings = Screening.objects.filter(organization=organization_of(request))
+        screenings = screenings_of(organization_of(request))
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(screenings, request, view=self)
         data = ScreeningOut(page, many=True, context={"request": request}).data
@@ -366,7 +369,7 @@ class ScreeningListCreateApi(OrganizationApi):
 
 def _own_screening(request: Request, screening_id: Any) -> Screening:
     # Another organization's screening answers 404, exactly like one that does not exist.
-    return get_object_or_404(Screening, pk=screening_id, organization=organization_of(request))
+    return screening_of(organization=organization_of(request), screening_id=screening_id)
 
 
 class ScreeningDetailApi(OrganizationApi):
@@ -392,7 +395,7 @@ VERIFICATION_LAYOUT = (
 
 
 def _hashed_response(request: Request, hashed: HashedChunk, code: int) -> Response:
-    screening = Screening.objects.get(pk=hashed.chunk.screening_id)
+    screening = screening_by_id(hashed.chunk.screening_id)
     context = {"request": request, "hashed": hashed}
     return Response(HashedChunkOut(screening, context=context).data, status=code)
 
@@ -654,14 +657,12 @@ class ScreeningItemsApi(OrganizationApi):
         paginator = self.pagination_class()
         # Read even for JSON Lines, which streams every item: a bad page_size is still refused.
         paginator.get_page_size(request)
-        items = ScreeningItem.objects.filter(screening=screening).select_related("chunk")
         decision = request.query_params.get("decision")
-        if decision:
-            if decision not in Decision.values:
-                raise serializers.ValidationError(
-                    {"detail": f"decision must be one of {', '.join(Decision.values)}."}
-                )
-            items = items.filter(decision=decision)
+        if decision and decision not in Decision.values:
+            raise serializers.ValidationError(
+                {"detail": f"decision must be one of {', '.join(Decision.values)}."}
+            )
+        items = items_of(screening, decision=decision or None)
         coverage = item_coverage(screening)
         if request.accepted_renderer.format == NDJSONRenderer.format:
             streamed = StreamingHttpResponse(

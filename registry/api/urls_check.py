@@ -13,8 +13,8 @@ from registry.api.errors import PayloadTooLarge
 from registry.api.parsers import JSONParser
 from registry.api.schema import error
 from registry.api.screenings import CheckApi, CreditOut, OrganizationApi
+from registry.choice_labels import MinimumAssurance
 from registry.gatekeeper import ALLOWED, DENIED, UNREGISTERED, ItemDecision, passes
-from registry.models import MinimumAssurance
 from registry.selectors.decisions import decide_urls
 from registry.selectors.ledger import registry_version
 from registry.services.url_attestations import url_check_attestation

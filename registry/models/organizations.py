@@ -2,12 +2,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import AbstractAPIKey
 
-
-class OrganizationKind(models.TextChoices):
-    AI_TEAM = "ai_team", _("AI team")
-    # A site where artists publish: its signed statements of who uploaded what raise a
-    # work's claim to `platform_attested` (registry.services.attestations).
-    PLATFORM = "platform", _("Platform")
+from registry.choice_labels import OrganizationKind
 
 
 class Organization(models.Model):

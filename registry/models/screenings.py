@@ -3,34 +3,10 @@ import uuid
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from registry import gatekeeper
+from registry.choice_labels import Decision, ScreeningMode, ScreeningStatus
 from registry.models.choices import MinimumAssurance, Purpose
 from registry.models.organizations import Organization
 from registry.models.works import Work
-
-
-class ScreeningMode(models.TextChoices):
-    CONSENT_REQUIRED = (
-        gatekeeper.Mode.CONSENT_REQUIRED.value,
-        _("Consent required (only allowed items pass)"),
-    )
-    RESPECT_OPT_OUTS = (
-        gatekeeper.Mode.RESPECT_OPT_OUTS.value,
-        _("Respect opt-outs (unregistered items pass too)"),
-    )
-
-
-class ScreeningStatus(models.TextChoices):
-    RECEIVING = "receiving", _("Receiving chunks")
-    RUNNING = "running", _("Running")
-    FINISHED = "finished", _("Finished")
-
-
-class Decision(models.TextChoices):
-    ALLOWED = gatekeeper.Decision.ALLOWED.value, _("Allowed")
-    DENIED = gatekeeper.Decision.DENIED.value, _("Denied")
-    UNREGISTERED = gatekeeper.Decision.UNREGISTERED.value, _("Unregistered")
-    INVALID = gatekeeper.Decision.INVALID.value, _("Invalid")
 
 
 class Screening(models.Model):

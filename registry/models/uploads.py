@@ -3,27 +3,9 @@ import uuid
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from registry.choice_labels import PendingUploadStatus, UploadProblem
 from registry.models.artists import Artist
 from registry.models.works import Work
-
-
-class PendingUploadStatus(models.TextChoices):
-    PROCESSING = "processing", _("Processing")
-    REGISTERED = "registered", _("Registered")
-    REFUSED = "refused", _("Refused")
-
-
-class UploadProblem(models.TextChoices):
-    """Why a file was refused; the sentence is chosen when it is shown, in the reader's language."""
-
-    EMPTY = "empty", _("Empty file")
-    TOO_LARGE = "too_large", _("File too large")
-    NOT_AN_IMAGE = "not_an_image", _("Not an image in an accepted format")
-    TOO_MANY_PIXELS = "too_many_pixels", _("Too many pixels")
-    UNREADABLE = "unreadable", _("Unreadable image")
-    NOT_REGISTERED = "not_registered", _("Not registered")
-    TOO_SLOW = "too_slow", _("Took too long")
-    INTERNAL = "internal", _("Error on our side")
 
 
 class PendingUpload(models.Model):

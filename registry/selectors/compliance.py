@@ -10,6 +10,7 @@ from uuid import UUID
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
+from django.shortcuts import get_object_or_404
 
 from registry.gatekeeper import passing_decisions
 from registry.models import (
@@ -17,6 +18,7 @@ from registry.models import (
     Screening,
     ScreeningItem,
     ScreeningStatus,
+    WebhookEndpoint,
     WithdrawalNotice,
     Work,
 )
@@ -180,3 +182,13 @@ def work_withdrawal(notice: WithdrawalNotice) -> WorkWithdrawal:
         item_count=notice.item_count,
         webhook_delivered_at=delivered[0] if delivered else None,
     )
+
+
+def webhook_endpoints_of(organization: Organization) -> QuerySet[WebhookEndpoint]:
+    """The organization's webhook endpoints, newest first (disabled ones too)."""
+    return WebhookEndpoint.objects.filter(organization=organization).order_by("-created_at")
+
+
+def webhook_endpoint_of(*, organization: Organization, webhook_id: int) -> WebhookEndpoint:
+    """The organization's endpoint; Http404 for one that does not exist or is another's, alike."""
+    return get_object_or_404(WebhookEndpoint, pk=webhook_id, organization=organization)

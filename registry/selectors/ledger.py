@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from registry.ledger import GENESIS_HASH, LedgerEntry
-from registry.models import ConsentEvent
+from registry.models import ConsentEvent, LedgerCheckpoint
 
 # The columns of one ledger entry, in the order of registry.ledger.LedgerEntry's fields.
 LEDGER_COLUMNS = (
@@ -54,3 +54,8 @@ def ledger_rows(*, up_to: int | None = None) -> Iterator[LedgerEntry]:
         events = events.filter(sequence__lte=up_to)
     for row in events.values_list(*LEDGER_COLUMNS).iterator(chunk_size=5000):
         yield LedgerEntry(*row)
+
+
+def latest_checkpoint() -> LedgerCheckpoint | None:
+    """The last signed checkpoint of the ledger's head, None before the first is published."""
+    return LedgerCheckpoint.objects.order_by("-sequence").first()

@@ -75,3 +75,26 @@ def default_terms_of(artist: Artist) -> dict[str, EffectiveTerms]:
         else CONSENT_FIRST
         for purpose in Purpose.values
     }
+
+
+def default_permissions(artist: Artist) -> dict[str, str]:
+    """The artist's default per purpose; a purpose without one is consent-first (refused)."""
+    return dict(artist.default_terms.values_list("purpose", "permission"))
+
+
+def work_permissions(work: Work) -> dict[str, str]:
+    """The permission in force for the work per purpose (its own terms, else the default)."""
+    return {
+        purpose: effective_terms([work.pk], purpose)[work.pk].permission
+        for purpose in Purpose.values
+    }
+
+
+def work_terms(work: Work) -> dict[str, EffectiveTerms]:
+    """The terms in force for the work per purpose (its own terms, else the default)."""
+    return {purpose: effective_terms([work.pk], purpose)[work.pk] for purpose in Purpose.values}
+
+
+def default_terms_rows(artist: Artist) -> QuerySet[DefaultTerms]:
+    """The defaults the artist set, one per purpose set (none for a consent-first purpose)."""
+    return artist.default_terms.all()

@@ -3,6 +3,7 @@
 import uuid
 
 from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
@@ -14,6 +15,19 @@ def pending_uploads_of_batch(batch: uuid.UUID, *, artist: Artist | None) -> Quer
     """A batch's files; `artist=None` is an operator's view of any batch."""
     uploads = PendingUpload.objects.filter(batch=batch).select_related("work")
     return uploads if artist is None else uploads.filter(artist=artist)
+
+
+def uploads_of(artist: Artist, *, batch: uuid.UUID | None = None) -> QuerySet[PendingUpload]:
+    """The artist's uploaded files, or those of one request, with their works."""
+    uploads = PendingUpload.objects.filter(artist=artist).select_related("work")
+    return uploads if batch is None else uploads.filter(batch=batch)
+
+
+def upload_of(*, artist: Artist, upload_id: int) -> PendingUpload:
+    """The artist's upload; Http404 for one that does not exist or is another's, alike."""
+    return get_object_or_404(
+        PendingUpload.objects.select_related("work"), pk=upload_id, artist=artist
+    )
 
 
 def problem_sentence(upload: PendingUpload) -> str:

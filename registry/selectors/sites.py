@@ -1,0 +1,19 @@
+"""An artist's sites (URL prefixes they reserve), as the API reads them."""
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+
+from registry.models import Artist, ArtistSite
+
+
+def sites_of(artist: Artist) -> QuerySet[ArtistSite]:
+    return ArtistSite.objects.filter(artist=artist)
+
+
+def site_of(*, artist: Artist, site_id: int) -> ArtistSite:
+    """The artist's site; Http404 for one that does not exist or is another artist's, alike."""
+    return get_object_or_404(ArtistSite, pk=site_id, artist=artist)
+
+
+def site_prefixes(artist: Artist) -> list[str]:
+    return list(artist.sites.values_list("url_prefix", flat=True))
