@@ -91,7 +91,10 @@ class WorkerProcess:
 @pytest.fixture
 def worker(transactional_db, tmp_path) -> Iterator[WorkerProcess]:
     """A worker on the test queue, emptied first so no earlier test's message reaches it."""
-    celery_app.control.purge()
+    # A connection of its own: a pooled one may have sat idle past the broker's heartbeat
+    # timeout, and RabbitMQ resets it on the next frame.
+    with celery_app.connection_for_write() as fresh:
+        celery_app.control.purge(connection=fresh)
     process = WorkerProcess(settings.CELERY_TASK_DEFAULT_QUEUE, tmp_path / "worker.log")
     process.start()
     yield process
