@@ -285,26 +285,52 @@ def assert_one_result_per_item(
     deployment: Deployment, screening_id: str, sent: list[dict[str, Any]]
 ) -> dict[str, str]:
     """Every item sent has exactly one decision, through the API and in the database, and the
-    receipt is signed over all of them. Returns the decisions by item id."""
+    receipt is signed over all of them. Returns the decisions by item id: the listed items'
+    from /items, the counted rest (unregistered, invalid) from /decisions by chunk and position,
+    as the client rebuilds them."""
     screening = wait_finished(deployment, screening_id)
     http = deployment.api()
+    base = deployment.stack.url(f"/api/v1/screenings/{screening_id}")
     with http.get(
-        deployment.stack.url(f"/api/v1/screenings/{screening_id}/items"),
-        headers={"Accept": "application/x-ndjson"},
-        stream=True,
-        timeout=120,
+        f"{base}/items", headers={"Accept": "application/x-ndjson"}, stream=True, timeout=120
     ) as lines:
         rows = [json.loads(line) for line in lines.iter_lines() if line]
-    ids = [row["id"] for row in rows]
-    assert len(ids) == len(set(ids)) == len(sent), (len(ids), len(set(ids)), len(sent))
-    assert set(ids) == {item["id"] for item in sent}
-    ((stored, distinct, total, done),) = deployment.sql(
-        "SELECT count(*), count(DISTINCT (chunk_id, position)), s.total_items, s.done_items"
-        " FROM registry_screeningitem i JOIN registry_screening s ON s.id = i.screening_id"
-        " WHERE i.screening_id = %s GROUP BY s.total_items, s.done_items",
+    chunks: list[dict[str, Any]] = []
+    following: str | None = f"{base}/decisions?page_size=1000"
+    while following:
+        page = http.get(following, timeout=120).json()
+        chunks.extend(page["results"])
+        following = page["next"]
+    # Chunks are numbered in the order they were sent: each holds the next `items` of `sent`.
+    ids_of: dict[int, list[str]] = {}
+    offset = 0
+    for chunk in sorted(chunks, key=lambda chunk: chunk["number"]):
+        ids_of[chunk["number"]] = [item["id"] for item in sent[offset : offset + chunk["items"]]]
+        offset += chunk["items"]
+    assert offset == len(sent), (offset, len(sent))
+    decisions: dict[str, str] = {}
+    for row in rows:
+        assert ids_of[row["chunk"]][row["position"]] == row["id"]
+        assert row["id"] not in decisions, row["id"]
+        decisions[row["id"]] = row["decision"]
+    for chunk in chunks:
+        for start, count, decision, _reason in chunk["unlisted"]:
+            for position in range(start, start + count):
+                item_id = ids_of[chunk["number"]][position]
+                assert item_id not in decisions, f"{item_id} is both listed and counted"
+                decisions[item_id] = decision
+    assert len(decisions) == len(sent) and set(decisions) == {item["id"] for item in sent}
+    ((stored, distinct, counted, total, done),) = deployment.sql(
+        "SELECT (SELECT count(*) FROM registry_screeningitem WHERE screening_id = s.id),"
+        " (SELECT count(DISTINCT (chunk_id, position)) FROM registry_screeningitem"
+        "  WHERE screening_id = s.id),"
+        " (SELECT coalesce(sum(unregistered_items + invalid_items), 0)"
+        "  FROM registry_screeningchunk WHERE screening_id = s.id),"
+        " s.total_items, s.done_items FROM registry_screening s WHERE s.id = %s",
         screening_id,
     )
-    assert stored == distinct == total == done == len(sent)
+    assert stored == distinct == len(rows)
+    assert stored + counted == total == done == len(sent)
     receipt = screening["receipt"]
     assert receipt["document"]["items"] == len(sent)
     assert sum(receipt["document"]["counts"].values()) == len(sent)
@@ -312,7 +338,7 @@ def assert_one_result_per_item(
     verify(
         receipt["document"], receipt["signature"], load_public_key(key["public_key_pem"].encode())
     )
-    return {row["id"]: row["decision"] for row in rows}
+    return decisions
 
 
 # --- An artist changing consent while things break -------------------------------------------
