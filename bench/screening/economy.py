@@ -14,7 +14,6 @@ consentry_bench), port and queue; seeded as bench.screening seeds it.
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -23,6 +22,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from bench.screening.__main__ import create_database, stop_services
 
 ROOT = Path(__file__).resolve().parents[2]
 DATABASE = os.environ.get("BENCH_DATABASE", "consentry_bench")
@@ -65,15 +66,6 @@ def environment(args: argparse.Namespace) -> dict[str, str]:
     }
 
 
-def create_database() -> None:
-    import psycopg
-
-    with psycopg.connect("postgres://postgres@127.0.0.1:5432/postgres", autocommit=True) as db:
-        exists = db.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE]).fetchone()
-        if not exists:
-            db.execute(f'CREATE DATABASE "{DATABASE}"')
-
-
 def start_services(args: argparse.Namespace, env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
     (ROOT / "var").mkdir(exist_ok=True)
     log = open(ROOT / "var" / "bench-economy.log", "ab")  # noqa: SIM115 - lives as long as they do
@@ -101,17 +93,6 @@ def start_services(args: argparse.Namespace, env: dict[str, str]) -> list[subpro
         start_new_session=True,
     )
     return [web, worker]
-
-
-def stop_services(processes: list[subprocess.Popen[bytes]]) -> None:
-    for process in processes:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-    for process in processes:
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
 
 
 def laion_keyed(items: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
@@ -295,7 +276,7 @@ def main() -> None:
     args = parse_args()
     env = environment(args)
     os.environ.update(env)
-    create_database()
+    create_database(DATABASE)
     import django
 
     django.setup()
