@@ -21,7 +21,6 @@ code of 32 to 128 bytes that would have to be stored beside the index).
 from __future__ import annotations
 
 import argparse
-import inspect
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -108,20 +107,10 @@ def options(config: MatchingConfig) -> list[tuple[str, Rule]]:
 
 
 def _verifier(config: MatchingConfig) -> Callable[[Hashes, Hashes, bool, str], bool]:
-    """`rules.verify`, told whether the query part is a region and the variant's name where
-    the rules take them (matching version 3)."""
-    takes = inspect.signature(verify).parameters
-    if "region" in takes:
-        return lambda q, c, region, variant: (
-            verify(
-                q,
-                c,
-                config,
-                region=region,
-                variant=variant,  # type: ignore[call-arg]
-            ).matched
-        )
-    return lambda q, c, region, variant: verify(q, c, config).matched
+    """`rules.verify`, told whether the query part is a region and the variant's name."""
+    return lambda q, c, region, variant: (
+        verify(q, c, config, region=region, variant=variant).matched
+    )
 
 
 def true_pairs(folder: Path, sample: int | None, config: MatchingConfig) -> tuple[Pairs, dict]:

@@ -10,18 +10,24 @@ Phase 1, `application/vnd.consentry.hashes+msgpack`, one MessagePack map per chu
     information  bin    4 x N bytes: per item its information, IEEE-754 float32 big-endian
     extra        map    optional, position -> map of the item's other fields: url, headers,
                         embedded, user_agent, or unreadable (its hashes are then ignored)
+    regions      map    optional, position -> bin, 24 bytes per region of the item (at most 4,
+                        fingerprints.regions): its box (left, top, right, bottom in thousandths,
+                        4 x uint16 big-endian), pHash (8 bytes), dHash (8), in the item's order
 
-An item without extra fields costs 53 bytes plus its id: 64 bytes for an id of 11 characters.
-The registry answers which positions it needs phase 2 for: items with a candidate work (found
-by the hashes or the SHA-256) and items whose float32 information is too close to the weak-image
-threshold to decide on. The others it decides from phase 1 alone.
+An item without extra fields or regions costs 53 bytes plus its id: 64 bytes for an id of 11
+characters; each region adds 24. The registry answers which positions it needs phase 2 for:
+items with a candidate work (found by the hashes of the item or of one of its regions, or by
+the SHA-256) and items whose float32 information is too close to the weak-image threshold to
+decide on. The others it decides from phase 1 alone.
 
 Phase 2, `application/vnd.consentry.verification+msgpack`, one map per chunk:
 
     digest       bin    32 bytes: the content digest of the chunk these payloads complete
-                        (SHA-256 of its items' ids and hashes, `content_digest`)
+                        (SHA-256 of its items' ids and hashes, regions' too, `content_digest`)
     items        array  per item [position, information (float64), width, height,
-                        pdq (bin, 32 bytes), pdq_quality, descriptor (bin, 963 bytes)]
+                        pdq (bin, 32 bytes), pdq_quality, descriptor (bin, 963 bytes)], and
+                        for an item whose hashes carried regions an eighth value: the array of
+                        its regions' descriptors (bin, 963 bytes each), one per region, in order
 
 A chunk number stands for one content: sent again (as hashes or JSON) with other items, or
 completed by payloads naming another digest, it is refused. A client puts in a hashes body
@@ -41,6 +47,8 @@ from typing import Any
 
 import msgpack
 
+from registry.fingerprints.regions import MAX_REGIONS
+
 HASHES_MEDIA_TYPE = "application/vnd.consentry.hashes+msgpack"
 VERIFICATION_MEDIA_TYPE = "application/vnd.consentry.verification+msgpack"
 HASH_BYTES = 8 + 8 + 32
@@ -49,6 +57,10 @@ DIGEST_BYTES = 32
 # The fields phase 1 leaves out and phase 2 brings (information again, exactly).
 VERIFICATION_FIELDS = ("information", "width", "height", "pdq", "pdq_quality", "descriptor")
 EXTRA_FIELDS = ("url", "headers", "embedded", "user_agent", "unreadable")
+# A region in phase 1: its box (4 x uint16) and its pHash and dHash.
+_REGION = struct.Struct(">4H8s8s")
+# Phase 2's name for the regions' descriptors of an item, in its regions' order.
+REGION_DESCRIPTORS = "region_descriptors"
 MAX_ID_LENGTH = 512
 # A float32 lies within 2**-24 of the value it stands for (relative): a threshold that close
 # might fall between the two, and only the exact value (phase 2) decides.
@@ -87,6 +99,7 @@ def encode_hashes(number: int, version: int, items: Sequence[Mapping[str, Any]])
     ids: list[str] = []
     hashes, information = bytearray(), bytearray()
     extra: dict[int, dict[str, Any]] = {}
+    regions: dict[int, bytes] = {}
     for position, item in enumerate(items):
         ids.append(item["id"])
         fields = {name: item[name] for name in EXTRA_FIELDS if name in item}
@@ -97,6 +110,8 @@ def encode_hashes(number: int, version: int, items: Sequence[Mapping[str, Any]])
             hashes += bytes.fromhex(item["phash"]) + bytes.fromhex(item["dhash"])
             hashes += bytes.fromhex(item["sha256"])
             information += _float32(item["information"])
+            if item.get("regions"):
+                regions[position] = b"".join(_region_bytes(region) for region in item["regions"])
         if fields:
             extra[position] = fields
     body: dict[str, Any] = {
@@ -108,7 +123,18 @@ def encode_hashes(number: int, version: int, items: Sequence[Mapping[str, Any]])
     }
     if extra:
         body["extra"] = extra
+    if regions:
+        body["regions"] = regions
     return msgpack.packb(body, use_bin_type=True)
+
+
+def _region_bytes(region: Mapping[str, Any]) -> bytes:
+    try:
+        return _REGION.pack(
+            *region["box"], bytes.fromhex(region["phash"]), bytes.fromhex(region["dhash"])
+        )
+    except struct.error as error:  # a box beyond uint16, or too few values
+        raise WireFormatError(f"a region does not fit the binary layout ({error})") from None
 
 
 def _float32(value: float) -> bytes:
@@ -125,11 +151,34 @@ def content_digest(items: Sequence[Mapping[str, Any]]) -> str:
     rows = [
         [item.get("id"), True]
         if "unreadable" in item
-        else [item.get("id"), False, item.get("sha256"), item.get("phash"), item.get("dhash")]
+        else [
+            item.get("id"),
+            False,
+            item.get("sha256"),
+            item.get("phash"),
+            item.get("dhash"),
+            *_searched_regions(item),
+        ]
         for item in items
     ]
     text = json.dumps(rows, ensure_ascii=False, separators=(",", ":"), default=repr)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _searched_regions(item: Mapping[str, Any]) -> list[Any]:
+    """What the search reads of an item's regions (their boxes and hashes, as sent), when it
+    has any: an item without regions keeps the digest it had before regions existed."""
+    if "regions" not in item:
+        return []
+    regions = item["regions"]
+    if not isinstance(regions, list):
+        return [regions]
+    return [
+        [region.get(name) for name in ("box", "phash", "dhash")]
+        if isinstance(region, Mapping)
+        else region
+        for region in regions
+    ]
 
 
 def _json_like(value: Any) -> bool:
@@ -181,6 +230,7 @@ def decode_hashes(body: Any, *, max_items: int) -> tuple[int, list[dict[str, Any
                 f"{name!r} holds {len(value)} bytes; {len(ids)} items need {size * len(ids)}."
             )
     extra = _extra(body.get("extra", {}), len(ids))
+    regions = _regions(body.get("regions", {}), len(ids))
     values = struct.unpack(f">{len(ids)}f", information)
     items = []
     for position, item_id in enumerate(ids):
@@ -188,21 +238,51 @@ def decode_hashes(body: Any, *, max_items: int) -> tuple[int, list[dict[str, Any
             raise WireFormatError(f"id {position} must be a string.")
         fields = extra.get(position, {})
         if "unreadable" in fields:
+            if position in regions:
+                raise WireFormatError(f"position {position} is unreadable and has regions.")
             items.append({"id": item_id, **fields})
             continue
         start = position * HASH_BYTES
-        items.append(
-            {
-                "id": item_id,
-                "version": version,
-                "sha256": hashes[start + 16 : start + 48].hex(),
-                "phash": hashes[start : start + 8].hex(),
-                "dhash": hashes[start + 8 : start + 16].hex(),
-                "information": values[position],
-                **fields,
-            }
-        )
+        item = {
+            "id": item_id,
+            "version": version,
+            "sha256": hashes[start + 16 : start + 48].hex(),
+            "phash": hashes[start : start + 8].hex(),
+            "dhash": hashes[start + 8 : start + 16].hex(),
+            "information": values[position],
+            **fields,
+        }
+        if position in regions:
+            item["regions"] = regions[position]
+        items.append(item)
     return number, items
+
+
+def _regions(value: Any, count: int) -> dict[int, list[dict[str, Any]]]:
+    """position -> the item's regions as the JSON API has them, less their descriptors."""
+    if not isinstance(value, Mapping):
+        raise WireFormatError("'regions' must be a map from item position to binary.")
+    regions: dict[int, list[dict[str, Any]]] = {}
+    for position, packed in value.items():
+        if isinstance(position, bool) or not isinstance(position, int):
+            raise WireFormatError("'regions' keys must be item positions (integers).")
+        if not 0 <= position < count:
+            raise WireFormatError(f"'regions' names position {position}, outside 0 to {count - 1}.")
+        if (
+            not isinstance(packed, bytes)
+            or not packed
+            or len(packed) % _REGION.size
+            or len(packed) > MAX_REGIONS * _REGION.size
+        ):
+            raise WireFormatError(
+                f"'regions' of position {position} must be binary, {_REGION.size} bytes for "
+                f"each of 1 to {MAX_REGIONS} regions."
+            )
+        regions[position] = [
+            {"box": [left, top, right, bottom], "phash": phash.hex(), "dhash": dhash.hex()}
+            for left, top, right, bottom, phash, dhash in _REGION.iter_unpack(packed)
+        ]
+    return regions
 
 
 def _extra(value: Any, count: int) -> dict[int, dict[str, Any]]:
@@ -248,10 +328,18 @@ def encode_verification(digest: str, payloads: Mapping[int, Mapping[str, Any]]) 
             bytes.fromhex(item["pdq"]),
             item["pdq_quality"],
             bytes.fromhex(item["descriptor"]),
+            *_region_descriptors(item),
         ]
         for position, item in sorted(payloads.items())
     ]
     return msgpack.packb({"digest": bytes.fromhex(digest), "items": rows}, use_bin_type=True)
+
+
+def _region_descriptors(item: Mapping[str, Any]) -> list[list[bytes]]:
+    """The eighth value of an item's row: its regions' descriptors, when it has regions."""
+    if not item.get("regions"):
+        return []
+    return [[bytes.fromhex(region["descriptor"]) for region in item["regions"]]]
 
 
 _ROW: tuple[tuple[str, type | tuple[type, ...], str], ...] = (
@@ -283,9 +371,12 @@ def decode_verification(body: Any, *, max_items: int) -> tuple[str, dict[int, di
         raise TooManyItems(f"{len(rows)} items is more than the {max_items} a chunk holds.")
     payloads: dict[int, dict[str, Any]] = {}
     for number, row in enumerate(rows):
-        if not isinstance(row, list) or len(row) != len(_ROW):
-            raise WireFormatError(f"item {number} must be an array of {len(_ROW)} values.")
-        for (name, kind, what), value in zip(_ROW, row, strict=True):
+        if not isinstance(row, list) or len(row) not in (len(_ROW), len(_ROW) + 1):
+            raise WireFormatError(
+                f"item {number} must be an array of {len(_ROW)} values, or {len(_ROW) + 1} "
+                "with its regions' descriptors."
+            )
+        for (name, kind, what), value in zip(_ROW, row[: len(_ROW)], strict=True):
             if isinstance(value, bool) or not isinstance(value, kind):
                 raise WireFormatError(f"item {number}: {name} must be {what}.")
         position = row[0]
@@ -299,4 +390,35 @@ def decode_verification(body: Any, *, max_items: int) -> tuple[str, dict[int, di
             "pdq_quality": row[5],
             "descriptor": row[6].hex(),
         }
+        if len(row) > len(_ROW):
+            payloads[position][REGION_DESCRIPTORS] = _decoded_descriptors(number, row[-1])
     return digest.hex(), payloads
+
+
+def _decoded_descriptors(number: int, value: Any) -> list[str]:
+    if (
+        not isinstance(value, list)
+        or not 1 <= len(value) <= MAX_REGIONS
+        or not all(isinstance(descriptor, bytes) for descriptor in value)
+    ):
+        raise WireFormatError(
+            f"item {number}: its regions' descriptors must be an array of 1 to {MAX_REGIONS} "
+            "binary values."
+        )
+    return [descriptor.hex() for descriptor in value]
+
+
+def complete_item(item: dict[str, Any], payload: Mapping[str, Any]) -> None:
+    """Add an item's verification payload to what its hashes brought: its fields, and each of
+    its regions' descriptor. Raises WireFormatError when the payload brings descriptors for
+    other regions than the hashes carried."""
+    regions = item.get("regions") or []
+    descriptors = payload.get(REGION_DESCRIPTORS, [])
+    if len(descriptors) != len(regions):
+        raise WireFormatError(
+            f"the payload brings {len(descriptors)} regions' descriptors; the item's hashes "
+            f"carried {len(regions)} regions."
+        )
+    item.update({name: payload[name] for name in VERIFICATION_FIELDS})
+    for region, descriptor in zip(regions, descriptors, strict=True):
+        region["descriptor"] = descriptor

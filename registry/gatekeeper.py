@@ -69,6 +69,9 @@ class ReasonCode(StrEnum):
     WEAK_IMAGE = "the image carries too little information to match reliably"
     # Sent as hashes alone, it needed verifying and its payload did not come in time.
     VERIFICATION_MISSING = "verification payload never came"
+    # More candidate works than one item may verify (MatchingConfig.max_verifications): an
+    # unverified one might be its work.
+    OVER_BUDGET = "the image has more candidate works than one item may verify"
 
 
 CONSENT_UNVERIFIED = ReasonCode.CONSENT_UNVERIFIED

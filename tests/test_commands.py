@@ -68,3 +68,17 @@ def test_import_works_without_allow_keeps_works_consent_first(alice, tmp_path, c
     (work_id,) = Work.objects.values_list("pk", flat=True)
     for purpose in Purpose.values:
         assert effective_terms([work_id], purpose)[work_id].permission == "not_allowed"
+
+
+def test_import_works_says_which_works_match_exact_copies_only(alice, tmp_path, capsys):
+    from tests.api.test_upload_tasks import plain_png
+
+    (tmp_path / "sky.png").write_bytes(plain_png())
+    (tmp_path / "art.jpg").write_bytes(artwork_bytes(504))
+
+    call_command("import_works", str(tmp_path), "--artist", "alice")
+
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    by_name = {line["path"].rsplit("/", 1)[-1]: line for line in lines}
+    assert "exact copies only" in by_name["sky.png"]["notice"]
+    assert "notice" not in by_name["art.jpg"] and "work_id" in by_name["art.jpg"]

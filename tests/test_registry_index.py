@@ -6,11 +6,14 @@ import io
 import numpy as np
 import pytest
 from django.db import transaction
+from PIL import Image
 
 from registry.demo_art import artwork, artwork_bytes
 from registry.fingerprints import fingerprint_image
+from registry.matching.rules import MatchingConfig
+from registry.models import Fingerprint
 from registry.selectors.ledger import registry_version
-from registry.selectors.matching import RegistryIndex, match_fingerprints
+from registry.selectors.matching import RegistryIndex, match_fingerprints, match_items
 from registry.services.works import work_register
 from tests.conftest import _SEED_BASE
 
@@ -90,3 +93,59 @@ def test_a_worker_loads_the_index_before_its_pool_forks_unless_told_not_to(
     else:
         with pytest.raises(RuntimeError, match="sync"):
             shared.search(*probe)
+
+
+def test_an_item_over_its_verification_budget_is_reported_not_decided(alice, bob):
+    """Two artists registered the same picture: with a budget of one verification, the second
+    candidate work is left unverified, and the item says so instead of answering with one."""
+    data = artwork_bytes(_SEED_BASE + 5)
+    first = work_register(artist=alice, data=data, title="Alice's").work
+    second = work_register(artist=bob, data=data, title="Bob's").work
+    tight = RegistryIndex(MatchingConfig(max_verifications=1))
+    roomy = RegistryIndex(MatchingConfig(max_verifications=8))
+
+    (over,) = match_items([_query(5)], index=tight)
+    (within,) = match_items([_query(5)], index=roomy)
+
+    assert over.over_budget
+    assert not within.over_budget
+    assert {match.work_id for match in within.matches} == {first.pk, second.pk}
+
+
+def test_a_plain_work_is_kept_for_exact_copies_only_and_the_artist_is_told(alice):
+    """The weak-image gate at registration: a gradient would match every plain query."""
+    buffer = io.BytesIO()
+    Image.linear_gradient("L").resize((400, 300)).save(buffer, format="PNG")
+    registration = work_register(artist=alice, data=buffer.getvalue(), title="Dawn")
+
+    assert registration.notice
+    assert not Fingerprint.objects.filter(work=registration.work).exists()
+    (exact,) = match_fingerprints([fingerprint_image(buffer.getvalue())])
+    assert [(match.work_id, match.exact) for match in exact] == [(registration.work.pk, True)]
+    assert not work_register(artist=alice, data=artwork_bytes(_SEED_BASE + 6), title="Art").notice
+
+
+def test_an_item_over_its_verification_budget_is_decided_invalid_never_allowed(
+    alice, bob, acme, monkeypatch
+):
+    from registry.gatekeeper import INVALID
+    from registry.models import Purpose
+    from registry.selectors import matching
+    from registry.selectors.decisions import OVER_BUDGET, decide_items
+
+    data = artwork_bytes(_SEED_BASE + 7)
+    work_register(artist=alice, data=data, title="Alice's", allow=[Purpose.AI_TRAINING])
+    work_register(artist=bob, data=data, title="Bob's", allow=[Purpose.AI_TRAINING])
+    item = _query(7).to_wire()
+
+    monkeypatch.setattr(
+        matching, "_shared_index", RegistryIndex(MatchingConfig(max_verifications=1))
+    )
+    (tight,) = decide_items(organization=acme, purpose=Purpose.AI_TRAINING, items=[item])
+    monkeypatch.setattr(
+        matching, "_shared_index", RegistryIndex(MatchingConfig(max_verifications=8))
+    )
+    (roomy,) = decide_items(organization=acme, purpose=Purpose.AI_TRAINING, items=[item])
+
+    assert (tight.decision, tight.reason) == (INVALID, OVER_BUDGET)
+    assert roomy.decision != INVALID

@@ -13,6 +13,7 @@ from registry.fingerprints import (
     ImageDecodeError,
     fingerprint_image,
     fingerprint_work,
+    to_signed64,
     to_unsigned64,
 )
 from registry.models import (
@@ -133,3 +134,63 @@ def test_resolving_a_dispute_removes_the_losing_registration(alice, bob, acme, r
         dispute_resolve(
             dispute=dispute, resolution=DisputeResolution.DISTINCT, resolved_by=operator
         )
+
+
+def test_a_plain_work_is_matched_by_its_exact_copy_only(alice):
+    from tests.api.test_upload_tasks import plain_png
+
+    data = plain_png()
+    registration = work_register(artist=alice, data=data, title="Sky")
+
+    assert "exact copies only" in registration.notice
+    assert not registration.work.fingerprints.exists()
+    (exact,) = match_fingerprints([fingerprint_image(data)])
+    assert [(match.work_id, match.exact) for match in exact] == [(registration.work.pk, True)]
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(data)).save(buffer, format="JPEG", quality=80)
+    assert match_fingerprints([fingerprint_image(buffer.getvalue())]) == [[]]
+
+
+def test_works_of_an_earlier_fingerprint_version_are_fingerprinted_again(alice, capsys):
+    from django.core.management import call_command
+
+    from registry.fingerprints import FINGERPRINT_VERSION
+    from registry.models import Fingerprint
+    from registry.selectors.matching import shared_index
+    from tests.api.test_upload_tasks import plain_png
+
+    art = work_register(artist=alice, data=artwork_bytes(_SEED_BASE + 1), title="Art").work
+    plain = work_register(artist=alice, data=plain_png(), title="Sky").work
+    removed = work_register(artist=alice, data=artwork_bytes(_SEED_BASE + 2), title="Gone").work
+    work_remove(work=removed, reason="artist asked")
+    # As the previous version left them: no upside-down variants, and the plain work
+    # fingerprinted like any other.
+    art.fingerprints.filter(variant__in=["rotate180", "flip_vertical"]).delete()
+    original = fingerprint_work(plain_png()).variants["original"]
+    Fingerprint.objects.create(
+        work=plain,
+        variant="original",
+        phash=to_signed64(original.phash),
+        dhash=to_signed64(original.dhash),
+        pdq=original.pdq,
+        pdq_quality=original.pdq_quality,
+        descriptor=original.descriptor,
+    )
+    Work.objects.filter(pk__in=[art.pk, plain.pk, removed.pk]).update(fingerprint_version=2)
+    upside_down = Image.open(io.BytesIO(_repost(1))).transpose(Image.Transpose.FLIP_TOP_BOTTOM)
+    buffer = io.BytesIO()
+    upside_down.save(buffer, format="JPEG", quality=85)
+
+    call_command("refingerprint_works")
+
+    assert "2 works fingerprinted at version" in capsys.readouterr().out
+    expected = set(fingerprint_work(artwork_bytes(_SEED_BASE + 1)).variants)
+    assert {row.variant for row in art.fingerprints.all()} == expected
+    assert not plain.fingerprints.exists()
+    versions = dict(Work.objects.values_list("pk", "fingerprint_version"))
+    assert versions == {art.pk: FINGERPRINT_VERSION, plain.pk: FINGERPRINT_VERSION, removed.pk: 2}
+    shared_index().reset()  # as a restarted process does
+    (matches,) = match_fingerprints([fingerprint_image(buffer.getvalue())])
+    assert [match.work_id for match in matches] == [art.pk]
+    call_command("refingerprint_works")
+    assert "0 works fingerprinted" in capsys.readouterr().out

@@ -28,11 +28,13 @@ from registry.fingerprints.descriptor import DESCRIPTOR_BYTES
 from registry.matching.matcher import VARIANT_NUMBER, CandidateIndex
 from registry.matching.rules import (
     DEFAULT_MATCHING,
+    ItemVerdicts,
     MatchingConfig,
     Verdict,
     closest_work,
     is_weak,
     verify,
+    verify_item,
 )
 
 FALSE_MATCH_TARGET = 0.005
@@ -60,6 +62,8 @@ class Tally:
     plain_phash: Counter[str] = field(default_factory=Counter)
     plain_pdq: Counter[str] = field(default_factory=Counter)
     phash_only: Counter[str] = field(default_factory=Counter)
+    # Items with more candidates than the verification budget: decided invalid.
+    over_budget: Counter[str] = field(default_factory=Counter)
     # Distinct works that matched: (their key, the registered works they matched).
     false_matches: list[tuple[str, list[int]]] = field(default_factory=list)
 
@@ -71,7 +75,8 @@ def build_registry(dataset: Dataset, config: MatchingConfig) -> tuple[Registry, 
         fingerprints = registered.fingerprints
         if fingerprints is None or is_weak(fingerprints.image, config):
             weak.add(number)
-        if fingerprints is None:
+            # As the registry does: a work too plain to match gets no perceptual fingerprints
+            # (exact copies only, which no edited query is).
             continue
         for name, variant in fingerprints.variants.items():
             hashes[number, VARIANT_NUMBER[name]] = variant
@@ -97,23 +102,40 @@ def _pdq_words(hashes: list[bytes]) -> np.ndarray:
     return np.frombuffer(b"".join(hashes), dtype=np.uint64).reshape(len(hashes), 4)
 
 
+def consentry_item(query: Query, registry: Registry, config: MatchingConfig) -> ItemVerdicts:
+    """The registry's decision for one item (rules.verify_item): the whole query and its
+    regions searched, candidates verified within the item's budget."""
+    fingerprint = query.fingerprint
+    if fingerprint is None or is_weak(fingerprint, config):
+        return ItemVerdicts()
+    searched = fingerprint.searched()
+    candidates = registry.index.search(
+        np.array([h.phash for h in searched], dtype=np.uint64),
+        np.array([h.dhash for h in searched], dtype=np.uint64),
+    )
+    by_work: dict[int, list[tuple[str, int, Hashes]]] = {}
+    for k, work, variant in zip(
+        candidates.query_index.tolist(),
+        candidates.work_id.tolist(),
+        candidates.variant.tolist(),
+        strict=True,
+    ):
+        by_work.setdefault(work, []).append((VARIANTS[variant], k, registry.hashes[work, variant]))
+    return verify_item(searched, by_work, config)
+
+
 def consentry_verdicts(
     query: Query, registry: Registry, config: MatchingConfig
 ) -> dict[int, Verdict]:
-    """Per work, the best verdict over its variants found by the exact radius search."""
-    fingerprint = query.fingerprint
-    if fingerprint is None or is_weak(fingerprint, config):
+    """The matched works and the verdict that settled each; none when over budget (the
+    item is decided invalid, fail closed)."""
+    return _verdicts(consentry_item(query, registry, config))
+
+
+def _verdicts(item: ItemVerdicts) -> dict[int, Verdict]:
+    if item.over_budget:
         return {}
-    candidates = registry.index.search(
-        np.array([fingerprint.hashes.phash], dtype=np.uint64),
-        np.array([fingerprint.hashes.dhash], dtype=np.uint64),
-    )
-    best: dict[int, Verdict] = {}
-    for work, variant in zip(candidates.work_id.tolist(), candidates.variant.tolist(), strict=True):
-        verdict = verify(fingerprint.hashes, registry.hashes[work, variant], config)
-        if work not in best or verdict.score < best[work].score:
-            best[work] = verdict
-    return best
+    return {work: verdict for work, (_, verdict) in item.matched.items()}
 
 
 def consentry_matches(query: Query, registry: Registry, config: MatchingConfig) -> set[int]:
@@ -160,7 +182,9 @@ def _count(
     tally.total[edit] += 1
     if query.fingerprint is None or is_weak(query.fingerprint, config):
         tally.refused[edit] += 1
-    verdicts = consentry_verdicts(query, registry, config)
+    item = consentry_item(query, registry, config)
+    tally.over_budget[edit] += item.over_budget
+    verdicts = _verdicts(item)
     matched = {work for work, verdict in verdicts.items() if verdict.matched}
     phash_only = consentry_matches(query, phash_registry, config)
     by_phash, by_pdq = plain_matches(query, registry)

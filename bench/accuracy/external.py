@@ -159,6 +159,7 @@ def report(evalset: EvalSet, config: MatchingConfig, folder: Path) -> None:
     kinds = Counter(r.work.kind for r in dataset.registered)
     distinct_works = len(set(evalset.categories)) - len(dataset.registered)
     print(f"evaluation set {folder}")
+    print(f"matching config: {config.to_dict()}")
     listing = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
     print(
         f"registered works: {len(dataset.registered)} ({listing}); "
@@ -252,6 +253,11 @@ def report(evalset: EvalSet, config: MatchingConfig, folder: Path) -> None:
         if query.fingerprint is None or is_weak(query.fingerprint, config)
     )
     print(f"edited queries refused by the gate: {refused_queries} of {len(dataset.queries)}")
+    print(
+        f"over the verification budget ({config.max_verifications} comparisons, decided "
+        f"invalid): {sum(edited.over_budget.values())} edited queries, "
+        f"{sum(probes.over_budget.values())} probes"
+    )
     print(f"all targets met: {'yes' if met_all and false_met else 'NO'}")
     _report_by_kind(evalset, edited_by_kind(evalset, config))
 

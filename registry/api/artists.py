@@ -31,7 +31,13 @@ from registry.api.parsers import JSONParser
 from registry.api.schema import ConsentryAutoSchema, error
 from registry.choice_labels import PendingUploadStatus, Permission, Purpose, UploadProblem
 from registry.selectors.terms import default_terms_rows, work_terms
-from registry.selectors.uploads import problem_sentence, upload_of, uploads_of
+from registry.selectors.uploads import (
+    exact_copies_only,
+    exact_copies_only_sentence,
+    problem_sentence,
+    upload_of,
+    uploads_of,
+)
 from registry.selectors.works import (
     work_of_artist,
     work_screenings,
@@ -99,6 +105,9 @@ class UploadOut(serializers.Serializer):
     )
     error = serializers.SerializerMethodField(help_text="Once refused: why, in a sentence")
     detail = serializers.CharField(help_text="The decoder's or the registry's own words")
+    notice = serializers.SerializerMethodField(
+        help_text="Once registered: why only exact copies of the work will be matched, if so"
+    )
 
     def get_url(self, upload: PendingUpload) -> str:
         path = reverse("api-artist-upload", args=[upload.pk])
@@ -107,6 +116,9 @@ class UploadOut(serializers.Serializer):
 
     def get_error(self, upload: PendingUpload) -> str | None:
         return problem_sentence(upload) if upload.problem else None
+
+    def get_notice(self, upload: PendingUpload) -> str | None:
+        return exact_copies_only_sentence() if exact_copies_only(upload) else None
 
 
 def _own_work(request: Request, work_id: int) -> "Work":

@@ -46,6 +46,7 @@ from registry.chunk_wire import (
     decode_hashes,
     decode_verification,
 )
+from registry.fingerprints.regions import MAX_REGIONS
 from registry.gatekeeper import passes
 from registry.selectors.coverage import item_coverage
 from registry.selectors.decisions import decide_items
@@ -91,6 +92,21 @@ class NDJSONRenderer(BaseRenderer):
         return JSONRenderer().render(data) + b"\n"
 
 
+class RegionDoc(serializers.Serializer):
+    """A part of an item's image that may hold a registered work (fingerprints.regions)."""
+
+    box = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=1000),
+        min_length=4,
+        max_length=4,
+        help_text="Left, top, right, bottom, in thousandths of the image; left < right, "
+        "top < bottom.",
+    )
+    phash = serializers.CharField(help_text="64-bit pHash of the region, 16 hex digits.")
+    dhash = serializers.CharField(help_text="64-bit dHash of the region, 16 hex digits.")
+    descriptor = serializers.CharField(help_text="The region's verification descriptor, hex.")
+
+
 class ItemDoc(serializers.Serializer):
     """One item as the client sends it: an id, an optional URL, and its fingerprint fields."""
 
@@ -106,6 +122,13 @@ class ItemDoc(serializers.Serializer):
     pdq = serializers.CharField(help_text="256-bit PDQ hash, 64 hex digits.")
     pdq_quality = serializers.IntegerField()
     descriptor = serializers.CharField(help_text="Verification descriptor, hex.")
+    regions = serializers.ListField(
+        child=RegionDoc(),
+        required=False,
+        max_length=MAX_REGIONS,
+        help_text="Version 3: up to 4 parts of the image searched on their own (a picture "
+        "inside a screenshot, a meme, a collage).",
+    )
     embedded = serializers.DictField(
         required=False,
         help_text="Reservations embedded in the image (IPTC plus:DataMining, C2PA "
@@ -383,14 +406,18 @@ HASHES_LAYOUT = (
     "version of every hashed item); `ids` (array of N item id strings); `hashes` (bin, 48 bytes "
     "an item: pHash 8 bytes big-endian, dHash 8, SHA-256 32); `information` (bin, 4 bytes an "
     "item: float32 big-endian); optional `extra` (map from item position to a map of its "
-    "`url`, `headers`, `embedded`, `user_agent`, or `unreadable`). An item with no extra "
-    "fields costs 53 bytes plus its id."
+    "`url`, `headers`, `embedded`, `user_agent`, or `unreadable`); optional `regions` (map "
+    "from item position to bin, 24 bytes for each of the item's 1 to 4 regions: box as 4 "
+    "uint16 big-endian thousandths, left, top, right, bottom; pHash 8 bytes; dHash 8). An "
+    "item with no extra fields or regions costs 53 bytes plus its id."
 )
 VERIFICATION_LAYOUT = (
     "A MessagePack map: `digest` (bin, 32 bytes: SHA-256 of the chunk's content as "
-    "registry.chunk_wire.content_digest computes it from its items' ids and hashes); `items`, "
-    "an array with, per item, [position (int), information (float64), width (int), height "
-    "(int), pdq (bin, 32 bytes), pdq_quality (int), descriptor (bin, 963 bytes)]."
+    "registry.chunk_wire.content_digest computes it from its items' ids and hashes, their "
+    "regions' too); `items`, an array with, per item, [position (int), information "
+    "(float64), width (int), height (int), pdq (bin, 32 bytes), pdq_quality (int), "
+    "descriptor (bin, 963 bytes)], plus, for an item whose hashes carried regions, an eighth "
+    "value: the array of its regions' descriptors (bin, 963 bytes each), in their order."
 )
 
 

@@ -82,6 +82,20 @@ def _carried_exactly(item: Mapping[str, Any]) -> bool:
         )
         and _canonical_hex(item["pdq"], None)
         and _canonical_hex(item["descriptor"], None)
+        and _regions_carried_exactly(item.get("regions", []))
+    )
+
+
+def _regions_carried_exactly(regions: Any) -> bool:
+    """Whether the binary layout carries the item's regions (fingerprints.regions) as the
+    registry would read their JSON: boxes the registry checks, hashes as canonical hex."""
+    return isinstance(regions, list) and all(
+        isinstance(region, Mapping)
+        and isinstance(region.get("box"), list)
+        and _canonical_hex(region.get("phash"), 8)
+        and _canonical_hex(region.get("dhash"), 8)
+        and _canonical_hex(region.get("descriptor"), None)
+        for region in regions
     )
 
 

@@ -29,6 +29,7 @@ REASON_LABELS: dict[str, Promise] = {
     ReasonCode.VERIFICATION_MISSING: _(
         "sent as hashes alone, its verification payload did not come in time"
     ),
+    ReasonCode.OVER_BUDGET: _("more candidate works than one item may verify"),
 }
 
 MODE_LABELS: dict[str, Promise] = {

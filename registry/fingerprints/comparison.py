@@ -50,11 +50,21 @@ MIN_FLAT_SHARE = 0.10
 MIN_FLAT_SPAN = 0.25  # of the registered picture's range, between the flat cells' greys
 FIT_SHARE = 0.85
 MIN_GAIN, MAX_GAIN = 0.2, 3.0
-MIN_SATURATION, MAX_SATURATION = 1 / 1.5, 1.5
+# Fading toward white or a muted filter takes up to 60% of the colour (version 3).
+MIN_SATURATION, MAX_SATURATION = 0.4, 1.6
 # Query cells this light (dark) may be clipped: the fit predicts at least (most) this there.
 WHITE, BLACK = 250.0, 5.0
 # Distances are shares of the query's grey range, and never of less than this many levels.
 MIN_RANGE = 16.0
+# Tone classes: TONE_BANDS grey bands times (HUE_SECTORS + 1) hues (one for grey); a class
+# of at least MIN_TONE_CELLS cells gets its own brightness offset.
+TONE_BANDS = 6
+HUE_SECTORS = 6
+MIN_TONE_CELLS = 8
+# A hue rotation up to this many radians (40 degrees) is a filter.
+MAX_HUE_TURN = 0.7
+# Scattered changes are counted against the ink, and never against less than this share.
+MIN_INK = 0.05
 # `luma` and `colour` average the cells that agree best, this share of them.
 AGREEING_SHARE = 0.90
 _HIST_BINS = 256
@@ -66,7 +76,9 @@ class Distances(NamedTuple):
     luma: float
     colour: float  # 0 when the query has no colour to compare
     changed: float  # share of grey cells that differ, anywhere
-    changed_inside: float  # share of grey cells that differ away from the frame's edge
+    overlay: float  # share of grey cells in the largest changed blob away from the edge
+    scattered: float  # changed cells neither at the edge nor in that blob, share of the ink
+    ink: float  # share of grey cells holding content in either picture
 
 
 def compare(
@@ -80,14 +92,15 @@ def compare(
     """The distances between two descriptors; ValueError unless both have DESCRIPTOR_BYTES."""
     if len(query) != DESCRIPTOR_BYTES or len(candidate) != DESCRIPTOR_BYTES:
         raise ValueError(f"descriptors must have {DESCRIPTOR_BYTES} bytes")
-    luma, colour, changed, inside = _compare(
-        np.frombuffer(query, dtype=np.uint8),
-        np.frombuffer(candidate, dtype=np.uint8),
-        cell_tolerance,
-        contrast_tolerance,
-        colourless,
+    return Distances(
+        *_compare(
+            np.frombuffer(query, dtype=np.uint8),
+            np.frombuffer(candidate, dtype=np.uint8),
+            cell_tolerance,
+            contrast_tolerance,
+            colourless,
+        )
     )
-    return Distances(luma, colour, changed, inside)
 
 
 def warm_up() -> None:
@@ -342,19 +355,9 @@ def _soften(a: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def _overlay_cells(changed: np.ndarray) -> int:
-    """How many changed cells are connected to the frame's outer band."""
+def _flood(changed: np.ndarray, seen: np.ndarray, stack: np.ndarray, top: int) -> int:
+    """Mark every changed cell connected to the `top` cells on the stack; how many there were."""
     rows, cols = changed.shape
-    seen = np.zeros_like(changed)
-    stack = np.empty(rows * cols, np.int64)
-    top = 0
-    for i in range(rows):
-        for j in range(cols):
-            edge = min(i, j, rows - 1 - i, cols - 1 - j) < OVERLAY_BAND
-            if edge and changed[i, j]:
-                seen[i, j] = True
-                stack[top] = i * cols + j
-                top += 1
     found = 0
     while top > 0:
         top -= 1
@@ -367,6 +370,35 @@ def _overlay_cells(changed: np.ndarray) -> int:
                     stack[top] = k * cols + m
                     top += 1
     return found
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _overlay_cells(changed: np.ndarray) -> tuple[int, int]:
+    """Changed cells connected to the frame's outer band, and the largest blob of the others.
+
+    A watermark or a caption bar touches the edge; a sticker, a line of text or a caption
+    band inside the picture is one compact blob. What is left over is scattered.
+    """
+    rows, cols = changed.shape
+    seen = np.zeros_like(changed)
+    stack = np.empty(rows * cols, np.int64)
+    top = 0
+    for i in range(rows):
+        for j in range(cols):
+            edge = min(i, j, rows - 1 - i, cols - 1 - j) < OVERLAY_BAND
+            if edge and changed[i, j]:
+                seen[i, j] = True
+                stack[top] = i * cols + j
+                top += 1
+    at_edge = _flood(changed, seen, stack, top)
+    largest = 0
+    for i in range(rows):
+        for j in range(cols):
+            if changed[i, j] and not seen[i, j]:
+                seen[i, j] = True
+                stack[0] = i * cols + j
+                largest = max(largest, _flood(changed, seen, stack, 1))
+    return at_edge, largest
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
@@ -422,18 +454,107 @@ def _saturation(query: np.ndarray, predicted: np.ndarray) -> float:
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
+def _tone_classes(r_levels: np.ndarray, r_colour: np.ndarray, colourless: float) -> np.ndarray:
+    """Each registered cell's tone class: its grey band and, when coloured, its hue sector.
+
+    A hue rotation or a colour filter moves the grey of each hue by its own amount (a red
+    turned orange gets lighter, a blue turned purple darker): cells of one class move together.
+    """
+    classes = np.empty(GREY_GRID * GREY_GRID, np.int64)
+    size = GREY_GRID // COLOUR_GRID
+    for i in range(GREY_GRID):
+        for j in range(GREY_GRID):
+            band = r_levels[i * GREY_GRID + j] * TONE_BANDS // (1 << CELL_BITS)
+            red_green = r_colour[0, i // size, j // size]
+            yellow_blue = r_colour[1, i // size, j // size]
+            sector = 0
+            if math.hypot(red_green, yellow_blue) >= colourless:
+                turn = (math.atan2(yellow_blue, red_green) + math.pi) / (2 * math.pi)
+                sector = 1 + min(int(turn * HUE_SECTORS), HUE_SECTORS - 1)
+            classes[i * GREY_GRID + j] = band * (HUE_SECTORS + 1) + sector
+    return classes
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _tone_offsets(q: np.ndarray, fitted: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """`fitted` moved, class by class, by the median of the query's difference from it.
+
+    Classes of fewer than MIN_TONE_CELLS cells keep the global fit: a few cells could be
+    fitted to anything.
+    """
+    qf, ff = q.ravel(), fitted.ravel()
+    order = np.argsort(classes)
+    out = ff.copy()
+    start = 0
+    n = classes.size
+    while start < n:
+        end = start
+        while end < n and classes[order[end]] == classes[order[start]]:
+            end += 1
+        if end - start >= MIN_TONE_CELLS:
+            gaps = np.empty(end - start, np.float64)
+            for k in range(start, end):
+                gaps[k - start] = qf[order[k]] - ff[order[k]]
+            shift = np.median(gaps)
+            for k in range(start, end):
+                out[order[k]] = _clip(ff[order[k]] + shift)
+        start = end
+    return out.reshape(fitted.shape)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _hue_turn(query: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """The predicted colour turned by the hue rotation that fits the query best, within
+    MAX_HUE_TURN either way: a filter turns hues a little; red to green is another work."""
+    cross, dot = 0.0, 0.0
+    for i in range(COLOUR_GRID):
+        for j in range(COLOUR_GRID):
+            p0, p1 = predicted[0, i, j], predicted[1, i, j]
+            q0, q1 = query[0, i, j], query[1, i, j]
+            cross += p0 * q1 - p1 * q0
+            dot += p0 * q0 + p1 * q1
+    angle = min(max(math.atan2(cross, dot), -MAX_HUE_TURN), MAX_HUE_TURN)
+    cos, sin = math.cos(angle), math.sin(angle)
+    out = np.empty_like(predicted)
+    for i in range(COLOUR_GRID):
+        for j in range(COLOUR_GRID):
+            p0, p1 = predicted[0, i, j], predicted[1, i, j]
+            out[0, i, j] = cos * p0 - sin * p1
+            out[1, i, j] = sin * p0 + cos * p1
+    return out
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _ink(
+    levels: np.ndarray, grey: np.ndarray, spread: np.ndarray, step: float, limit: float
+) -> np.ndarray:
+    """Cells holding content: away from the page's grey (the commonest level), or not flat."""
+    counts = np.zeros(1 << CELL_BITS, np.int64)
+    for level in levels:
+        counts[level] += 1
+    page = float(np.argmax(counts))
+    out = np.empty(grey.shape, np.bool_)
+    for i in range(GREY_GRID):
+        for j in range(GREY_GRID):
+            level = levels[i * GREY_GRID + j]
+            out[i, j] = abs(level - page) * step > limit or spread[i, j] > limit
+    return out
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
 def _compare(
     query: np.ndarray,
     candidate: np.ndarray,
     cell_tolerance: float,
     contrast_tolerance: float,
     colourless: float,
-) -> tuple[float, float, float, float]:
-    """luma, colour, changed, changed_inside (see the module's description)."""
+) -> tuple[float, float, float, float, float, float]:
+    """luma, colour, changed, overlay, scattered, ink (see the module's description)."""
     q_levels, q, q_step = _grey(query)
     r_levels, r, r_step = _grey(candidate)
     q_scale = float(query[2])
     grey_range = _grey_range(q_levels, q_step)
+    r_range = _grey_range(r_levels, r_step)
     q_low, q_high = _neighbourhood(q)
     r_low, r_high = _neighbourhood(r)
     gain, offset = _fit(
@@ -442,15 +563,15 @@ def _compare(
         q_high - q_low,
         r_high - r_low,
         FLAT * grey_range,
-        FLAT * _grey_range(r_levels, r_step),
+        FLAT * r_range,
     )
-    fitted = np.empty_like(r)
-    r_low_fit, r_high_fit = np.empty_like(r), np.empty_like(r)
+    affine = np.empty_like(r)
     for i in range(GREY_GRID):
         for j in range(GREY_GRID):
-            fitted[i, j] = _clip(gain * r[i, j] + offset)
-            r_low_fit[i, j] = _clip(gain * r_low[i, j] + offset)
-            r_high_fit[i, j] = _clip(gain * r_high[i, j] + offset)
+            affine[i, j] = _clip(gain * r[i, j] + offset)
+    r_colour = _colour(candidate)
+    fitted = _tone_offsets(q, affine, _tone_classes(r_levels, r_colour, colourless))
+    r_low_fit, r_high_fit = _neighbourhood(fitted)
     colour_range = max(grey_range, q_scale)
     has_colour = q_scale >= colourless
 
@@ -462,6 +583,9 @@ def _compare(
         contrast_tolerance,
         cell_tolerance * grey_range,
     )
+    ink = _ink(q_levels, q, q_high - q_low, q_step, cell_tolerance * grey_range) | _ink(
+        r_levels, r, r_high - r_low, r_step, cell_tolerance * r_range
+    )
     residual = np.empty(q.size, np.float64)
     q_soft = _soften(q)
     for i in range(GREY_GRID):
@@ -471,8 +595,9 @@ def _compare(
 
     colour = 0.0
     if has_colour:
-        predicted = _predicted_colour(_colour(candidate), r, gain, offset)
+        predicted = _predicted_colour(r_colour, r, gain, offset)
         q_colour = _colour(query)
+        predicted = _hue_turn(q_colour, predicted)
         saturation = _saturation(q_colour, predicted)
         climit = cell_tolerance * colour_range
         worst = np.zeros(COLOUR_GRID * COLOUR_GRID, np.float64)
@@ -490,6 +615,8 @@ def _compare(
         colour = _agreeing_mean(worst)
 
     total = int(changed.sum())
-    inside = total - _overlay_cells(changed)
+    at_edge, blob = _overlay_cells(changed)
     cells_all = changed.size
-    return luma, colour, total / cells_all, inside / cells_all
+    ink_cells = max(int(ink.sum()), MIN_INK * cells_all)
+    scattered = (total - at_edge - blob) / ink_cells
+    return luma, colour, total / cells_all, blob / cells_all, scattered, ink_cells / cells_all

@@ -6,24 +6,29 @@ import hashlib
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from PIL import Image
-from scipy.fft import dctn
+from PIL import Image, ImageFilter
 
 from registry.fingerprints.decode import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, decode_image
 from registry.fingerprints.descriptor import DESCRIPTOR_BYTES
 from registry.fingerprints.errors import FingerprintFormatError
-from registry.fingerprints.hashing import PDQ_BYTES, Hashes, hash_image
+from registry.fingerprints.hashing import PDQ_BYTES, Hashes, hash_image, hash_region
+from registry.fingerprints.regions import MAX_REGIONS, query_regions
 from registry.fingerprints.variants import variant_images
 
 # Bumped whenever decoding, normalization, the variants or any hash changes: fingerprints
 # of two versions are not comparable. 2: symmetric trimming; variants "brightened" and one
 # "crop_centre" (7.5% a side) in place of "crop_centre_5" and "crop_centre_10"; the
 # 963-byte descriptor.
-FINGERPRINT_VERSION = 2
+# 3: registered variants "rotate180" and "flip_vertical"; `information` measures lines and
+# edges; the descriptor comparison models tone classes, hue turns and compact overlays.
+FINGERPRINT_VERSION = 3
+# `information` reads the grey picture at this size, less its blur of this radius.
+STRUCTURE_GRID = 64
+STRUCTURE_BLUR = 1.5
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -38,6 +43,13 @@ class ImageFingerprint:
     height: int
     information: float
     hashes: Hashes
+    # Parts of the query that may hold a work inside a bigger picture (fingerprints.regions):
+    # (left, top, right, bottom) in thousandths of the frame, and their hashes (no PDQ).
+    regions: tuple[tuple[tuple[int, int, int, int], Hashes], ...] = ()
+
+    def searched(self) -> list[Hashes]:
+        """Every set of hashes the index is asked about: the whole query, then its regions."""
+        return [self.hashes, *(hashes for _, hashes in self.regions)]
 
     # The fields of to_wire, every one required of a client's fingerprint.
     WIRE_FIELDS = (
@@ -54,6 +66,20 @@ class ImageFingerprint:
     )
 
     def to_wire(self) -> dict[str, object]:
+        wire = self._wire_main()
+        if self.regions:
+            wire["regions"] = [
+                {
+                    "box": list(box),
+                    "phash": f"{hashes.phash:016x}",
+                    "dhash": f"{hashes.dhash:016x}",
+                    "descriptor": hashes.descriptor.hex(),
+                }
+                for box, hashes in self.regions
+            ]
+        return wire
+
+    def _wire_main(self) -> dict[str, object]:
         return {
             "version": self.version,
             "sha256": self.sha256,
@@ -87,13 +113,15 @@ class ImageFingerprint:
             height=_wire_int(data, "height", 1, 1 << 31),
             information=_wire_float(data, "information"),
             hashes=hashes,
+            regions=_wire_regions(data),
         )
 
     @classmethod
     def from_wire_hashes(cls, data: Mapping[str, object]) -> ImageFingerprint:
-        """What the candidate search reads (version, SHA-256, pHash, dHash, information),
-        checked as `from_wire` checks it. The rest is left empty: with no descriptor, no
-        candidate can ever be verified against it (rules.verify fails closed)."""
+        """What the candidate search reads (version, SHA-256, pHash, dHash, information, the
+        regions' boxes and hashes), checked as `from_wire` checks it. The rest is left empty:
+        with no descriptor, no candidate can ever be verified against it (rules.verify fails
+        closed)."""
         if not isinstance(data, Mapping):
             raise FingerprintFormatError("a fingerprint must be a JSON object")
         version, sha256 = _wire_version(data), _wire_sha256(data)
@@ -105,7 +133,8 @@ class ImageFingerprint:
             descriptor=b"",
         )
         information = _wire_float(data, "information")
-        return cls(version, sha256, width=0, height=0, information=information, hashes=hashes)
+        regions = _wire_regions(data, descriptors=False)
+        return cls(version, sha256, 0, 0, information, hashes, regions)
 
 
 @dataclass(frozen=True)
@@ -121,7 +150,9 @@ def fingerprint_image(
 ) -> ImageFingerprint:
     """Fingerprint a query image. Raises ImageDecodeError for anything unsafe or broken."""
     decoded = decode_image(data, max_bytes=max_bytes, max_pixels=max_pixels)
-    return _image_fingerprint(data, decoded.width, decoded.height, decoded.trimmed)
+    whole = _image_fingerprint(data, decoded.width, decoded.height, decoded.trimmed)
+    regions = tuple((region.box, hash_region(region.image)) for region in query_regions(decoded))
+    return replace(whole, regions=regions)
 
 
 def fingerprint_work(
@@ -148,17 +179,52 @@ def _image_fingerprint(
 
 
 def information(image: Image.Image) -> float:
-    """The contrast, in grey levels, of the structure that pHash reads.
+    """The contrast, in grey levels, of the picture's lines and edges.
 
-    pHash keeps the lowest 8x8 frequencies of a 32x32 grey image and thresholds them at
-    their median; this is the standard deviation of the picture those 63 non-constant
-    frequencies draw. A blank page, a paper texture or a faint gradient scores a few grey
-    levels: its hash bits are decided by noise and collide with every other such image.
+    The root mean square of the grey picture at 64x64 less its blur: what outlines, edges
+    and details draw, and what the verification compares. Line art scores high though its
+    low frequencies are faint; a blank page, a paper texture or a gradient (however strong)
+    scores a grey level or two: its hashes are decided by noise and by the ramp, and collide
+    with every other such image. (Version 2 measured the low frequencies pHash reads: it
+    refused outline drawings and let a plain gradient in.)
     """
-    grey = np.asarray(image.convert("L").resize((32, 32), Image.Resampling.BOX), dtype=np.float64)
-    coefficients = dctn(grey, norm="ortho")[:8, :8]
-    coefficients[0, 0] = 0.0
-    return float(np.sqrt((coefficients**2).sum()) / 32)
+    small = image.convert("L").resize((STRUCTURE_GRID, STRUCTURE_GRID), Image.Resampling.BOX)
+    detail = np.asarray(small, dtype=np.float64) - np.asarray(
+        small.filter(ImageFilter.GaussianBlur(STRUCTURE_BLUR)), dtype=np.float64
+    )
+    return float(np.sqrt((detail**2).mean()))
+
+
+def _wire_regions(
+    data: Mapping[str, object], *, descriptors: bool = True
+) -> tuple[tuple[tuple[int, int, int, int], Hashes], ...]:
+    """Optional: a fingerprint without regions is searched as a whole only. Without
+    `descriptors` (phase 1 of a binary chunk) the regions' descriptors are left empty."""
+    raw = data.get("regions", [])
+    if not isinstance(raw, list) or len(raw) > MAX_REGIONS:
+        raise FingerprintFormatError(f"'regions' must be a list of at most {MAX_REGIONS}")
+    regions = []
+    for item in raw:
+        if not isinstance(item, Mapping):
+            raise FingerprintFormatError("each region must be a JSON object")
+        box = item.get("box")
+        if (
+            not isinstance(box, list)
+            or len(box) != 4
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in box)
+            or not 0 <= box[0] < box[2] <= 1000
+            or not 0 <= box[1] < box[3] <= 1000
+        ):
+            raise FingerprintFormatError("a region's 'box' must be 4 thousandths, left < right")
+        hashes = Hashes(
+            phash=int.from_bytes(_wire_hex(item, "phash", 8), "big"),
+            dhash=int.from_bytes(_wire_hex(item, "dhash", 8), "big"),
+            pdq=bytes(PDQ_BYTES),
+            pdq_quality=0,
+            descriptor=_wire_hex(item, "descriptor", DESCRIPTOR_BYTES) if descriptors else b"",
+        )
+        regions.append(((box[0], box[1], box[2], box[3]), hashes))
+    return tuple(regions)
 
 
 def _wire_version(data: Mapping[str, object]) -> int:

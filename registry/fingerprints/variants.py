@@ -80,6 +80,11 @@ _MAKERS: dict[str, Callable[[DecodedImage], Image.Image]] = {
     "crop_bottom_left": _cropped(CORNER_KEEP, 0.0, 1.0),
     "crop_bottom_right": _cropped(CORNER_KEEP, 1.0, 1.0),
     "untrimmed": lambda decoded: decoded.untrimmed,
+    # Version 3: upside down and flipped top to bottom. Registered rather than tried on the
+    # query side: two index rows a work against two more lookups and descriptors per item
+    # (docs/matching.md, orientation).
+    "rotate180": _transposed(Transpose.ROTATE_180),
+    "flip_vertical": _transposed(Transpose.FLIP_TOP_BOTTOM),
 }
 
 VARIANTS: tuple[str, ...] = tuple(_MAKERS)

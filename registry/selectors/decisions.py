@@ -1,5 +1,6 @@
 """Deciding screened items: fingerprints in, one gatekeeper decision per item out."""
 
+import logging
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
@@ -25,10 +26,12 @@ from registry.models import Organization, Work, WorkSourceUrl
 from registry.optout import PrefixError, url_digest
 from registry.selectors.consent import Permit, permits_for
 from registry.selectors.ledger import registry_version
-from registry.selectors.matching import WorkMatch, has_candidates, match_fingerprints
+from registry.selectors.matching import WorkMatch, has_candidates, match_items
 from registry.selectors.reservations import reservations_for
 
+logger = logging.getLogger(__name__)
 WEAK_IMAGE = ReasonCode.WEAK_IMAGE
+OVER_BUDGET = ReasonCode.OVER_BUDGET
 VERIFICATION_MISSING = Reason(
     ReasonCode.VERIFICATION_MISSING,
     detail="sent as hashes alone, it needed verifying (a registered work is a candidate for "
@@ -206,10 +209,20 @@ def decide_items(
         for position, (entry, raw) in enumerate(zip(parsed, items, strict=True))
         if isinstance(entry, ImageFingerprint) and not awaits_verification(raw)
     }
-    found = dict(zip(to_match, match_fingerprints(list(to_match.values())), strict=True))
-    matches_of = [found.get(position, []) for position in range(len(parsed))]
+    found = dict(zip(to_match, match_items(list(to_match.values())), strict=True))
+    # Over its verification budget an item may match a work left unverified: fail closed.
+    over = {position for position, result in found.items() if result.over_budget}
+    if over:
+        logger.warning("%d of %d items over the verification budget", len(over), len(items))
+    decided = [
+        invalid(Reason(OVER_BUDGET)) if position in over else entry
+        for position, entry in enumerate(parsed)
+    ]
+    matches_of = [
+        found[position].matches if position in found else [] for position in range(len(parsed))
+    ]
     return _decide(
-        parsed,
+        decided,
         matches_of,
         items,
         organization=organization,

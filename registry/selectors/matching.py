@@ -18,7 +18,7 @@ from django.db.models import Case, Value, When
 from registry.fingerprints import VARIANTS, Hashes, ImageFingerprint, to_unsigned64
 from registry.ledger import GENESIS_HASH
 from registry.matching.matcher import VARIANT_NUMBER, CandidateIndex, Candidates
-from registry.matching.rules import DEFAULT_MATCHING, MatchingConfig, verify
+from registry.matching.rules import DEFAULT_MATCHING, MatchingConfig, verify_item
 from registry.models import ConsentEvent, ConsentEventKind, Fingerprint, Work
 from registry.selectors.ledger import RegistryVersion, registry_version
 
@@ -243,44 +243,93 @@ def _closeness(match: WorkMatch) -> tuple[bool, float]:
     return (not match.exact, float(match.distances.get("phash", 0)))
 
 
+@dataclass(frozen=True)
+class ItemMatches:
+    """What one query item matched, and whether it ran out of its verification budget."""
+
+    matches: list[WorkMatch]
+    # More candidates than MatchingConfig.max_verifications: the unverified ones might be
+    # the item's work, so the item must not be decided on what was verified (fail closed).
+    over_budget: bool = False
+
+
 def match_fingerprints(
     fingerprints: Sequence[ImageFingerprint], *, index: RegistryIndex | None = None
 ) -> list[list[WorkMatch]]:
     """For each fingerprint, every active registered work it matches (best variant per work)."""
+    return [item.matches for item in match_items(fingerprints, index=index)]
+
+
+def match_items(
+    fingerprints: Sequence[ImageFingerprint], *, index: RegistryIndex | None = None
+) -> list[ItemMatches]:
+    """`match_fingerprints`, with each item's verification budget enforced and reported.
+
+    Candidates are grouped per work: a work's variants are verified nearest pHash first and
+    the first that matches settles the work, so its other variants cost nothing.
+    """
     if not fingerprints:
         return []
     index = index or shared_index()
     index.sync()
-    count = len(fingerprints)
+    # Each item is searched as a whole and by its regions (fingerprints.regions).
+    searched = [fingerprint.searched() for fingerprint in fingerprints]
+    owner = [(item, k) for item, hashes in enumerate(searched) for k in range(len(hashes))]
+    count = len(owner)
     candidates = index.search(
-        np.fromiter((fp.hashes.phash for fp in fingerprints), dtype=np.uint64, count=count),
-        np.fromiter((fp.hashes.dhash for fp in fingerprints), dtype=np.uint64, count=count),
+        np.fromiter((h.phash for hashes in searched for h in hashes), dtype=np.uint64, count=count),
+        np.fromiter((h.dhash for hashes in searched for h in hashes), dtype=np.uint64, count=count),
     )
-    rows = list(
-        zip(
-            candidates.query_index.tolist(),
-            candidates.work_id.tolist(),
-            [VARIANTS[number] for number in candidates.variant.tolist()],
-            strict=True,
-        )
+    per_item: list[dict[int, list[tuple[str, int]]]] = [defaultdict(list) for _ in fingerprints]
+    for row, work_id, number in zip(
+        candidates.query_index.tolist(),
+        candidates.work_id.tolist(),
+        candidates.variant.tolist(),
+        strict=True,
+    ):
+        item, k = owner[int(row)]
+        per_item[item][int(work_id)].append((VARIANTS[number], k))
+    hashes = _candidate_hashes(
+        {
+            (work_id, variant)
+            for works in per_item
+            for work_id, pairs in works.items()
+            for variant, _ in pairs
+        }
     )
-    hashes = _candidate_hashes({(work_id, variant) for _, work_id, variant in rows})
-    found: list[list[WorkMatch]] = [[] for _ in fingerprints]
-    for query, work_id, variant in rows:
-        candidate = hashes.get((work_id, variant))
-        if candidate is None:  # removed since the index last synced
-            continue
-        artist_id, candidate_hashes = candidate
-        verdict = verify(fingerprints[int(query)].hashes, candidate_hashes, index.config)
-        if verdict.matched:
-            found[int(query)].append(
-                WorkMatch(int(work_id), artist_id, variant, dict(verdict.distances))
-            )
+    items = [
+        _verify_item(own, works, hashes, index.config)
+        for own, works in zip(searched, per_item, strict=True)
+    ]
     exact = _exact_matches(fingerprints)
-    for position, fingerprint in enumerate(fingerprints):
+    for result, fingerprint in zip(items, fingerprints, strict=True):
         for work_id, artist_id in exact.get(fingerprint.sha256, []):
-            found[position].append(WorkMatch(work_id, artist_id, "original", {"sha256": 0}, True))
-    return [_best_per_work(matches) for matches in found]
+            result.matches.append(WorkMatch(work_id, artist_id, "original", {"sha256": 0}, True))
+    return [ItemMatches(_best_per_work(result.matches), result.over_budget) for result in items]
+
+
+def _verify_item(
+    searched: list[Hashes],
+    works: dict[int, list[tuple[str, int]]],
+    hashes: dict[tuple[int, str], tuple[int, Hashes]],
+    config: MatchingConfig,
+) -> ItemMatches:
+    """Verify an item's candidates (rules.verify_item); `searched` are the item's hashes
+    (whole, then regions), each candidate names the one that found it."""
+    candidates = {
+        work_id: [
+            (variant, k, hashes[work_id, variant][1])
+            for variant, k in pairs
+            if (work_id, variant) in hashes
+        ]
+        for work_id, pairs in works.items()
+    }
+    result = verify_item(searched, candidates, config)
+    found = [
+        WorkMatch(work_id, hashes[work_id, variant][0], variant, dict(verdict.distances))
+        for work_id, (variant, verdict) in result.matched.items()
+    ]
+    return ItemMatches(found, result.over_budget)
 
 
 def has_candidates(
@@ -293,12 +342,16 @@ def has_candidates(
         return []
     index = index or shared_index()
     index.sync()
-    count = len(fingerprints)
-    candidates = index.search(
-        np.fromiter((fp.hashes.phash for fp in fingerprints), dtype=np.uint64, count=count),
-        np.fromiter((fp.hashes.dhash for fp in fingerprints), dtype=np.uint64, count=count),
+    # The regions are searched as in `match_items`: a copy only a region finds needs verifying.
+    owner = np.fromiter(
+        (item for item, fp in enumerate(fingerprints) for _ in fp.searched()), dtype=np.int64
     )
-    searched = np.zeros(count, dtype=bool)
-    searched[candidates.query_index] = True
+    codes = [hashes for fp in fingerprints for hashes in fp.searched()]
+    candidates = index.search(
+        np.fromiter((h.phash for h in codes), dtype=np.uint64, count=len(codes)),
+        np.fromiter((h.dhash for h in codes), dtype=np.uint64, count=len(codes)),
+    )
+    searched = np.zeros(len(fingerprints), dtype=bool)
+    searched[owner[candidates.query_index]] = True
     exact = _exact_matches(fingerprints)
     return [bool(hit) or fp.sha256 in exact for hit, fp in zip(searched, fingerprints, strict=True)]

@@ -2,31 +2,54 @@
 
 import uuid
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.shortcuts import get_object_or_404
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
 from registry.fingerprints import ALLOWED_FORMATS, MAX_IMAGE_BYTES
-from registry.models import Artist, PendingUpload, UploadProblem
+from registry.models import Artist, Fingerprint, PendingUpload, PendingUploadStatus, UploadProblem
+
+
+def with_results(uploads: QuerySet[PendingUpload]) -> QuerySet[PendingUpload]:
+    """The uploads with their works, and whether each work has perceptual fingerprints (what
+    `exact_copies_only` reads, in the same query)."""
+    fingerprinted = Fingerprint.objects.filter(work_id=OuterRef("work_id"))
+    return uploads.select_related("work").annotate(work_fingerprinted=Exists(fingerprinted))
 
 
 def pending_uploads_of_batch(batch: uuid.UUID, *, artist: Artist | None) -> QuerySet[PendingUpload]:
     """A batch's files; `artist=None` is an operator's view of any batch."""
-    uploads = PendingUpload.objects.filter(batch=batch).select_related("work")
+    uploads = with_results(PendingUpload.objects.filter(batch=batch))
     return uploads if artist is None else uploads.filter(artist=artist)
 
 
 def uploads_of(artist: Artist, *, batch: uuid.UUID | None = None) -> QuerySet[PendingUpload]:
     """The artist's uploaded files, or those of one request, with their works."""
-    uploads = PendingUpload.objects.filter(artist=artist).select_related("work")
+    uploads = with_results(PendingUpload.objects.filter(artist=artist))
     return uploads if batch is None else uploads.filter(batch=batch)
 
 
 def upload_of(*, artist: Artist, upload_id: int) -> PendingUpload:
     """The artist's upload; Http404 for one that does not exist or is another's, alike."""
-    return get_object_or_404(
-        PendingUpload.objects.select_related("work"), pk=upload_id, artist=artist
+    return get_object_or_404(with_results(PendingUpload.objects.all()), pk=upload_id, artist=artist)
+
+
+def exact_copies_only(upload: PendingUpload) -> bool:
+    """Registered without perceptual fingerprints: the weak-image gate found the work too
+    plain to be recognised once re-posted, so only exact copies (its sha256) match it."""
+    if upload.status != PendingUploadStatus.REGISTERED or upload.work_id is None:
+        return False
+    fingerprinted = getattr(upload, "work_fingerprinted", None)
+    if fingerprinted is None:  # a queryset without `with_results`
+        fingerprinted = Fingerprint.objects.filter(work_id=upload.work_id).exists()
+    return not fingerprinted
+
+
+def exact_copies_only_sentence() -> str:
+    return _(
+        "This image has too few lines and shapes to be recognised once re-posted: it is "
+        "protected against exact copies only."
     )
 
 

@@ -31,3 +31,13 @@ def works_of_artist(*, artist: Artist, work_ids: Collection[int]) -> list[Work]:
 def work_screenings(work: Work) -> QuerySet[WorkScreening]:
     """Every screening that decided the work, with its organization."""
     return WorkScreening.objects.filter(work=work).select_related("organization", "screening")
+
+
+def works_fingerprinted_before(version: int) -> QuerySet[Work]:
+    """Registered works whose fingerprints another version made, oldest first."""
+    return Work.objects.active().exclude(fingerprint_version=version).order_by("pk")
+
+
+def has_perceptual_fingerprints(work: Work) -> bool:
+    """Whether re-posts of the work can match it (else its exact copies only)."""
+    return work.fingerprints.exists()

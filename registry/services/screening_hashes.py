@@ -22,7 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 
-from registry.chunk_wire import VERIFICATION_FIELDS, content_digest
+from registry.chunk_wire import WireFormatError, complete_item, content_digest
 from registry.gatekeeper import UNREGISTERED, ReasonCode, passes
 from registry.models import Screening, ScreeningChunk
 from registry.selectors.decisions import (
@@ -173,7 +173,10 @@ def screening_verify_chunk(
         return HashedChunk(chunk, False, [])  # on its way to the worker
     filled = [position for position in payloads if awaits_verification(items[position])]
     for position in filled:
-        items[position].update({name: payloads[position][name] for name in VERIFICATION_FIELDS})
+        try:
+            complete_item(items[position], payloads[position])
+        except WireFormatError as error:
+            raise ValidationError(f"position {position}: {error}") from None
         del items[position][AWAITING_VERIFICATION]
     if not filled:
         return HashedChunk(chunk, False, needed_before)

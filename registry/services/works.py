@@ -11,7 +11,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from registry.assurance import rank
-from registry.fingerprints import WorkFingerprints, fingerprint_work, to_signed64
+from registry.fingerprints import (
+    FINGERPRINT_VERSION,
+    WorkFingerprints,
+    fingerprint_work,
+    to_signed64,
+)
+from registry.matching.rules import is_weak
 from registry.models import (
     Artist,
     Assurance,
@@ -25,6 +31,7 @@ from registry.models import (
 from registry.optout import PrefixError, url_digest
 from registry.selectors.consent import claim_assurances
 from registry.selectors.matching import WorkMatch, match_fingerprints
+from registry.selectors.uploads import exact_copies_only_sentence
 from registry.services.ledger import ledger_append
 from registry.services.terms import terms_set, validate_terms
 from registry.thumbnails import thumbnail_webp
@@ -34,6 +41,8 @@ from registry.thumbnails import thumbnail_webp
 class Registration:
     work: Work
     disputes: list[Dispute] = field(default_factory=list)
+    # Why the work is matched by exact copies only, or "" when re-posts are matched too.
+    notice: str = ""
 
 
 def _fingerprint_rows(work: Work, fingerprints: WorkFingerprints) -> list[Fingerprint]:
@@ -62,7 +71,11 @@ def _refuse_own_duplicate(artist: Artist, sha256: str) -> None:
 def _claims_on_other_artists(artist: Artist, fingerprints: WorkFingerprints) -> list[WorkMatch]:
     # Read before the registering transaction: the shared index must never see uncommitted rows.
     (matches,) = match_fingerprints([fingerprints.image])
-    return [match for match in matches if match.artist_id != artist.pk]
+    # A plain work resembles every plain work: only an exact copy is a claim on another's.
+    plain = is_weak(fingerprints.image)
+    return [
+        match for match in matches if match.artist_id != artist.pk and (match.exact or not plain)
+    ]
 
 
 @transaction.atomic
@@ -89,7 +102,10 @@ def _create_work(
         fingerprint_version=image.version,
     )
     work.image.save(image.sha256, ContentFile(data), save=True)
-    Fingerprint.objects.bulk_create(_fingerprint_rows(work, fingerprints))
+    # The same gate as at screening: a work too plain to match reliably would match every
+    # plain query, so it gets no perceptual fingerprints and is found by its sha256 only.
+    if not is_weak(image):
+        Fingerprint.objects.bulk_create(_fingerprint_rows(work, fingerprints))
     _index_source_urls(work)
     ledger_append(
         kind=ConsentEventKind.WORK_REGISTERED,
@@ -172,7 +188,29 @@ def work_register(
                 license=license,
             )
         disputes = _open_disputes(work, claims)
-    return Registration(work=work, disputes=disputes)
+    notice = exact_copies_only_sentence() if is_weak(fingerprints.image) else ""
+    return Registration(work=work, disputes=disputes, notice=notice)
+
+
+@transaction.atomic
+def work_refingerprint(*, work: Work) -> bool:
+    """Fingerprint a registered work again with this version's algorithm, from its stored
+    image: fingerprints of two versions are not comparable. True when its fingerprints were
+    replaced; False when it was at this version already. A work the weak-image gate now
+    refuses keeps no perceptual fingerprints (exact copies only), as at registration.
+    Raises ImageDecodeError, and changes nothing, when the stored image cannot be read."""
+    work = Work.objects.select_for_update().get(pk=work.pk)
+    if work.fingerprint_version == FINGERPRINT_VERSION:
+        return False
+    with work.image.open("rb") as stored:
+        fingerprints = fingerprint_work(stored.read())
+    work.fingerprints.all().delete()
+    if not is_weak(fingerprints.image):
+        Fingerprint.objects.bulk_create(_fingerprint_rows(work, fingerprints))
+    work.information = fingerprints.image.information
+    work.fingerprint_version = FINGERPRINT_VERSION
+    work.save(update_fields=["information", "fingerprint_version"])
+    return True
 
 
 def title_from_filename(filename: str) -> str:

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from registry.demo_art import artwork_bytes
 from tests.admin.conftest import client_for
-from tests.api.test_upload_tasks import forbid_decoding
+from tests.api.test_upload_tasks import forbid_decoding, plain_png
 
 pytestmark = pytest.mark.django_db
 
@@ -65,3 +65,18 @@ def test_another_artists_batch_answers_404_and_an_operator_sees_it(
     assert operator_client.get(posted.url).status_code == 200
     upload = reverse("admin:registry_work_upload")
     assert alice_client.get(f"{upload}?batch=not-a-uuid").status_code == 404
+
+
+def test_the_admin_page_tells_the_artist_a_plain_work_matches_exact_copies_only(
+    alice, alice_client, run_uploads
+):
+    plain = SimpleUploadedFile("sky.png", plain_png(), "image/png")
+    posted = alice_client.post(
+        reverse("admin:registry_work_upload"), {"images": [plain, _art("tea.jpg", 515)]}
+    )
+    run_uploads()
+    page = alice_client.get(posted.url)
+    sky, tea = page.context["results"]
+    assert sky.registered and "exact copies only" in sky.notice
+    assert tea.registered and tea.notice == ""
+    assert page.content.decode().count("consentry-exact-only") == 1

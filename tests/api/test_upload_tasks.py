@@ -3,8 +3,10 @@ answers at once; no web worker decodes an image. An artist's file has a status U
 a screened file is fingerprinted when the worker decides its chunk."""
 
 import base64
+import io
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from django.core.cache import cache
@@ -13,7 +15,7 @@ from django.utils import timezone
 from PIL import Image
 
 from registry.demo_art import artwork_bytes
-from registry.models import Dispute, PendingUpload, ScreeningChunk, Work
+from registry.models import Dispute, Fingerprint, PendingUpload, ScreeningChunk, Work
 from registry.services import pending_uploads
 from registry.services.pending_uploads import CLAIM_EXPIRY, pending_upload_register
 from registry.services.screening_uploads import UPLOAD_FIELD
@@ -35,6 +37,15 @@ def _fresh_budgets():
 
 def _art(name: str, seed: int) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, artwork_bytes(seed), "image/jpeg")
+
+
+def plain_png() -> bytes:
+    """A smooth colour gradient: no line or edge for the weak-image gate to see."""
+    ramp = np.linspace(40, 220, 400, dtype=np.float64)
+    pixels = np.stack(np.broadcast_arrays(ramp[None, :], ramp[:, None], 128.0), axis=-1)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels.astype(np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def forbid_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -303,3 +314,29 @@ def test_an_artist_lists_their_uploads_by_batch_and_never_anothers(
     assert bob_api.get(f"/api/v1/artist/uploads?batch={batch}").json()["results"] == []
     refused = alice_api.get("/api/v1/artist/uploads?batch=nope")
     assert refused.status_code == 400 and "batch" in refused.json()
+
+
+def test_a_work_too_plain_to_recognise_is_registered_and_its_upload_says_exact_copies_only(
+    alice, alice_api, run_uploads
+):
+    plain = SimpleUploadedFile("sky.png", plain_png(), "image/png")
+    posted = alice_api.post(
+        WORKS, {"images": [plain, _art("dawn.jpg", 540)]}, format="multipart"
+    ).json()
+    assert [entry["notice"] for entry in posted] == [None, None]  # not registered yet
+    run_uploads()
+
+    sky, dawn = (alice_api.get(entry["url"]).json() for entry in posted)
+    assert sky["status"] == dawn["status"] == "registered"
+    assert "exact copies only" in sky["notice"]
+    assert dawn["notice"] is None
+    # What the notice says: the plain work has no perceptual fingerprints, the other has.
+    assert not Fingerprint.objects.filter(work_id=sky["work_id"]).exists()
+    assert Fingerprint.objects.filter(work_id=dawn["work_id"]).exists()
+    listed = alice_api.get(f"/api/v1/artist/uploads?batch={sky['batch']}").json()["results"]
+    assert {entry["file"]: entry["notice"] for entry in listed} == {
+        "sky.png": sky["notice"],
+        "dawn.jpg": None,
+    }
+    in_chinese = alice_api.get(posted[0]["url"], HTTP_ACCEPT_LANGUAGE="zh-CN").json()
+    assert "完全相同的副本" in in_chinese["notice"]

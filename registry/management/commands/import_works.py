@@ -83,4 +83,6 @@ class Command(BaseCommand):
         result: dict[str, Any] = {"path": str(path), "work_id": registration.work.pk}
         if registration.disputes:
             result["disputes"] = [dispute.pk for dispute in registration.disputes]
+        if registration.notice:  # too plain to match re-posts: exact copies only
+            result["notice"] = registration.notice
         return result
