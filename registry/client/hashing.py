@@ -11,7 +11,7 @@ from typing import Any
 from tqdm import tqdm
 
 from registry.client.inputs import InputItem
-from registry.fingerprints import ImageDecodeError, fingerprint_image
+from registry.fingerprints import FINGERPRINT_VERSION, ImageDecodeError, fingerprint_image
 from registry.optout import embedded_to_wire
 
 
@@ -85,6 +85,12 @@ def _end_cut_line(path: Path) -> None:
                 cache_file.write(b"\n")
 
 
+def _current(wire: dict[str, Any]) -> bool:
+    """Whether a cached fingerprint is of this client's version: the registry refuses another
+    version's (after an upgrade, the same files are fingerprinted again)."""
+    return "unreadable" in wire or wire.get("version") == FINGERPRINT_VERSION
+
+
 def fingerprint_all(
     items: list[InputItem], cache_path: Path, *, workers: int | None = None, progress: bool = True
 ) -> tuple[list[dict[str, Any]], int]:
@@ -94,7 +100,10 @@ def fingerprint_all(
     wires = {
         item.id: cache[item.id][1]
         for item in items
-        if item.id in cache and stamps[item.id] and cache[item.id][0] == stamps[item.id]
+        if item.id in cache
+        and stamps[item.id]
+        and cache[item.id][0] == stamps[item.id]
+        and _current(cache[item.id][1])
     }
     missing = [item for item in items if item.id not in wires]
     workers = workers or os.cpu_count() or 1

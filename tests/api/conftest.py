@@ -5,6 +5,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from PIL import Image, ImageDraw
 from rest_framework.test import APIClient
 
 from registry.demo_art import artwork
@@ -29,6 +30,27 @@ def item(item_id: str, seed: int, **extra: Any) -> dict[str, Any]:
     """A screening item for a re-encoded, smaller copy of artwork `seed`."""
     wire = fingerprint_image(image_bytes(seed, scale=0.7, quality=75)).to_wire()
     return {"id": item_id, **wire, **extra}
+
+
+def screenshot_bytes(seed: int) -> bytes:
+    """Artwork `seed` as a screenshot of a post shows it: inside a dark app frame whose
+    uniform bars above, below and beside it carry the poster's name and the counts."""
+    art = artwork(_SEED_BASE + seed)
+    width, height = art.size
+    top, bottom, side = round(0.3 * height), round(0.35 * height), round(0.08 * width)
+    frame = Image.new("RGB", (width + 2 * side, height + top + bottom), (24, 24, 28))
+    frame.paste(art, (side, top))
+    draw = ImageDraw.Draw(frame)
+    draw.text((side, 0.3 * top), "@someone reposted", fill=(230, 230, 230))
+    draw.text((side, top + height + 0.3 * bottom), "12 likes  3 replies", fill=(200, 200, 200))
+    buffer = io.BytesIO()
+    frame.save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def screenshot_item(item_id: str, seed: int) -> dict[str, Any]:
+    """A screening item for a screenshot of artwork `seed` (`screenshot_bytes`)."""
+    return {"id": item_id, **fingerprint_image(screenshot_bytes(seed)).to_wire()}
 
 
 def api_client(organization: Organization) -> APIClient:

@@ -16,6 +16,7 @@ from registry.chunk_wire import (
     encode_verification,
 )
 from registry.fingerprints import FINGERPRINT_VERSION
+from registry.matching.rules import DEFAULT_MATCHING
 from registry.models import Permission, Purpose, Screening, ScreeningChunk
 from registry.services.screenings import stalled_chunk_ids
 from registry.services.sites import site_register, site_verify
@@ -24,6 +25,8 @@ from tests.api.conftest import all_decisions, item
 
 CHUNKS = "/api/v1/screenings/{}/chunks"
 VERIFY = "/api/v1/screenings/{}/chunks/{}/verification"
+# The weak-image gate's limit: items a hair either side of it must send their payloads.
+WEAK_LIMIT = DEFAULT_MATCHING.min_information
 
 
 def _open_screening(client, purpose="ai_training", mode="consent_required"):
@@ -79,8 +82,8 @@ def mixed(alice, works):
         item("odd-embedded", 44, embedded={"iptc_data_mining": 42}),
         item("weak", 45, information=1.5),
         item("negative", 46, information=-1.0),
-        item("just-strong", 47, information=8.0 + 1e-9),
-        item("just-weak", 48, information=8.0 - 1e-9),
+        item("just-strong", 47, information=WEAK_LIMIT + 1e-9),
+        item("just-weak", 48, information=WEAK_LIMIT - 1e-9),
         item("copy-bad-descriptor", 1, descriptor="00" * 10),
         item("copy-bad-quality", 2, pdq_quality=101),
         *MALFORMED_STRANGERS,

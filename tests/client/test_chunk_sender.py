@@ -11,11 +11,13 @@ import pytest
 from registry.chunk_wire import HASHES_MEDIA_TYPE, VERIFICATION_MEDIA_TYPE, encode_hashes
 from registry.client.api import ApiError, Registry
 from registry.client.chunks import ChunkSender
+from registry.client.hashing import fingerprint_item
+from registry.client.inputs import InputItem
 from registry.fingerprints import FINGERPRINT_VERSION
 from registry.models import ScreeningChunk
 from registry.services.organizations import api_key_create
 from registry.services.screenings import chunk_decide
-from tests.api.conftest import item
+from tests.api.conftest import item, screenshot_bytes
 
 
 def _decide_pending() -> None:
@@ -54,6 +56,28 @@ def test_by_default_only_candidates_send_their_payload_and_decisions_match_json(
     assert binary.sent_bytes["json"] == 0 and plain.sent_bytes["hashes"] == 0
     assert binary.sent_bytes["hashes"] < plain.sent_bytes["json"] / 30
     assert plain.sent_bytes["json"] / (2 * len(items)) > 2000
+
+
+def test_the_client_sends_a_screenshots_regions_on_both_wires_and_it_matches_the_work(
+    live_server, acme, works, tmp_path
+):
+    """The client fingerprints the screenshot with its regions; as hashes, the regions' codes
+    make it a candidate and their descriptors go with its payload; as JSON, they go whole."""
+    _, key = api_key_create(organization=acme)
+    registry = Registry(live_server.url, key, retry_for=5)
+    shot = tmp_path / "shot.jpg"
+    shot.write_bytes(screenshot_bytes(1))
+    items = [fingerprint_item(InputItem(path=str(shot), id="shot")), item("stranger", 40)]
+    assert items[0]["regions"]
+    binary, plain = ChunkSender(registry, wire="binary"), ChunkSender(registry, wire="json")
+
+    two_phase = _screen(registry, binary, items)
+    one_phase = _screen(registry, plain, items)
+
+    assert two_phase == one_phase
+    assert two_phase["shot"][0] == "allowed"
+    assert [match["work_id"] for match in two_phase["shot"][2]] == [works["allowed"].pk]
+    assert binary.verified_items == 1 and binary.sent_bytes["json"] == 0
 
 
 def test_an_unregistered_item_costs_at_most_64_bytes_on_the_wire():

@@ -1,0 +1,213 @@
+"""Matching version 3 on every wire: a query's regions (a registered picture inside a
+screenshot) are searched and verified whether its chunk comes as JSON or in two phases, and an
+item over its verification budget is `invalid`, never allowed."""
+
+import hashlib
+import json
+
+import msgpack
+import pytest
+
+from registry.chunk_wire import (
+    HASHES_MEDIA_TYPE,
+    VERIFICATION_MEDIA_TYPE,
+    complete_item,
+    content_digest,
+    decode_hashes,
+    decode_verification,
+    encode_hashes,
+    encode_verification,
+    unpack,
+)
+from registry.client.chunks import hashes_version
+from registry.demo_art import artwork_bytes
+from registry.fingerprints import FINGERPRINT_VERSION, ImageFingerprint
+from registry.gatekeeper import ReasonCode
+from registry.matching.rules import MatchingConfig
+from registry.models import Permission, Purpose
+from registry.selectors import matching
+from registry.selectors.matching import RegistryIndex
+from registry.services.terms import terms_set
+from registry.services.works import work_register
+from tests.api.conftest import all_decisions, item, screenshot_item
+from tests.conftest import _SEED_BASE
+
+CHUNKS = "/api/v1/screenings/{}/chunks"
+VERIFY = "/api/v1/screenings/{}/chunks/{}/verification"
+
+
+def _screening(client, items=None):
+    data = {"purpose": "ai_training", "keep_open": True}
+    response = client.post("/api/v1/screenings", data, format="json")
+    assert response.status_code == 202, response.content
+    screening_id = response.json()["id"]
+    if items is not None:
+        chunk = {"number": 0, "items": items}
+        answer = client.post(CHUNKS.format(screening_id), chunk, format="json")
+        assert answer.status_code == 202, answer.content
+    return screening_id
+
+
+def _hashes(client, screening_id, items):
+    body = encode_hashes(0, FINGERPRINT_VERSION, items)
+    return client.post(CHUNKS.format(screening_id), body, content_type=HASHES_MEDIA_TYPE)
+
+
+def _verify(client, screening_id, items, positions):
+    payloads = {position: items[position] for position in positions}
+    body = encode_verification(content_digest(items), payloads)
+    return client.post(VERIFY.format(screening_id, 0), body, content_type=VERIFICATION_MEDIA_TYPE)
+
+
+def _decided(client, screening_id, items, run_pending):
+    assert client.post(f"/api/v1/screenings/{screening_id}/close").status_code == 202
+    run_pending()
+    return all_decisions(client, screening_id, [[entry["id"] for entry in items]])
+
+
+def _without_regions(entry):
+    return {key: value for key, value in entry.items() if key != "regions"}
+
+
+def test_a_screenshot_of_a_registered_work_is_matched_through_its_region_as_json(
+    acme_api, works, run_pending
+):
+    shot = screenshot_item("shot", 1)
+    assert shot["regions"]
+    items = [shot, {**_without_regions(shot), "id": "shot-whole-only"}]
+
+    decided = _decided(acme_api, _screening(acme_api, items), items, run_pending)
+
+    assert decided["shot"]["decision"] == "allowed"
+    assert [match["work_id"] for match in decided["shot"]["matches"]] == [works["allowed"].pk]
+    # The whole frame alone does not match: the region is what finds the work.
+    assert decided["shot-whole-only"]["decision"] == "unregistered"
+
+
+def test_a_screenshot_of_a_registered_work_is_matched_through_both_phases(
+    acme_api, works, run_pending
+):
+    """Phase 1 carries the regions' hashes, so the registry finds the work as a candidate and
+    asks for the payload; phase 2 brings the regions' descriptors that verify it."""
+    items = [item("stranger", 40), screenshot_item("shot", 1), screenshot_item("refused", 2)]
+    screening_id = _screening(acme_api)
+
+    first = _hashes(acme_api, screening_id, items)
+    assert first.status_code == 202, first.content
+    needed = first.json()["verification"]["needed"]
+    assert needed == [1, 2]
+    second = _verify(acme_api, screening_id, items, needed)
+    assert second.status_code == 202, second.content
+    decided = _decided(acme_api, screening_id, items, run_pending)
+
+    assert decided["shot"]["decision"] == "allowed"
+    assert [match["work_id"] for match in decided["shot"]["matches"]] == [works["allowed"].pk]
+    assert decided["refused"]["decision"] == "denied"
+    assert decided["stranger"]["decision"] == "unregistered"
+
+
+def test_a_payload_without_the_regions_its_hashes_carried_is_refused(acme_api, works):
+    items = [screenshot_item("shot", 1)]
+    screening_id = _screening(acme_api)
+    assert _hashes(acme_api, screening_id, items).json()["verification"]["needed"] == [0]
+
+    bare = encode_verification(content_digest(items), {0: _without_regions(items[0])})
+    answer = acme_api.post(
+        VERIFY.format(screening_id, 0), bare, content_type=VERIFICATION_MEDIA_TYPE
+    )
+
+    assert answer.status_code == 400
+    assert "carried 2 regions" in answer.json()["detail"]
+    assert _verify(acme_api, screening_id, items, [0]).status_code == 202  # the whole one is
+
+
+def test_regions_bind_the_chunks_content(acme_api, works):
+    """Hashes sent again with other regions are other content: refused, never spliced."""
+    items = [screenshot_item("shot", 1)]
+    screening_id = _screening(acme_api)
+    assert _hashes(acme_api, screening_id, items).status_code == 202
+
+    moved = [{**items[0], "regions": items[0]["regions"][:1]}]
+    again = _hashes(acme_api, screening_id, moved)
+
+    assert again.status_code == 409
+    assert content_digest(moved) != content_digest(items)
+
+
+def test_malformed_regions_in_phase_1_are_refused_naming_the_field(acme_api):
+    items = [item("stranger", 40)]
+    body = msgpack.unpackb(encode_hashes(0, FINGERPRINT_VERSION, items))
+    body["regions"] = {0: b"\x00" * 23}
+
+    answer = acme_api.post(
+        CHUNKS.format(_screening(acme_api)),
+        msgpack.packb(body, use_bin_type=True),
+        content_type=HASHES_MEDIA_TYPE,
+    )
+
+    assert answer.status_code == 400
+    assert "'regions' of position 0" in answer.json()["detail"]
+
+
+@pytest.fixture
+def shared_twice(alice, bob):
+    """One picture registered by two artists, both allowing AI training: two candidate
+    works for each of its copies."""
+    data = artwork_bytes(_SEED_BASE + 7)
+    for artist in (alice, bob):
+        work = work_register(artist=artist, data=data, title="Shared").work
+        terms_set(
+            artist=artist, works=[work], purpose=Purpose.AI_TRAINING, permission=Permission.ALLOWED
+        )
+
+
+@pytest.mark.parametrize("wire", ["json", "two_phase"])
+def test_an_item_over_its_verification_budget_is_invalid_never_allowed(
+    acme_api, shared_twice, run_pending, monkeypatch, wire
+):
+    items = [item("copy", 7)]
+
+    def screen(budget):
+        index = RegistryIndex(MatchingConfig(max_verifications=budget))
+        monkeypatch.setattr(matching, "_shared_index", index)
+        if wire == "json":
+            screening_id = _screening(acme_api, items)
+        else:
+            screening_id = _screening(acme_api)
+            assert _hashes(acme_api, screening_id, items).json()["verification"]["needed"] == [0]
+            assert _verify(acme_api, screening_id, items, [0]).status_code == 202
+        return _decided(acme_api, screening_id, items, run_pending)["copy"]
+
+    tight, roomy = screen(1), screen(8)
+
+    assert (tight["decision"], tight["reason"]) == ("invalid", ReasonCode.OVER_BUDGET)
+    # Within the budget both works are verified and the item is decided on them.
+    assert roomy["decision"] != "invalid" and len(roomy["matches"]) == 2
+
+
+def test_regions_cross_both_phases_exactly_and_an_item_without_keeps_its_digest():
+    items = [screenshot_item("shot", 1), item("stranger", 40)]
+    _, decoded = decode_hashes(unpack(encode_hashes(0, FINGERPRINT_VERSION, items)), max_items=9)
+    digest, payloads = decode_verification(
+        unpack(encode_verification(content_digest(items), dict(enumerate(items)))), max_items=9
+    )
+
+    assert [len(entry.get("regions", [])) for entry in decoded] == [2, 0]
+    assert digest == content_digest(decoded) == content_digest(items)
+    for entry, payload, sent in zip(decoded, payloads.values(), items, strict=True):
+        complete_item(entry, payload)
+        assert ImageFingerprint.from_wire(entry) == ImageFingerprint.from_wire(sent)
+    # The digest an item without regions had before regions existed.
+    stranger = items[1]
+    rows = [["stranger", False, stranger["sha256"], stranger["phash"], stranger["dhash"]]]
+    text = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+    assert content_digest([stranger]) == hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_the_client_sends_as_json_regions_the_binary_layout_would_not_carry_exactly():
+    shot = screenshot_item("shot", 1)
+    upper = [{**shot["regions"][0], "phash": shot["regions"][0]["phash"].upper()}]
+
+    assert hashes_version([shot]) == FINGERPRINT_VERSION
+    assert hashes_version([{**shot, "regions": upper}]) is None
+    assert hashes_version([{**shot, "regions": "none"}]) is None
