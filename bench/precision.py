@@ -243,8 +243,40 @@ def experiments(runner: Runner, base: Result) -> None:
                 runner.run(veto=_distance_veto("colour", limit, near_only=True)),
             )
         )
+    variants += oracles(runner)
     for name, result in variants:
         print(summary(name, result, base), flush=True)
+
+
+def oracles(runner: Runner) -> list[tuple[str, Result]]:
+    """The best a check on one kind of pair could do: every probe's pair of that kind
+    refused, no edited query's."""
+    radius = runner.config.phash_radius
+
+    def probe(pair: Pair) -> bool:
+        return runner.expected(pair.query) is None
+
+    def near(verdict: Verdict) -> bool:
+        return verdict.distances["changed"] < NEAR
+
+    def relaxed(pair: Pair, verdict: Verdict) -> bool:
+        found_by_dhash = verdict.distances["phash"] > radius
+        return pair.k > 0 or verdict.distances["overlay"] > 0 or found_by_dhash
+
+    return [
+        (
+            "oracle: every probe's near-copy pair refused",
+            runner.run(veto=lambda p, v: probe(p) and near(v)),
+        ),
+        (
+            "oracle: every probe's pair with changes refused",
+            runner.run(veto=lambda p, v: probe(p) and not near(v)),
+        ),
+        (
+            "oracle: probe pairs via region, overlay or dHash only refused",
+            runner.run(veto=lambda p, v: probe(p) and relaxed(p, v)),
+        ),
+    ]
 
 
 def fine_check(runner: Runner, base: Result, folder: Path, sample: int | None) -> None:
@@ -310,6 +342,37 @@ def fine_veto(runner: Runner, folder: Path, sample: int | None, limit: float, al
     return veto
 
 
+def fine_work_rule(
+    runner: Runner, folder: Path, sample: int | None, limit: float, alpha: float
+) -> ItemRule:
+    """The 64x64 check applied to the work: a matched work is refused when any of its
+    candidate pairs is a near copy to the descriptor and refused by the check (fine_veto),
+    whichever path settled it."""
+    veto = fine_veto(runner, folder, sample, limit, alpha)
+
+    def rule(
+        number: int, matched: dict[int, tuple[str, Verdict]]
+    ) -> dict[int, tuple[str, Verdict]]:
+        found = runner.candidates[number]
+        assert found is not None
+        searched, by_work = found
+        kept = {}
+        for work, settled in matched.items():
+            refused = False
+            for variant, k, registered in by_work[work]:
+                verdict = rules.verify(
+                    searched[k], registered, runner.config, region=k > 0, variant=variant
+                )
+                if verdict.matched and veto(Pair(number, k, work, variant), verdict):
+                    refused = True
+                    break
+            if not refused:
+                kept[work] = settled
+        return kept
+
+    return rule
+
+
 def manifest_paths(folder: Path, sample: int | None) -> tuple[list[str], list[str]]:
     """The files of load_evalset's queries (edited, then probes) and registered works."""
     lines = [
@@ -350,6 +413,9 @@ def main() -> None:
             veto = fine_veto(runner, args.eval, args.sample, limit, alpha)
             name = f"64x64 changed <= {limit} on near copies, unless sharpness < {alpha}"
             print(summary(name, runner.run(veto=veto), base), flush=True)
+            rule = fine_work_rule(runner, args.eval, args.sample, limit, alpha)
+            name = f"the same, refusing the work on every path ({limit}, {alpha})"
+            print(summary(name, runner.run(item_rule=rule), base), flush=True)
 
 
 if __name__ == "__main__":
