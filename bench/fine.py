@@ -95,3 +95,47 @@ def fine_distances(
         "q_sharp": sharpness(q),
         "r_sharp": sharpness(gain * r + offset),
     }
+
+
+# -- local features: ORB keypoints and a RANSAC similarity fit ---------------------------------
+
+ORB_SIDE = 512  # pictures are scaled to this longer side before keypoints are found
+RATIO = 0.8  # Lowe's ratio test on the two nearest descriptors
+REPROJECTION = 6.0  # RANSAC inlier distance, in pixels at ORB_SIDE
+
+
+def keypoints(image: Image.Image) -> tuple[list[object], np.ndarray | None]:
+    import cv2
+
+    scale = ORB_SIDE / max(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    grey_image = np.asarray(image.convert("L").resize(size), np.uint8)
+    orb = cv2.ORB_create(nfeatures=500, fastThreshold=10, edgeThreshold=15)  # type: ignore[attr-defined]
+    found, descriptors = orb.detectAndCompute(grey_image, None)
+    return list(found), descriptors
+
+
+def inliers(
+    query: tuple[list[object], np.ndarray | None],
+    registered: tuple[list[object], np.ndarray | None],
+) -> int:
+    """Matched keypoints consistent with one rotation, scale and shift of the query."""
+    import cv2
+
+    (query_points, query_codes), (work_points, work_codes) = query, registered
+    if query_codes is None or work_codes is None or len(query_points) < 3 or len(work_points) < 3:
+        return 0
+    pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(query_codes, work_codes, k=2)
+    good = [
+        m[0]
+        for m in pairs
+        if len(m) == 1 or (len(m) == 2 and m[0].distance < RATIO * m[1].distance)
+    ]
+    if len(good) < 3:
+        return 0
+    source = np.array([query_points[m.queryIdx].pt for m in good], dtype=np.float32)  # type: ignore[attr-defined]
+    target = np.array([work_points[m.trainIdx].pt for m in good], dtype=np.float32)  # type: ignore[attr-defined]
+    _, mask = cv2.estimateAffinePartial2D(
+        source, target, method=cv2.RANSAC, ransacReprojThreshold=REPROJECTION
+    )
+    return int(mask.sum()) if mask is not None else 0

@@ -14,6 +14,7 @@ import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -373,6 +374,40 @@ def fine_work_rule(
     return rule
 
 
+def orb_experiments(runner: Runner, base: Result, folder: Path, sample: int | None) -> None:
+    """Pairs found or accepted by a relaxed path (a query region, an overlay inside the
+    picture, dHash only) confirmed by ORB keypoints and a RANSAC similarity fit (bench.fine):
+    at least `least` inliers, checked only when both pictures have `needed` keypoints."""
+    from bench import fine
+
+    query_paths, work_paths = manifest_paths(folder, sample)
+    radius = runner.config.phash_radius
+    query_points = cache(lambda n, k: fine.keypoints(fine.query_pictures(query_paths[n])[k]))
+    work_points = cache(lambda w, v: fine.keypoints(fine.work_pictures(work_paths[w])[v]))
+
+    @cache
+    def inliers(pair: Pair) -> int:
+        return fine.inliers(query_points(pair.query, pair.k), work_points(pair.work, pair.variant))
+
+    def veto_of(least: int, needed: int) -> Veto:
+        def veto(pair: Pair, verdict: Verdict) -> bool:
+            found_by_dhash = verdict.distances["phash"] > radius
+            if not (pair.k > 0 or verdict.distances["overlay"] > 0 or found_by_dhash):
+                return False
+            counts = (
+                len(query_points(pair.query, pair.k)[0]),
+                len(work_points(pair.work, pair.variant)[0]),
+            )
+            return min(counts) >= needed and inliers(pair) < least
+
+        return veto
+
+    for least in (4, 6, 8, 15):
+        for needed in (0, 30):
+            name = f"relaxed paths: {least}+ ORB inliers when {needed}+ keypoints"
+            print(summary(name, runner.run(veto=veto_of(least, needed)), base), flush=True)
+
+
 def manifest_paths(folder: Path, sample: int | None) -> tuple[list[str], list[str]]:
     """The files of load_evalset's queries (edited, then probes) and registered works."""
     lines = [
@@ -399,6 +434,9 @@ def main() -> None:
     parser.add_argument("--sample", type=int)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument(
+        "--orb", action="store_true", help="also ORB confirmation of the relaxed paths"
+    )
+    parser.add_argument(
         "--fine", action="store_true", help="also the 64x64 check on near copies (decodes images)"
     )
     args = parser.parse_args()
@@ -407,6 +445,8 @@ def main() -> None:
     base = runner.run()
     print(summary("v3 (published rules)", base), flush=True)
     experiments(runner, base)
+    if args.orb:
+        orb_experiments(runner, base, args.eval, args.sample)
     if args.fine:
         fine_check(runner, base, args.eval, args.sample)
         for limit, alpha in ((0.03, 0.9), (0.02, 0.9)):
