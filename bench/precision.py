@@ -389,16 +389,18 @@ def orb_experiments(runner: Runner, base: Result, folder: Path, sample: int | No
     def inliers(pair: Pair) -> int:
         return fine.inliers(query_points(pair.query, pair.k), work_points(pair.work, pair.variant))
 
-    def veto_of(least: int, needed: int) -> Veto:
+    def veto_of(least: int, needed: int, share: float = 1.0) -> Veto:
+        """At least `least` inliers, or `share` of the fewer keypoints if that is less."""
+
         def veto(pair: Pair, verdict: Verdict) -> bool:
             found_by_dhash = verdict.distances["phash"] > radius
             if not (pair.k > 0 or verdict.distances["overlay"] > 0 or found_by_dhash):
                 return False
-            counts = (
+            fewer = min(
                 len(query_points(pair.query, pair.k)[0]),
                 len(work_points(pair.work, pair.variant)[0]),
             )
-            return min(counts) >= needed and inliers(pair) < least
+            return fewer >= needed and inliers(pair) < min(least, share * fewer)
 
         return veto
 
@@ -406,6 +408,9 @@ def orb_experiments(runner: Runner, base: Result, folder: Path, sample: int | No
         for needed in (0, 30):
             name = f"relaxed paths: {least}+ ORB inliers when {needed}+ keypoints"
             print(summary(name, runner.run(veto=veto_of(least, needed)), base), flush=True)
+    for least, share in ((8, 0.1), (12, 0.2)):
+        name = f"relaxed paths: min({least}, {share} x fewer keypoints) ORB inliers"
+        print(summary(name, runner.run(veto=veto_of(least, 0, share)), base), flush=True)
 
 
 def manifest_paths(folder: Path, sample: int | None) -> tuple[list[str], list[str]]:
