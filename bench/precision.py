@@ -389,8 +389,9 @@ def orb_experiments(runner: Runner, base: Result, folder: Path, sample: int | No
     def inliers(pair: Pair) -> int:
         return fine.inliers(query_points(pair.query, pair.k), work_points(pair.work, pair.variant))
 
-    def veto_of(least: int, needed: int, share: float = 1.0) -> Veto:
-        """At least `least` inliers, or `share` of the fewer keypoints if that is less."""
+    def veto_of(least: int, needed: int, share: float | None = None) -> Veto:
+        """At least `least` inliers; with `share`, that share of the fewer keypoints if it
+        is less."""
 
         def veto(pair: Pair, verdict: Verdict) -> bool:
             found_by_dhash = verdict.distances["phash"] > radius
@@ -400,7 +401,8 @@ def orb_experiments(runner: Runner, base: Result, folder: Path, sample: int | No
                 len(query_points(pair.query, pair.k)[0]),
                 len(work_points(pair.work, pair.variant)[0]),
             )
-            return fewer >= needed and inliers(pair) < min(least, share * fewer)
+            limit = least if share is None else min(least, share * fewer)
+            return fewer >= needed and inliers(pair) < limit
 
         return veto
 
