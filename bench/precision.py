@@ -389,20 +389,22 @@ def orb_experiments(runner: Runner, base: Result, folder: Path, sample: int | No
     def inliers(pair: Pair) -> int:
         return fine.inliers(query_points(pair.query, pair.k), work_points(pair.work, pair.variant))
 
-    def veto_of(least: int, needed: int, share: float | None = None) -> Veto:
+    def veto_of(least: int, needed: int, share: float | None = None, lost: float = 0.0) -> Veto:
         """At least `least` inliers; with `share`, that share of the fewer keypoints if it
-        is less."""
+        is less; not checked when the query has under `lost` times the registered
+        picture's keypoints (it lost its detail)."""
 
         def veto(pair: Pair, verdict: Verdict) -> bool:
             found_by_dhash = verdict.distances["phash"] > radius
             if not (pair.k > 0 or verdict.distances["overlay"] > 0 or found_by_dhash):
                 return False
-            fewer = min(
-                len(query_points(pair.query, pair.k)[0]),
-                len(work_points(pair.work, pair.variant)[0]),
-            )
+            in_query = len(query_points(pair.query, pair.k)[0])
+            in_work = len(work_points(pair.work, pair.variant)[0])
+            fewer = min(in_query, in_work)
+            if fewer < needed or in_query < lost * in_work:
+                return False
             limit = least if share is None else min(least, share * fewer)
-            return fewer >= needed and inliers(pair) < limit
+            return inliers(pair) < limit
 
         return veto
 
@@ -413,6 +415,9 @@ def orb_experiments(runner: Runner, base: Result, folder: Path, sample: int | No
     for least, share in ((8, 0.1), (12, 0.2)):
         name = f"relaxed paths: min({least}, {share} x fewer keypoints) ORB inliers"
         print(summary(name, runner.run(veto=veto_of(least, 0, share)), base), flush=True)
+    for least in (8, 15):
+        name = f"relaxed paths: {least}+ ORB inliers unless the query has under half the keypoints"
+        print(summary(name, runner.run(veto=veto_of(least, 0, lost=0.5)), base), flush=True)
 
 
 def manifest_paths(folder: Path, sample: int | None) -> tuple[list[str], list[str]]:
