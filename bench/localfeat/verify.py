@@ -12,7 +12,7 @@ a few corners (a tile's border, a button's frame); the same drawing shares most 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -27,6 +27,7 @@ class VerifyConfig:
     tolerance: float = 0.012  # RANSAC reprojection error, share of the query's longer side
     min_inliers: int = 12
     min_share: float = 0.03
+    max_changed: float = 0.25  # of the content the map puts in the query (changed_ink)
     max_anisotropy: float = 2.5
     min_scale: float = 1 / 8
     max_scale: float = 8.0
@@ -38,6 +39,7 @@ class Geometry:
     expected: int  # the work's keypoints the map sends inside the query
     share: float
     matched: bool
+    affine: np.ndarray | None = None  # work frame -> query frame, when plausible
 
 
 NOT_MATCHED = Geometry(0, 0, 0.0, False)
@@ -100,10 +102,45 @@ def verify(query: Features, work: Features, config: VerifyConfig) -> Geometry:
         & (mapped[:, 1] < query.height)
     )
     expected = max(int(inside.sum()), inliers)
-    return judged(inliers, expected, config)
+    return replace(judged(inliers, expected, config), affine=affine)
 
 
 def judged(inliers: int, expected: int, config: VerifyConfig) -> Geometry:
     share = inliers / expected if expected else 0.0
     matched = inliers >= config.min_inliers and share >= config.min_share
     return Geometry(inliers, expected, share, matched)
+
+
+GRID = 32  # the resolution of the whole-frame grey picture a query item already carries
+
+
+def changed_ink(
+    query_grey: np.ndarray, work_grey: np.ndarray, affine: np.ndarray, threshold: float = 24.0
+) -> float:
+    """Where the verified map puts the work in the query, how much of it looks different.
+
+    The work's grey picture is drawn into the query frame by the map (scaled to the work's
+    grey picture), both are averaged on a GRID x GRID grid of the query frame, brightness and
+    contrast fitted on the cells the work covers, and the cells that differ by more than
+    `threshold` grey levels counted among the cells with content (away from either picture's
+    median). A sibling of one icon set shares its frame's corners, and differs in its symbol;
+    the same drawing, moved, differs in overlays at most. 1.0 when nothing can be compared."""
+    height, width = query_grey.shape
+    warped = cv2.warpAffine(work_grey, affine, (width, height), flags=cv2.INTER_LINEAR)
+    covered = cv2.warpAffine(np.full(work_grey.shape, 255, dtype=np.uint8), affine, (width, height))
+    cells = (GRID, GRID)
+    query_cells = cv2.resize(query_grey, cells, interpolation=cv2.INTER_AREA).astype(np.float32)
+    work_cells = cv2.resize(warped, cells, interpolation=cv2.INTER_AREA).astype(np.float32)
+    inside = cv2.resize(covered, cells, interpolation=cv2.INTER_AREA) >= 250
+    if inside.sum() < 16:
+        return 1.0
+    q, w = query_cells[inside], work_cells[inside]
+    if w.std() > 1:
+        gain, offset = np.polyfit(w, q, 1)
+    else:
+        gain, offset = 1.0, float(np.median(q - w))
+    diff = np.abs(q - (gain * w + offset))
+    ink = (np.abs(w - np.median(w)) > 12) | (np.abs(q - np.median(q)) > 12)
+    if not ink.any():
+        return 1.0
+    return float((diff[ink] > threshold).mean())
