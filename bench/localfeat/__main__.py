@@ -11,10 +11,7 @@ query, projected to a million works. Features are cached under .cache/localfeat.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import multiprocessing
 import os
-import pickle
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
@@ -24,17 +21,15 @@ from typing import Any
 import numpy as np
 
 from bench.accuracy.__main__ import PLAIN_PDQ_RADIUS, PLAIN_PHASH_RADIUS
-from bench.accuracy.dataset import Plain, plain_hashes
 from bench.accuracy.external import read_manifest
 from bench.accuracy.generator import TARGETS
 from bench.corpus2 import FLAT_KINDS
-from bench.localfeat.features import FeatureConfig, Features, extract, grey
+from bench.localfeat.cache import CACHE, Extracted, digest, extract_all
+from bench.localfeat.features import FeatureConfig, grey
 from bench.localfeat.index import IndexConfig, SubstringIndex
 from bench.localfeat.verify import VerifyConfig, changed_ink, judged, verify
 from registry.matching.rules import DEFAULT_MATCHING
 
-PACKAGE = Path(__file__).resolve().parent
-CACHE = PACKAGE.parents[1] / ".cache" / "localfeat"
 REGISTRY_SIZE = 1_000_000
 FALSE_MATCH_TARGET = 0.005
 SWEEP_INLIERS = (10, 12, 15, 20, 30)
@@ -57,13 +52,6 @@ PARTIAL = (
 
 REGISTER = FeatureConfig(sides=(1024, 576, 320), keypoints=600, levels=4)
 QUERY = FeatureConfig(sides=(640,), keypoints=1000)
-
-
-@dataclass(frozen=True)
-class Extracted:
-    features: Features
-    plain: Plain
-    seconds: float  # CPU time of the feature extraction alone (decode included)
 
 
 @dataclass(frozen=True)
@@ -102,37 +90,6 @@ class Totals:
     total: Counter[str] = field(default_factory=Counter)
 
 
-def _extract_file(job: tuple[str, FeatureConfig]) -> Extracted:
-    path, config = job
-    data = Path(path).read_bytes()
-    started = time.process_time()
-    features = extract(data, config)
-    seconds = time.process_time() - started
-    return Extracted(features, plain_hashes(data), seconds)
-
-
-def _digest(manifest: bytes, configs: list[FeatureConfig]) -> str:
-    digest = hashlib.sha256(manifest)
-    digest.update((PACKAGE / "features.py").read_bytes())
-    digest.update(repr(configs).encode())
-    return digest.hexdigest()[:16]
-
-
-def extract_all(
-    paths: list[str], config: FeatureConfig, processes: int, cache: Path
-) -> list[Extracted]:
-    if cache.exists():
-        with cache.open("rb") as handle:
-            found: list[Extracted] = pickle.load(handle)  # noqa: S301 - our own cache file
-            return found
-    with multiprocessing.Pool(processes) as pool:
-        found = pool.map(_extract_file, [(path, config) for path in paths], chunksize=8)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    with cache.open("wb") as handle:
-        pickle.dump(found, handle)
-    return found
-
-
 def load(
     folder: Path, sample: int | None, processes: int
 ) -> tuple[list[dict[str, Any]], list[Extracted], list[Item], list[Extracted]]:
@@ -140,12 +97,12 @@ def load(
     registered = [work for work in works if work["split"] == "registered"]
     categories = {work["id"]: work["category"] for work in works}
     number = {work["id"]: index for index, work in enumerate(registered)}
-    digest = _digest(raw, [REGISTER, QUERY])
+    key = digest(raw, [REGISTER, QUERY])
     work_features = extract_all(
         [work["path"] for work in registered],
         REGISTER,
         processes,
-        CACHE / f"{folder.name}-works-{digest}.pickle",
+        CACHE / f"{folder.name}-works-{key}.pickle",
     )
     items = [
         Item(
@@ -160,7 +117,7 @@ def load(
         [item.path for item in items],
         QUERY,
         processes,
-        CACHE / f"{folder.name}-queries-{sample}-{digest}.pickle",
+        CACHE / f"{folder.name}-queries-{sample}-{key}.pickle",
     )
     return registered, work_features, items, query_features
 
@@ -275,7 +232,10 @@ def report_quality(
             f"{probes.total[edit]:>8}{_rate(probes.hits[edit], probes.total[edit]):>7}"
         )
     print("-" * len(header))
-    for name, counter in (("localfeat", edited.hits), ("v3", edited.v3), ("v3+LF", edited.union)):
+    counters = [("localfeat", edited.hits)]
+    if v3 is not None:
+        counters += [("v3", edited.v3), ("v3+LF", edited.union)]
+    for name, counter in counters:
         recalls = [counter[edit] / edited.total[edit] for edit in edited.total]
         partial = [counter[edit] / edited.total[edit] for edit in PARTIAL if edited.total[edit]]
         print(
