@@ -23,6 +23,7 @@ import pickle
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from bench.accuracy.__main__ import (
     FALSE_MATCH_TARGET,
@@ -76,11 +77,11 @@ def _query_file(path: str) -> object:
     return _query_job(_read(path))
 
 
-def load_evalset(
-    folder: Path, processes: int, sample: int | None = None, cache_dir: Path = CACHE
-) -> EvalSet:
-    """The set's fingerprints; with `sample`, only the first `sample` queries of each edit
-    and as many probes (a quicker, coarser run)."""
+def read_manifest(
+    folder: Path, sample: int | None = None
+) -> tuple[bytes, list[dict[str, Any]], list[dict[str, Any]]]:
+    """(the manifest's bytes, its works, its queries); with `sample`, only the first `sample`
+    queries of each edit and as many probes of each edit."""
     raw = (folder / "manifest.jsonl").read_bytes()
     lines = [json.loads(line) for line in raw.splitlines() if line.strip()]
     works = [line for line in lines if line["kind"] == "work"]
@@ -94,6 +95,15 @@ def load_evalset(
             if seen[group] <= sample:
                 kept.append(query)
         queries = kept
+    return raw, works, queries
+
+
+def load_evalset(
+    folder: Path, processes: int, sample: int | None = None, cache_dir: Path = CACHE
+) -> EvalSet:
+    """The set's fingerprints; with `sample`, only the first `sample` queries of each edit
+    and as many probes (a quicker, coarser run)."""
+    raw, works, queries = read_manifest(folder, sample)
     registered_lines = [work for work in works if work["split"] == "registered"]
     cache = cache_dir / f"{folder.name}-{sample}-{_fingerprint_digest(raw)}.pickle"
     if cache.exists():

@@ -1,0 +1,1 @@
+"""Local features with an inverted index and geometric verification: a measured prototype."""
