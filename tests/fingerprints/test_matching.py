@@ -269,6 +269,7 @@ def test_verdict_reports_every_distance() -> None:
         "scattered",
         "ink",
         "changed_ink",
+        "changed_inside",
     }
 
 
