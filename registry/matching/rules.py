@@ -124,6 +124,13 @@ class MatchingConfig:
             "within max_verifications; then the query's dhash within dhash_radius, nearest "
             "first, as far as max_verifications allows"
         )
+        published["strength"] = (
+            "a weak match can deny, only a strong match can allow: a match is strong when the "
+            "whole query's phash found it within phash_radius (not its dhash only, not a "
+            "region) and its descriptor differs in at most strong_max_changed of the cells "
+            "and strong_max_changed_inside away from the frame's edge; a matched work's other "
+            "variants are verified for a strong match as far as max_verifications allows"
+        )
         published["algorithms"] = ["phash", "dhash", "pdq", "descriptor"]
         return published
 

@@ -365,6 +365,9 @@ def test_config_is_published_as_plain_data() -> None:
     assert published["max_scattered"] == DEFAULT_MATCHING.max_scattered
     assert published["max_verifications"] == DEFAULT_MATCHING.max_verifications
     assert published["dhash_variants"] == list(DEFAULT_MATCHING.dhash_variants)
+    # Receipts record these settings: they must say what may allow an item.
+    assert published["strong_max_changed_inside"] == DEFAULT_MATCHING.strong_max_changed_inside
+    assert "a weak match can deny, only a strong match can allow" in str(published["strength"])
     assert json.loads(json.dumps(published)) == published
 
 
