@@ -3,7 +3,8 @@
 Registers two works in three of the corpus (bench/corpus.py) with every variant, queries
 each registered work under every edit of bench/accuracy/edits.py, and queries the other works
 as distinct works. Prints recall per edit and the false-match rate for Consentry's rules, with plain
-pHash at distance 10 and PDQ at 31 on the same queries.
+pHash at distance 10 and PDQ at 31 on the same queries, and beside them the same through strong
+matches only (rules.Verdict.strong: the only matches that may allow an item).
 
 How recall is counted: over the registered works whose original passes the weak-image
 gate; a query the gate refuses counts as a miss, and so does a query matched to a wrong
@@ -55,6 +56,9 @@ class Registry:
 @dataclass
 class Tally:
     hits: Counter[str] = field(default_factory=Counter)
+    # Hits through a strong match (rules.Verdict.strong), the only kind that may allow an
+    # item: for distinct works, the false matches that could let a picture through.
+    strong: Counter[str] = field(default_factory=Counter)
     wrong: Counter[str] = field(default_factory=Counter)
     also: Counter[str] = field(default_factory=Counter)
     refused: Counter[str] = field(default_factory=Counter)
@@ -186,10 +190,12 @@ def _count(
     tally.over_budget[edit] += item.over_budget
     verdicts = _verdicts(item)
     matched = {work for work, verdict in verdicts.items() if verdict.matched}
+    strong = {work for work, verdict in verdicts.items() if verdict.strong}
     phash_only = consentry_matches(query, phash_registry, config)
     by_phash, by_pdq = plain_matches(query, registry)
     if expected is None:
         tally.hits[edit] += bool(matched)
+        tally.strong[edit] += bool(strong)
         if matched:
             tally.false_matches.append((query.key, sorted(matched)))
         tally.phash_only[edit] += bool(phash_only)
@@ -197,6 +203,7 @@ def _count(
         tally.plain_pdq[edit] += bool(by_pdq)
         return
     tally.hits[edit] += expected in matched
+    tally.strong[edit] += expected in strong
     tally.phash_only[edit] += expected in phash_only
     tally.also[edit] += bool(matched - {expected})
     closest = closest_work(verdicts)
@@ -225,7 +232,7 @@ def report(
     )
     print()
     header = (
-        f"{'edit':<16}{'n':>5}{'consentry':>11}{'wrong work':>12}{'no dHash':>10}"
+        f"{'edit':<16}{'n':>5}{'consentry':>11}{'strong':>8}{'wrong work':>12}{'no dHash':>10}"
         f"{'pHash@10':>10}{'PDQ@31':>8}{'target':>8}  met"
     )
     print(header)
@@ -237,7 +244,8 @@ def report(
         met = recall >= TARGETS[edit]
         all_met &= met
         print(
-            f"{edit:<16}{n:>5}{recall:>11.1%}{edited.wrong[edit] / n:>12.1%}"
+            f"{edit:<16}{n:>5}{recall:>11.1%}{edited.strong[edit] / n:>8.1%}"
+            f"{edited.wrong[edit] / n:>12.1%}"
             f"{edited.phash_only[edit] / n:>10.1%}{edited.plain_phash[edit] / n:>10.1%}"
             f"{edited.plain_pdq[edit] / n:>8.1%}"
             f"{TARGETS[edit]:>8.0%}  {'yes' if met else 'NO'}"
@@ -247,7 +255,8 @@ def report(
     all_met &= false_rate <= FALSE_MATCH_TARGET
     print("-" * len(header))
     print(
-        f"{'false matches':<16}{n:>5}{false_rate:>11.1%}{'':>12}"
+        f"{'false matches':<16}{n:>5}{false_rate:>11.1%}"
+        f"{distinct.strong['distinct'] / n:>8.1%}{'':>12}"
         f"{distinct.phash_only['distinct'] / n:>10.1%}{distinct.plain_phash['distinct'] / n:>10.1%}"
         f"{distinct.plain_pdq['distinct'] / n:>8.1%}"
         f"{'<=0.5%':>8}  {'yes' if false_rate <= FALSE_MATCH_TARGET else 'NO'}"

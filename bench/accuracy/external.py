@@ -7,6 +7,10 @@ variant in the server's candidate index, and prints per edit the recall of Conse
 pipeline of registry.fingerprints and registry.matching as they are when it runs), plain
 pHash@10 and plain PDQ@31 on the same files, then the false-match rates.
 
+"strong" counts only strong matches (rules.Verdict.strong), the only kind that may allow
+an item: a weak match can deny, so strong false matches bound the pictures a false match
+could let through as consented.
+
 Counting: every registered work counts, including those whose original the weak-image gate
 refuses; a query the gate refuses, or matched to another work only, is a miss. A false-match
 probe (a query made from a distinct work) is a false match when any registered work
@@ -184,8 +188,9 @@ def report(evalset: EvalSet, config: MatchingConfig, folder: Path) -> None:
         "their queries are counted, as misses unless matched"
     )
     header = (
-        f"{'edit':<16}{'n':>5}{'consentry':>11}{'refused':>9}{'wrong':>7}{'pHash@10':>10}"
-        f"{'PDQ@31':>8}{'target':>8}  met   {'probes':>6}{'false':>7}{'fPDQ':>7}{'fpHash':>7}"
+        f"{'edit':<16}{'n':>5}{'consentry':>11}{'strong':>8}{'refused':>9}{'wrong':>7}"
+        f"{'pHash@10':>10}{'PDQ@31':>8}{'target':>8}  met   {'probes':>6}{'false':>7}"
+        f"{'fStrong':>8}{'fPDQ':>7}{'fpHash':>7}"
     )
     print(header)
     print("-" * len(header))
@@ -199,22 +204,28 @@ def report(evalset: EvalSet, config: MatchingConfig, folder: Path) -> None:
         met_all &= met
         m = probes.total[edit]
         print(
-            f"{edit:<16}{n:>5}{_rate(edited.hits[edit], n):>11}{_rate(edited.refused[edit], n):>9}"
+            f"{edit:<16}{n:>5}{_rate(edited.hits[edit], n):>11}{_rate(edited.strong[edit], n):>8}"
+            f"{_rate(edited.refused[edit], n):>9}"
             f"{_rate(edited.wrong[edit], n):>7}{_rate(edited.plain_phash[edit], n):>10}"
             f"{_rate(edited.plain_pdq[edit], n):>8}"
             f"{(f'{target:.0%}' if target else '-'):>8}  {'yes' if met else 'NO ':<4}"
-            f"{m:>6}{_rate(probes.hits[edit], m):>7}{_rate(probes.plain_pdq[edit], m):>7}"
+            f"{m:>6}{_rate(probes.hits[edit], m):>7}{_rate(probes.strong[edit], m):>8}"
+            f"{_rate(probes.plain_pdq[edit], m):>7}"
             f"{_rate(probes.plain_phash[edit], m):>7}"
         )
     print("-" * len(header))
     print("met: recall >= target and >= plain pHash@10 on the same files")
-    print(f"{'false matches':<22}{'probes':>7}{'consentry':>11}{'PDQ@31':>8}{'pHash@10':>10}")
+    print(
+        f"{'false matches':<22}{'probes':>7}{'consentry':>11}{'strong':>8}{'PDQ@31':>8}"
+        f"{'pHash@10':>10}"
+    )
     all_probes = sum(probes.total.values())
     rows = [
         (
             "all probes",
             all_probes,
             sum(probes.hits.values()),
+            sum(probes.strong.values()),
             sum(probes.plain_pdq.values()),
             sum(probes.plain_phash.values()),
         ),
@@ -225,6 +236,7 @@ def report(evalset: EvalSet, config: MatchingConfig, folder: Path) -> None:
                 f"  {group} graphics" if group == "flat" else "  other art",
                 by_kind.total[group],
                 by_kind.hits[group],
+                by_kind.strong[group],
                 by_kind.plain_pdq[group],
                 by_kind.plain_phash[group],
             )
@@ -236,13 +248,15 @@ def report(evalset: EvalSet, config: MatchingConfig, folder: Path) -> None:
                 "  re-encoded only",
                 reencoded,
                 probes.hits["reencode"],
+                probes.strong["reencode"],
                 probes.plain_pdq["reencode"],
                 probes.plain_phash["reencode"],
             )
         )
-    for name, total, hits, pdq, phash in rows:
+    for name, total, hits, strong, pdq, phash in rows:
         print(
-            f"{name:<22}{total:>7}{_rate(hits, total):>11}{_rate(pdq, total):>8}"
+            f"{name:<22}{total:>7}{_rate(hits, total):>11}{_rate(strong, total):>8}"
+            f"{_rate(pdq, total):>8}"
             f"{_rate(phash, total):>10}"
         )
     false_rate = sum(probes.hits.values()) / max(all_probes, 1)
@@ -286,11 +300,14 @@ def edited_by_kind(evalset: EvalSet, config: MatchingConfig) -> Tally:
 
 
 def _report_by_kind(evalset: EvalSet, tally: Tally) -> None:
-    print(f"{'kind (all edits)':<18}{'n':>6}{'consentry':>11}{'pHash@10':>10}{'PDQ@31':>8}")
+    print(
+        f"{'kind (all edits)':<18}{'n':>6}{'consentry':>11}{'strong':>8}{'pHash@10':>10}"
+        f"{'PDQ@31':>8}"
+    )
     for kind in sorted(tally.total):
         n = tally.total[kind]
         print(
-            f"{kind:<18}{n:>6}{_rate(tally.hits[kind], n):>11}"
+            f"{kind:<18}{n:>6}{_rate(tally.hits[kind], n):>11}{_rate(tally.strong[kind], n):>8}"
             f"{_rate(tally.plain_phash[kind], n):>10}{_rate(tally.plain_pdq[kind], n):>8}"
         )
 

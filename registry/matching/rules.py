@@ -71,6 +71,17 @@ class MatchingConfig:
     # A registered crop variant (crop_centre, crop_top_left...) is a detail of the work: a
     # plain texture or pattern in it resembles many pictures, so it matches near copies only.
     crop_max_changed: float = 0.07
+    # A strong match is a whole-picture near copy: found by the whole query's pHash (not by
+    # dHash only, not by a query region) and within version 2's near-copy limits, at most
+    # `strong_max_changed` of the cells changed (edge overlays such as a watermark or
+    # letterbox bars included) and at most `strong_max_changed_inside` away from the edge
+    # (7 of 1,024 cells: no overlay inside the picture). Only a strong match may allow an
+    # item; any match may deny it. The relaxed paths (regions, inside overlays, dHash only)
+    # find most of version 3's re-posts, but they also brought most of its false matches on
+    # corpus 2's DEV set, and a false match to an allowed work lets an unrelated picture
+    # through as consented, while one to a denying work only withholds a picture.
+    strong_max_changed: float = 0.10
+    strong_max_changed_inside: float = 0.007
     # A query whose colour stays within this many grey levels of grey is compared on grey only.
     colourless: float = 12.0
     # Descriptor comparisons one query item may cost: an item with more candidates found by
@@ -95,6 +106,8 @@ class MatchingConfig:
             "region_max_changed",
             "region_max_overlay",
             "crop_max_changed",
+            "strong_max_changed",
+            "strong_max_changed_inside",
         )
         if min(getattr(self, name) for name in limits) <= 0:
             raise ValueError("matching thresholds must be positive")
@@ -111,6 +124,13 @@ class MatchingConfig:
             "within max_verifications; then the query's dhash within dhash_radius, nearest "
             "first, as far as max_verifications allows"
         )
+        published["strength"] = (
+            "a weak match can deny, only a strong match can allow: a match is strong when the "
+            "whole query's phash found it within phash_radius (not its dhash only, not a "
+            "region) and its descriptor differs in at most strong_max_changed of the cells "
+            "and strong_max_changed_inside away from the frame's edge; a matched work's other "
+            "variants are verified for a strong match as far as max_verifications allows"
+        )
         published["algorithms"] = ["phash", "dhash", "pdq", "descriptor"]
         return published
 
@@ -125,6 +145,9 @@ class Verdict:
     # The largest descriptor distance as a share of its limit: at most 1.0 when matched.
     # Among several matched works, the lowest score is the closest.
     score: float = math.inf
+    # A whole-picture near copy (MatchingConfig.strong_*): only a strong match may allow an
+    # item, a weak one may only deny it.
+    strong: bool = False
 
 
 def is_weak(fp: ImageFingerprint, config: MatchingConfig = DEFAULT_MATCHING) -> bool:
@@ -172,13 +195,18 @@ def verify(
     distances.update({name: round(value, 4) for name, value in found._asdict().items()})
     changed_ink = found.changed / found.ink
     distances["changed_ink"] = round(changed_ink, 4)
+    # Changed cells away from the edge, as a share of the frame: the inside blob and the
+    # scattered cells (a share of the ink).
+    changed_inside = found.overlay + found.scattered * found.ink
+    distances["changed_inside"] = round(changed_inside, 4)
     max_changed, max_overlay, max_scattered, max_changed_ink = (
         config.max_changed,
         config.max_overlay,
         config.max_scattered,
         config.max_changed_ink,
     )
-    if distances["phash"] > config.phash_radius and distances["dhash"] <= config.dhash_radius:
+    found_by_phash = distances["phash"] <= config.phash_radius
+    if not found_by_phash and distances["dhash"] <= config.dhash_radius:
         max_changed = min(max_changed, config.dhash_max_changed)
         max_scattered = min(max_scattered, config.dhash_max_scattered)
         max_changed_ink = min(max_changed_ink, config.dhash_max_changed_ink)
@@ -195,7 +223,15 @@ def verify(
         found.scattered / max_scattered,
         changed_ink / max_changed_ink,
     )
-    return Verdict(matched=score <= 1.0, distances=distances, score=round(score, 4))
+    matched = score <= 1.0
+    strong = (
+        matched
+        and found_by_phash
+        and not region
+        and found.changed <= config.strong_max_changed
+        and changed_inside <= config.strong_max_changed_inside
+    )
+    return Verdict(matched=matched, distances=distances, score=round(score, 4), strong=strong)
 
 
 def closest_work(verdicts: dict[int, Verdict]) -> int | None:
@@ -206,13 +242,19 @@ def closest_work(verdicts: dict[int, Verdict]) -> int | None:
 
 @dataclass(frozen=True)
 class ItemVerdicts:
-    """What one query item matched: per work, the variant and verdict that settled it."""
+    """What one query item matched: per work, the variant and verdict that settled it (its
+    strong verdict when one of the work's variants matched strongly)."""
 
     matched: dict[int, tuple[str, Verdict]] = field(default_factory=dict)
     # More candidates than `max_verifications`: the unverified ones might be the item's
     # work, so the item must not be decided on what was verified (fail closed).
     over_budget: bool = False
     spent: int = 0  # descriptor comparisons made
+
+    @property
+    def strong(self) -> frozenset[int]:
+        """The works matched strongly: only these may allow the item; any match may deny it."""
+        return frozenset(work for work, (_, verdict) in self.matched.items() if verdict.strong)
 
 
 def verify_item(
@@ -234,6 +276,11 @@ def verify_item(
     and icons on flat backgrounds cluster (up to 950 candidates an item on the DEV set), and
     those the budget does not reach are not candidates. A region's dHash-only candidates are
     never verified: a region matches as a near copy, so pHash finds it.
+    Last, a work settled by a weak match keeps its remaining variants found by the whole
+    query's pHash, verified nearest first with what the budget still has left, until one
+    matches strongly (Verdict.strong); a work they do not reach stays weak, which can deny
+    but not allow. This pass comes last so that it never takes budget from a candidate that
+    could deny.
     The same function decides in the registry and in bench.accuracy."""
     found_by_phash: dict[int, list[tuple[int, str, int, Hashes]]] = {}
     found_by_dhash: list[tuple[int, int, str, Hashes]] = []
@@ -246,15 +293,21 @@ def verify_item(
                 dhash = (registered.dhash ^ searched[0].dhash).bit_count()
                 found_by_dhash.append((dhash, work_id, variant, registered))
     matched: dict[int, tuple[str, Verdict]] = {}
+    # Per weakly matched work, its whole-query pHash candidates not verified yet.
+    unverified: dict[int, list[tuple[str, Hashes]]] = {}
     spent = 0
     for work_id in sorted(found_by_phash):
-        for _, variant, k, registered in sorted(found_by_phash[work_id], key=lambda f: f[0]):
+        nearest_first = sorted(found_by_phash[work_id], key=lambda f: f[0])
+        for position, (_, variant, k, registered) in enumerate(nearest_first):
             if spent >= config.max_verifications:
                 return ItemVerdicts(matched, over_budget=True, spent=spent)
             spent += 1
             verdict = verify(searched[k], registered, config, region=k > 0, variant=variant)
             if verdict.matched:
                 matched[work_id] = (variant, verdict)
+                if not verdict.strong:
+                    later = nearest_first[position + 1 :]
+                    unverified[work_id] = [(v, r) for _, v, j, r in later if j == 0]
                 break
     for _, work_id, variant, registered in sorted(found_by_dhash, key=lambda f: (f[0], f[1])):
         if spent >= config.max_verifications:
@@ -265,4 +318,14 @@ def verify_item(
         verdict = verify(searched[0], registered, config, variant=variant)
         if verdict.matched:
             matched[work_id] = (variant, verdict)
+    # A weak match can deny but not allow: a near copy among the work's other variants can.
+    for work_id, rest in sorted(unverified.items()):
+        for variant, registered in rest:
+            if spent >= config.max_verifications:
+                break
+            spent += 1
+            verdict = verify(searched[0], registered, config, variant=variant)
+            if verdict.strong:
+                matched[work_id] = (variant, verdict)
+                break
     return ItemVerdicts(matched, spent=spent)

@@ -120,9 +120,11 @@ def test_evaluation_set_counts_recall_false_matches_and_gate_misses(tmp_path: Pa
 
     assert edited.total["reencode"] == 2  # the refused work's query is counted, not dropped
     assert edited.hits["reencode"] == 1
+    assert edited.strong["reencode"] == 1  # a re-encoded copy is a near copy: it may allow
     assert edited.refused["reencode"] == 1
     assert len(weak) == 1
     assert probes.total["reencode"] == 1 and probes.hits["reencode"] == 0
+    assert probes.strong["reencode"] == 0
     assert by_kind.total["other"] == 1 and by_kind.total["flat"] == 0
 
 

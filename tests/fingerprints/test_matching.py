@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from functools import cache
 
@@ -14,6 +15,7 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFont
 
 from bench.accuracy.edits import EDITS, web_copy
 from registry.fingerprints import (
+    Hashes,
     ImageFingerprint,
     WorkFingerprints,
     fingerprint_image,
@@ -237,6 +239,57 @@ def test_a_crop_variant_matches_only_as_a_near_copy() -> None:
     assert not verify(captioned.hashes, work, variant="crop_centre").matched
 
 
+def reposted(name: str, edit: Callable[[Image.Image], Image.Image] | None = None) -> Hashes:
+    """A JPEG re-post of a test picture, after an optional edit."""
+    image = web_copy(PICTURES[name])
+    edited = image if edit is None else edit(image)
+    return fingerprint_image(encode(edited, "JPEG", quality=90)).hashes
+
+
+def test_a_clean_copy_or_one_watermarked_at_the_edge_is_a_strong_match() -> None:
+    """A near copy of the whole picture may allow an item: a re-encode, or a mark at the
+    frame's edge (a watermark, a logo in a corner)."""
+    work = registered("painting-a").variants["original"]
+    assert verify(reposted("painting-a"), work).strong
+    marked = verify(reposted("painting-a", lambda image: with_mark(image, 0.0, 0.0)), work)
+    assert marked.strong and marked.distances["changed"] > 0
+
+
+def test_a_stickered_copy_matches_but_only_weakly() -> None:
+    """An overlay inside the picture is what a sticker does, and also what another tile of
+    the same template does: such a match may deny the item, never allow it."""
+    work = registered("painting-a").variants["original"]
+    verdict = verify(reposted("painting-a", sticker), work)
+    assert verdict.matched and not verdict.strong
+    assert verdict.distances["changed_inside"] > DEFAULT_MATCHING.strong_max_changed_inside
+
+
+def test_a_match_by_a_region_or_by_dhash_only_is_weak() -> None:
+    """The same clean copy, found through a relaxed path, matches without being strong."""
+    work = registered("painting-a").variants["original"]
+    query = reposted("painting-a")
+    far = replace(query, phash=query.phash ^ ((1 << (DEFAULT_MATCHING.phash_radius + 1)) - 1))
+    by_region = verify_item([far, query], {7: [("original", 1, work)]})
+    by_dhash = verify_item([far], {7: [("original", 0, work)]})
+    for item in (by_region, by_dhash):
+        assert set(item.matched) == {7} and item.strong == frozenset()
+    assert verify_item([query], {7: [("original", 0, work)]}).strong == {7}
+
+
+def test_a_weakly_matched_work_is_strong_when_another_variant_is_a_near_copy() -> None:
+    """The variant nearest by pHash settles the match, weakly; the work's other variants are
+    then verified for a near copy, within the item's budget (never over it)."""
+    query = reposted("painting-a")
+    stuck = replace(reposted("painting-a", sticker), phash=query.phash)  # nearest, weak
+    copy = replace(registered("painting-a").variants["original"], phash=query.phash ^ 0b11)
+    candidates = {7: [("original", 0, stuck), ("untrimmed", 0, copy)]}
+    item = verify_item([query], candidates)
+    assert item.strong == {7} and item.matched[7][0] == "untrimmed" and item.spent == 2
+    tight = verify_item([query], candidates, MatchingConfig(max_verifications=1))
+    assert set(tight.matched) == {7} and tight.strong == frozenset()
+    assert not tight.over_budget
+
+
 def test_thin_drawings_differ_by_their_content_not_by_the_frame() -> None:
     """Two line drawings on white: most cells are page in both, so changes are counted
     against the ink (what either picture shows), where they disagree almost everywhere."""
@@ -269,6 +322,7 @@ def test_verdict_reports_every_distance() -> None:
         "scattered",
         "ink",
         "changed_ink",
+        "changed_inside",
     }
 
 
@@ -364,6 +418,9 @@ def test_config_is_published_as_plain_data() -> None:
     assert published["max_scattered"] == DEFAULT_MATCHING.max_scattered
     assert published["max_verifications"] == DEFAULT_MATCHING.max_verifications
     assert published["dhash_variants"] == list(DEFAULT_MATCHING.dhash_variants)
+    # Receipts record these settings: they must say what may allow an item.
+    assert published["strong_max_changed_inside"] == DEFAULT_MATCHING.strong_max_changed_inside
+    assert "a weak match can deny, only a strong match can allow" in str(published["strength"])
     assert json.loads(json.dumps(published)) == published
 
 
