@@ -759,13 +759,14 @@ class CheckApi(OrganizationApi):
             )
         validate_items(items)
         version = registry_version()
+        mode = envelope.validated_data["mode"]
         decisions = decide_items(
             organization=organization_of(request),
             purpose=envelope.validated_data["purpose"],
             items=items,
             min_assurance=envelope.validated_data["min_assurance"],
+            mode=mode,
         )
-        mode = envelope.validated_data["mode"]
         results = [
             {
                 "id": item["id"],

@@ -15,6 +15,7 @@ from registry.gatekeeper import (
     Credit,
     ItemDecision,
     MatchedWork,
+    Mode,
     Reason,
     ReasonCode,
     WorkPermit,
@@ -171,7 +172,7 @@ def verification_needed(items: Sequence[dict[str, Any]]) -> list[int]:
 
 
 def _matched(match: WorkMatch) -> MatchedWork:
-    return MatchedWork(match.work_id, match.variant, match.distances, match.exact)
+    return MatchedWork(match.work_id, match.variant, match.distances, match.exact, match.region)
 
 
 def _work_permits(permits: Mapping[int, Permit]) -> dict[int, WorkPermit]:
@@ -193,10 +194,13 @@ def decide_items(
     purpose: str,
     items: Sequence[Mapping[str, Any]],
     min_assurance: str = VERIFIED,
+    mode: str = Mode.CONSENT_REQUIRED,
 ) -> list[ItemDecision]:
     """One decision per item, in order. Malformed or weak fingerprints are `invalid`; an item
     whose embedded or download signals reserve the purpose is `denied` even if unregistered;
-    a permission from a claim below `min_assurance` counts for nothing (`consent_unverified`)."""
+    a permission from a claim below `min_assurance` counts for nothing (`consent_unverified`);
+    a work found only inside a larger picture lets it pass only where `mode` lets
+    unregistered content pass."""
     triaged, needs, _ = _triage(items)
     # Fail closed: an item that needs verifying and has no payload to verify is never allowed.
     parsed = [
@@ -228,6 +232,7 @@ def decide_items(
         organization=organization,
         purpose=purpose,
         min_assurance=min_assurance,
+        mode=mode,
     )
 
 
@@ -282,6 +287,7 @@ def _decide(
     organization: Organization,
     purpose: str,
     min_assurance: str,
+    mode: str = Mode.CONSENT_REQUIRED,
 ) -> list[ItemDecision]:
     now = timezone.now()
     reservations = reservations_for(items, organization=organization, purpose=purpose, at=now)
@@ -298,6 +304,7 @@ def _decide(
             credits,
             reservations=[reservation.describe() for reservation in reserved],
             min_assurance=min_assurance,
+            mode=mode,
         )
         for entry, matches, reserved in zip(parsed, matches_of, reservations, strict=True)
     ]

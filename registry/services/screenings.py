@@ -508,6 +508,7 @@ def chunk_decide(*, chunk_id: int) -> bool:
             purpose=screening.purpose,
             items=raw_items,
             min_assurance=screening.min_assurance,
+            mode=screening.mode,
         )
         chunk_record_decisions(chunk=chunk, raw_items=raw_items, decisions=decisions)
     return True
