@@ -27,7 +27,7 @@ from registry.models import Organization, Work, WorkSourceUrl
 from registry.optout import PrefixError, url_digest
 from registry.selectors.consent import Permit, permits_for
 from registry.selectors.ledger import registry_version
-from registry.selectors.matching import WorkMatch, has_candidates, match_items
+from registry.selectors.matching import WorkMatch, exact_copies, has_candidates, match_items
 from registry.selectors.reservations import reservations_for
 
 logger = logging.getLogger(__name__)
@@ -218,13 +218,15 @@ def decide_items(
     over = {position for position, result in found.items() if result.over_budget}
     if over:
         logger.warning("%d of %d items over the verification budget", len(over), len(items))
-    decided = [
+    decided: list[Mapping[str, Any] | ImageFingerprint | ItemDecision] = [
         invalid(Reason(OVER_BUDGET)) if position in over else entry
         for position, entry in enumerate(parsed)
     ]
     matches_of = [
         found[position].matches if position in found else [] for position in range(len(parsed))
     ]
+    for position, copies in _exact_copies_of_weak(decided, items).items():
+        decided[position], matches_of[position] = items[position], copies
     return _decide(
         decided,
         matches_of,
@@ -234,6 +236,21 @@ def decide_items(
         min_assurance=min_assurance,
         mode=mode,
     )
+
+
+def _exact_copies_of_weak(
+    decided: Sequence[Mapping[str, Any] | ImageFingerprint | ItemDecision], items: Sequence[Mapping[str, Any]]
+) -> dict[int, list[WorkMatch]]:
+    """The works each item too plain to match is an exact copy of, by position. A plain work
+    is registered for exact copies only (services.works): its copy is decided by it, as its
+    artist was told, while any other plain item stays `invalid`."""
+    weak = {
+        position: items[position]["sha256"]
+        for position, entry in enumerate(decided)
+        if isinstance(entry, ItemDecision) and entry.reasons[0].code == ReasonCode.WEAK_IMAGE
+    }
+    copies = exact_copies(set(weak.values()))
+    return {position: copies[sha256] for position, sha256 in weak.items() if sha256 in copies}
 
 
 def decide_urls(

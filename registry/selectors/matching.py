@@ -7,7 +7,7 @@ replaying the events after the sequence the index reflects.
 
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -224,9 +224,26 @@ def _fingerprint_rows(pairs: Sequence[tuple[int, str]]) -> Iterable[tuple[Any, .
     ).values_list("work_id", "variant", "phash", "dhash", "pdq", "pdq_quality", "descriptor")
 
 
+def exact_copies(sha256s: Collection[str]) -> dict[str, list[WorkMatch]]:
+    """The active works each SHA-256 is the exact copy of (those it is not a copy of: absent)."""
+    return {
+        sha256: [
+            WorkMatch(work_id, artist_id, "original", {"sha256": 0}, True)
+            for work_id, artist_id in works
+        ]
+        for sha256, works in _works_by_sha256(sha256s).items()
+    }
+
+
 def _exact_matches(fingerprints: Sequence[ImageFingerprint]) -> dict[str, list[tuple[int, int]]]:
+    return _works_by_sha256({fp.sha256 for fp in fingerprints})
+
+
+def _works_by_sha256(sha256s: Collection[str]) -> dict[str, list[tuple[int, int]]]:
     by_sha: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    rows = Work.objects.active().filter(sha256__any={fp.sha256 for fp in fingerprints})
+    if not sha256s:
+        return by_sha
+    rows = Work.objects.active().filter(sha256__any=set(sha256s))
     for work_id, artist_id, sha256 in rows.values_list("pk", "artist_id", "sha256"):
         by_sha[sha256].append((work_id, artist_id))
     return by_sha
