@@ -156,7 +156,7 @@ def test_works_of_an_earlier_fingerprint_version_are_fingerprinted_again(alice, 
 
     from registry.fingerprints import FINGERPRINT_VERSION
     from registry.models import Fingerprint
-    from registry.selectors.matching import shared_index
+    from registry.selectors.ledger import registry_version
     from tests.api.test_upload_tasks import plain_png
 
     art = work_register(artist=alice, data=artwork_bytes(_SEED_BASE + 1), title="Art").work
@@ -180,17 +180,21 @@ def test_works_of_an_earlier_fingerprint_version_are_fingerprinted_again(alice, 
     upside_down = Image.open(io.BytesIO(_repost(1))).transpose(Image.Transpose.FLIP_TOP_BOTTOM)
     buffer = io.BytesIO()
     upside_down.save(buffer, format="JPEG", quality=85)
+    # This process's index is built before the command runs, as a running worker's is.
+    assert match_fingerprints([fingerprint_image(buffer.getvalue())]) == [[]]
+    before = registry_version().sequence
 
     call_command("refingerprint_works")
 
     assert "2 works fingerprinted at version" in capsys.readouterr().out
+    # A new registry version: what was searched or decided at the old one is not reused.
+    assert registry_version().sequence == before + 2
     expected = set(fingerprint_work(artwork_bytes(_SEED_BASE + 1)).variants)
     assert {row.variant for row in art.fingerprints.all()} == expected
     assert not plain.fingerprints.exists()
     versions = dict(Work.objects.values_list("pk", "fingerprint_version"))
     assert versions == {art.pk: FINGERPRINT_VERSION, plain.pk: FINGERPRINT_VERSION, removed.pk: 2}
-    shared_index().reset()  # as a restarted process does
-    (matches,) = match_fingerprints([fingerprint_image(buffer.getvalue())])
+    (matches,) = match_fingerprints([fingerprint_image(buffer.getvalue())])  # no restart
     assert [match.work_id for match in matches] == [art.pk]
     call_command("refingerprint_works")
     assert "0 works fingerprinted" in capsys.readouterr().out

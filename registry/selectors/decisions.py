@@ -239,7 +239,8 @@ def decide_items(
 
 
 def _exact_copies_of_weak(
-    decided: Sequence[Mapping[str, Any] | ImageFingerprint | ItemDecision], items: Sequence[Mapping[str, Any]]
+    decided: Sequence[Mapping[str, Any] | ImageFingerprint | ItemDecision],
+    items: Sequence[Mapping[str, Any]],
 ) -> dict[int, list[WorkMatch]]:
     """The works each item too plain to match is an exact copy of, by position. A plain work
     is registered for exact copies only (services.works): its copy is decided by it, as its

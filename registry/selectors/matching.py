@@ -1,8 +1,8 @@
 """Finding registered works for fingerprints, through this process's in-memory index.
 
 PostgreSQL holds the truth. The index is built from the Fingerprint table and kept in step with
-it through the ledger: every registration and removal is a ledger event, so catching up means
-replaying the events after the sequence the index reflects.
+it through the ledger: every registration, removal and refingerprinting is a ledger event, so
+catching up means replaying the events after the sequence the index reflects.
 """
 
 import threading
@@ -23,7 +23,11 @@ from registry.matching.rules import DEFAULT_MATCHING, MatchingConfig, Verdict, v
 from registry.models import ConsentEvent, ConsentEventKind, Fingerprint, Work
 from registry.selectors.ledger import RegistryVersion, registry_version
 
-_INDEX_EVENTS = (ConsentEventKind.WORK_REGISTERED, ConsentEventKind.WORK_REMOVED)
+_INDEX_EVENTS = (
+    ConsentEventKind.WORK_REGISTERED,
+    ConsentEventKind.WORK_REMOVED,
+    ConsentEventKind.WORK_REFINGERPRINTED,
+)
 _LOAD_CHUNK = 50_000
 _COLUMNS = ("work_id", "number", "phash", "dhash")  # the order of VariantArrays
 

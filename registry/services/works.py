@@ -210,6 +210,12 @@ def work_refingerprint(*, work: Work) -> bool:
     work.information = fingerprints.image.information
     work.fingerprint_version = FINGERPRINT_VERSION
     work.save(update_fields=["information", "fingerprint_version"])
+    # Running processes catch up with the new rows through the ledger, as with a registration.
+    payload = {
+        "fingerprint_version": FINGERPRINT_VERSION,
+        "exact_copies_only": is_weak(fingerprints.image),
+    }
+    ledger_append(kind=ConsentEventKind.WORK_REFINGERPRINTED, work=work, payload=payload)
     return True
 
 

@@ -15,8 +15,7 @@ class Command(BaseCommand):
     help = (
         "Fingerprint again, from their stored images, the works whose fingerprints an earlier "
         f"version made (this one is {FINGERPRINT_VERSION}). Run it after upgrading the "
-        "matching, then restart the web and worker processes: each builds its candidate "
-        "index from the fingerprints at its first query."
+        "matching; each work done is a ledger event, which running processes catch up with."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
