@@ -198,3 +198,33 @@ def test_works_of_an_earlier_fingerprint_version_are_fingerprinted_again(alice, 
     assert [match.work_id for match in matches] == [art.pk]
     call_command("refingerprint_works")
     assert "0 works fingerprinted" in capsys.readouterr().out
+
+
+def test_refingerprinting_reports_works_it_cannot_read_and_goes_on_with_the_others(alice, capsys):
+    from django.core.management import CommandError, call_command
+
+    from registry.fingerprints import FINGERPRINT_VERSION
+    from tests.api.test_upload_tasks import plain_png
+
+    missing = work_register(artist=alice, data=artwork_bytes(_SEED_BASE + 1), title="A").work
+    broken = work_register(artist=alice, data=artwork_bytes(_SEED_BASE + 2), title="B").work
+    art = work_register(artist=alice, data=artwork_bytes(_SEED_BASE + 3), title="C").work
+    plain = work_register(artist=alice, data=plain_png(), title="Sky").work
+    broken.image.save("broken.png", io.BytesIO(b"not an image"), save=True)
+    stale = [missing.pk, broken.pk, art.pk, plain.pk]
+    Work.objects.filter(pk__in=stale).update(fingerprint_version=2)
+    Work.objects.filter(pk=missing.pk).update(image="")
+
+    with pytest.raises(CommandError, match="2 works could not be fingerprinted"):
+        call_command("refingerprint_works")
+
+    output = capsys.readouterr()
+    assert f"work {missing.pk}:" in output.err and f"work {broken.pk}:" in output.err
+    assert f"exact copies only: {plain.pk}" in output.out
+    versions = dict(Work.objects.filter(pk__in=stale).values_list("pk", "fingerprint_version"))
+    assert versions == {
+        missing.pk: 2,
+        broken.pk: 2,
+        art.pk: FINGERPRINT_VERSION,
+        plain.pk: FINGERPRINT_VERSION,
+    }
