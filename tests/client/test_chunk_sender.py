@@ -203,3 +203,38 @@ def test_items_decided_without_their_late_payloads_are_reported(live_server, acm
 
     assert sender.expired_items == ["mine"]
     assert len(said) == 1 and "came too late (mine)" in said[0]
+
+
+def test_json_chunks_are_split_to_fit_the_registrys_published_request_limit(
+    live_server, acme, works, tmp_path, settings
+):
+    """Items with four regions take about 10 KB each as JSON: a chunk of the client's count
+    would pass the registry's limit, so the run sizes its chunks by bytes as well."""
+    from registry.client.run import Outputs, RunState, ScreeningRun
+    from tests.api.conftest import screenshot_item
+
+    settings.CONSENTRY_MAX_REQUEST_BYTES = 64 * 1024
+    shot = screenshot_item("shot", 1)
+    items = [
+        {**shot, "id": f"shot-{n:03d}", "regions": [shot["regions"][0]] * 4} for n in range(40)
+    ]
+    assert len(json.dumps({"number": 0, "items": items})) > 6 * 64 * 1024
+    _, key = api_key_create(organization=acme)
+    state = RunState(
+        api=live_server.url, purpose="ai_training", mode="consent_required", chunk_size=5000
+    )
+    run = ScreeningRun(
+        Registry(live_server.url, key, retry_for=5),
+        state,
+        Outputs(tmp_path / "r.jsonl"),
+        False,
+        wire="json",
+    )
+
+    screening_id = run._start()
+    run._send(screening_id, items)
+    _decide_pending()
+
+    screening = run.registry.get(f"screenings/{screening_id}")
+    assert screening["progress"] == {**screening["progress"], "done": 40, "total": 40}
+    assert len(state.sent_chunks) > 6
