@@ -12,8 +12,8 @@ from django.utils.translation import gettext as _
 
 from registry.assurance import rank
 from registry.fingerprints import (
-    ImageDecodeError,
     FINGERPRINT_VERSION,
+    ImageDecodeError,
     WorkFingerprints,
     fingerprint_work,
     to_signed64,
