@@ -461,8 +461,8 @@ class ScreeningChunkApi(OrganizationApi):
             202: HashedChunkOut,
             200: HashedChunkOut,
             409: error(
-                "That chunk number came with other items (ids or hashes), or the screening "
-                "is closed"
+                "That chunk number came with other items (ids or hashes), the screening "
+                "is closed, or the registry's matching changed since it started"
             ),
             413: error("Too many items or bytes"),
         },

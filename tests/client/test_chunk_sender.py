@@ -238,3 +238,24 @@ def test_json_chunks_are_split_to_fit_the_registrys_published_request_limit(
     screening = run.registry.get(f"screenings/{screening_id}")
     assert screening["progress"] == {**screening["progress"], "done": 40, "total": 40}
     assert len(state.sent_chunks) > 6
+
+
+@pytest.mark.parametrize("wire", ["binary", "json"])
+def test_a_screening_started_under_other_matching_takes_no_new_chunk(
+    live_server, acme, works, wire
+):
+    """Its receipt names the matching it started with: chunks the registry's current matching
+    would decide are refused, and the client says to start a new screening."""
+    from registry.models import Screening
+
+    _, key = api_key_create(organization=acme)
+    registry = Registry(live_server.url, key, retry_for=5)
+    created = registry.post("screenings", json={"purpose": "ai_training", "keep_open": True})
+    screening = Screening.objects.get(pk=created["id"])
+    screening.matching = {**screening.matching, "fingerprint_version": 2, "min_information": 8}
+    screening.save(update_fields=["matching"])
+
+    with pytest.raises(ApiError, match="409.*start a new screening"):
+        ChunkSender(registry, wire=wire).send(created["id"], 0, [item("stranger", 40)])
+
+    assert not ScreeningChunk.objects.filter(screening=screening).exists()
