@@ -5,7 +5,7 @@ in `invalid` or `denied`, never in `allowed`.
 """
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -318,10 +318,35 @@ def decide(
     reservations: Sequence[str] = (),
     min_assurance: str = VERIFIED,
     mode: str = Mode.CONSENT_REQUIRED,
+    unverified: Collection[int] = (),
 ) -> ItemDecision:
     """The rules *matched works decide* and *embedded reservations*: unregistered, denied by
     any match or embedded reservation, else allowed. A work found only inside a larger
-    picture allows that picture only in a screening that lets unregistered content pass."""
+    picture allows that picture only in a screening that lets unregistered content pass.
+    Fail closed: `unverified` are candidate works the verification budget did not reach; an
+    item that would pass while one of them does not allow the purpose is `invalid`."""
+    decision = _decide_on_matches(
+        matches, permits, credits, reservations=reservations, min_assurance=min_assurance, mode=mode
+    )
+    refusing = [
+        work_id
+        for work_id in unverified
+        if (permit := permits.get(work_id)) is None or not permit.allowed
+    ]
+    if refusing and passes(decision.decision, mode):
+        return invalid(Reason(ReasonCode.OVER_BUDGET))
+    return decision
+
+
+def _decide_on_matches(
+    matches: Sequence[MatchedWork],
+    permits: Mapping[int, WorkPermit],
+    credits: Mapping[int, Credit],
+    *,
+    reservations: Sequence[str],
+    min_assurance: str,
+    mode: str,
+) -> ItemDecision:
     described = [match.as_dict() for match in matches]
     counted = _counted(matches, permits)
     refusals = [Reason(ReasonCode.RESERVED, detail=signal) for signal in reservations]

@@ -213,6 +213,9 @@ class ItemVerdicts:
     # work, so the item must not be decided on what was verified (fail closed).
     over_budget: bool = False
     spent: int = 0  # descriptor comparisons made
+    # Works found by dHash only that the budget left unverified: not matched, but not ruled
+    # out either, so a refusing one must not let the item through (the gatekeeper's rule).
+    unverified: frozenset[int] = frozenset()
 
 
 def verify_item(
@@ -256,13 +259,15 @@ def verify_item(
             if verdict.matched:
                 matched[work_id] = (variant, verdict)
                 break
+    unverified: set[int] = set()
     for _, work_id, variant, registered in sorted(found_by_dhash, key=lambda f: (f[0], f[1])):
-        if spent >= config.max_verifications:
-            break
         if work_id in matched:
+            continue
+        if spent >= config.max_verifications:
+            unverified.add(work_id)
             continue
         spent += 1
         verdict = verify(searched[0], registered, config, variant=variant)
         if verdict.matched:
             matched[work_id] = (variant, verdict)
-    return ItemVerdicts(matched, spent=spent)
+    return ItemVerdicts(matched, spent=spent, unverified=frozenset(unverified))

@@ -227,6 +227,10 @@ def decide_items(
     ]
     for position, copies in _exact_copies_of_weak(decided, items).items():
         decided[position], matches_of[position] = items[position], copies
+    unverified_of = [
+        found[position].unverified if position in found else frozenset()
+        for position in range(len(parsed))
+    ]
     return _decide(
         decided,
         matches_of,
@@ -235,6 +239,7 @@ def decide_items(
         purpose=purpose,
         min_assurance=min_assurance,
         mode=mode,
+        unverified_of=unverified_of,
     )
 
 
@@ -306,12 +311,13 @@ def _decide(
     purpose: str,
     min_assurance: str,
     mode: str = Mode.CONSENT_REQUIRED,
+    unverified_of: Sequence[Collection[int]] | None = None,
 ) -> list[ItemDecision]:
     now = timezone.now()
     reservations = reservations_for(items, organization=organization, purpose=purpose, at=now)
-    permits = permits_for(
-        _all_work_ids(matches_of), organization=organization, purpose=purpose, at=now
-    )
+    unverified_of = unverified_of or [frozenset()] * len(items)
+    wanted = _all_work_ids(matches_of).union(*unverified_of)
+    permits = permits_for(wanted, organization=organization, purpose=purpose, at=now)
     work_permits, credits = _work_permits(permits), credits_for(permits)
     return [
         entry
@@ -323,6 +329,9 @@ def _decide(
             reservations=[reservation.describe() for reservation in reserved],
             min_assurance=min_assurance,
             mode=mode,
+            unverified=unverified,
         )
-        for entry, matches, reserved in zip(parsed, matches_of, reservations, strict=True)
+        for entry, matches, reserved, unverified in zip(
+            parsed, matches_of, reservations, unverified_of, strict=True
+        )
     ]

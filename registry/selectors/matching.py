@@ -274,6 +274,8 @@ class ItemMatches:
     # More candidates than MatchingConfig.max_verifications: the unverified ones might be
     # the item's work, so the item must not be decided on what was verified (fail closed).
     over_budget: bool = False
+    # Candidate works the budget left unverified (rules.ItemVerdicts.unverified).
+    unverified: frozenset[int] = frozenset()
 
 
 def match_fingerprints(
@@ -328,7 +330,10 @@ def match_items(
     for result, fingerprint in zip(items, fingerprints, strict=True):
         for work_id, artist_id in exact.get(fingerprint.sha256, []):
             result.matches.append(WorkMatch(work_id, artist_id, "original", {"sha256": 0}, True))
-    return [ItemMatches(_best_per_work(result.matches), result.over_budget) for result in items]
+    return [
+        ItemMatches(_best_per_work(result.matches), result.over_budget, result.unverified)
+        for result in items
+    ]
 
 
 def _boxes(fingerprint: ImageFingerprint) -> list[Box | None]:
@@ -363,7 +368,7 @@ def _verify_item(
         found.append(
             WorkMatch(work_id, artist_id, variant, dict(verdict.distances), region=boxes[k])
         )
-    return ItemMatches(found, result.over_budget)
+    return ItemMatches(found, result.over_budget, result.unverified)
 
 
 def _found_by(

@@ -266,3 +266,26 @@ def test_the_client_sends_as_json_regions_the_binary_layout_would_not_carry_exac
     assert hashes_version([shot]) == FINGERPRINT_VERSION
     assert hashes_version([{**shot, "regions": upper}]) is None
     assert hashes_version([{**shot, "regions": "none"}]) is None
+
+
+@pytest.mark.parametrize("mode", ["consent_required", "respect_opt_outs"])
+def test_an_item_is_not_let_through_past_a_refused_candidate_its_budget_left_unverified(
+    acme_api, works, monkeypatch, mode
+):
+    """Every registered work is a dHash candidate here; the nearest, the allowed original, is
+    verified and matches, and the budget leaves the refused and licensed works unverified:
+    one of them might be in the picture too, so the item does not pass on what was verified."""
+
+    def check(budget):
+        config = MatchingConfig(phash_radius=0, dhash_radius=64, max_verifications=budget)
+        monkeypatch.setattr(matching, "_shared_index", RegistryIndex(config))
+        return _check(acme_api, [item("copy", 1)], mode)["copy"]
+
+    tight, roomy = check(1), check(64)
+
+    assert tight["decision"] == "invalid"
+    assert tight["reason"].startswith(ReasonCode.OVER_BUDGET)
+    assert tight["passes"] is False
+    # Verified, the other works are not in the picture: the copy is its allowed work's.
+    assert roomy["decision"] == "allowed"
+    assert [match["work_id"] for match in roomy["matches"]] == [works["allowed"].pk]

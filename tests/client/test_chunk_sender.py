@@ -255,7 +255,7 @@ def test_a_screening_started_under_other_matching_takes_no_new_chunk(
     screening.matching = {**screening.matching, "fingerprint_version": 2, "min_information": 8}
     screening.save(update_fields=["matching"])
 
-    with pytest.raises(ApiError, match="409.*start a new screening"):
+    with pytest.raises(ApiError, match=r"409.*start a new screening"):
         ChunkSender(registry, wire=wire).send(created["id"], 0, [item("stranger", 40)])
 
     assert not ScreeningChunk.objects.filter(screening=screening).exists()
