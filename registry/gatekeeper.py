@@ -220,13 +220,19 @@ class MatchedWork:
         algorithm = "phash+verify"
         if self.exact:  # a source-URL match names no image; the others matched its bytes
             algorithm = "source_url" if self.variant == "source_url" else "sha256"
-        return {
+        described = {
             "work_id": self.work_id,
             "variant": self.variant,
             "algorithm": algorithm,
             "distance": 0 if self.exact else self.distances.get("phash"),
             "distances": dict(self.distances),
         }
+        if self.region is not None:
+            # The distances are the region's: an auditor recomputes them from this box of the
+            # image (fingerprints.regions), not from the whole of it.
+            described["algorithm"] = f"region+{algorithm}"
+            described["region"] = list(self.region)
+        return described
 
 
 @dataclass(frozen=True)

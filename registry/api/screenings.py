@@ -171,6 +171,15 @@ class MatchOut(serializers.Serializer):
     algorithm = serializers.CharField()
     distance = serializers.IntegerField(allow_null=True)
     distances = serializers.DictField()
+    region = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=1000),
+        min_length=4,
+        max_length=4,
+        required=False,
+        help_text="Only for a match found through a region of the image (algorithm "
+        "region+phash+verify): its box, left, top, right, bottom in thousandths of the frame; "
+        "the distances are the region's.",
+    )
 
 
 class CreditOut(serializers.Serializer):

@@ -83,6 +83,11 @@ def test_a_screenshot_of_a_registered_work_is_matched_through_its_region_as_json
     assert decided["shot"]["decision"] == "unregistered"
     assert ReasonCode.INSIDE_LARGER_PICTURE in decided["shot"]["reason"]
     assert [match["work_id"] for match in decided["shot"]["matches"]] == [works["allowed"].pk]
+    # Recorded as found through the region that holds the post's picture, with its box.
+    (match,) = decided["shot"]["matches"]
+    assert match["algorithm"] == "region+phash+verify"
+    assert match["region"] in [region["box"] for region in shot["regions"]]
+    assert match["region"] != [0, 0, 1000, 1000]
     # The whole frame alone does not match: the region is what finds the work.
     assert decided["shot-whole-only"]["decision"] == "unregistered"
     assert decided["shot-whole-only"]["matches"] == []
@@ -289,3 +294,4 @@ def test_an_item_is_not_let_through_past_a_refused_candidate_its_budget_left_unv
     # Verified, the other works are not in the picture: the copy is its allowed work's.
     assert roomy["decision"] == "allowed"
     assert [match["work_id"] for match in roomy["matches"]] == [works["allowed"].pk]
+    assert "region" not in roomy["matches"][0]  # a copy of the whole picture
