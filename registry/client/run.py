@@ -16,7 +16,12 @@ from typing import Any
 
 from tqdm import tqdm
 
-from registry.client.api import ApiError, Registry, applied_minimum
+from registry.client.api import (
+    ApiError,
+    Registry,
+    applied_minimum,
+    refuse_other_fingerprint_version,
+)
 from registry.client.chunks import ChunkSender
 from registry.client.collect import STREAM_READ_BYTES, every_decision, leaf_of, stream_decisions
 from registry.client.hashing import fingerprint_all, load_cache
@@ -235,8 +240,10 @@ class ScreeningRun:
         poll_seconds: float = 1.0,
         timeout: float | None = None,
     ) -> dict[str, Any]:
-        # Before hours of hashing: the registry answers and takes the key.
+        # Before hours of hashing: the registry answers, takes the key and matches this
+        # client's fingerprints.
         self.registry.get("consent-changes", params={"limit": 1})
+        refuse_other_fingerprint_version(self.registry)
         self.state.save(self.outputs.state)  # from here on, the same command resumes
         wires, cached = fingerprint_all(items, self.outputs.cache, progress=self.progress)
         self._say_where_it_resumes(cached, wires)

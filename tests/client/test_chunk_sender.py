@@ -259,3 +259,30 @@ def test_a_screening_started_under_other_matching_takes_no_new_chunk(
         ChunkSender(registry, wire=wire).send(created["id"], 0, [item("stranger", 40)])
 
     assert not ScreeningChunk.objects.filter(screening=screening).exists()
+
+
+def test_a_client_of_another_fingerprint_version_stops_before_hashing(
+    live_server, acme, tmp_path, monkeypatch
+):
+    from registry.client.inputs import InputItem
+    from registry.client.run import Outputs, RunState, ScreeningRun
+    from registry.client.shards import registry_version
+    from tests.api.conftest import image_bytes
+
+    monkeypatch.setattr("registry.api.public.FINGERPRINT_VERSION", FINGERPRINT_VERSION + 1)
+    _, key = api_key_create(organization=acme)
+    registry = Registry(live_server.url, key, retry_for=5)
+    image = tmp_path / "a.jpg"
+    image.write_bytes(image_bytes(1))
+    outputs = Outputs(tmp_path / "results.jsonl")
+    state = RunState(
+        api=live_server.url, purpose="ai_training", mode="consent_required", chunk_size=10
+    )
+
+    with pytest.raises(ApiError, match=f"version {FINGERPRINT_VERSION + 1}; this client"):
+        ScreeningRun(registry, state, outputs, False).run([InputItem(path=str(image), id="a")], [])
+    with pytest.raises(ApiError, match="nothing was screened"):
+        registry_version(registry)  # a dataset run asks this before its first shard
+
+    assert not outputs.cache.exists()  # nothing was hashed
+    assert state.screening_id is None
