@@ -4,6 +4,7 @@ import io
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.utils import timezone
 from PIL import Image
 
@@ -210,7 +211,7 @@ def test_refingerprinting_reports_works_it_cannot_read_and_goes_on_with_the_othe
     broken = work_register(artist=alice, data=artwork_bytes(_SEED_BASE + 2), title="B").work
     art = work_register(artist=alice, data=artwork_bytes(_SEED_BASE + 3), title="C").work
     plain = work_register(artist=alice, data=plain_png(), title="Sky").work
-    broken.image.save("broken.png", io.BytesIO(b"not an image"), save=True)
+    broken.image.save("broken.png", ContentFile(b"not an image"), save=True)
     stale = [missing.pk, broken.pk, art.pk, plain.pk]
     Work.objects.filter(pk__in=stale).update(fingerprint_version=2)
     Work.objects.filter(pk=missing.pk).update(image="")
