@@ -5,7 +5,7 @@ in `invalid` or `denied`, never in `allowed`.
 """
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -72,6 +72,9 @@ class ReasonCode(StrEnum):
     # More candidate works than one item may verify (MatchingConfig.max_verifications): an
     # unverified one might be its work.
     OVER_BUDGET = "the image has more candidate works than one item may verify"
+    # Every match was found in a part of the picture: the rest of it is content of unknown
+    # consent, so in consent_required the item is decided as unregistered content is.
+    INSIDE_LARGER_PICTURE = "a registered work was found inside a larger picture"
 
 
 CONSENT_UNVERIFIED = ReasonCode.CONSENT_UNVERIFIED
@@ -186,24 +189,50 @@ def reason_kinds(
     return kinds
 
 
+# A box within the query frame: left, top, right, bottom in thousandths of it.
+Box = tuple[int, int, int, int]
+# A match found through a region covering less than this share of the query frame leaves the
+# rest of the picture unmatched. Regions cut from a screenshot, collage or meme cover at most
+# 85% of it (fingerprints.regions.MAX_AREA), so they are always partial; the untrimmed frame
+# covers all of it. What 90% leaves out, a strip of at most a tenth, is no more than the
+# overlays (a watermark bar, a caption band) a match of the whole picture already tolerates.
+WHOLE_PICTURE_SHARE = 0.9
+
+
+def covers_whole_picture(region: Box | None) -> bool:
+    """Whether a match found through `region` (None: the whole query) speaks for the whole
+    picture."""
+    if region is None:
+        return True
+    left, top, right, bottom = region
+    return (right - left) * (bottom - top) >= WHOLE_PICTURE_SHARE * 1000 * 1000
+
+
 @dataclass(frozen=True)
 class MatchedWork:
     work_id: int
     variant: str
     distances: Mapping[str, int | float]
     exact: bool = False
+    region: Box | None = None  # the query region that found it; None: the whole query
 
     def as_dict(self) -> dict[str, Any]:
         algorithm = "phash+verify"
         if self.exact:  # a source-URL match names no image; the others matched its bytes
             algorithm = "source_url" if self.variant == "source_url" else "sha256"
-        return {
+        described = {
             "work_id": self.work_id,
             "variant": self.variant,
             "algorithm": algorithm,
             "distance": 0 if self.exact else self.distances.get("phash"),
             "distances": dict(self.distances),
         }
+        if self.region is not None:
+            # The distances are the region's: an auditor recomputes them from this box of the
+            # image (fingerprints.regions), not from the whole of it.
+            described["algorithm"] = f"region+{algorithm}"
+            described["region"] = list(self.region)
+        return described
 
 
 @dataclass(frozen=True)
@@ -294,9 +323,36 @@ def decide(
     *,
     reservations: Sequence[str] = (),
     min_assurance: str = VERIFIED,
+    mode: str = Mode.CONSENT_REQUIRED,
+    unverified: Collection[int] = (),
 ) -> ItemDecision:
     """The rules *matched works decide* and *embedded reservations*: unregistered, denied by
-    any match or embedded reservation, else allowed."""
+    any match or embedded reservation, else allowed. A work found only inside a larger
+    picture allows that picture only in a screening that lets unregistered content pass.
+    Fail closed: `unverified` are candidate works the verification budget did not reach; an
+    item that would pass while one of them does not allow the purpose is `invalid`."""
+    decision = _decide_on_matches(
+        matches, permits, credits, reservations=reservations, min_assurance=min_assurance, mode=mode
+    )
+    refusing = [
+        work_id
+        for work_id in unverified
+        if (permit := permits.get(work_id)) is None or not permit.allowed
+    ]
+    if refusing and passes(decision.decision, mode):
+        return invalid(Reason(ReasonCode.OVER_BUDGET))
+    return decision
+
+
+def _decide_on_matches(
+    matches: Sequence[MatchedWork],
+    permits: Mapping[int, WorkPermit],
+    credits: Mapping[int, Credit],
+    *,
+    reservations: Sequence[str],
+    min_assurance: str,
+    mode: str,
+) -> ItemDecision:
     described = [match.as_dict() for match in matches]
     counted = _counted(matches, permits)
     refusals = [Reason(ReasonCode.RESERVED, detail=signal) for signal in reservations]
@@ -311,11 +367,16 @@ def decide(
     missing = [match.work_id for match in counted if match.work_id not in credits]
     if missing:  # an allowed item must carry its credit; without one it cannot pass
         return ItemDecision(DENIED, (Reason(ReasonCode.NO_CREDIT, missing[0]),), described)
+    credited = [asdict(credits[match.work_id]) for match in counted]
+    partial = not any(covers_whole_picture(match.region) for match in counted)
+    if partial and not passes(UNREGISTERED, mode):
+        inside = tuple(Reason(ReasonCode.INSIDE_LARGER_PICTURE, m.work_id) for m in counted)
+        return ItemDecision(UNREGISTERED, inside, described, credited)
     return ItemDecision(
         ALLOWED,
         tuple(Reason(permits[m.work_id].reason, m.work_id) for m in counted),
         described,
-        [asdict(credits[match.work_id]) for match in counted],
+        credited,
     )
 
 

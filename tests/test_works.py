@@ -4,6 +4,7 @@ import io
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.utils import timezone
 from PIL import Image
 
@@ -156,7 +157,7 @@ def test_works_of_an_earlier_fingerprint_version_are_fingerprinted_again(alice, 
 
     from registry.fingerprints import FINGERPRINT_VERSION
     from registry.models import Fingerprint
-    from registry.selectors.matching import shared_index
+    from registry.selectors.ledger import registry_version
     from tests.api.test_upload_tasks import plain_png
 
     art = work_register(artist=alice, data=artwork_bytes(_SEED_BASE + 1), title="Art").work
@@ -180,17 +181,51 @@ def test_works_of_an_earlier_fingerprint_version_are_fingerprinted_again(alice, 
     upside_down = Image.open(io.BytesIO(_repost(1))).transpose(Image.Transpose.FLIP_TOP_BOTTOM)
     buffer = io.BytesIO()
     upside_down.save(buffer, format="JPEG", quality=85)
+    # This process's index is built before the command runs, as a running worker's is.
+    assert match_fingerprints([fingerprint_image(buffer.getvalue())]) == [[]]
+    before = registry_version().sequence
 
     call_command("refingerprint_works")
 
     assert "2 works fingerprinted at version" in capsys.readouterr().out
+    # A new registry version: what was searched or decided at the old one is not reused.
+    assert registry_version().sequence == before + 2
     expected = set(fingerprint_work(artwork_bytes(_SEED_BASE + 1)).variants)
     assert {row.variant for row in art.fingerprints.all()} == expected
     assert not plain.fingerprints.exists()
     versions = dict(Work.objects.values_list("pk", "fingerprint_version"))
     assert versions == {art.pk: FINGERPRINT_VERSION, plain.pk: FINGERPRINT_VERSION, removed.pk: 2}
-    shared_index().reset()  # as a restarted process does
-    (matches,) = match_fingerprints([fingerprint_image(buffer.getvalue())])
+    (matches,) = match_fingerprints([fingerprint_image(buffer.getvalue())])  # no restart
     assert [match.work_id for match in matches] == [art.pk]
     call_command("refingerprint_works")
     assert "0 works fingerprinted" in capsys.readouterr().out
+
+
+def test_refingerprinting_reports_works_it_cannot_read_and_goes_on_with_the_others(alice, capsys):
+    from django.core.management import CommandError, call_command
+
+    from registry.fingerprints import FINGERPRINT_VERSION
+    from tests.api.test_upload_tasks import plain_png
+
+    missing = work_register(artist=alice, data=artwork_bytes(_SEED_BASE + 1), title="A").work
+    broken = work_register(artist=alice, data=artwork_bytes(_SEED_BASE + 2), title="B").work
+    art = work_register(artist=alice, data=artwork_bytes(_SEED_BASE + 3), title="C").work
+    plain = work_register(artist=alice, data=plain_png(), title="Sky").work
+    broken.image.save("broken.png", ContentFile(b"not an image"), save=True)
+    stale = [missing.pk, broken.pk, art.pk, plain.pk]
+    Work.objects.filter(pk__in=stale).update(fingerprint_version=2)
+    Work.objects.filter(pk=missing.pk).update(image="")
+
+    with pytest.raises(CommandError, match="2 works could not be fingerprinted"):
+        call_command("refingerprint_works")
+
+    output = capsys.readouterr()
+    assert f"work {missing.pk}:" in output.err and f"work {broken.pk}:" in output.err
+    assert f"exact copies only: {plain.pk}" in output.out
+    versions = dict(Work.objects.filter(pk__in=stale).values_list("pk", "fingerprint_version"))
+    assert versions == {
+        missing.pk: 2,
+        broken.pk: 2,
+        art.pk: FINGERPRINT_VERSION,
+        plain.pk: FINGERPRINT_VERSION,
+    }

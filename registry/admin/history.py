@@ -74,6 +74,15 @@ def event_summary(event: ConsentEvent, organizations: Mapping[int, str] | None =
         return _("Registered as “%(title)s”.") % {"title": payload.get("title", "")}
     if kind == ConsentEventKind.WORK_REMOVED:
         return _("Removed from the registry: %(reason)s") % {"reason": payload.get("reason", "")}
+    if kind == ConsentEventKind.WORK_REFINGERPRINTED:
+        if payload.get("exact_copies_only"):
+            return _(
+                "Fingerprinted again by matching version %(version)s: too plain to recognise "
+                "re-posts, it is matched by its exact copies only."
+            ) % {"version": payload.get("fingerprint_version", "")}
+        return _("Fingerprinted again by matching version %(version)s.") % {
+            "version": payload.get("fingerprint_version", "")
+        }
     if kind == ConsentEventKind.TERMS_CHANGED:
         return _("%(purpose)s: %(terms)s (was: %(previous)s).") % _terms_change(payload)
     if kind == ConsentEventKind.DEFAULTS_CHANGED:

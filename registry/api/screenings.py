@@ -171,6 +171,15 @@ class MatchOut(serializers.Serializer):
     algorithm = serializers.CharField()
     distance = serializers.IntegerField(allow_null=True)
     distances = serializers.DictField()
+    region = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=1000),
+        min_length=4,
+        max_length=4,
+        required=False,
+        help_text="Only for a match found through a region of the image (algorithm "
+        "region+phash+verify): its box, left, top, right, bottom in thousandths of the frame; "
+        "the distances are the region's.",
+    )
 
 
 class CreditOut(serializers.Serializer):
@@ -461,8 +470,8 @@ class ScreeningChunkApi(OrganizationApi):
             202: HashedChunkOut,
             200: HashedChunkOut,
             409: error(
-                "That chunk number came with other items (ids or hashes), or the screening "
-                "is closed"
+                "That chunk number came with other items (ids or hashes), the screening "
+                "is closed, or the registry's matching changed since it started"
             ),
             413: error("Too many items or bytes"),
         },
@@ -759,13 +768,14 @@ class CheckApi(OrganizationApi):
             )
         validate_items(items)
         version = registry_version()
+        mode = envelope.validated_data["mode"]
         decisions = decide_items(
             organization=organization_of(request),
             purpose=envelope.validated_data["purpose"],
             items=items,
             min_assurance=envelope.validated_data["min_assurance"],
+            mode=mode,
         )
-        mode = envelope.validated_data["mode"]
         results = [
             {
                 "id": item["id"],

@@ -10,6 +10,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from registry.fingerprints import FINGERPRINT_VERSION
+
 USER_AGENT = "consentry-client/1"
 CONNECT_TIMEOUT = 5.0
 # A chunk of thousands of items is decided quickly, but a busy registry may take a while.
@@ -158,3 +160,14 @@ def applied_minimum(answer: dict[str, Any], asked: str) -> str:
             "nothing from this answer is used"
         )
     return applied
+
+
+def refuse_other_fingerprint_version(registry: Registry) -> None:
+    """Before any hashing: fingerprints of another version would all be decided `invalid`, so
+    a client and a registry that disagree stop here, naming both versions."""
+    theirs = registry.get("matching").get("fingerprint_version")
+    if theirs != FINGERPRINT_VERSION:
+        raise ApiError(
+            f"the registry matches fingerprints of version {theirs}; this client makes version "
+            f"{FINGERPRINT_VERSION}. Use a client of the registry's version; nothing was screened."
+        )

@@ -16,7 +16,12 @@ from typing import Any
 
 from tqdm import tqdm
 
-from registry.client.api import ApiError, Registry, applied_minimum
+from registry.client.api import (
+    ApiError,
+    Registry,
+    applied_minimum,
+    refuse_other_fingerprint_version,
+)
 from registry.client.chunks import ChunkSender
 from registry.client.collect import STREAM_READ_BYTES, every_decision, leaf_of, stream_decisions
 from registry.client.hashing import fingerprint_all, load_cache
@@ -42,6 +47,10 @@ class RunState:
     closed: bool = False
     # The outputs were written: the next run screens again unless told to reuse this one.
     finished: bool = False
+    # The registry's request limit when the screening was created: no chunk's JSON body is
+    # larger (a region adds about 2 KB to an item). 0: written by a client that sized chunks
+    # by count alone, which a resumed run keeps doing so that its chunks stay the same.
+    chunk_bytes: int = 0
 
     @classmethod
     def load(cls, path: Path) -> "RunState | None":
@@ -104,9 +113,27 @@ class Withdrawals:
     item_ids: dict[str, int]  # item id -> the ledger sequence that withdrew its consent
 
 
-def _chunks(wires: list[dict[str, Any]], size: int) -> Iterator[tuple[int, list[dict[str, Any]]]]:
-    for number, start in enumerate(range(0, len(wires), size)):
-        yield number, wires[start : start + size]
+# A chunk's JSON body around its items: {"number": N, "items": [...]}, N of up to 20 digits.
+_CHUNK_ENVELOPE = len(json.dumps({"number": 10**20, "items": []}))
+
+
+def _chunks(
+    wires: list[dict[str, Any]], size: int, max_bytes: int = 0
+) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    """At most `size` items a chunk, and, when `max_bytes` is set, no more than fit in a JSON
+    body of that many bytes (as ChunkSender encodes it). The same items always give the same
+    chunks: a resumed run and the collection of decisions rebuild them."""
+    number, used = 0, _CHUNK_ENVELOPE
+    chunk: list[dict[str, Any]] = []
+    for wire in wires:
+        cost = len(json.dumps(wire, allow_nan=False).encode()) + len(", ")
+        if chunk and (len(chunk) >= size or (max_bytes and used + cost > max_bytes)):
+            yield number, chunk
+            number, chunk, used = number + 1, [], _CHUNK_ENVELOPE
+        chunk.append(wire)
+        used += cost
+    if chunk:
+        yield number, chunk
 
 
 def _stderr(message: str) -> None:
@@ -137,13 +164,15 @@ class ScreeningRun:
                 "min_assurance": self.state.min_assurance,
                 "keep_open": True,
             }
+            limits = self.registry.get("matching").get("limits", {})
+            self.state.chunk_bytes = int(limits.get("max_request_bytes") or 0)
             created = self.registry.post("screenings", json=body)
             self.state.screening_id = created["id"]
             self.state.save(self.outputs.state)
         return self.state.screening_id
 
     def _send(self, screening_id: str, wires: list[dict[str, Any]]) -> None:
-        chunks = list(_chunks(wires, self.state.chunk_size))
+        chunks = list(_chunks(wires, self.state.chunk_size, self.state.chunk_bytes))
         for number, items in tqdm(chunks, desc="sending", unit="chunk", disable=not self.progress):
             if number in self.state.sent_chunks:
                 continue
@@ -174,23 +203,27 @@ class ScreeningRun:
         )
 
     def _decisions(
-        self, screening: dict[str, Any], ids: list[str], hashes: Mapping[str, str | None]
+        self,
+        screening: dict[str, Any],
+        wires: list[dict[str, Any]],
+        hashes: Mapping[str, str | None],
     ) -> Iterator[dict[str, Any]]:
         """Every item's decision, each chunk checked against the signed receipt's root."""
-        size = self.state.chunk_size
-        chunk_ids = [ids[start : start + size] for start in range(0, len(ids), size)]
+        chunks = _chunks(wires, self.state.chunk_size, self.state.chunk_bytes)
+        chunk_ids = [[str(wire["id"]) for wire in items] for _, items in chunks]
         return every_decision(self.registry, screening, chunk_ids, hashes)
 
-    def _say_where_it_resumes(self, cached: int, total: int) -> None:
+    def _say_where_it_resumes(self, cached: int, wires: list[dict[str, Any]]) -> None:
         state = self.state
         if not self.resuming:
             return
         if state.screening_id is None:
             self.say(
-                f"Resuming the interrupted run: {cached} of {total} images were hashed already."
+                f"Resuming the interrupted run: {cached} of {len(wires)} images were hashed "
+                "already."
             )
             return
-        chunks = -(-total // state.chunk_size)
+        chunks = len(list(_chunks(wires, state.chunk_size, state.chunk_bytes)))
         sent = len(set(state.sent_chunks))
         where = (
             "every chunk was sent; collecting its decisions"
@@ -207,17 +240,19 @@ class ScreeningRun:
         poll_seconds: float = 1.0,
         timeout: float | None = None,
     ) -> dict[str, Any]:
-        # Before hours of hashing: the registry answers and takes the key.
+        # Before hours of hashing: the registry answers, takes the key and matches this
+        # client's fingerprints.
         self.registry.get("consent-changes", params={"limit": 1})
+        refuse_other_fingerprint_version(self.registry)
         self.state.save(self.outputs.state)  # from here on, the same command resumes
         wires, cached = fingerprint_all(items, self.outputs.cache, progress=self.progress)
-        self._say_where_it_resumes(cached, len(items))
+        self._say_where_it_resumes(cached, wires)
         screening_id = self._start()
         self._send(screening_id, wires)
         screening = self._wait(screening_id, poll_seconds, timeout)
         applied_minimum(screening, self.state.min_assurance)
         hashes = {wire["id"]: wire.get("sha256") for wire in wires}
-        decisions = self._decisions(screening, [wire["id"] for wire in wires], hashes)
+        decisions = self._decisions(screening, wires, hashes)
         write_outputs(self.outputs, items, skipped, screening, decisions, self.state, hashes=hashes)
         self.state.finished = True
         self.state.save(self.outputs.state)
@@ -247,7 +282,12 @@ class ScreeningRun:
         # The fingerprints the screening was sent are in the cache: their hashes bind the lines.
         cached = load_cache(self.outputs.cache)
         hashes = {key: wire.get("sha256") for key, (_, wire) in cached.items()}
-        decisions = self._decisions(screening, [item.id for item in items], hashes)
+        # Chunks sized by bytes are rebuilt from the fingerprints sent (cached, not hashed again).
+        if self.state.chunk_bytes:
+            wires, _ = fingerprint_all(items, self.outputs.cache, progress=False)
+        else:
+            wires = [{"id": item.id} for item in items]
+        decisions = self._decisions(screening, wires, hashes)
         write_outputs(
             self.outputs,
             items,

@@ -24,7 +24,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from registry.client.api import ApiError, Registry, applied_minimum
+from registry.client.api import (
+    ApiError,
+    Registry,
+    applied_minimum,
+    refuse_other_fingerprint_version,
+)
 from registry.client.batch import fingerprint_batch, fingerprint_one
 from registry.client.chunks import ChunkSender
 from registry.client.collect import every_decision
@@ -36,6 +41,7 @@ from registry.client.datasets import (
     write_filtered_parquet,
     write_filtered_tar,
 )
+from registry.fingerprints import FINGERPRINT_VERSION
 from registry.gatekeeper import passing_decisions
 
 HASH_BATCH = 64
@@ -78,6 +84,8 @@ class Settings:
             "purpose": self.purpose,
             "mode": self.mode,
             "min_assurance": self.min_assurance,
+            # Results another fingerprint version made are not this client's to reuse.
+            "fingerprint_version": FINGERPRINT_VERSION,
         }
 
     def passing(self) -> set[str]:
@@ -220,7 +228,9 @@ def _wire(sample: Sample, fingerprint: dict[str, Any]) -> dict[str, Any]:
 
 
 def registry_version(registry: Registry) -> int:
-    """Asked before any hashing: the registry answers, takes the key, and tells its version."""
+    """Asked before any hashing: the registry answers, takes the key, matches this client's
+    fingerprint version, and tells its registry version."""
+    refuse_other_fingerprint_version(registry)
     head = registry.get("consent-changes", params={"limit": 1})
     return int(head["registry_version"]["sequence"])
 

@@ -30,6 +30,9 @@ REASON_LABELS: dict[str, Promise] = {
         "sent as hashes alone, its verification payload did not come in time"
     ),
     ReasonCode.OVER_BUDGET: _("more candidate works than one item may verify"),
+    ReasonCode.INSIDE_LARGER_PICTURE: _(
+        "a registered work fills only part of the picture; the rest is unregistered"
+    ),
 }
 
 MODE_LABELS: dict[str, Promise] = {

@@ -250,6 +250,9 @@ class ItemVerdicts:
     # work, so the item must not be decided on what was verified (fail closed).
     over_budget: bool = False
     spent: int = 0  # descriptor comparisons made
+    # Works found by dHash only that the budget left unverified: not matched, but not ruled
+    # out either, so a refusing one must not let the item through (the gatekeeper's rule).
+    unverified: frozenset[int] = frozenset()
 
     @property
     def strong(self) -> frozenset[int]:
@@ -294,7 +297,7 @@ def verify_item(
                 found_by_dhash.append((dhash, work_id, variant, registered))
     matched: dict[int, tuple[str, Verdict]] = {}
     # Per weakly matched work, its whole-query pHash candidates not verified yet.
-    unverified: dict[int, list[tuple[str, Hashes]]] = {}
+    weak_rest: dict[int, list[tuple[str, Hashes]]] = {}
     spent = 0
     for work_id in sorted(found_by_phash):
         nearest_first = sorted(found_by_phash[work_id], key=lambda f: f[0])
@@ -307,19 +310,21 @@ def verify_item(
                 matched[work_id] = (variant, verdict)
                 if not verdict.strong:
                     later = nearest_first[position + 1 :]
-                    unverified[work_id] = [(v, r) for _, v, j, r in later if j == 0]
+                    weak_rest[work_id] = [(v, r) for _, v, j, r in later if j == 0]
                 break
+    unverified: set[int] = set()
     for _, work_id, variant, registered in sorted(found_by_dhash, key=lambda f: (f[0], f[1])):
-        if spent >= config.max_verifications:
-            break
         if work_id in matched:
+            continue
+        if spent >= config.max_verifications:
+            unverified.add(work_id)
             continue
         spent += 1
         verdict = verify(searched[0], registered, config, variant=variant)
         if verdict.matched:
             matched[work_id] = (variant, verdict)
     # A weak match can deny but not allow: a near copy among the work's other variants can.
-    for work_id, rest in sorted(unverified.items()):
+    for work_id, rest in sorted(weak_rest.items()):
         for variant, registered in rest:
             if spent >= config.max_verifications:
                 break
@@ -328,4 +333,4 @@ def verify_item(
             if verdict.strong:
                 matched[work_id] = (variant, verdict)
                 break
-    return ItemVerdicts(matched, spent=spent)
+    return ItemVerdicts(matched, spent=spent, unverified=frozenset(unverified))

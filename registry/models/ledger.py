@@ -17,6 +17,9 @@ class ConsentEventKind(models.TextChoices):
     # Staff made an organization a platform, or changed its URL prefix or attestation key:
     # the key that verifies its attestations from then on (registry.attestations).
     PLATFORM_SETTINGS_CHANGED = "platform_settings_changed", _("Platform settings changed")
+    # The work's fingerprints were made again by a newer matching version (refingerprint_works):
+    # what matches it changed, so the registry version moves and indexes catch up.
+    WORK_REFINGERPRINTED = "work_refingerprinted", _("Work fingerprinted again")
 
 
 class ConsentEvent(models.Model):

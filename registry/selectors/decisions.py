@@ -15,6 +15,7 @@ from registry.gatekeeper import (
     Credit,
     ItemDecision,
     MatchedWork,
+    Mode,
     Reason,
     ReasonCode,
     WorkPermit,
@@ -26,7 +27,7 @@ from registry.models import Organization, Work, WorkSourceUrl
 from registry.optout import PrefixError, url_digest
 from registry.selectors.consent import Permit, permits_for
 from registry.selectors.ledger import registry_version
-from registry.selectors.matching import WorkMatch, has_candidates, match_items
+from registry.selectors.matching import WorkMatch, exact_copies, has_candidates, match_items
 from registry.selectors.reservations import reservations_for
 
 logger = logging.getLogger(__name__)
@@ -171,7 +172,7 @@ def verification_needed(items: Sequence[dict[str, Any]]) -> list[int]:
 
 
 def _matched(match: WorkMatch) -> MatchedWork:
-    return MatchedWork(match.work_id, match.variant, match.distances, match.exact)
+    return MatchedWork(match.work_id, match.variant, match.distances, match.exact, match.region)
 
 
 def _work_permits(permits: Mapping[int, Permit]) -> dict[int, WorkPermit]:
@@ -193,10 +194,13 @@ def decide_items(
     purpose: str,
     items: Sequence[Mapping[str, Any]],
     min_assurance: str = VERIFIED,
+    mode: str = Mode.CONSENT_REQUIRED,
 ) -> list[ItemDecision]:
     """One decision per item, in order. Malformed or weak fingerprints are `invalid`; an item
     whose embedded or download signals reserve the purpose is `denied` even if unregistered;
-    a permission from a claim below `min_assurance` counts for nothing (`consent_unverified`)."""
+    a permission from a claim below `min_assurance` counts for nothing (`consent_unverified`);
+    a work found only inside a larger picture lets it pass only where `mode` lets
+    unregistered content pass."""
     triaged, needs, _ = _triage(items)
     # Fail closed: an item that needs verifying and has no payload to verify is never allowed.
     parsed = [
@@ -214,12 +218,18 @@ def decide_items(
     over = {position for position, result in found.items() if result.over_budget}
     if over:
         logger.warning("%d of %d items over the verification budget", len(over), len(items))
-    decided = [
+    decided: list[Mapping[str, Any] | ImageFingerprint | ItemDecision] = [
         invalid(Reason(OVER_BUDGET)) if position in over else entry
         for position, entry in enumerate(parsed)
     ]
     matches_of = [
         found[position].matches if position in found else [] for position in range(len(parsed))
+    ]
+    for position, copies in _exact_copies_of_weak(decided, items).items():
+        decided[position], matches_of[position] = items[position], copies
+    unverified_of = [
+        found[position].unverified if position in found else frozenset()
+        for position in range(len(parsed))
     ]
     return _decide(
         decided,
@@ -228,7 +238,25 @@ def decide_items(
         organization=organization,
         purpose=purpose,
         min_assurance=min_assurance,
+        mode=mode,
+        unverified_of=unverified_of,
     )
+
+
+def _exact_copies_of_weak(
+    decided: Sequence[Mapping[str, Any] | ImageFingerprint | ItemDecision],
+    items: Sequence[Mapping[str, Any]],
+) -> dict[int, list[WorkMatch]]:
+    """The works each item too plain to match is an exact copy of, by position. A plain work
+    is registered for exact copies only (services.works): its copy is decided by it, as its
+    artist was told, while any other plain item stays `invalid`."""
+    weak = {
+        position: items[position]["sha256"]
+        for position, entry in enumerate(decided)
+        if isinstance(entry, ItemDecision) and entry.reasons[0].code == ReasonCode.WEAK_IMAGE
+    }
+    copies = exact_copies(set(weak.values()))
+    return {position: copies[sha256] for position, sha256 in weak.items() if sha256 in copies}
 
 
 def decide_urls(
@@ -282,12 +310,14 @@ def _decide(
     organization: Organization,
     purpose: str,
     min_assurance: str,
+    mode: str = Mode.CONSENT_REQUIRED,
+    unverified_of: Sequence[Collection[int]] | None = None,
 ) -> list[ItemDecision]:
     now = timezone.now()
     reservations = reservations_for(items, organization=organization, purpose=purpose, at=now)
-    permits = permits_for(
-        _all_work_ids(matches_of), organization=organization, purpose=purpose, at=now
-    )
+    unverified_of = unverified_of or [frozenset()] * len(items)
+    wanted = _all_work_ids(matches_of).union(*unverified_of)
+    permits = permits_for(wanted, organization=organization, purpose=purpose, at=now)
     work_permits, credits = _work_permits(permits), credits_for(permits)
     return [
         entry
@@ -298,6 +328,10 @@ def _decide(
             credits,
             reservations=[reservation.describe() for reservation in reserved],
             min_assurance=min_assurance,
+            mode=mode,
+            unverified=unverified,
         )
-        for entry, matches, reserved in zip(parsed, matches_of, reservations, strict=True)
+        for entry, matches, reserved, unverified in zip(
+            parsed, matches_of, reservations, unverified_of, strict=True
+        )
     ]

@@ -1,13 +1,13 @@
 """Finding registered works for fingerprints, through this process's in-memory index.
 
 PostgreSQL holds the truth. The index is built from the Fingerprint table and kept in step with
-it through the ledger: every registration and removal is a ledger event, so catching up means
-replaying the events after the sequence the index reflects.
+it through the ledger: every registration, removal and refingerprinting is a ledger event, so
+catching up means replaying the events after the sequence the index reflects.
 """
 
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -16,13 +16,18 @@ from django.db import connection
 from django.db.models import Case, Value, When
 
 from registry.fingerprints import VARIANTS, Hashes, ImageFingerprint, to_unsigned64
+from registry.gatekeeper import Box, covers_whole_picture
 from registry.ledger import GENESIS_HASH
 from registry.matching.matcher import VARIANT_NUMBER, CandidateIndex, Candidates
-from registry.matching.rules import DEFAULT_MATCHING, MatchingConfig, verify_item
+from registry.matching.rules import DEFAULT_MATCHING, MatchingConfig, Verdict, verify, verify_item
 from registry.models import ConsentEvent, ConsentEventKind, Fingerprint, Work
 from registry.selectors.ledger import RegistryVersion, registry_version
 
-_INDEX_EVENTS = (ConsentEventKind.WORK_REGISTERED, ConsentEventKind.WORK_REMOVED)
+_INDEX_EVENTS = (
+    ConsentEventKind.WORK_REGISTERED,
+    ConsentEventKind.WORK_REMOVED,
+    ConsentEventKind.WORK_REFINGERPRINTED,
+)
 _LOAD_CHUNK = 50_000
 _COLUMNS = ("work_id", "number", "phash", "dhash")  # the order of VariantArrays
 
@@ -34,6 +39,7 @@ class WorkMatch:
     variant: str
     distances: dict[str, int | float]
     exact: bool = False
+    region: Box | None = None  # the query region that found it; None: the whole query
 
 
 class VariantArrays(NamedTuple):
@@ -222,9 +228,26 @@ def _fingerprint_rows(pairs: Sequence[tuple[int, str]]) -> Iterable[tuple[Any, .
     ).values_list("work_id", "variant", "phash", "dhash", "pdq", "pdq_quality", "descriptor")
 
 
+def exact_copies(sha256s: Collection[str]) -> dict[str, list[WorkMatch]]:
+    """The active works each SHA-256 is the exact copy of (those it is not a copy of: absent)."""
+    return {
+        sha256: [
+            WorkMatch(work_id, artist_id, "original", {"sha256": 0}, True)
+            for work_id, artist_id in works
+        ]
+        for sha256, works in _works_by_sha256(sha256s).items()
+    }
+
+
 def _exact_matches(fingerprints: Sequence[ImageFingerprint]) -> dict[str, list[tuple[int, int]]]:
+    return _works_by_sha256({fp.sha256 for fp in fingerprints})
+
+
+def _works_by_sha256(sha256s: Collection[str]) -> dict[str, list[tuple[int, int]]]:
     by_sha: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    rows = Work.objects.active().filter(sha256__any={fp.sha256 for fp in fingerprints})
+    if not sha256s:
+        return by_sha
+    rows = Work.objects.active().filter(sha256__any=set(sha256s))
     for work_id, artist_id, sha256 in rows.values_list("pk", "artist_id", "sha256"):
         by_sha[sha256].append((work_id, artist_id))
     return by_sha
@@ -251,6 +274,8 @@ class ItemMatches:
     # More candidates than MatchingConfig.max_verifications: the unverified ones might be
     # the item's work, so the item must not be decided on what was verified (fail closed).
     over_budget: bool = False
+    # Candidate works the budget left unverified (rules.ItemVerdicts.unverified).
+    unverified: frozenset[int] = frozenset()
 
 
 def match_fingerprints(
@@ -298,24 +323,33 @@ def match_items(
         }
     )
     items = [
-        _verify_item(own, works, hashes, index.config)
-        for own, works in zip(searched, per_item, strict=True)
+        _verify_item(own, _boxes(fingerprint), works, hashes, index.config)
+        for own, fingerprint, works in zip(searched, fingerprints, per_item, strict=True)
     ]
     exact = _exact_matches(fingerprints)
     for result, fingerprint in zip(items, fingerprints, strict=True):
         for work_id, artist_id in exact.get(fingerprint.sha256, []):
             result.matches.append(WorkMatch(work_id, artist_id, "original", {"sha256": 0}, True))
-    return [ItemMatches(_best_per_work(result.matches), result.over_budget) for result in items]
+    return [
+        ItemMatches(_best_per_work(result.matches), result.over_budget, result.unverified)
+        for result in items
+    ]
+
+
+def _boxes(fingerprint: ImageFingerprint) -> list[Box | None]:
+    """The box of each of `fingerprint.searched()`: None for the whole query."""
+    return [None, *(box for box, _ in fingerprint.regions)]
 
 
 def _verify_item(
     searched: list[Hashes],
+    boxes: list[Box | None],
     works: dict[int, list[tuple[str, int]]],
     hashes: dict[tuple[int, str], tuple[int, Hashes]],
     config: MatchingConfig,
 ) -> ItemMatches:
     """Verify an item's candidates (rules.verify_item); `searched` are the item's hashes
-    (whole, then regions), each candidate names the one that found it."""
+    (whole, then regions), each candidate names the one that found it; `boxes` their boxes."""
     candidates = {
         work_id: [
             (variant, k, hashes[work_id, variant][1])
@@ -325,11 +359,54 @@ def _verify_item(
         for work_id, pairs in works.items()
     }
     result = verify_item(searched, candidates, config)
-    found = [
-        WorkMatch(work_id, hashes[work_id, variant][0], variant, dict(verdict.distances))
-        for work_id, (variant, verdict) in result.matched.items()
-    ]
-    return ItemMatches(found, result.over_budget)
+    found = []
+    for work_id, (variant, verdict) in result.matched.items():
+        variant, verdict, k = _found_by(
+            searched, boxes, candidates[work_id], variant, verdict, config
+        )
+        artist_id = hashes[work_id, variant][0]
+        found.append(
+            WorkMatch(work_id, artist_id, variant, dict(verdict.distances), region=boxes[k])
+        )
+    return ItemMatches(found, result.over_budget, result.unverified)
+
+
+def _found_by(
+    searched: list[Hashes],
+    boxes: list[Box | None],
+    candidates: list[tuple[str, int, Hashes]],
+    variant: str,
+    verdict: Verdict,
+    config: MatchingConfig,
+) -> tuple[str, Verdict, int]:
+    """The variant, verdict and searched hashes (an index into `searched`) a matched work is
+    recorded with: the whole picture's whenever it matches so.
+
+    verify_item settles a work on the first variant that matches, whichever hashes found it,
+    but a work found through a part of the picture (a panel of a comic) may match as a whole
+    too, and only a whole-picture match lets the rest of the picture pass (gatekeeper.decide).
+    Costs nothing for the usual match, found by one set of hashes that covers the picture."""
+    settled = sorted({k for name, k, _ in candidates if name == variant})
+    if len(settled) == 1 and covers_whole_picture(boxes[settled[0]]):
+        return variant, verdict, settled[0]
+    for name, k, registered in sorted(
+        candidates,
+        key=lambda c: (not covers_whole_picture(boxes[c[1]]), _phash(searched[c[1]], c[2])),
+    ):
+        if not covers_whole_picture(boxes[k]) and name != variant:
+            continue
+        if k > 0 and _phash(searched[k], registered) > config.phash_radius:
+            continue  # a region's dHash-only candidate is never verified (rules.verify_item)
+        again = verify(searched[k], registered, config, region=k > 0, variant=name)
+        if again.matched:
+            return name, again, k
+    # Not reached (verification is deterministic); if it were, the match counts as partial.
+    partial = [k for k in settled if not covers_whole_picture(boxes[k])]
+    return variant, verdict, (partial or settled)[0]
+
+
+def _phash(query: Hashes, registered: Hashes) -> int:
+    return (query.phash ^ registered.phash).bit_count()
 
 
 def has_candidates(

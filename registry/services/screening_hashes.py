@@ -35,6 +35,7 @@ from registry.services.screenings import (
     ChunkConflict,
     enqueue_chunk,
     refuse_other_content,
+    refuse_other_matching,
     validate_items,
 )
 from registry.unlisted import decode
@@ -102,6 +103,7 @@ def screening_add_hashes(
         return _resent(existing, items)
     if not screening.accepting_chunks:
         raise ChunkConflict("this screening is closed; start a new one.")
+    refuse_other_matching(screening)
     marked = _awaiting(items, whole=_unregistered_passes(screening))
     # Searched before the screening's row is locked. The marks it writes are stored with the
     # items, so the envelope is checked after it.

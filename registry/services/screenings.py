@@ -64,6 +64,24 @@ class ChunkConflict(ValidationError):
     """A chunk number re-sent with different content, or sent to a closed screening."""
 
 
+# The published description of how candidates are found: words, not a setting.
+_MATCHING_TEXT = ("candidates",)
+
+
+def refuse_other_matching(screening: Screening) -> None:
+    """A new chunk would be decided by the registry's matching as it is now: refused when that
+    is not the matching the screening recorded (and its receipt will name), after an upgrade."""
+    recorded = {k: v for k, v in screening.matching.items() if k not in _MATCHING_TEXT}
+    current = {k: v for k, v in DEFAULT_MATCHING.to_dict().items() if k not in _MATCHING_TEXT}
+    if recorded == current:
+        return
+    raise ChunkConflict(
+        "the registry's matching changed since this screening started (fingerprint version "
+        f"{recorded.get('fingerprint_version')}, now {current['fingerprint_version']}); its "
+        "receipt would name the wrong one: start a new screening."
+    )
+
+
 def _unstorable(text: str) -> bool:
     """PostgreSQL text holds neither NUL nor what is not UTF-8 (an unpaired surrogate)."""
     if "\x00" in text:
@@ -301,6 +319,7 @@ def screening_add_chunk(
         return existing, False
     if not locked.accepting_chunks:
         raise ChunkConflict("this screening is closed; start a new one.")
+    refuse_other_matching(locked)
     if not items:
         raise ValidationError("a chunk needs at least one item.")
     chunk = _add_chunk(locked, number, items, payload)
@@ -508,6 +527,7 @@ def chunk_decide(*, chunk_id: int) -> bool:
             purpose=screening.purpose,
             items=raw_items,
             min_assurance=screening.min_assurance,
+            mode=screening.mode,
         )
         chunk_record_decisions(chunk=chunk, raw_items=raw_items, decisions=decisions)
     return True

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from registry.assurance import rank
 from registry.fingerprints import (
     FINGERPRINT_VERSION,
+    ImageDecodeError,
     WorkFingerprints,
     fingerprint_work,
     to_signed64,
@@ -198,10 +199,13 @@ def work_refingerprint(*, work: Work) -> bool:
     image: fingerprints of two versions are not comparable. True when its fingerprints were
     replaced; False when it was at this version already. A work the weak-image gate now
     refuses keeps no perceptual fingerprints (exact copies only), as at registration.
-    Raises ImageDecodeError, and changes nothing, when the stored image cannot be read."""
+    Raises ImageDecodeError, and changes nothing, when no image is stored for the work or the
+    stored one cannot be read."""
     work = Work.objects.select_for_update().get(pk=work.pk)
     if work.fingerprint_version == FINGERPRINT_VERSION:
         return False
+    if not work.image:
+        raise ImageDecodeError("no image is stored for this work")
     with work.image.open("rb") as stored:
         fingerprints = fingerprint_work(stored.read())
     work.fingerprints.all().delete()
@@ -210,6 +214,12 @@ def work_refingerprint(*, work: Work) -> bool:
     work.information = fingerprints.image.information
     work.fingerprint_version = FINGERPRINT_VERSION
     work.save(update_fields=["information", "fingerprint_version"])
+    # Running processes catch up with the new rows through the ledger, as with a registration.
+    payload = {
+        "fingerprint_version": FINGERPRINT_VERSION,
+        "exact_copies_only": is_weak(fingerprints.image),
+    }
+    ledger_append(kind=ConsentEventKind.WORK_REFINGERPRINTED, work=work, payload=payload)
     return True
 
 

@@ -48,6 +48,27 @@ def screenshot_bytes(seed: int) -> bytes:
     return buffer.getvalue()
 
 
+def post_with_thumbnail_bytes(seed: int, thumbnail_seed: int) -> bytes:
+    """A screenshot of a post showing artwork `seed`, and under it a "more from this account"
+    thumbnail of artwork `thumbnail_seed` covering about 4% of the frame: too small to be a
+    region of its own, so only the post's picture is found."""
+    art, other = artwork(_SEED_BASE + seed), artwork(_SEED_BASE + thumbnail_seed)
+    width, height = art.size
+    side, top = round(0.08 * width), round(0.3 * height)
+    thumbnail = other.resize((round(0.3 * width), round(0.3 * height)))
+    frame = Image.new(
+        "RGB",
+        (width + 2 * side, top + height + thumbnail.height + round(0.3 * height)),
+        (24, 24, 28),
+    )
+    frame.paste(art, (side, top))
+    frame.paste(thumbnail, (side, top + height + round(0.1 * height)))
+    ImageDraw.Draw(frame).text((side, 10), "@someone reposted", fill=(230, 230, 230))
+    buffer = io.BytesIO()
+    frame.save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
 def screenshot_item(item_id: str, seed: int) -> dict[str, Any]:
     """A screening item for a screenshot of artwork `seed` (`screenshot_bytes`)."""
     return {"id": item_id, **fingerprint_image(screenshot_bytes(seed)).to_wire()}

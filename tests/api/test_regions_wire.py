@@ -21,7 +21,7 @@ from registry.chunk_wire import (
 )
 from registry.client.chunks import hashes_version
 from registry.demo_art import artwork_bytes
-from registry.fingerprints import FINGERPRINT_VERSION, ImageFingerprint
+from registry.fingerprints import FINGERPRINT_VERSION, ImageFingerprint, fingerprint_image
 from registry.gatekeeper import ReasonCode
 from registry.matching.rules import MatchingConfig
 from registry.models import Permission, Purpose
@@ -29,7 +29,7 @@ from registry.selectors import matching
 from registry.selectors.matching import RegistryIndex
 from registry.services.terms import terms_set
 from registry.services.works import work_register
-from tests.api.conftest import all_decisions, item, screenshot_item
+from tests.api.conftest import all_decisions, item, post_with_thumbnail_bytes, screenshot_item
 from tests.conftest import _SEED_BASE
 
 CHUNKS = "/api/v1/screenings/{}/chunks"
@@ -78,10 +78,19 @@ def test_a_screenshot_of_a_registered_work_is_matched_through_its_region_as_json
 
     decided = _decided(acme_api, _screening(acme_api, items), items, run_pending)
 
-    assert decided["shot"]["decision"] == "allowed"
+    # The region finds the allowed work, but the app frame around it is content nobody
+    # consented to: in consent_required the screenshot does not pass, the work is named.
+    assert decided["shot"]["decision"] == "unregistered"
+    assert ReasonCode.INSIDE_LARGER_PICTURE in decided["shot"]["reason"]
     assert [match["work_id"] for match in decided["shot"]["matches"]] == [works["allowed"].pk]
+    # Recorded as found through the region that holds the post's picture, with its box.
+    (match,) = decided["shot"]["matches"]
+    assert match["algorithm"] == "region+phash+verify"
+    assert match["region"] in [region["box"] for region in shot["regions"]]
+    assert match["region"] != [0, 0, 1000, 1000]
     # The whole frame alone does not match: the region is what finds the work.
     assert decided["shot-whole-only"]["decision"] == "unregistered"
+    assert decided["shot-whole-only"]["matches"] == []
 
 
 def test_a_screenshot_of_a_registered_work_is_matched_through_both_phases(
@@ -100,10 +109,61 @@ def test_a_screenshot_of_a_registered_work_is_matched_through_both_phases(
     assert second.status_code == 202, second.content
     decided = _decided(acme_api, screening_id, items, run_pending)
 
-    assert decided["shot"]["decision"] == "allowed"
+    assert decided["shot"]["decision"] == "unregistered"
+    assert ReasonCode.INSIDE_LARGER_PICTURE in decided["shot"]["reason"]
     assert [match["work_id"] for match in decided["shot"]["matches"]] == [works["allowed"].pk]
     assert decided["refused"]["decision"] == "denied"
     assert decided["stranger"]["decision"] == "unregistered"
+
+
+def _check(client, items, mode):
+    body = {"purpose": "ai_training", "mode": mode, "items": items}
+    response = client.post("/api/v1/check", body, format="json")
+    assert response.status_code == 200, response.content
+    return {entry["id"]: entry for entry in response.json()["items"]}
+
+
+def test_an_allowed_work_inside_a_larger_picture_does_not_let_the_rest_through(
+    acme_api, works, run_pending
+):
+    """A post showing alice's allowed work, with a small thumbnail of bob's refused work under
+    it: the thumbnail is too small to be searched, so only alice's work is found. Her consent
+    covers her work, not the rest of the picture."""
+    post = {"id": "post", **fingerprint_image(post_with_thumbnail_bytes(1, 2)).to_wire()}
+    items = [post]
+
+    as_json = _decided(acme_api, _screening(acme_api, items), items, run_pending)["post"]
+    screening_id = _screening(acme_api)
+    needed = _hashes(acme_api, screening_id, items).json()["verification"]["needed"]
+    assert _verify(acme_api, screening_id, items, needed).status_code == 202
+    two_phases = _decided(acme_api, screening_id, items, run_pending)["post"]
+    checked = _check(acme_api, items, "consent_required")["post"]
+
+    for decided in (as_json, two_phases, checked):
+        assert decided["decision"] == "unregistered"
+        assert ReasonCode.INSIDE_LARGER_PICTURE in decided["reason"]
+        assert [match["work_id"] for match in decided["matches"]] == [works["allowed"].pk]
+    assert checked["passes"] is False
+
+
+def test_respecting_opt_outs_an_allowed_work_inside_a_larger_picture_passes_credited(
+    acme_api, works
+):
+    post = {"id": "post", **fingerprint_image(post_with_thumbnail_bytes(1, 2)).to_wire()}
+
+    checked = _check(acme_api, [post], "respect_opt_outs")["post"]
+
+    assert checked["decision"] == "allowed"
+    assert checked["passes"] is True
+    assert [credit["work_id"] for credit in checked["credit"]] == [works["allowed"].pk]
+
+
+@pytest.mark.parametrize("mode", ["consent_required", "respect_opt_outs"])
+def test_a_refused_work_inside_a_larger_picture_denies_it(acme_api, works, mode):
+    decided = _check(acme_api, [screenshot_item("refused", 2)], mode)["refused"]
+
+    assert decided["decision"] == "denied"
+    assert [match["work_id"] for match in decided["matches"]] == [works["refused"].pk]
 
 
 def test_a_payload_without_the_regions_its_hashes_carried_is_refused(acme_api, works):
@@ -211,3 +271,27 @@ def test_the_client_sends_as_json_regions_the_binary_layout_would_not_carry_exac
     assert hashes_version([shot]) == FINGERPRINT_VERSION
     assert hashes_version([{**shot, "regions": upper}]) is None
     assert hashes_version([{**shot, "regions": "none"}]) is None
+
+
+@pytest.mark.parametrize("mode", ["consent_required", "respect_opt_outs"])
+def test_an_item_is_not_let_through_past_a_refused_candidate_its_budget_left_unverified(
+    acme_api, works, monkeypatch, mode
+):
+    """Every registered work is a dHash candidate here; the nearest, the allowed original, is
+    verified and matches, and the budget leaves the refused and licensed works unverified:
+    one of them might be in the picture too, so the item does not pass on what was verified."""
+
+    def check(budget):
+        config = MatchingConfig(phash_radius=0, dhash_radius=64, max_verifications=budget)
+        monkeypatch.setattr(matching, "_shared_index", RegistryIndex(config))
+        return _check(acme_api, [item("copy", 1)], mode)["copy"]
+
+    tight, roomy = check(1), check(64)
+
+    assert tight["decision"] == "invalid"
+    assert tight["reason"].startswith(ReasonCode.OVER_BUDGET)
+    assert tight["passes"] is False
+    # Verified, the other works are not in the picture: the copy is its allowed work's.
+    assert roomy["decision"] == "allowed"
+    assert [match["work_id"] for match in roomy["matches"]] == [works["allowed"].pk]
+    assert "region" not in roomy["matches"][0]  # a copy of the whole picture

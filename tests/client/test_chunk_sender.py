@@ -75,7 +75,9 @@ def test_the_client_sends_a_screenshots_regions_on_both_wires_and_it_matches_the
     one_phase = _screen(registry, plain, items)
 
     assert two_phase == one_phase
-    assert two_phase["shot"][0] == "allowed"
+    # Found through its region: the app frame around the work is unregistered content, so in
+    # consent_required the screenshot does not pass, and the work it shows is named.
+    assert two_phase["shot"][0] == "unregistered"
     assert [match["work_id"] for match in two_phase["shot"][2]] == [works["allowed"].pk]
     assert binary.verified_items == 1 and binary.sent_bytes["json"] == 0
 
@@ -201,3 +203,86 @@ def test_items_decided_without_their_late_payloads_are_reported(live_server, acm
 
     assert sender.expired_items == ["mine"]
     assert len(said) == 1 and "came too late (mine)" in said[0]
+
+
+def test_json_chunks_are_split_to_fit_the_registrys_published_request_limit(
+    live_server, acme, works, tmp_path, settings
+):
+    """Items with four regions take about 10 KB each as JSON: a chunk of the client's count
+    would pass the registry's limit, so the run sizes its chunks by bytes as well."""
+    from registry.client.run import Outputs, RunState, ScreeningRun
+    from tests.api.conftest import screenshot_item
+
+    settings.CONSENTRY_MAX_REQUEST_BYTES = 64 * 1024
+    shot = screenshot_item("shot", 1)
+    items = [
+        {**shot, "id": f"shot-{n:03d}", "regions": [shot["regions"][0]] * 4} for n in range(40)
+    ]
+    assert len(json.dumps({"number": 0, "items": items})) > 6 * 64 * 1024
+    _, key = api_key_create(organization=acme)
+    state = RunState(
+        api=live_server.url, purpose="ai_training", mode="consent_required", chunk_size=5000
+    )
+    run = ScreeningRun(
+        Registry(live_server.url, key, retry_for=5),
+        state,
+        Outputs(tmp_path / "r.jsonl"),
+        False,
+        wire="json",
+    )
+
+    screening_id = run._start()
+    run._send(screening_id, items)
+    _decide_pending()
+
+    screening = run.registry.get(f"screenings/{screening_id}")
+    assert screening["progress"] == {**screening["progress"], "done": 40, "total": 40}
+    assert len(state.sent_chunks) > 6
+
+
+@pytest.mark.parametrize("wire", ["binary", "json"])
+def test_a_screening_started_under_other_matching_takes_no_new_chunk(
+    live_server, acme, works, wire
+):
+    """Its receipt names the matching it started with: chunks the registry's current matching
+    would decide are refused, and the client says to start a new screening."""
+    from registry.models import Screening
+
+    _, key = api_key_create(organization=acme)
+    registry = Registry(live_server.url, key, retry_for=5)
+    created = registry.post("screenings", json={"purpose": "ai_training", "keep_open": True})
+    screening = Screening.objects.get(pk=created["id"])
+    screening.matching = {**screening.matching, "fingerprint_version": 2, "min_information": 8}
+    screening.save(update_fields=["matching"])
+
+    with pytest.raises(ApiError, match=r"409.*start a new screening"):
+        ChunkSender(registry, wire=wire).send(created["id"], 0, [item("stranger", 40)])
+
+    assert not ScreeningChunk.objects.filter(screening=screening).exists()
+
+
+def test_a_client_of_another_fingerprint_version_stops_before_hashing(
+    live_server, acme, tmp_path, monkeypatch
+):
+    from registry.client.inputs import InputItem
+    from registry.client.run import Outputs, RunState, ScreeningRun
+    from registry.client.shards import registry_version
+    from tests.api.conftest import image_bytes
+
+    monkeypatch.setattr("registry.api.public.FINGERPRINT_VERSION", FINGERPRINT_VERSION + 1)
+    _, key = api_key_create(organization=acme)
+    registry = Registry(live_server.url, key, retry_for=5)
+    image = tmp_path / "a.jpg"
+    image.write_bytes(image_bytes(1))
+    outputs = Outputs(tmp_path / "results.jsonl")
+    state = RunState(
+        api=live_server.url, purpose="ai_training", mode="consent_required", chunk_size=10
+    )
+
+    with pytest.raises(ApiError, match=f"version {FINGERPRINT_VERSION + 1}; this client"):
+        ScreeningRun(registry, state, outputs, False).run([InputItem(path=str(image), id="a")], [])
+    with pytest.raises(ApiError, match="nothing was screened"):
+        registry_version(registry)  # a dataset run asks this before its first shard
+
+    assert not outputs.cache.exists()  # nothing was hashed
+    assert state.screening_id is None
