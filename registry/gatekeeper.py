@@ -75,6 +75,9 @@ class ReasonCode(StrEnum):
     # Every match was found in a part of the picture: the rest of it is content of unknown
     # consent, so in consent_required the item is decided as unregistered content is.
     INSIDE_LARGER_PICTURE = "a registered work was found inside a larger picture"
+    # Every match was weak (MatchingConfig: not a whole-picture near copy, e.g. an overlay
+    # inside the picture or a dHash-only candidate): enough to deny, not to grant consent.
+    LOOSE_MATCH = "a registered work was found, but not as a close copy of the whole picture"
 
 
 CONSENT_UNVERIFIED = ReasonCode.CONSENT_UNVERIFIED
@@ -215,6 +218,9 @@ class MatchedWork:
     distances: Mapping[str, int | float]
     exact: bool = False
     region: Box | None = None  # the query region that found it; None: the whole query
+    # A whole-picture near copy (rules.Verdict.strong); exact copies are strong too. Only a
+    # strong match may allow an item, any match may deny it.
+    strong: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         algorithm = "phash+verify"
@@ -344,6 +350,13 @@ def decide(
     return decision
 
 
+def _weak_reason(match: MatchedWork) -> Reason:
+    """Why a weak match did not allow its item: found in a part of it, or not close enough."""
+    if covers_whole_picture(match.region):
+        return Reason(ReasonCode.LOOSE_MATCH, match.work_id)
+    return Reason(ReasonCode.INSIDE_LARGER_PICTURE, match.work_id)
+
+
 def _decide_on_matches(
     matches: Sequence[MatchedWork],
     permits: Mapping[int, WorkPermit],
@@ -368,10 +381,8 @@ def _decide_on_matches(
     if missing:  # an allowed item must carry its credit; without one it cannot pass
         return ItemDecision(DENIED, (Reason(ReasonCode.NO_CREDIT, missing[0]),), described)
     credited = [asdict(credits[match.work_id]) for match in counted]
-    partial = not any(covers_whole_picture(match.region) for match in counted)
-    if partial and not passes(UNREGISTERED, mode):
-        inside = tuple(Reason(ReasonCode.INSIDE_LARGER_PICTURE, m.work_id) for m in counted)
-        return ItemDecision(UNREGISTERED, inside, described, credited)
+    if not any(match.exact or match.strong for match in counted) and not passes(UNREGISTERED, mode):
+        return ItemDecision(UNREGISTERED, tuple(map(_weak_reason, counted)), described, credited)
     return ItemDecision(
         ALLOWED,
         tuple(Reason(permits[m.work_id].reason, m.work_id) for m in counted),

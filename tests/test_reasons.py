@@ -21,8 +21,8 @@ from registry.gatekeeper import (
 from registry.selectors.decisions import WEAK_IMAGE
 
 
-def matched(*work_ids):
-    return [MatchedWork(work_id, "original", {"phash": 0}) for work_id in work_ids]
+def matched(*work_ids, strong=True):
+    return [MatchedWork(work_id, "original", {"phash": 0}, strong=strong) for work_id in work_ids]
 
 
 def credit(work_id):
@@ -117,3 +117,49 @@ def test_a_report_counts_every_reason_of_a_row_whose_text_was_cut():
     assert len(counts) == 20 and set(counts.values()) == {1}
     # Without the data, only the reasons the text kept are counted; never a fragment.
     assert 0 < len(count_reasons([("denied", decision.stored_reason, None, 1)])) < 20
+
+
+ALLOWING = WorkPermit(True, "allowed", "CC-BY-4.0", "operator_verified")
+
+
+def test_a_weak_match_to_an_allowing_work_does_not_grant_consent():
+    """A loose match (an overlay inside the picture, a candidate found by dHash only) may be
+    another work of the same template: it names the work but does not let the item through."""
+    decision = decide(matched(1, strong=False), {1: ALLOWING}, {1: credit(1)})
+
+    assert decision.decision == "unregistered"
+    assert decision.reasons == (Reason(ReasonCode.LOOSE_MATCH, 1),)
+    assert [match["work_id"] for match in decision.matches] == [1]
+
+
+def test_a_weak_match_beside_a_strong_one_allows_and_credits_both():
+    weak, strong = matched(1, strong=False), matched(2)
+    permits = {1: ALLOWING, 2: ALLOWING}
+
+    decision = decide([*weak, *strong], permits, {1: credit(1), 2: credit(2)})
+
+    assert decision.decision == "allowed"
+    assert [entry["work_id"] for entry in decision.credit] == [1, 2]
+
+
+def test_a_weak_match_to_a_refusing_work_denies():
+    refusing = WorkPermit(False, "not_allowed", "")
+
+    decision = decide(matched(1, strong=False), {1: refusing}, {})
+
+    assert decision.decision == "denied"
+
+
+def test_respecting_opt_outs_a_weak_match_to_an_allowing_work_passes_credited():
+    decision = decide(
+        matched(1, strong=False), {1: ALLOWING}, {1: credit(1)}, mode="respect_opt_outs"
+    )
+
+    assert decision.decision == "allowed"
+    assert [entry["work_id"] for entry in decision.credit] == [1]
+
+
+def test_the_loose_match_reason_reads_in_words_and_in_chinese():
+    assert reason_label(ReasonCode.LOOSE_MATCH).startswith("resembles a registered work")
+    with translation.override("zh-hans"):
+        assert reason_label(ReasonCode.LOOSE_MATCH).startswith("与已登记作品相似")

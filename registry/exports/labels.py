@@ -33,6 +33,9 @@ REASON_LABELS: dict[str, Promise] = {
     ReasonCode.INSIDE_LARGER_PICTURE: _(
         "a registered work fills only part of the picture; the rest is unregistered"
     ),
+    ReasonCode.LOOSE_MATCH: _(
+        "resembles a registered work, but not closely enough for its consent to count"
+    ),
 }
 
 MODE_LABELS: dict[str, Promise] = {

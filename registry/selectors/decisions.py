@@ -172,7 +172,9 @@ def verification_needed(items: Sequence[dict[str, Any]]) -> list[int]:
 
 
 def _matched(match: WorkMatch) -> MatchedWork:
-    return MatchedWork(match.work_id, match.variant, match.distances, match.exact, match.region)
+    return MatchedWork(
+        match.work_id, match.variant, match.distances, match.exact, match.region, match.strong
+    )
 
 
 def _work_permits(permits: Mapping[int, Permit]) -> dict[int, WorkPermit]:

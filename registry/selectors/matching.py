@@ -40,6 +40,7 @@ class WorkMatch:
     distances: dict[str, int | float]
     exact: bool = False
     region: Box | None = None  # the query region that found it; None: the whole query
+    strong: bool = False  # a whole-picture near copy (rules.Verdict.strong)
 
 
 class VariantArrays(NamedTuple):
@@ -366,7 +367,14 @@ def _verify_item(
         )
         artist_id = hashes[work_id, variant][0]
         found.append(
-            WorkMatch(work_id, artist_id, variant, dict(verdict.distances), region=boxes[k])
+            WorkMatch(
+                work_id,
+                artist_id,
+                variant,
+                dict(verdict.distances),
+                region=boxes[k],
+                strong=verdict.strong,
+            )
         )
     return ItemMatches(found, result.over_budget, result.unverified)
 
@@ -387,7 +395,7 @@ def _found_by(
     too, and only a whole-picture match lets the rest of the picture pass (gatekeeper.decide).
     Costs nothing for the usual match, found by one set of hashes that covers the picture."""
     settled = sorted({k for name, k, _ in candidates if name == variant})
-    if len(settled) == 1 and covers_whole_picture(boxes[settled[0]]):
+    if verdict.strong or (len(settled) == 1 and covers_whole_picture(boxes[settled[0]])):
         return variant, verdict, settled[0]
     for name, k, registered in sorted(
         candidates,

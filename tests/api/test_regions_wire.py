@@ -3,10 +3,13 @@ screenshot) are searched and verified whether its chunk comes as JSON or in two 
 item over its verification budget is `invalid`, never allowed."""
 
 import hashlib
+import io
 import json
+from typing import Any
 
 import msgpack
 import pytest
+from PIL import Image, ImageDraw
 
 from registry.chunk_wire import (
     HASHES_MEDIA_TYPE,
@@ -29,7 +32,13 @@ from registry.selectors import matching
 from registry.selectors.matching import RegistryIndex
 from registry.services.terms import terms_set
 from registry.services.works import work_register
-from tests.api.conftest import all_decisions, item, post_with_thumbnail_bytes, screenshot_item
+from tests.api.conftest import (
+    all_decisions,
+    image_bytes,
+    item,
+    post_with_thumbnail_bytes,
+    screenshot_item,
+)
 from tests.conftest import _SEED_BASE
 
 CHUNKS = "/api/v1/screenings/{}/chunks"
@@ -295,3 +304,42 @@ def test_an_item_is_not_let_through_past_a_refused_candidate_its_budget_left_unv
     assert roomy["decision"] == "allowed"
     assert [match["work_id"] for match in roomy["matches"]] == [works["allowed"].pk]
     assert "region" not in roomy["matches"][0]  # a copy of the whole picture
+
+
+def _stickered_item(
+    item_id: str, seed: int, radius: float, centre: tuple[float, float]
+) -> dict[str, Any]:
+    """Artwork `seed` re-posted with a yellow disc stuck inside it: `radius` a share of its
+    shorter side, `centre` in shares of its width and height."""
+    art = Image.open(io.BytesIO(image_bytes(seed))).convert("RGB")
+    side = radius * min(art.size)
+    x, y = centre[0] * art.width, centre[1] * art.height
+    ImageDraw.Draw(art).ellipse((x - side, y - side, x + side, y + side), fill=(255, 205, 40))
+    out = io.BytesIO()
+    art.save(out, "JPEG", quality=90)
+    return {"id": item_id, **fingerprint_image(out.getvalue()).to_wire()}
+
+
+def test_a_loose_match_to_an_allowed_work_names_it_but_does_not_allow(acme_api, works):
+    """A sticker inside the picture is what another tile of the same template looks like too:
+    such a match may deny an item, but the artist's consent covers only a close copy."""
+    decided = _check(
+        acme_api,
+        [_stickered_item("stickered", 1, 0.14, (0.62, 0.4)), item("copy", 1)],
+        "consent_required",
+    )
+
+    assert decided["copy"]["decision"] == "allowed"
+    assert decided["stickered"]["decision"] == "unregistered"
+    assert ReasonCode.LOOSE_MATCH in decided["stickered"]["reason"]
+    assert [match["work_id"] for match in decided["stickered"]["matches"]] == [works["allowed"].pk]
+
+
+@pytest.mark.parametrize("mode", ["consent_required", "respect_opt_outs"])
+def test_a_loose_match_to_a_refused_work_denies(acme_api, works, mode):
+    decided = _check(acme_api, [_stickered_item("stickered", 2, 0.08, (0.3, 0.3))], mode)[
+        "stickered"
+    ]
+
+    assert decided["decision"] == "denied"
+    assert [match["work_id"] for match in decided["matches"]] == [works["refused"].pk]
