@@ -232,6 +232,8 @@ class MatchedWork:
             "algorithm": algorithm,
             "distance": 0 if self.exact else self.distances.get("phash"),
             "distances": dict(self.distances),
+            # Whether this match could allow the item (a close copy of the whole picture).
+            "strong": self.exact or self.strong,
         }
         if self.region is not None:
             # The distances are the region's: an auditor recomputes them from this box of the
@@ -311,14 +313,16 @@ def _counted(
     matches: Sequence[MatchedWork], permits: Mapping[int, WorkPermit]
 ) -> list[MatchedWork]:
     """The matches that take part in the decision: a later, less sure claim is left out when
-    the item also matches the earlier work it disputes."""
-    matched_ids = {match.work_id for match in matches}
+    the item is a close copy of the earlier work it disputes. A weak match to the earlier work
+    does not silence the later one's refusal: too loose to grant that work's consent, it is
+    too loose to speak for the picture against another's restriction."""
+    closely_matched = {match.work_id for match in matches if match.exact or match.strong}
     return [
         match
         for match in matches
         if (permit := permits.get(match.work_id)) is None
         or permit.superseded_by is None
-        or permit.superseded_by not in matched_ids
+        or permit.superseded_by not in closely_matched
     ]
 
 
@@ -333,8 +337,9 @@ def decide(
     unverified: Collection[int] = (),
 ) -> ItemDecision:
     """The rules *matched works decide* and *embedded reservations*: unregistered, denied by
-    any match or embedded reservation, else allowed. A work found only inside a larger
-    picture allows that picture only in a screening that lets unregistered content pass.
+    any match or embedded reservation, else allowed. Only a close copy of the whole picture
+    (an exact or strong match) allows it; with weak matches only, it is decided as
+    unregistered content, credited where that passes.
     Fail closed: `unverified` are candidate works the verification budget did not reach; an
     item that would pass while one of them does not allow the purpose is `invalid`."""
     decision = _decide_on_matches(
@@ -381,8 +386,11 @@ def _decide_on_matches(
     if missing:  # an allowed item must carry its credit; without one it cannot pass
         return ItemDecision(DENIED, (Reason(ReasonCode.NO_CREDIT, missing[0]),), described)
     credited = [asdict(credits[match.work_id]) for match in counted]
-    if not any(match.exact or match.strong for match in counted) and not passes(UNREGISTERED, mode):
-        return ItemDecision(UNREGISTERED, tuple(map(_weak_reason, counted)), described, credited)
+    if not any(match.exact or match.strong for match in counted):
+        # Decided as unregistered content: it passes only where that does, credited there.
+        passing = passes(UNREGISTERED, mode)
+        reasons = tuple(map(_weak_reason, counted))
+        return ItemDecision(UNREGISTERED, reasons, described, credited if passing else [])
     return ItemDecision(
         ALLOWED,
         tuple(Reason(permits[m.work_id].reason, m.work_id) for m in counted),

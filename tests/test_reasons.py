@@ -150,13 +150,33 @@ def test_a_weak_match_to_a_refusing_work_denies():
     assert decision.decision == "denied"
 
 
-def test_respecting_opt_outs_a_weak_match_to_an_allowing_work_passes_credited():
-    decision = decide(
-        matched(1, strong=False), {1: ALLOWING}, {1: credit(1)}, mode="respect_opt_outs"
-    )
+def test_respecting_opt_outs_a_weak_match_passes_as_unregistered_content_credited():
+    """It passes there as unregistered content would, credited, without being called consent;
+    where unregistered content does not pass it carries no credit."""
+    weak = matched(1, strong=False)
 
-    assert decision.decision == "allowed"
-    assert [entry["work_id"] for entry in decision.credit] == [1]
+    passing = decide(weak, {1: ALLOWING}, {1: credit(1)}, mode="respect_opt_outs")
+    held = decide(weak, {1: ALLOWING}, {1: credit(1)}, mode="consent_required")
+
+    assert passing.decision == held.decision == "unregistered"
+    assert [entry["work_id"] for entry in passing.credit] == [1]
+    assert held.credit == []
+    assert [match["strong"] for match in passing.matches] == [False]
+
+
+@pytest.mark.parametrize("mode", ["consent_required", "respect_opt_outs"])
+def test_a_weak_match_to_an_earlier_work_does_not_silence_a_later_works_refusal(mode):
+    """Work 2 is the later, less sure claim disputing work 1: a close copy of work 1 leaves it
+    out, but a picture that only loosely resembles work 1 is still refused by work 2."""
+    disputed = WorkPermit(False, "under_dispute", "", "self_asserted", superseded_by=1)
+    permits = {1: ALLOWING, 2: disputed}
+    credits = {1: credit(1)}
+
+    loose = decide([*matched(1, strong=False), *matched(2)], permits, credits, mode=mode)
+    close = decide(matched(1, 2), permits, credits, mode=mode)
+
+    assert loose.decision == "denied"
+    assert close.decision == "allowed"
 
 
 def test_the_loose_match_reason_reads_in_words_and_in_chinese():

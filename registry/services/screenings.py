@@ -26,7 +26,7 @@ from registry.gatekeeper import (
     weakest_assurance,
 )
 from registry.matching.rules import DEFAULT_MATCHING
-from registry.merkle import MAX_REASON_LENGTH, chunk_leaf, decision_leaf, root_of_leaves
+from registry.merkle import chunk_leaf, decision_leaf, root_of_leaves
 from registry.models import (
     MinimumAssurance,
     Organization,
@@ -439,15 +439,13 @@ def _leaves(
 ) -> Iterator[bytes]:
     for raw, decision in zip(raw_items, decisions, strict=True):
         yield decision_leaf(
-            raw["id"], decision.decision, decision.reason, decision.work_ids, _sha256(raw)
+            raw["id"], decision.decision, decision.stored_reason, decision.work_ids, _sha256(raw)
         )
 
 
 def _unlisted(decisions: Sequence[ItemDecision]) -> list[Unlisted | None]:
     return [
-        None
-        if _listed(decision)
-        else Unlisted(position, decision.decision, decision.reason[:MAX_REASON_LENGTH])
+        None if _listed(decision) else Unlisted(position, decision.decision, decision.stored_reason)
         for position, decision in enumerate(decisions)
     ]
 

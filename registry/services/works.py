@@ -125,7 +125,10 @@ def _open_disputes(work: Work, claims: Sequence[WorkMatch]) -> list[Dispute]:
     existing_levels = claim_assurances([claim.work_id for claim in claims])
     for claim in claims:
         existing_level = existing_levels.get(claim.work_id, Assurance.SELF_ASSERTED)
-        freezes = rank(claimed_level) >= rank(existing_level)
+        # A loose match (an overlay inside, a region of a collage) may be another work of the
+        # same template: it is recorded for staff, but freezes nothing.
+        close = claim.exact or claim.strong
+        freezes = close and rank(claimed_level) >= rank(existing_level)
         dispute = Dispute.objects.create(
             existing_work_id=claim.work_id,
             claimed_work=work,

@@ -158,11 +158,13 @@ def test_an_allowed_work_inside_a_larger_picture_does_not_let_the_rest_through(
 def test_respecting_opt_outs_an_allowed_work_inside_a_larger_picture_passes_credited(
     acme_api, works
 ):
+    """It passes as unregistered content does there, credited, without being called consent:
+    the artist consented to the work, not to the rest of the picture."""
     post = {"id": "post", **fingerprint_image(post_with_thumbnail_bytes(1, 2)).to_wire()}
 
     checked = _check(acme_api, [post], "respect_opt_outs")["post"]
 
-    assert checked["decision"] == "allowed"
+    assert checked["decision"] == "unregistered"
     assert checked["passes"] is True
     assert [credit["work_id"] for credit in checked["credit"]] == [works["allowed"].pk]
 
