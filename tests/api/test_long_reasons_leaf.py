@@ -27,5 +27,6 @@ def test_an_item_with_long_reasons_adds_up_to_its_chunks_root(
     chunk = acme_api.get(f"/api/v1/screenings/{created['id']}/decisions").json()["results"][0]
 
     assert (
-        root_of_leaves([leaf_of({**listed[0], "id": "x"}, wire["sha256"])]) == chunk["merkle_root"]
+        root_of_leaves([leaf_of({**listed[0], "id": "x"}, str(wire["sha256"]))])
+        == chunk["merkle_root"]
     )
