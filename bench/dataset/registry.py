@@ -1,8 +1,9 @@
 """The registry bench.dataset screens against: `python -m bench.dataset.registry [--works N]`.
 
 Seeds (once) bench.screening's synthetic registry of N works (default 1,000,000) in its own
-database, registers ten real artworks on top (the first five with AI training allowed; their
-artist is not verified, so every copy is denied all the same), so that the generated dataset's
+database, registers ten real artworks on top (the first five with AI training allowed, the
+other five on their artist's default terms, which bench.screening's seed sets to allowed from an
+operator-verified artist: copies of both come back allowed), so that the generated dataset's
 copies of them match, then serves it as
 docker/compose.yaml does (gunicorn with docker/gunicorn.conf.py and one Celery worker) until
 Ctrl-C or SIGTERM. Prints the address and an API key to pass to `python -m bench.dataset`.
