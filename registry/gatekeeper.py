@@ -222,6 +222,11 @@ class MatchedWork:
     # strong match may allow an item, any match may deny it.
     strong: bool = False
 
+    @property
+    def close(self) -> bool:
+        """Whether this match may allow its item: an exact copy, or a strong match."""
+        return self.exact or self.strong
+
     def as_dict(self) -> dict[str, Any]:
         algorithm = "phash+verify"
         if self.exact:  # a source-URL match names no image; the others matched its bytes
@@ -233,7 +238,7 @@ class MatchedWork:
             "distance": 0 if self.exact else self.distances.get("phash"),
             "distances": dict(self.distances),
             # Whether this match could allow the item (a close copy of the whole picture).
-            "strong": self.exact or self.strong,
+            "strong": self.close,
         }
         if self.region is not None:
             # The distances are the region's: an auditor recomputes them from this box of the
@@ -316,7 +321,7 @@ def _counted(
     the item is a close copy of the earlier work it disputes. A weak match to the earlier work
     does not silence the later one's refusal: too loose to grant that work's consent, it is
     too loose to speak for the picture against another's restriction."""
-    closely_matched = {match.work_id for match in matches if match.exact or match.strong}
+    closely_matched = {match.work_id for match in matches if match.close}
     return [
         match
         for match in matches
@@ -386,7 +391,7 @@ def _decide_on_matches(
     if missing:  # an allowed item must carry its credit; without one it cannot pass
         return ItemDecision(DENIED, (Reason(ReasonCode.NO_CREDIT, missing[0]),), described)
     credited = [asdict(credits[match.work_id]) for match in counted]
-    if not any(match.exact or match.strong for match in counted):
+    if not any(match.close for match in counted):
         # Decided as unregistered content: it passes only where that does, credited there.
         passing = passes(UNREGISTERED, mode)
         reasons = tuple(map(_weak_reason, counted))

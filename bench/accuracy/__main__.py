@@ -190,7 +190,7 @@ def _count(
     tally.over_budget[edit] += item.over_budget
     verdicts = _verdicts(item)
     matched = {work for work, verdict in verdicts.items() if verdict.matched}
-    strong = {work for work, verdict in verdicts.items() if verdict.strong}
+    strong = item.strong.intersection(verdicts)  # none over the budget, as `verdicts`
     phash_only = consentry_matches(query, phash_registry, config)
     by_phash, by_pdq = plain_matches(query, registry)
     if expected is None:

@@ -42,6 +42,11 @@ class WorkMatch:
     region: Box | None = None  # the query region that found it; None: the whole query
     strong: bool = False  # a whole-picture near copy (rules.Verdict.strong)
 
+    @property
+    def close(self) -> bool:
+        """Whether this match may allow an item (gatekeeper.MatchedWork.close)."""
+        return self.exact or self.strong
+
 
 class VariantArrays(NamedTuple):
     work_ids: np.ndarray

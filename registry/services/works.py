@@ -127,8 +127,7 @@ def _open_disputes(work: Work, claims: Sequence[WorkMatch]) -> list[Dispute]:
         existing_level = existing_levels.get(claim.work_id, Assurance.SELF_ASSERTED)
         # A loose match (an overlay inside, a region of a collage) may be another work of the
         # same template: it is recorded for staff, but freezes nothing.
-        close = claim.exact or claim.strong
-        freezes = close and rank(claimed_level) >= rank(existing_level)
+        freezes = claim.close and rank(claimed_level) >= rank(existing_level)
         dispute = Dispute.objects.create(
             existing_work_id=claim.work_id,
             claimed_work=work,
