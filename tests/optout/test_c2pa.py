@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import c2pa
 import pytest
 
 from registry.optout import ALL_PURPOSES, embedded_to_wire, read_image
@@ -157,3 +158,18 @@ def test_a_remote_manifest_is_never_fetched_and_fails_closed():
 
 def test_unsigned_images_carry_no_c2pa():
     assert embedded_to_wire(image_bytes()) == {}
+
+
+def test_a_jpeg_without_manifest_markers_skips_the_reader_and_others_do_not(monkeypatch):
+    opened: list[int] = []
+
+    def reader(*args: object, **kwargs: object) -> None:
+        opened.append(1)
+        raise c2pa.C2paError.ManifestNotFound("none")
+
+    monkeypatch.setattr(c2pa, "Reader", reader)
+    assert embedded_to_wire(image_bytes("JPEG")) == {}
+    assert opened == []
+    # PNG may compress its metadata, so the reader always looks.
+    assert embedded_to_wire(image_bytes("PNG")) == {}
+    assert opened == [1]
