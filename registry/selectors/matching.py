@@ -16,7 +16,7 @@ from django.db import connection
 from django.db.models import Case, Value, When
 
 from registry.fingerprints import VARIANTS, Hashes, ImageFingerprint, to_unsigned64
-from registry.gatekeeper import Box, covers_whole_picture
+from registry.gatekeeper import SOURCE_URL, Box, covers_whole_picture
 from registry.ledger import GENESIS_HASH
 from registry.matching.matcher import VARIANT_NUMBER, CandidateIndex, Candidates
 from registry.matching.rules import DEFAULT_MATCHING, MatchingConfig, verify_item
@@ -44,8 +44,9 @@ class WorkMatch:
 
     @property
     def close(self) -> bool:
-        """Whether this match may allow an item (gatekeeper.MatchedWork.close)."""
-        return self.exact or self.strong
+        """Whether this match may allow an item (gatekeeper.MatchedWork.close): a source
+        URL never does."""
+        return (self.exact and self.variant != SOURCE_URL) or self.strong
 
 
 class VariantArrays(NamedTuple):
