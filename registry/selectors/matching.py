@@ -293,12 +293,17 @@ def match_fingerprints(
 
 
 def match_items(
-    fingerprints: Sequence[ImageFingerprint], *, index: RegistryIndex | None = None
+    fingerprints: Sequence[ImageFingerprint],
+    *,
+    index: RegistryIndex | None = None,
+    ignore_artist: int | None = None,
 ) -> list[ItemMatches]:
     """`match_fingerprints`, with each item's verification budget enforced and reported.
 
     Candidates are grouped per work: a work's variants are verified nearest pHash first and
     the first that matches settles the work, so its other variants cost nothing.
+    `ignore_artist`: this artist's works are not candidates (a registration compares a new
+    work with other artists' works only, and spends no budget on the artist's own series).
     """
     if not fingerprints:
         return []
@@ -329,6 +334,8 @@ def match_items(
             for variant, _ in pairs
         }
     )
+    if ignore_artist is not None:
+        hashes = {pair: found for pair, found in hashes.items() if found[0] != ignore_artist}
     items = [
         _verify_item(own, _boxes(fingerprint), works, hashes, index.config)
         for own, fingerprint, works in zip(searched, fingerprints, per_item, strict=True)
