@@ -403,3 +403,33 @@ def test_a_loose_match_to_a_refused_work_denies(acme_api, works, mode):
 
     assert decided["decision"] == "denied"
     assert [match["work_id"] for match in decided["matches"]] == [works["refused"].pk]
+
+
+@pytest.mark.parametrize(
+    "malformed",
+    [
+        None,
+        "none",
+        {},
+        [{"box": [0, 0, 1000]}],
+        [{"box": [0, 0, 500, 500], "phash": "0" * 16, "dhash": "0" * 16, "descriptor": "00"}],
+        [{"box": [500, 0, 400, 500], "phash": "0" * 16, "dhash": "0" * 16}],
+        [None],
+    ],
+)
+def test_a_version_3_item_with_malformed_regions_is_invalid_not_searched_whole(
+    acme_api, works, malformed
+):
+    """A copy of alice's allowed work would pass on its whole picture; with its regions
+    malformed it is not judged on the rest as if it had none: `invalid`, naming them."""
+    sent = {**item("copy", 1), "regions": malformed}
+    body = {"purpose": "ai_training", "mode": "respect_opt_outs", "items": [sent]}
+
+    answer = acme_api.post("/api/v1/check", json.dumps(body), content_type="application/json")
+
+    assert answer.status_code in (200, 400), answer.content
+    if answer.status_code == 200:
+        (decided,) = answer.json()["items"]
+        assert decided["decision"] == "invalid" and decided["passes"] is False
+        assert decided["reason"].startswith(ReasonCode.MALFORMED)
+        assert "region" in decided["reason"]
