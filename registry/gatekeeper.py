@@ -211,6 +211,10 @@ def covers_whole_picture(region: Box | None) -> bool:
     return (right - left) * (bottom - top) >= WHOLE_PICTURE_SHARE * 1000 * 1000
 
 
+# The variant a match by a work's listed source URL is recorded under: it names no image.
+SOURCE_URL = "source_url"
+
+
 @dataclass(frozen=True)
 class MatchedWork:
     work_id: int
@@ -223,14 +227,21 @@ class MatchedWork:
     strong: bool = False
 
     @property
+    def by_source_url(self) -> bool:
+        """Found by the URL alone (a work lists it as its source), not by the image."""
+        return self.variant == SOURCE_URL
+
+    @property
     def close(self) -> bool:
-        """Whether this match may allow its item: an exact copy, or a strong match."""
-        return self.exact or self.strong
+        """Whether this match may allow its item: an exact copy of its bytes, or a strong
+        match. A source URL is not: the page may serve another picture now, or anyone may
+        put any picture at that address."""
+        return (self.exact and not self.by_source_url) or self.strong
 
     def as_dict(self) -> dict[str, Any]:
         algorithm = "phash+verify"
         if self.exact:  # a source-URL match names no image; the others matched its bytes
-            algorithm = "source_url" if self.variant == "source_url" else "sha256"
+            algorithm = SOURCE_URL if self.by_source_url else "sha256"
         described = {
             "work_id": self.work_id,
             "variant": self.variant,
@@ -314,14 +325,19 @@ def _refusal(work_id: int, permit: WorkPermit | None, min_assurance: str) -> Rea
     return None
 
 
+def _may_allow(match: MatchedWork, url_check: bool) -> bool:
+    """Whether a match may allow: a close one; in a URL check, a source URL too."""
+    return match.close or (url_check and match.by_source_url)
+
+
 def _counted(
-    matches: Sequence[MatchedWork], permits: Mapping[int, WorkPermit]
+    matches: Sequence[MatchedWork], permits: Mapping[int, WorkPermit], url_check: bool
 ) -> list[MatchedWork]:
     """The matches that take part in the decision: a later, less sure claim is left out when
     the item is a close copy of the earlier work it disputes. A weak match to the earlier work
     does not silence the later one's refusal: too loose to grant that work's consent, it is
     too loose to speak for the picture against another's restriction."""
-    closely_matched = {match.work_id for match in matches if match.close}
+    closely_matched = {match.work_id for match in matches if _may_allow(match, url_check)}
     return [
         match
         for match in matches
@@ -340,15 +356,24 @@ def decide(
     min_assurance: str = VERIFIED,
     mode: str = Mode.CONSENT_REQUIRED,
     unverified: Collection[int] = (),
+    url_check: bool = False,
 ) -> ItemDecision:
     """The rules *matched works decide* and *embedded reservations*: unregistered, denied by
     any match or embedded reservation, else allowed. Only a close copy of the whole picture
     (an exact or strong match) allows it; with weak matches only, it is decided as
-    unregistered content, credited where that passes.
+    unregistered content, credited where that passes. A match by a work's source URL may
+    deny but never allows an image: only `url_check` (POST /api/v1/urls/check, which
+    answers for a URL before anything is downloaded, not for an image) lets it allow.
     Fail closed: `unverified` are candidate works the verification budget did not reach; an
     item that would pass while one of them does not allow the purpose is `invalid`."""
     decision = _decide_on_matches(
-        matches, permits, credits, reservations=reservations, min_assurance=min_assurance, mode=mode
+        matches,
+        permits,
+        credits,
+        reservations=reservations,
+        min_assurance=min_assurance,
+        mode=mode,
+        url_check=url_check,
     )
     refusing = [
         work_id
@@ -375,9 +400,10 @@ def _decide_on_matches(
     reservations: Sequence[str],
     min_assurance: str,
     mode: str,
+    url_check: bool,
 ) -> ItemDecision:
     described = [match.as_dict() for match in matches]
-    counted = _counted(matches, permits)
+    counted = _counted(matches, permits, url_check)
     refusals = [Reason(ReasonCode.RESERVED, detail=signal) for signal in reservations]
     for match in counted:
         why = _refusal(match.work_id, permits.get(match.work_id), min_assurance)
@@ -391,7 +417,7 @@ def _decide_on_matches(
     if missing:  # an allowed item must carry its credit; without one it cannot pass
         return ItemDecision(DENIED, (Reason(ReasonCode.NO_CREDIT, missing[0]),), described)
     credited = [asdict(credits[match.work_id]) for match in counted]
-    if not any(match.close for match in counted):
+    if not any(_may_allow(match, url_check) for match in counted):
         # Decided as unregistered content: it passes only where that does, credited there.
         passing = passes(UNREGISTERED, mode)
         reasons = tuple(map(_weak_reason, counted))

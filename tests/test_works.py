@@ -17,6 +17,7 @@ from registry.fingerprints import (
     to_signed64,
     to_unsigned64,
 )
+from registry.matching.rules import MatchingConfig
 from registry.models import (
     ConsentEvent,
     ConsentEventKind,
@@ -25,8 +26,9 @@ from registry.models import (
     Purpose,
     Work,
 )
+from registry.selectors import matching
 from registry.selectors.consent import permits_for
-from registry.selectors.matching import match_fingerprints
+from registry.selectors.matching import RegistryIndex, match_fingerprints
 from registry.services.disputes import dispute_resolve
 from registry.services.terms import terms_set
 from registry.services.works import work_register, work_remove
@@ -229,3 +231,58 @@ def test_refingerprinting_reports_works_it_cannot_read_and_goes_on_with_the_othe
         art.pk: FINGERPRINT_VERSION,
         plain.pk: FINGERPRINT_VERSION,
     }
+
+
+def _budget(monkeypatch, budget: int) -> None:
+    """Every registered variant a candidate for every image (pHash radius 64), and `budget`
+    comparisons an image: two works of 15 variants that do not match exhaust 20."""
+    config = MatchingConfig(phash_radius=64, dhash_radius=-1, max_verifications=budget)
+    monkeypatch.setattr(matching, "_shared_index", RegistryIndex(config))
+
+
+@pytest.fixture
+def padded(alice, mallory, register_work):
+    """Two works of mallory's registered before alice's: candidates compared before hers."""
+    pads = [register_work(mallory, seed=seed) for seed in (20, 21)]
+    original = register_work(alice, seed=1)
+    terms_set(artist=alice, works=[original], purpose=Purpose.AI_TRAINING, permission="allowed")
+    return original, pads
+
+
+def test_bob_cannot_register_alices_work_by_padding_the_registry_past_the_budget(
+    bob, acme, padded, monkeypatch
+):
+    """The comparison with other artists' works runs out of budget before it reaches alice's
+    work: bob's copy is refused with why, not registered as his with no dispute."""
+    original, _ = padded
+    _budget(monkeypatch, 20)
+
+    with pytest.raises(ValidationError, match="could not be checked against other artists"):
+        work_register(artist=bob, data=_repost(1), title="Mine", allow=[Purpose.AI_TRAINING])
+
+    assert not Work.objects.filter(artist=bob).exists() and not Dispute.objects.exists()
+    permit = permits_for(
+        [original.pk], organization=acme, purpose=Purpose.AI_TRAINING, at=timezone.now()
+    )[original.pk]
+    assert permit.allowed
+
+
+def test_within_the_budget_the_same_claim_opens_its_dispute(bob, padded, monkeypatch):
+    original, _ = padded
+    _budget(monkeypatch, 64)
+
+    (dispute,) = work_register(artist=bob, data=_repost(1), title="Mine").disputes
+
+    assert dispute.existing_work_id == original.pk and dispute.freezes
+
+
+def test_an_artists_own_works_take_no_budget_from_the_check_of_a_new_one(
+    mallory, padded, monkeypatch
+):
+    """mallory's own series is not compared with her new work: her registration is checked
+    against alice's work alone, and goes through."""
+    _budget(monkeypatch, 20)
+
+    registration = work_register(artist=mallory, data=artwork_bytes(_SEED_BASE + 22), title="Third")
+
+    assert registration.work.pk and registration.disputes == []

@@ -21,7 +21,8 @@ from registry.services.url_attestations import url_check_attestation
 
 UNKNOWN = "unknown"
 # A URL check never sees the image, so "no registered work matches" says only that nothing
-# is known of the URL: the item still has to be screened by fingerprint once downloaded.
+# is known of the URL, and `allowed` only that the URL is an allowed work's listed source:
+# either way the item still has to be screened by fingerprint once downloaded.
 URL_DECISIONS: dict[str, str] = {ALLOWED: ALLOWED, DENIED: DENIED, UNREGISTERED: UNKNOWN}
 MAX_URL_LENGTH = 4096
 
@@ -30,8 +31,8 @@ class UrlResultOut(serializers.Serializer):
     url = serializers.CharField(help_text="The URL as asked (a leaf of the attestation's root).")
     decision = serializers.ChoiceField(choices=[ALLOWED, DENIED, UNKNOWN])
     passes = serializers.BooleanField(
-        help_text="Whether the screening's mode lets the URL through as it stands: `unknown` "
-        "passes only with respect_opt_outs."
+        help_text="Whether the mode lets the URL through on the URL alone (`unknown` passes "
+        "only with respect_opt_outs): not a screening decision for the image found there."
     )
     reason = serializers.CharField()
     works = serializers.ListField(
@@ -83,8 +84,12 @@ class UrlCheckApi(OrganizationApi):
         description="`denied`: a work registered at that URL, or an artist's verified site "
         "prefix over it, refuses the purpose; `allowed`: the URL is a known source of works "
         "allowed for the purpose (with their credit); `unknown`: nothing is known, so screen "
-        "the image by fingerprint once downloaded. Not recorded as a screening: the answer "
-        "carries its own signed attestation instead (a Merkle root of its decisions), which "
+        "the image by fingerprint once downloaded. Every answer is about the URL only, not "
+        "a screening decision: the page may serve another picture by the time it is "
+        "downloaded, and a screening never allows an image on its URL (only a close match "
+        "of its fingerprint does), so screen what you download. Not recorded as a "
+        "screening: the answer carries its own signed attestation instead (a Merkle root of "
+        "its decisions), which "
         "`screen-urls` collects into the run's receipt.",
     )
     def post(self, request: Request) -> Response:

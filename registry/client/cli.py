@@ -161,7 +161,8 @@ def _parser() -> argparse.ArgumentParser:
         default="not-denied",
         choices=KEEP_CHOICES,
         help="not-denied (default): every row still to download and screen by fingerprint; "
-        "passing: only rows the mode lets through on their URL alone",
+        "passing: only rows the mode lets through on their URL alone (still to screen by "
+        "fingerprint: a URL is not the picture found there)",
     )
 
     check = commands.add_parser("verify-receipt", help="check a receipt's signature offline")

@@ -26,7 +26,8 @@ BATCH_SIZE = 10_000
 MAX_URL_LENGTH = 4096
 # What `--keep` may name: "not-denied" keeps what still has to be downloaded and screened by
 # fingerprint (unknown URLs may be re-posts of registered works); "passing" keeps what the
-# mode lets through on the URL alone.
+# mode lets through on the URL alone, which still has to be screened by fingerprint once
+# downloaded: the page may serve another picture than the work that lists it.
 KEEP_CHOICES = ("not-denied", "passing")
 
 

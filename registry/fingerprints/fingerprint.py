@@ -204,27 +204,38 @@ def _wire_regions(
     if not isinstance(raw, list) or len(raw) > MAX_REGIONS:
         raise FingerprintFormatError(f"'regions' must be a list of at most {MAX_REGIONS}")
     regions = []
-    for item in raw:
+    for number, item in enumerate(raw):
         if not isinstance(item, Mapping):
             raise FingerprintFormatError("each region must be a JSON object")
-        box = item.get("box")
-        if (
-            not isinstance(box, list)
-            or len(box) != 4
-            or not all(isinstance(v, int) and not isinstance(v, bool) for v in box)
-            or not 0 <= box[0] < box[2] <= 1000
-            or not 0 <= box[1] < box[3] <= 1000
-        ):
-            raise FingerprintFormatError("a region's 'box' must be 4 thousandths, left < right")
-        hashes = Hashes(
-            phash=int.from_bytes(_wire_hex(item, "phash", 8), "big"),
-            dhash=int.from_bytes(_wire_hex(item, "dhash", 8), "big"),
-            pdq=bytes(PDQ_BYTES),
-            pdq_quality=0,
-            descriptor=_wire_hex(item, "descriptor", DESCRIPTOR_BYTES) if descriptors else b"",
-        )
-        regions.append(((box[0], box[1], box[2], box[3]), hashes))
+        try:
+            regions.append(_wire_region(item, descriptors=descriptors))
+        except FingerprintFormatError as error:
+            # Name the region: a malformed one must be found and fixed, never skipped.
+            raise FingerprintFormatError(f"region {number}: {error}") from None
     return tuple(regions)
+
+
+def _wire_region(
+    item: Mapping[str, object], *, descriptors: bool
+) -> tuple[tuple[int, int, int, int], Hashes]:
+    """One region's box and hashes; without `descriptors` its descriptor is left empty."""
+    box = item.get("box")
+    if (
+        not isinstance(box, list)
+        or len(box) != 4
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in box)
+        or not 0 <= box[0] < box[2] <= 1000
+        or not 0 <= box[1] < box[3] <= 1000
+    ):
+        raise FingerprintFormatError("a region's 'box' must be 4 thousandths, left < right")
+    hashes = Hashes(
+        phash=int.from_bytes(_wire_hex(item, "phash", 8), "big"),
+        dhash=int.from_bytes(_wire_hex(item, "dhash", 8), "big"),
+        pdq=bytes(PDQ_BYTES),
+        pdq_quality=0,
+        descriptor=_wire_hex(item, "descriptor", DESCRIPTOR_BYTES) if descriptors else b"",
+    )
+    return (box[0], box[1], box[2], box[3]), hashes
 
 
 def _wire_version(data: Mapping[str, object]) -> int:

@@ -253,6 +253,9 @@ class ItemVerdicts:
     # Works found by dHash only that the budget left unverified: not matched, but not ruled
     # out either, so a refusing one must not let the item through (the gatekeeper's rule).
     unverified: frozenset[int] = frozenset()
+    # Per matched work, which of the item's searched hashes (an index into `searched`: 0 the
+    # whole query, then its regions) its verdict was made with.
+    found_by: Mapping[int, int] = field(default_factory=dict)
 
     @property
     def strong(self) -> frozenset[int]:
@@ -264,6 +267,8 @@ def verify_item(
     searched: Sequence[Hashes],
     candidates: Mapping[int, Sequence[tuple[str, int, Hashes]]],
     config: MatchingConfig = DEFAULT_MATCHING,
+    *,
+    whole: Sequence[bool] | None = None,
 ) -> ItemVerdicts:
     """Verify one item's candidates, up to `config.max_verifications` comparisons.
 
@@ -284,6 +289,13 @@ def verify_item(
     matches strongly (Verdict.strong); a work they do not reach stays weak, which can deny
     but not allow. This pass comes last so that it never takes budget from a candidate that
     could deny.
+    `whole`, when given, says which of `searched` stand for the whole picture (the registry
+    counts the untrimmed frame too, gatekeeper.covers_whole_picture). A work settled through
+    a part of the picture (a panel of a comic) may match as a whole too, which changes how it
+    is reported (gatekeeper.decide): its whole-picture candidates are then verified last,
+    with what the budget still has left, so that no path costs an item more than
+    `max_verifications` comparisons; a work they do not reach stays found in part, which
+    never allows. Without `whole` (bench.accuracy) that pass is skipped.
     The same function decides in the registry and in bench.accuracy."""
     found_by_phash: dict[int, list[tuple[int, str, int, Hashes]]] = {}
     found_by_dhash: list[tuple[int, int, str, Hashes]] = []
@@ -296,18 +308,21 @@ def verify_item(
                 dhash = (registered.dhash ^ searched[0].dhash).bit_count()
                 found_by_dhash.append((dhash, work_id, variant, registered))
     matched: dict[int, tuple[str, Verdict]] = {}
+    found_by: dict[int, int] = {}
     # Per weakly matched work, its whole-query pHash candidates not verified yet.
     weak_rest: dict[int, list[tuple[str, Hashes]]] = {}
+    tried: set[tuple[int, str, int]] = set()  # (work, variant, searched index) compared
     spent = 0
     for work_id in sorted(found_by_phash):
         nearest_first = sorted(found_by_phash[work_id], key=lambda f: f[0])
         for position, (_, variant, k, registered) in enumerate(nearest_first):
             if spent >= config.max_verifications:
-                return ItemVerdicts(matched, over_budget=True, spent=spent)
+                return ItemVerdicts(matched, over_budget=True, spent=spent, found_by=found_by)
             spent += 1
+            tried.add((work_id, variant, k))
             verdict = verify(searched[k], registered, config, region=k > 0, variant=variant)
             if verdict.matched:
-                matched[work_id] = (variant, verdict)
+                matched[work_id], found_by[work_id] = (variant, verdict), k
                 if not verdict.strong:
                     later = nearest_first[position + 1 :]
                     weak_rest[work_id] = [(v, r) for _, v, j, r in later if j == 0]
@@ -320,17 +335,65 @@ def verify_item(
             unverified.add(work_id)
             continue
         spent += 1
+        tried.add((work_id, variant, 0))
         verdict = verify(searched[0], registered, config, variant=variant)
         if verdict.matched:
-            matched[work_id] = (variant, verdict)
+            matched[work_id], found_by[work_id] = (variant, verdict), 0
     # A weak match can deny but not allow: a near copy among the work's other variants can.
     for work_id, rest in sorted(weak_rest.items()):
         for variant, registered in rest:
             if spent >= config.max_verifications:
                 break
             spent += 1
+            tried.add((work_id, variant, 0))
             verdict = verify(searched[0], registered, config, variant=variant)
+            # A weak match of the whole query still says more than one found in a part.
+            partial = whole is not None and not whole[found_by[work_id]]
+            if verdict.strong or (verdict.matched and partial):
+                matched[work_id], found_by[work_id] = (variant, verdict), 0
             if verdict.strong:
-                matched[work_id] = (variant, verdict)
                 break
-    return ItemVerdicts(matched, spent=spent, unverified=frozenset(unverified))
+    if whole is not None:
+        spent = _whole_picture_matches(
+            searched, candidates, config, whole, matched, found_by, tried, spent
+        )
+    return ItemVerdicts(matched, spent=spent, unverified=frozenset(unverified), found_by=found_by)
+
+
+def _whole_picture_matches(
+    searched: Sequence[Hashes],
+    candidates: Mapping[int, Sequence[tuple[str, int, Hashes]]],
+    config: MatchingConfig,
+    whole: Sequence[bool],
+    matched: dict[int, tuple[str, Verdict]],
+    found_by: dict[int, int],
+    tried: set[tuple[int, str, int]],
+    spent: int,
+) -> int:
+    """verify_item's last pass: each work settled weakly through a part of the picture is
+    verified against its candidates found by hashes of the whole picture, nearest pHash
+    first, within the budget; the first match records the work as found by the whole
+    picture. Updates `matched` and `found_by`; returns the comparisons spent so far."""
+    for work_id in sorted(matched):
+        if matched[work_id][1].strong or whole[found_by[work_id]]:
+            continue
+        rest = sorted(
+            (
+                ((searched[k].phash ^ registered.phash).bit_count(), name, k, registered)
+                for name, k, registered in candidates[work_id]
+                if whole[k] and (work_id, name, k) not in tried
+            ),
+            key=lambda c: (c[0], c[2]),
+        )
+        for phash, name, k, registered in rest:
+            if k > 0 and phash > config.phash_radius:
+                continue  # a region's dHash-only candidate is never verified
+            if spent >= config.max_verifications:
+                return spent
+            spent += 1
+            tried.add((work_id, name, k))
+            again = verify(searched[k], registered, config, region=k > 0, variant=name)
+            if again.matched:
+                matched[work_id], found_by[work_id] = (name, again), k
+                break
+    return spent

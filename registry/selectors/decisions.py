@@ -12,6 +12,7 @@ from registry.assurance import VERIFIED
 from registry.chunk_wire import information_undecided
 from registry.fingerprints import FingerprintFormatError, ImageFingerprint
 from registry.gatekeeper import (
+    SOURCE_URL,
     Credit,
     ItemDecision,
     MatchedWork,
@@ -269,8 +270,11 @@ def decide_urls(
     min_assurance: str = VERIFIED,
 ) -> list[ItemDecision]:
     """One decision per URL, before anything is downloaded: the works that list it as their
-    source match it exactly, and an artist's verified site prefix reserves it as it would a
-    downloaded item. `unregistered` here means that nothing is known of the URL."""
+    source match it, and an artist's verified site prefix reserves it as it would a
+    downloaded item. `unregistered` here means that nothing is known of the URL. `allowed`
+    is about the URL only, never a screening decision: the picture found there may be
+    another, so only its fingerprint, screened once downloaded, can allow it (a source URL
+    never allows a screened item: gatekeeper.MatchedWork.close)."""
     digests = [_url_digest(url) for url in urls]
     works_of = _works_by_url_digest({digest for digest in digests if digest is not None})
     matches_of = [works_of.get(digest, []) if digest else [] for digest in digests]
@@ -282,6 +286,7 @@ def decide_urls(
         organization=organization,
         purpose=purpose,
         min_assurance=min_assurance,
+        url_check=True,
     )
 
 
@@ -300,7 +305,7 @@ def _works_by_url_digest(digests: Collection[bytes]) -> dict[bytes, list[WorkMat
     ).values_list("digest", "work_id", "work__artist_id")
     found: dict[bytes, list[WorkMatch]] = defaultdict(list)
     for digest, work_id, artist_id in rows:
-        found[bytes(digest)].append(WorkMatch(work_id, artist_id, "source_url", {}, exact=True))
+        found[bytes(digest)].append(WorkMatch(work_id, artist_id, SOURCE_URL, {}, exact=True))
     return found
 
 
@@ -314,6 +319,7 @@ def _decide(
     min_assurance: str,
     mode: str = Mode.CONSENT_REQUIRED,
     unverified_of: Sequence[Collection[int]] | None = None,
+    url_check: bool = False,
 ) -> list[ItemDecision]:
     now = timezone.now()
     reservations = reservations_for(items, organization=organization, purpose=purpose, at=now)
@@ -332,6 +338,7 @@ def _decide(
             min_assurance=min_assurance,
             mode=mode,
             unverified=unverified,
+            url_check=url_check,
         )
         for entry, matches, reserved, unverified in zip(
             parsed, matches_of, reservations, unverified_of, strict=True

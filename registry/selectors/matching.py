@@ -16,10 +16,10 @@ from django.db import connection
 from django.db.models import Case, Value, When
 
 from registry.fingerprints import VARIANTS, Hashes, ImageFingerprint, to_unsigned64
-from registry.gatekeeper import Box, covers_whole_picture
+from registry.gatekeeper import SOURCE_URL, Box, covers_whole_picture
 from registry.ledger import GENESIS_HASH
 from registry.matching.matcher import VARIANT_NUMBER, CandidateIndex, Candidates
-from registry.matching.rules import DEFAULT_MATCHING, MatchingConfig, Verdict, verify, verify_item
+from registry.matching.rules import DEFAULT_MATCHING, MatchingConfig, verify_item
 from registry.models import ConsentEvent, ConsentEventKind, Fingerprint, Work
 from registry.selectors.ledger import RegistryVersion, registry_version
 
@@ -44,8 +44,9 @@ class WorkMatch:
 
     @property
     def close(self) -> bool:
-        """Whether this match may allow an item (gatekeeper.MatchedWork.close)."""
-        return self.exact or self.strong
+        """Whether this match may allow an item (gatekeeper.MatchedWork.close): a source
+        URL never does."""
+        return (self.exact and self.variant != SOURCE_URL) or self.strong
 
 
 class VariantArrays(NamedTuple):
@@ -292,12 +293,17 @@ def match_fingerprints(
 
 
 def match_items(
-    fingerprints: Sequence[ImageFingerprint], *, index: RegistryIndex | None = None
+    fingerprints: Sequence[ImageFingerprint],
+    *,
+    index: RegistryIndex | None = None,
+    ignore_artist: int | None = None,
 ) -> list[ItemMatches]:
     """`match_fingerprints`, with each item's verification budget enforced and reported.
 
     Candidates are grouped per work: a work's variants are verified nearest pHash first and
     the first that matches settles the work, so its other variants cost nothing.
+    `ignore_artist`: this artist's works are not candidates (a registration compares a new
+    work with other artists' works only, and spends no budget on the artist's own series).
     """
     if not fingerprints:
         return []
@@ -328,6 +334,8 @@ def match_items(
             for variant, _ in pairs
         }
     )
+    if ignore_artist is not None:
+        hashes = {pair: found for pair, found in hashes.items() if found[0] != ignore_artist}
     items = [
         _verify_item(own, _boxes(fingerprint), works, hashes, index.config)
         for own, fingerprint, works in zip(searched, fingerprints, per_item, strict=True)
@@ -364,62 +372,21 @@ def _verify_item(
         ]
         for work_id, pairs in works.items()
     }
-    result = verify_item(searched, candidates, config)
-    found = []
-    for work_id, (variant, verdict) in result.matched.items():
-        variant, verdict, k = _found_by(
-            searched, boxes, candidates[work_id], variant, verdict, config
+    # The untrimmed frame stands for the whole picture as the whole query does.
+    whole = [covers_whole_picture(box) for box in boxes]
+    result = verify_item(searched, candidates, config, whole=whole)
+    found = [
+        WorkMatch(
+            work_id,
+            hashes[work_id, variant][0],
+            variant,
+            dict(verdict.distances),
+            region=boxes[result.found_by[work_id]],
+            strong=verdict.strong,
         )
-        artist_id = hashes[work_id, variant][0]
-        found.append(
-            WorkMatch(
-                work_id,
-                artist_id,
-                variant,
-                dict(verdict.distances),
-                region=boxes[k],
-                strong=verdict.strong,
-            )
-        )
+        for work_id, (variant, verdict) in result.matched.items()
+    ]
     return ItemMatches(found, result.over_budget, result.unverified)
-
-
-def _found_by(
-    searched: list[Hashes],
-    boxes: list[Box | None],
-    candidates: list[tuple[str, int, Hashes]],
-    variant: str,
-    verdict: Verdict,
-    config: MatchingConfig,
-) -> tuple[str, Verdict, int]:
-    """The variant, verdict and searched hashes (an index into `searched`) a matched work is
-    recorded with: the whole picture's whenever it matches so.
-
-    verify_item settles a work on the first variant that matches, whichever hashes found it,
-    but a work found through a part of the picture (a panel of a comic) may match as a whole
-    too, and only a whole-picture match lets the rest of the picture pass (gatekeeper.decide).
-    Costs nothing for the usual match, found by one set of hashes that covers the picture."""
-    settled = sorted({k for name, k, _ in candidates if name == variant})
-    if verdict.strong or (len(settled) == 1 and covers_whole_picture(boxes[settled[0]])):
-        return variant, verdict, settled[0]
-    for name, k, registered in sorted(
-        candidates,
-        key=lambda c: (not covers_whole_picture(boxes[c[1]]), _phash(searched[c[1]], c[2])),
-    ):
-        if not covers_whole_picture(boxes[k]) and name != variant:
-            continue
-        if k > 0 and _phash(searched[k], registered) > config.phash_radius:
-            continue  # a region's dHash-only candidate is never verified (rules.verify_item)
-        again = verify(searched[k], registered, config, region=k > 0, variant=name)
-        if again.matched:
-            return name, again, k
-    # Not reached (verification is deterministic); if it were, the match counts as partial.
-    partial = [k for k in settled if not covers_whole_picture(boxes[k])]
-    return variant, verdict, (partial or settled)[0]
-
-
-def _phash(query: Hashes, registered: Hashes) -> int:
-    return (query.phash ^ registered.phash).bit_count()
 
 
 def has_candidates(

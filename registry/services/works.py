@@ -31,11 +31,21 @@ from registry.models import (
 )
 from registry.optout import PrefixError, url_digest
 from registry.selectors.consent import claim_assurances
-from registry.selectors.matching import WorkMatch, match_fingerprints
+from registry.selectors.matching import WorkMatch, match_items
 from registry.selectors.uploads import exact_copies_only_sentence
 from registry.services.ledger import ledger_append
 from registry.services.terms import terms_set, validate_terms
 from registry.thumbnails import thumbnail_webp
+
+
+def unchecked_registration_sentence() -> str:
+    """Why a work was refused when other artists' works it resembles could not all be
+    compared with it (fail closed: an unchecked one might be the work it copies)."""
+    return _(
+        "This image resembles more registered works than the registry can compare it with "
+        "at once, so it could not be checked against other artists' works. It was not "
+        "registered: ask the registry's operators to review it."
+    )
 
 
 @dataclass(frozen=True)
@@ -70,12 +80,23 @@ def _refuse_own_duplicate(artist: Artist, sha256: str) -> None:
 
 
 def _claims_on_other_artists(artist: Artist, fingerprints: WorkFingerprints) -> list[WorkMatch]:
+    """The other artists' works the new one matches. Raises ValidationError when the
+    comparison ran out of its verification budget (MatchingConfig.max_verifications) before
+    it could rule every candidate out: a work left unchecked might be the one copied, and
+    registering the copy without its dispute would let it pass as its claimant's (fail
+    closed). The artist's own works are not compared, so a series of similar works costs
+    nothing."""
     # Read before the registering transaction: the shared index must never see uncommitted rows.
-    (matches,) = match_fingerprints([fingerprints.image])
-    # A plain work resembles every plain work: only an exact copy is a claim on another's.
+    (found,) = match_items([fingerprints.image], ignore_artist=artist.pk)
+    # A plain work resembles every plain work: only an exact copy is a claim on another's,
+    # and exact copies are found by SHA-256, whatever the budget.
     plain = is_weak(fingerprints.image)
+    if not plain and (found.over_budget or found.unverified):
+        raise ValidationError(unchecked_registration_sentence())
     return [
-        match for match in matches if match.artist_id != artist.pk and (match.exact or not plain)
+        match
+        for match in found.matches
+        if match.artist_id != artist.pk and (match.exact or not plain)
     ]
 
 

@@ -26,6 +26,7 @@ from registry.client.chunks import hashes_version
 from registry.demo_art import artwork_bytes
 from registry.fingerprints import FINGERPRINT_VERSION, ImageFingerprint, fingerprint_image
 from registry.gatekeeper import ReasonCode
+from registry.matching import rules
 from registry.matching.rules import MatchingConfig
 from registry.models import Permission, Purpose
 from registry.selectors import matching
@@ -37,6 +38,7 @@ from tests.api.conftest import (
     image_bytes,
     item,
     post_with_thumbnail_bytes,
+    screenshot_bytes,
     screenshot_item,
 )
 from tests.conftest import _SEED_BASE
@@ -256,6 +258,62 @@ def test_an_item_over_its_verification_budget_is_invalid_never_allowed(
     assert roomy["decision"] != "invalid" and len(roomy["matches"]) == 2
 
 
+@pytest.mark.parametrize("path", ["json", "two_phase", "check"])
+@pytest.mark.parametrize("shown", ["copy", "screenshot"])
+def test_an_item_over_its_budget_is_invalid_whatever_path_found_its_candidates(
+    acme_api, shared_twice, run_pending, monkeypatch, path, shown
+):
+    """Candidates found by the whole picture or by a region of it (a screenshot of the
+    post), screened as JSON, in two phases or by the synchronous check: over the budget the
+    item is `invalid`, never decided on what was verified."""
+    entry = item("it", 7) if shown == "copy" else screenshot_item("it", 7)
+    items = [entry]
+
+    def screen(budget):
+        monkeypatch.setattr(
+            matching, "_shared_index", RegistryIndex(MatchingConfig(max_verifications=budget))
+        )
+        if path == "check":
+            return _check(acme_api, items, "respect_opt_outs")["it"]
+        if path == "json":
+            screening_id = _screening(acme_api, items)
+        else:
+            screening_id = _screening(acme_api)
+            assert _hashes(acme_api, screening_id, items).json()["verification"]["needed"] == [0]
+            assert _verify(acme_api, screening_id, items, [0]).status_code == 202
+        return _decided(acme_api, screening_id, items, run_pending)["it"]
+
+    tight, roomy = screen(1), screen(64)
+
+    assert (tight["decision"], tight["reason"]) == ("invalid", ReasonCode.OVER_BUDGET)
+    assert tight.get("passes", False) is False
+    assert roomy["decision"] != "invalid" and len(roomy["matches"]) == 2
+
+
+def test_no_path_compares_an_item_more_often_than_its_budget(works, monkeypatch):
+    """Every descriptor comparison made for an item counts against its budget, including
+    those that look for a whole-picture match of a work first found in a part of it: a
+    pathological item cannot cost more than MatchingConfig.max_verifications."""
+    calls = []
+    original = rules.verify
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(rules, "verify", counted)
+    monkeypatch.setattr(matching, "verify", counted, raising=False)
+    shot = fingerprint_image(screenshot_bytes(1))
+    for budget in (1, 2, 3, 64):
+        index = RegistryIndex(MatchingConfig(max_verifications=budget))
+        calls.clear()
+        (found,) = matching.match_items([shot], index=index)
+        assert len(calls) <= budget, (budget, len(calls))
+        if not found.over_budget:  # the post's picture is found, inside the screenshot
+            assert [match.work_id for match in found.matches] == [works["allowed"].pk]
+            assert found.matches[0].region is not None
+
+
 def test_regions_cross_both_phases_exactly_and_an_item_without_keeps_its_digest():
     items = [screenshot_item("shot", 1), item("stranger", 40)]
     _, decoded = decode_hashes(unpack(encode_hashes(0, FINGERPRINT_VERSION, items)), max_items=9)
@@ -345,3 +403,33 @@ def test_a_loose_match_to_a_refused_work_denies(acme_api, works, mode):
 
     assert decided["decision"] == "denied"
     assert [match["work_id"] for match in decided["matches"]] == [works["refused"].pk]
+
+
+@pytest.mark.parametrize(
+    "malformed",
+    [
+        None,
+        "none",
+        {},
+        [{"box": [0, 0, 1000]}],
+        [{"box": [0, 0, 500, 500], "phash": "0" * 16, "dhash": "0" * 16, "descriptor": "00"}],
+        [{"box": [500, 0, 400, 500], "phash": "0" * 16, "dhash": "0" * 16}],
+        [None],
+    ],
+)
+def test_a_version_3_item_with_malformed_regions_is_invalid_not_searched_whole(
+    acme_api, works, malformed
+):
+    """A copy of alice's allowed work would pass on its whole picture; with its regions
+    malformed it is not judged on the rest as if it had none: `invalid`, naming them."""
+    sent = {**item("copy", 1), "regions": malformed}
+    body = {"purpose": "ai_training", "mode": "respect_opt_outs", "items": [sent]}
+
+    answer = acme_api.post("/api/v1/check", json.dumps(body), content_type="application/json")
+
+    assert answer.status_code in (200, 400), answer.content
+    if answer.status_code == 200:
+        (decided,) = answer.json()["items"]
+        assert decided["decision"] == "invalid" and decided["passes"] is False
+        assert decided["reason"].startswith(ReasonCode.MALFORMED)
+        assert "region" in decided["reason"]

@@ -15,7 +15,10 @@ from django.utils import timezone
 from PIL import Image
 
 from registry.demo_art import artwork_bytes
+from registry.matching.rules import MatchingConfig
 from registry.models import Dispute, Fingerprint, PendingUpload, ScreeningChunk, Work
+from registry.selectors import matching
+from registry.selectors.matching import RegistryIndex
 from registry.services import pending_uploads
 from registry.services.pending_uploads import CLAIM_EXPIRY, pending_upload_register
 from registry.services.screening_uploads import UPLOAD_FIELD
@@ -340,3 +343,24 @@ def test_a_work_too_plain_to_recognise_is_registered_and_its_upload_says_exact_c
     }
     in_chinese = alice_api.get(posted[0]["url"], HTTP_ACCEPT_LANGUAGE="zh-CN").json()
     assert "完全相同的副本" in in_chinese["notice"]
+
+
+def test_a_copy_the_registry_could_not_check_in_its_budget_is_refused_saying_why(
+    alice, bob, mallory, bob_api, register_work, run_uploads, monkeypatch
+):
+    """mallory's works, registered before alice's, are compared first and exhaust the
+    budget: bob's upload of alice's picture is refused, and his upload's status says why."""
+    for seed in (520, 521):
+        register_work(mallory, seed=seed)
+    register_work(alice, seed=522, title="Original")
+    config = MatchingConfig(phash_radius=64, dhash_radius=-1, max_verifications=20)
+    monkeypatch.setattr(matching, "_shared_index", RegistryIndex(config))
+    copy = SimpleUploadedFile("copy.jpg", artwork_bytes(_SEED_BASE + 522), "image/jpeg")
+
+    (accepted,) = bob_api.post(WORKS, {"images": [copy]}, format="multipart").json()
+    run_uploads()
+
+    done = bob_api.get(accepted["url"]).json()
+    assert done["status"] == "refused" and done["problem"] == "not_registered"
+    assert "could not be checked against other artists' works" in done["error"]
+    assert not Work.objects.filter(artist=bob).exists()

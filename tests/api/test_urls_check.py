@@ -3,6 +3,16 @@
 import pytest
 from django.core.management import CommandError, call_command
 
+from registry.assurance import OPERATOR_VERIFIED
+from registry.gatekeeper import (
+    SOURCE_URL,
+    Credit,
+    MatchedWork,
+    Reason,
+    ReasonCode,
+    WorkPermit,
+    decide,
+)
 from registry.models import ArtistSite, Permission, Purpose
 from registry.receipts import verify
 from registry.services.grants import grant_create
@@ -11,6 +21,8 @@ from registry.services.terms import terms_set
 from registry.services.works import work_remove, work_update
 from registry.signing import receipt_signing_key
 from registry.url_receipts import answers_root
+from tests.api.conftest import item
+from tests.api.test_regions_wire import _decided, _hashes, _screening, _verify
 
 ALICE_URL = "https://alice.example/art/fox.png"
 BOB_URL = "https://bob.example/gallery/owl.jpg?size=large"
@@ -213,3 +225,51 @@ def test_each_answer_carries_a_signed_merkle_root_of_its_decisions(acme, acme_ap
     forged = [dict(result) for result in response["results"]]
     forged[1]["decision"] = "allowed"
     assert answers_root(forged) != document["decisions_root"]
+
+
+def test_a_source_url_match_alone_never_allows_an_item():
+    """The gatekeeper's rule: a work listing the item's URL as its source is no match of the
+    image there. It may deny; only the URL check itself, which answers for a URL before
+    anything is downloaded, lets it allow."""
+    by_url = [MatchedWork(1, SOURCE_URL, {}, exact=True)]
+    allowing = {1: WorkPermit(True, "allowed", "CC-BY-4.0", OPERATOR_VERIFIED)}
+    refusing = {1: WorkPermit(False, "not_allowed", "", OPERATOR_VERIFIED)}
+    credits = {1: Credit("Alice", "Alice", "Fox", 1, "", "CC-BY-4.0", "", OPERATOR_VERIFIED)}
+
+    for mode in ("consent_required", "respect_opt_outs"):
+        screened = decide(by_url, allowing, credits, mode=mode)
+        assert screened.decision == "unregistered"
+        assert screened.reasons == (Reason(ReasonCode.LOOSE_MATCH, 1),)
+        assert decide(by_url, refusing, credits, mode=mode).decision == "denied"
+    assert decide(by_url, allowing, credits, url_check=True).decision == "allowed"
+    assert decide(by_url, refusing, credits, url_check=True).decision == "denied"
+
+
+@pytest.mark.parametrize("path", ["json", "two_phase", "check"])
+def test_an_image_at_an_allowed_works_source_url_is_allowed_only_if_it_is_that_work(
+    acme_api, published, run_pending, path
+):
+    """alice's page may serve another picture now, or anyone may host any picture at that
+    address: screened, the item is decided on its image. Her fox itself, at its URL, passes."""
+    items = [item("swapped", 40, url=ALICE_URL), item("fox", 1, url=ALICE_URL)]
+    if path == "check":
+        body = {"purpose": "ai_training", "items": items}
+        answer = acme_api.post("/api/v1/check", body, format="json")
+        assert answer.status_code == 200, answer.content
+        decided = {entry["id"]: entry for entry in answer.json()["items"]}
+        assert decided["swapped"]["passes"] is False
+    else:
+        screening_id = _screening(acme_api, items if path == "json" else None)
+        if path == "two_phase":
+            needed = _hashes(acme_api, screening_id, items).json()["verification"]["needed"]
+            assert needed == [1]  # the URL makes nothing a candidate
+            assert _verify(acme_api, screening_id, items, needed).status_code == 202
+        decided = _decided(acme_api, screening_id, items, run_pending)
+
+    assert decided["swapped"]["decision"] == "unregistered"
+    assert decided["swapped"]["matches"] == [] and decided["swapped"]["credit"] == []
+    assert decided["fox"]["decision"] == "allowed"
+    assert [credit["work_id"] for credit in decided["fox"]["credit"]] == [published["fox"].pk]
+    # The URL check still answers for the URL: alice's fox is allowed at that address.
+    (answered,) = _check(acme_api, [ALICE_URL])
+    assert answered["decision"] == "allowed"

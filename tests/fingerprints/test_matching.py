@@ -491,3 +491,22 @@ def test_a_work_inside_a_bigger_picture_is_found_by_its_region(name: str, edit) 
         if is_candidate(region, hashes) and verify(region, hashes, region=k > 0).matched
     }
     assert found == {name}
+
+
+def test_a_work_found_in_a_part_is_looked_for_in_the_whole_picture_within_the_budget() -> None:
+    """Found first through a region (a panel of a comic), a work may match the whole
+    picture too, which is how it is then reported; that look is a comparison like any other
+    and is made only with what the item's budget has left."""
+    work = registered("painting-a").variants["original"]
+    query = reposted("painting-a")
+    far = replace(query, phash=query.phash ^ ((1 << (DEFAULT_MATCHING.phash_radius + 1)) - 1))
+    candidates = {7: [("original", 1, work), ("original", 0, work)]}  # region: pHash; whole: dHash
+    whole = [True, False]
+
+    roomy = verify_item([far, query], candidates, MatchingConfig(max_verifications=2), whole=whole)
+    tight = verify_item([far, query], candidates, MatchingConfig(max_verifications=1), whole=whole)
+
+    assert roomy.found_by == {7: 0} and roomy.spent == 2
+    assert tight.found_by == {7: 1} and tight.spent == 1 and not tight.over_budget
+    assert set(roomy.matched) == set(tight.matched) == {7}
+    assert verify_item([far, query], candidates).found_by == {7: 1}  # bench: no such pass
