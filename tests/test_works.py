@@ -233,10 +233,16 @@ def test_refingerprinting_reports_works_it_cannot_read_and_goes_on_with_the_othe
     }
 
 
-def _budget(monkeypatch, budget: int) -> None:
+def _budget(monkeypatch, budget: int, registration: int | None = None) -> None:
     """Every registered variant a candidate for every image (pHash radius 64), and `budget`
-    comparisons an image: two works of 15 variants that do not match exhaust 20."""
-    config = MatchingConfig(phash_radius=64, dhash_radius=-1, max_verifications=budget)
+    comparisons an image, at registration too unless `registration` says otherwise: two works
+    of 15 variants that do not match exhaust 20."""
+    config = MatchingConfig(
+        phash_radius=64,
+        dhash_radius=-1,
+        max_verifications=budget,
+        registration_max_verifications=registration or budget,
+    )
     monkeypatch.setattr(matching, "_shared_index", RegistryIndex(config))
 
 
@@ -270,6 +276,17 @@ def test_bob_cannot_register_alices_work_by_padding_the_registry_past_the_budget
 def test_within_the_budget_the_same_claim_opens_its_dispute(bob, padded, monkeypatch):
     original, _ = padded
     _budget(monkeypatch, 64)
+
+    (dispute,) = work_register(artist=bob, data=_repost(1), title="Mine").disputes
+
+    assert dispute.existing_work_id == original.pk and dispute.freezes
+
+
+def test_a_registration_checks_further_than_a_screened_item(bob, padded, monkeypatch):
+    """A screened item's budget would not reach alice's work; a registration's larger one does,
+    so bob's copy opens its dispute instead of being refused."""
+    original, _ = padded
+    _budget(monkeypatch, 20, registration=MatchingConfig().registration_max_verifications)
 
     (dispute,) = work_register(artist=bob, data=_repost(1), title="Mine").disputes
 

@@ -88,6 +88,11 @@ class MatchingConfig:
     # pHash is decided `invalid` (fail closed) and counted, so a pathological query cannot
     # stall a chunk; dHash-only candidates take what is left (verify_item).
     max_verifications: int = 64
+    # The same budget for a new work's comparison with other artists' works at registration,
+    # which is refused when it cannot rule every candidate out. Registering is rare and a
+    # flat graphic brings thousands of candidates at a million works (docs/benchmarks.md),
+    # so it may spend far more: 4,096 comparisons are about a quarter of a second.
+    registration_max_verifications: int = 4096
     # fingerprints.information below this: too plain to match, decided `invalid`.
     min_information: float = 2.5
 
@@ -111,7 +116,7 @@ class MatchingConfig:
         )
         if min(getattr(self, name) for name in limits) <= 0:
             raise ValueError("matching thresholds must be positive")
-        if self.max_verifications < 1:
+        if min(self.max_verifications, self.registration_max_verifications) < 1:
             raise ValueError("max_verifications must be at least 1")
         if self.contrast_tolerance < 0:
             raise ValueError("contrast_tolerance must not be negative")

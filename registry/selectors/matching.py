@@ -8,7 +8,7 @@ catching up means replaying the events after the sequence the index reflects.
 import threading
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -297,6 +297,7 @@ def match_items(
     *,
     index: RegistryIndex | None = None,
     ignore_artist: int | None = None,
+    registration: bool = False,
 ) -> list[ItemMatches]:
     """`match_fingerprints`, with each item's verification budget enforced and reported.
 
@@ -304,6 +305,8 @@ def match_items(
     the first that matches settles the work, so its other variants cost nothing.
     `ignore_artist`: this artist's works are not candidates (a registration compares a new
     work with other artists' works only, and spends no budget on the artist's own series).
+    `registration`: a new work's check, with its larger budget
+    (MatchingConfig.registration_max_verifications).
     """
     if not fingerprints:
         return []
@@ -336,8 +339,11 @@ def match_items(
     )
     if ignore_artist is not None:
         hashes = {pair: found for pair, found in hashes.items() if found[0] != ignore_artist}
+    config = index.config
+    if registration:
+        config = replace(config, max_verifications=config.registration_max_verifications)
     items = [
-        _verify_item(own, _boxes(fingerprint), works, hashes, index.config)
+        _verify_item(own, _boxes(fingerprint), works, hashes, config)
         for own, fingerprint, works in zip(searched, fingerprints, per_item, strict=True)
     ]
     exact = _exact_matches(fingerprints)

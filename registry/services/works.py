@@ -81,13 +81,18 @@ def _refuse_own_duplicate(artist: Artist, sha256: str) -> None:
 
 def _claims_on_other_artists(artist: Artist, fingerprints: WorkFingerprints) -> list[WorkMatch]:
     """The other artists' works the new one matches. Raises ValidationError when the
-    comparison ran out of its verification budget (MatchingConfig.max_verifications) before
+    comparison ran out of its verification budget (MatchingConfig.registration_max_verifications,
+    larger than an item's at screening) before
     it could rule every candidate out: a work left unchecked might be the one copied, and
     registering the copy without its dispute would let it pass as its claimant's (fail
     closed). The artist's own works are not compared, so a series of similar works costs
     nothing."""
     # Read before the registering transaction: the shared index must never see uncommitted rows.
-    (found,) = match_items([fingerprints.image], ignore_artist=artist.pk)
+    (found,) = match_items(
+        [fingerprints.image],
+        ignore_artist=artist.pk,
+        registration=True,
+    )
     # A plain work resembles every plain work: only an exact copy is a claim on another's,
     # and exact copies are found by SHA-256, whatever the budget.
     plain = is_weak(fingerprints.image)
