@@ -213,6 +213,8 @@ def covers_whole_picture(region: Box | None) -> bool:
 
 # The variant a match by a work's listed source URL is recorded under: it names no image.
 SOURCE_URL = "source_url"
+# The variant of a work assumed in the picture because the budget left it unverified.
+UNVERIFIED = "unverified"
 
 
 @dataclass(frozen=True)
@@ -375,13 +377,25 @@ def decide(
         mode=mode,
         url_check=url_check,
     )
-    refusing = [
-        work_id
-        for work_id in unverified
-        if (permit := permits.get(work_id)) is None or not permit.allowed
-    ]
-    if refusing and passes(decision.decision, mode):
-        return invalid(Reason(ReasonCode.OVER_BUDGET))
+    if unverified and passes(decision.decision, mode):
+        # Were each work the budget did not reach in the picture too (weakly: it was never
+        # compared, so it could not allow), would the item still pass? Not only a refusing
+        # permit says no: a work allowed on too little assurance, or without its credit, denies.
+        matched = {match.work_id for match in matches}
+        assumed = [
+            MatchedWork(work_id, UNVERIFIED, {}) for work_id in unverified if work_id not in matched
+        ]
+        worst = _decide_on_matches(
+            [*matches, *assumed],
+            permits,
+            credits,
+            reservations=reservations,
+            min_assurance=min_assurance,
+            mode=mode,
+            url_check=url_check,
+        )
+        if not passes(worst.decision, mode):
+            return invalid(Reason(ReasonCode.OVER_BUDGET))
     return decision
 
 

@@ -8,6 +8,7 @@ from registry.models import Permission, Purpose
 from registry.services.organizations import api_key_create, organization_create
 from registry.services.terms import terms_set
 from tests.api.conftest import image_bytes
+from tests.optout.support import signed_image, training_mining
 
 ALLOWED_URL = "https://alice.example/art/fox.png"
 REFUSED_URL = "https://bob.example/art/owl.png"
@@ -47,6 +48,16 @@ def test_image_bytes_are_fingerprinted_locally_and_decided(consentry, tmp_path):
     path = tmp_path / "owl.jpg"
     path.write_bytes(copy_of_refused)
     assert dd.is_allowed(name="consentry", path=str(path)) is False
+
+
+def test_an_opt_out_embedded_in_the_image_denies_a_copy_of_an_allowed_work(consentry):
+    """The file's own C2PA reservation travels with its fingerprint: alice allowed the work in
+    the registry, but this copy carries a notAllowed for AI training, which wins."""
+    copy_of_allowed = image_bytes(1, scale=0.7)
+    reserved = signed_image([training_mining(ai_training="notAllowed")], source=copy_of_allowed)
+
+    assert dd.is_allowed(name="consentry", body=copy_of_allowed) is True
+    assert dd.is_allowed(name="consentry", body=reserved) is False
 
 
 def test_an_unreadable_image_is_not_allowed(consentry):
