@@ -117,7 +117,9 @@ class MatchingConfig:
         if min(getattr(self, name) for name in limits) <= 0:
             raise ValueError("matching thresholds must be positive")
         if min(self.max_verifications, self.registration_max_verifications) < 1:
-            raise ValueError("max_verifications must be at least 1")
+            raise ValueError(
+                "max_verifications and registration_max_verifications must be at least 1"
+            )
         if self.contrast_tolerance < 0:
             raise ValueError("contrast_tolerance must not be negative")
 

@@ -37,11 +37,12 @@ _VALID_STATES = ("Valid", "Trusted")
 # Never fetch: a remote manifest URL or an OCSP responder named by an untrusted file would
 # make the server request any address an uploader chooses.
 _SETTINGS = {"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False}}
-# A JPEG keeps an embedded manifest store in APP11 segments whose JUMBF label is "c2pa", and
-# a remote manifest's address in XMP's dcterms:provenance, both as plain bytes (JPEG never
-# compresses either). A JPEG holding neither has nothing for the reader, whose setup costs
-# about a tenth of fingerprinting a scraped picture. Other containers may compress metadata
-# (PNG's iTXt): the reader always reads them.
+# In a JPEG the reader (c2pa-rs) finds an embedded manifest store only by the JUMBF label
+# "c2pa" in an APP11 segment (the first segment of the store carries it), and a remote
+# manifest only by "dcterms:provenance" in the standard UTF-8 XMP packet; both are plain
+# bytes. A JPEG holding neither has nothing for the reader, whose setup costs about a tenth
+# of fingerprinting a scraped picture. Other containers may compress metadata (PNG's iTXt):
+# the reader always reads them.
 _JPEG_START = b"\xff\xd8"
 _MANIFEST_MARKERS = (b"c2pa", b"provenance")
 

@@ -173,3 +173,13 @@ def test_a_jpeg_without_manifest_markers_skips_the_reader_and_others_do_not(monk
     # PNG may compress its metadata, so the reader always looks.
     assert embedded_to_wire(image_bytes("PNG")) == {}
     assert opened == [1]
+
+
+def test_signed_jpegs_carry_the_bytes_that_send_them_to_the_reader():
+    """The skip for marker-free JPEGs rests on this: what the signer writes, embedded or
+    remote, holds the literal markers (c2pa_reader._MANIFEST_MARKERS)."""
+    embedded = signed_image([training_mining(ai_training="notAllowed")])
+    remote = signed_image([training_mining(ai_training="notAllowed")], remote_url="http://x.test/m")
+
+    assert b"c2pa" in embedded
+    assert b"provenance" in remote
