@@ -7,6 +7,11 @@ order asked: the canonical JSON {"decision", "reason", "url", "works"} (works: m
 ascending). `screen-urls` collects the attestations of its batches, in order, into the run's
 receipt; `verify-receipt` checks every signature and, with --results, rebuilds every root from
 the results file.
+
+Every answer is about a URL, never about an image: the registry examined no picture, and the
+page may serve another one by the time it is downloaded. So the signed documents say so
+(version 2: `scope` "url" and `scope_note`, under the signature like every other field), and
+whatever reads them can tell a URL check's `allowed` from a screening's.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -16,6 +21,14 @@ from registry.merkle import canonical, chunk_leaf, root_of_leaves
 
 ATTESTATION_TYPE = "consentry.url-check-attestation"
 RUN_RECEIPT_TYPE = "consentry.url-run-receipt"
+# Version 2 of both documents states the scope; version 1 (without it) still verifies.
+SCOPED_VERSION = 2
+URL_SCOPE = "url"
+URL_SCOPE_NOTE = (
+    "These answers are about the URLs only: no image was examined. An allowed URL is a listed "
+    "source of works allowed for the purpose, not consent for the image downloaded from it; "
+    "screen the downloaded images by fingerprint."
+)
 URL_MERKLE = {
     "tree": "RFC 6962: leaf SHA-256(0x00 || leaf), node SHA-256(0x01 || left || right)",
     "url_leaf": 'canonical JSON {"decision", "reason", "url", "works"}, URLs in the order asked',
@@ -46,6 +59,23 @@ def answers_root(answers: Sequence[Mapping[str, Any]]) -> str:
     )
 
 
+def scope_fields() -> dict[str, Any]:
+    """What version 2 of an attestation and of a run's receipt adds: the answers' scope."""
+    return {"scope": URL_SCOPE, "scope_note": URL_SCOPE_NOTE}
+
+
+def states_scope(document: Mapping[str, Any]) -> bool:
+    """Whether a document states its scope (version 2 and later must); raises ValueError when
+    it should and does not say "url" with a note, so nothing reads it another way. The note's
+    wording is the registry's to change: only that it is there is checked."""
+    if int(document.get("version", 1)) < SCOPED_VERSION and "scope" not in document:
+        return False
+    note = document.get("scope_note")
+    if document.get("scope") != URL_SCOPE or not isinstance(note, str) or not note:
+        raise ValueError("the document does not state that its answers are about URLs only")
+    return True
+
+
 def run_document(
     attestations: Sequence[Mapping[str, Any]], *, source: str, url_column: str
 ) -> dict[str, Any]:
@@ -61,9 +91,13 @@ def run_document(
         for decision, count in document["counts"].items():
             counts[decision] = counts.get(decision, 0) + int(count)
     first = documents[0] if documents else {}
+    # A run's summary states the scope only when every batch signed it (so "signed" is true of
+    # the whole run); a receipt of batches from before the scope keeps version 1 and verifies.
+    scoped = all("scope" in document for document in documents)
     return {
         "type": RUN_RECEIPT_TYPE,
-        "version": 1,
+        "version": SCOPED_VERSION if scoped else 1,
+        **(scope_fields() if scoped else {}),
         "merkle": RUN_MERKLE,
         "source": source,
         "url_column": url_column,

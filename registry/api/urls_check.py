@@ -13,11 +13,12 @@ from registry.api.errors import PayloadTooLarge
 from registry.api.parsers import JSONParser
 from registry.api.schema import error
 from registry.api.screenings import CheckApi, CreditOut, OrganizationApi
-from registry.choice_labels import MinimumAssurance
+from registry.choice_labels import MinimumAssurance, Purpose, ScreeningMode
 from registry.gatekeeper import ALLOWED, DENIED, UNREGISTERED, ItemDecision, passes
 from registry.selectors.decisions import decide_urls
 from registry.selectors.ledger import registry_version
 from registry.services.url_attestations import url_check_attestation
+from registry.url_receipts import ATTESTATION_TYPE, SCOPED_VERSION, URL_SCOPE, URL_SCOPE_NOTE
 
 UNKNOWN = "unknown"
 # A URL check never sees the image, so "no registered work matches" says only that nothing
@@ -41,11 +42,51 @@ class UrlResultOut(serializers.Serializer):
     credit = CreditOut(many=True)
 
 
+class UrlCheckOrganizationOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class UrlCheckDocumentOut(serializers.Serializer):
+    """What the registry signs for one URL check (registry/url_receipts.py)."""
+
+    type = serializers.CharField(help_text=f"`{ATTESTATION_TYPE}`.")
+    version = serializers.IntegerField(
+        help_text=f"{SCOPED_VERSION} since the document states its scope; version 1 had no "
+        "`scope` or `scope_note`."
+    )
+    scope = serializers.ChoiceField(
+        choices=[URL_SCOPE],
+        help_text="`url`: every answer is about the URL only; no image was examined. Signed "
+        "with the rest, so it cannot be dropped to pass the answers off as a screening's.",
+    )
+    scope_note = serializers.CharField(
+        help_text=f'The same in a sentence, signed too: "{URL_SCOPE_NOTE}"'
+    )
+    merkle = serializers.DictField(
+        child=serializers.CharField(), help_text="How `decisions_root` is built."
+    )
+    organization = UrlCheckOrganizationOut()
+    purpose = serializers.ChoiceField(choices=Purpose.choices)
+    mode = serializers.ChoiceField(choices=ScreeningMode.choices)
+    min_assurance = serializers.ChoiceField(choices=MinimumAssurance.choices)
+    registry_version = serializers.DictField()
+    urls = serializers.IntegerField(help_text="How many URLs were answered.")
+    counts = serializers.DictField(
+        child=serializers.IntegerField(), help_text="URLs per answer: allowed, denied, unknown."
+    )
+    decisions_root = serializers.CharField(
+        help_text="The Merkle root (hex) of one leaf per URL, in the order asked (see `merkle`)."
+    )
+    checked_at = serializers.DateTimeField()
+    key_id = serializers.CharField(help_text="Which receipt key signed it.")
+
+
 class UrlCheckAttestationOut(serializers.Serializer):
-    document = serializers.DictField(
-        help_text="What was answered: organization, purpose, mode, registry version, counts, "
-        "and `decisions_root`, the Merkle root of one leaf per URL in the order asked (see "
-        "its `merkle`)."
+    document = UrlCheckDocumentOut(
+        help_text="What was answered, and that it is about the URLs only: organization, "
+        "purpose, mode, registry version, counts, and `decisions_root`, the Merkle root of one "
+        "leaf per URL in the order asked (see its `merkle`)."
     )
     signature = serializers.CharField(
         help_text="Ed25519 over the document's canonical JSON, by the key at /api/v1/receipts/key."
@@ -89,8 +130,9 @@ class UrlCheckApi(OrganizationApi):
         "downloaded, and a screening never allows an image on its URL (only a close match "
         "of its fingerprint does), so screen what you download. Not recorded as a "
         "screening: the answer carries its own signed attestation instead (a Merkle root of "
-        "its decisions), which "
-        "`screen-urls` collects into the run's receipt.",
+        "its decisions), which `screen-urls` collects into the run's receipt. The attestation "
+        "states, under its signature, that it is about URLs only (`scope`: `url`, and "
+        "`scope_note`; since its version 2), so it cannot pass for a screening's receipt.",
     )
     def post(self, request: Request) -> Response:
         envelope = self.UrlCheckIn(data=request.data)

@@ -33,12 +33,13 @@ from registry.client.verify import (
     check_results,
     item_proof,
     merkle_mismatches,
+    url_attestation_document,
     url_run_document,
 )
 from registry.gatekeeper import Mode, Purpose
 from registry.merkle import ItemProof, ProofError
 from registry.receipts import ReceiptError, key_id, load_public_key, verify
-from registry.url_receipts import RUN_RECEIPT_TYPE
+from registry.url_receipts import ATTESTATION_TYPE, RUN_RECEIPT_TYPE, URL_SCOPE, URL_SCOPE_NOTE
 
 # Plain strings (not the enum members) so that argparse names them plainly in its messages.
 PURPOSES = tuple(purpose.value for purpose in Purpose)
@@ -166,7 +167,11 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     check = commands.add_parser("verify-receipt", help="check a receipt's signature offline")
-    check.add_argument("file", type=Path)
+    check.add_argument(
+        "file",
+        type=Path,
+        help="a screening's receipt, a screen-urls run's receipt, or one URL check's attestation",
+    )
     key = check.add_mutually_exclusive_group(required=True)
     key.add_argument("--key-url", help="the registry's /api/v1/receipts/key")
     key.add_argument("--key-file", type=Path, help="a PEM public key saved earlier")
@@ -334,7 +339,8 @@ def _screen_urls(args: argparse.Namespace) -> int:
     print(
         f"URLs checked (minimum assurance {run.min_assurance}): {counts}. {run.kept} rows kept "
         f"in {args.out}; answers in {results}; receipt ({run.attestations} signed batches) in "
-        f"{receipt}."
+        f"{receipt}. The answers are about the URLs only, not the images found there: screen "
+        "what you download by fingerprint."
     )
     return 0
 
@@ -344,6 +350,25 @@ def _public_key_pem(args: argparse.Namespace) -> bytes:
         return Path(args.key_file).read_bytes()
     response = requests.get(args.key_url, timeout=(CONNECT_TIMEOUT, 30))
     return str(checked(response)["public_key_pem"]).encode()
+
+
+# A URL check's "allowed" must never read as a screening's: every valid URL answer says so.
+URL_ONLY = "about the URL only, not the image found there: screen the downloaded image"
+
+
+def _url_scope(document: dict[str, Any]) -> str:
+    """The scope line of a valid URL receipt; receipts from before the signed scope get it too,
+    since a URL check has only ever answered about URLs."""
+    if "scope" in document:
+        return f"Scope: {document['scope']} only (signed). {document['scope_note']}"
+    return (
+        f"Scope: url only (version {document.get('version', 1)} predates the signed statement "
+        f"of scope; it holds all the same). {URL_SCOPE_NOTE}"
+    )
+
+
+def _url_answer(leaf: dict[str, Any]) -> str:
+    return f"Valid: {leaf['url']!r} was answered {leaf['decision']} ({leaf['reason']}), {URL_ONLY}."
 
 
 def _verify_url_run(
@@ -356,15 +381,15 @@ def _verify_url_run(
         if not args.results:
             raise ReceiptError("--item needs --results: the proof is built from the results file")
         proof = item_proof(document, args.results, args.item, URL_RUN)
-        print(json.dumps(proof.as_dict(), indent=2, ensure_ascii=False))
-        leaf = json.loads(proof.leaf)
-        print(f"Valid: {leaf['url']!r} was answered {leaf['decision']}.", file=sys.stderr)
+        # Labelled, since the proof file may travel alone (its check needs the receipt anyway).
+        labelled = {"scope": URL_SCOPE, **proof.as_dict()}
+        print(json.dumps(labelled, indent=2, ensure_ascii=False))
+        print(_url_answer(json.loads(proof.leaf)), file=sys.stderr)
         return 0
     if args.proof is not None:
         proof = ItemProof.from_dict(json.loads(args.proof.read_text(encoding="utf-8")))
         check_proof(document, proof, URL_RUN)
-        leaf = json.loads(proof.leaf)
-        print(f"Valid: {leaf['url']!r} was answered {leaf['decision']} ({leaf['reason']}).")
+        print(_url_answer(json.loads(proof.leaf)))
         return 0
     summary = (
         f"URL run of {document['source']}: {document['urls']} URLs in "
@@ -379,8 +404,28 @@ def _verify_url_run(
             print(f"{args.results} does not match the receipt.", file=sys.stderr)
             return 1
         print(f"Valid receipt of a {summary}; {args.results} holds exactly its answers.")
-        return 0
-    print(f"Valid receipt of a {summary}.")
+    else:
+        print(f"Valid receipt of a {summary}.")
+    print(_url_scope(document))
+    return 0
+
+
+def _verify_url_attestation(
+    args: argparse.Namespace, attestation: dict[str, Any], public_key: Ed25519PublicKey
+) -> int:
+    """One URL check's attestation, as POST /api/v1/urls/check answered it."""
+    if args.results or args.item is not None or args.proof is not None:
+        raise ReceiptError(
+            "--results, --item and --proof check a screen-urls run's receipt (OUT.receipt.json), "
+            "not one URL check's attestation"
+        )
+    document = url_attestation_document(attestation, public_key)
+    counts = ", ".join(f"{name} {count}" for name, count in sorted(document["counts"].items()))
+    print(
+        f"Valid attestation of a URL check of {document['urls']} URLs ({counts}), registry "
+        f"version {document['registry_version']['sequence']}, at {document['checked_at']}."
+    )
+    print(_url_scope(document))
     return 0
 
 
@@ -398,6 +443,8 @@ def _verify_receipt(args: argparse.Namespace) -> int:
     document = receipt["document"]
     if document.get("type") == RUN_RECEIPT_TYPE:
         return _verify_url_run(args, receipt, public_key)
+    if document.get("type") == ATTESTATION_TYPE:
+        return _verify_url_attestation(args, receipt, public_key)
     if document.get("key_id") != key_id(public_key):
         raise ReceiptError("the receipt was signed with another key than the one given")
     verify(document, receipt["signature"], public_key)

@@ -29,6 +29,11 @@ MAX_URL_LENGTH = 4096
 # mode lets through on the URL alone, which still has to be screened by fingerprint once
 # downloaded: the page may serve another picture than the work that lists it.
 KEEP_CHOICES = ("not-denied", "passing")
+# The kept rows' added columns, named for what they are: the answer about the URL. A
+# screening's columns (consentry_decision, consentry_credit: client/batch.py) are a decision on
+# the image, and a URL's `allowed` must not read as one.
+DECISION_COLUMN = "consentry_url_decision"
+CREDIT_COLUMN = "consentry_url_credit"
 
 
 @dataclass
@@ -94,8 +99,8 @@ def _write_receipt(receipt: Path, spool: Path, run: UrlRun) -> None:
 
 
 def _kept_rows_schema(empty: pa.Table) -> pa.Schema:
-    schema = empty.schema.append(pa.field("consentry_decision", pa.string()))
-    return schema.append(pa.field("consentry_credit", pa.string()))
+    schema = empty.schema.append(pa.field(DECISION_COLUMN, pa.string()))
+    return schema.append(pa.field(CREDIT_COLUMN, pa.string()))
 
 
 def _check(
@@ -173,9 +178,9 @@ def _kept_rows(batch: pa.RecordBatch, answers: list[dict[str, Any]], run: UrlRun
     chosen = [answer for answer, keep in zip(answers, mask, strict=True) if keep]
     table = pa.Table.from_batches([batch]).filter(pa.array(mask, type=pa.bool_()))
     decisions = [str(answer["decision"]) for answer in chosen]
-    table = table.append_column("consentry_decision", pa.array(decisions, type=pa.string()))
+    table = table.append_column(DECISION_COLUMN, pa.array(decisions, type=pa.string()))
     credits = [json.dumps(answer["credit"], ensure_ascii=False) for answer in chosen]
-    return table.append_column("consentry_credit", pa.array(credits, type=pa.string()))
+    return table.append_column(CREDIT_COLUMN, pa.array(credits, type=pa.string()))
 
 
 def _keeps(answer: dict[str, Any], keep: str) -> bool:

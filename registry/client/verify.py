@@ -42,7 +42,7 @@ from registry.receipts import (
     key_id,
     verify,
 )
-from registry.url_receipts import ATTESTATION_TYPE, run_document, url_leaf
+from registry.url_receipts import ATTESTATION_TYPE, run_document, states_scope, url_leaf
 
 READ_BYTES = 1 << 20
 
@@ -352,23 +352,35 @@ def check_proof(document: dict[str, Any], proof: ItemProof, layout: Layout = SCR
 # --- URL runs: the signed attestations of each batch --------------------------------------
 
 
+def url_attestation_document(
+    attestation: dict[str, Any], public_key: Ed25519PublicKey, *, name: str = "the attestation"
+) -> dict[str, Any]:
+    """One URL check's signed document, once it is shown to be the registry's and, from
+    version 2, to state that its answers are about URLs only."""
+    document = attestation.get("document") or {}
+    if document.get("type") != ATTESTATION_TYPE or document.get("key_id") != key_id(public_key):
+        raise ReceiptError(f"{name}: not an attestation signed with the key given")
+    try:
+        verify(document, attestation["signature"], public_key)
+    except (ReceiptError, KeyError):
+        raise ReceiptError(
+            f"{name}: the attestation's signature does not match its content"
+        ) from None
+    try:
+        states_scope(document)
+    except ValueError as error:
+        raise ReceiptError(f"{name}: {error}") from None
+    return document
+
+
 def url_run_document(receipt: dict[str, Any], public_key: Ed25519PublicKey) -> dict[str, Any]:
     """The run's summary, once every batch's attestation is shown to be the registry's and the
     summary to be exactly what they say."""
     attestations = receipt.get("attestations")
     if not isinstance(attestations, list):
         raise ReceiptError("a URL run's receipt lists its batches' attestations")
-    expected_key = key_id(public_key)
     for number, attestation in enumerate(attestations):
-        document = attestation.get("document") or {}
-        if document.get("type") != ATTESTATION_TYPE or document.get("key_id") != expected_key:
-            raise ReceiptError(f"batch {number}: not an attestation signed with the key given")
-        try:
-            verify(document, attestation["signature"], public_key)
-        except ReceiptError:
-            raise ReceiptError(
-                f"batch {number}: the attestation's signature does not match its content"
-            ) from None
+        url_attestation_document(attestation, public_key, name=f"batch {number}")
     summary = receipt.get("document") or {}
     rebuilt = run_document(
         [attestation for attestation in attestations],

@@ -10,7 +10,13 @@ from django.utils import timezone
 from registry.models import Organization
 from registry.receipts import key_id, sign
 from registry.signing import receipt_signing_key
-from registry.url_receipts import ATTESTATION_TYPE, URL_MERKLE, answers_root
+from registry.url_receipts import (
+    ATTESTATION_TYPE,
+    SCOPED_VERSION,
+    URL_MERKLE,
+    answers_root,
+    scope_fields,
+)
 
 URL_DECISIONS = ("allowed", "denied", "unknown")
 
@@ -27,7 +33,9 @@ def url_check_attestation(
     private_key = receipt_signing_key()
     document = {
         "type": ATTESTATION_TYPE,
-        "version": 1,
+        "version": SCOPED_VERSION,
+        # Signed with the rest: the answers cannot be passed off as a screening's.
+        **scope_fields(),
         "merkle": URL_MERKLE,
         "organization": {"id": organization.pk, "name": organization.name},
         "purpose": checked["purpose"],

@@ -14,7 +14,7 @@ from registry.gatekeeper import (
     decide,
 )
 from registry.models import ArtistSite, Permission, Purpose
-from registry.receipts import verify
+from registry.receipts import ReceiptError, verify
 from registry.services.grants import grant_create
 from registry.services.sites import site_register, site_verify
 from registry.services.terms import terms_set
@@ -215,6 +215,8 @@ def test_each_answer_carries_a_signed_merkle_root_of_its_decisions(acme, acme_ap
         3,
     )
     assert document["counts"] == {"allowed": 1, "denied": 1, "unknown": 1}
+    assert (document["version"], document["scope"]) == (2, "url")
+    assert "no image was examined" in document["scope_note"]
     assert document["decisions_root"] == answers_root(response["results"])
     assert [result["works"] for result in response["results"]] == [
         [published["fox"].pk],
@@ -273,3 +275,20 @@ def test_an_image_at_an_allowed_works_source_url_is_allowed_only_if_it_is_that_w
     # The URL check still answers for the URL: alice's fox is allowed at that address.
     (answered,) = _check(acme_api, [ALICE_URL])
     assert answered["decision"] == "allowed"
+
+
+def test_an_attestation_s_scope_is_under_its_signature(acme_api, published):
+    """An "allowed" about a URL cannot be passed off as a screening's: dropping or changing
+    the signed scope breaks the signature."""
+    attestation = acme_api.post(
+        "/api/v1/urls/check", {"purpose": "ai_training", "urls": [ALICE_URL]}, format="json"
+    ).json()["attestation"]
+    key = receipt_signing_key().public_key()
+    verify(attestation["document"], attestation["signature"], key)
+
+    changed = {**attestation["document"], "scope": "image"}
+    dropped = {k: v for k, v in attestation["document"].items() if k != "scope"}
+    reworded = {**attestation["document"], "scope_note": "The images were screened."}
+    for forged in (changed, dropped, reworded):
+        with pytest.raises(ReceiptError):
+            verify(forged, attestation["signature"], key)

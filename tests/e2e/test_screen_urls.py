@@ -11,10 +11,11 @@ from registry.client.api import Registry
 from registry.client.cli import main as client_main
 from registry.client.urls import UrlRun, screen_urls
 from registry.models import Permission, Purpose
-from registry.receipts import public_pem
+from registry.receipts import public_pem, sign
 from registry.services.organizations import api_key_create, organization_create
 from registry.services.terms import terms_set
 from registry.signing import receipt_signing_key
+from registry.url_receipts import run_document
 
 ALLOWED_URL = "https://alice.example/art/fox.png"
 REFUSED_URL = "https://bob.example/art/owl.png"
@@ -60,13 +61,15 @@ def test_rows_not_denied_are_kept_with_the_registry_answer(
     kept = pq.read_table(out).to_pylist()
     assert [row["url"] for row in kept] == [ALLOWED_URL, UNKNOWN_URL, None, URLS[4]]
     assert [row["caption"] for row in kept] == ["caption 0", "caption 2", "caption 3", "caption 4"]
-    assert [row["consentry_decision"] for row in kept] == [
+    assert [row["consentry_url_decision"] for row in kept] == [
         "allowed",
         "unknown",
         "unknown",
         "unknown",
     ]
-    assert json.loads(kept[0]["consentry_credit"])[0]["title"] == "Fox"
+    assert json.loads(kept[0]["consentry_url_credit"])[0]["title"] == "Fox"
+    # Not the columns a screening writes: a URL's "allowed" is no decision on the image.
+    assert not {"consentry_decision", "consentry_credit"} & set(kept[0])
     answers = [json.loads(line) for line in (tmp_path / "kept.results.jsonl").open()]
     assert [(a["url"], a["decision"]) for a in answers] == [
         (ALLOWED_URL, "allowed"),
@@ -75,7 +78,17 @@ def test_rows_not_denied_are_kept_with_the_registry_answer(
         ("", "unknown"),
         (URLS[4], "unknown"),
     ]
-    assert "denied 1" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "denied 1" in printed and "about the URLs only" in printed
+
+
+def test_an_empty_list_still_writes_the_url_columns(live_server, key, tmp_path):
+    source, out = tmp_path / "empty.parquet", tmp_path / "kept.parquet"
+    pq.write_table(pa.table({"url": pa.array([], pa.string())}), source)
+
+    assert _run(live_server, key, source, out) == 0
+
+    assert pq.read_schema(out).names == ["url", "consentry_url_decision", "consentry_url_credit"]
 
 
 def test_keep_passing_keeps_only_what_the_mode_lets_through(
@@ -133,12 +146,17 @@ def test_a_url_run_gets_a_receipt_of_signed_batches_that_checks_every_answer(
     assert (document["urls"], document["purpose"]) == (5, "ai_training")
     assert document["counts"] == {"allowed": 1, "denied": 1, "unknown": 3}
     assert len(document["batches"]) == len(saved["attestations"]) >= 1
+    assert document["scope"] == "url" and "no image was examined" in document["scope_note"]
+    assert all(a["document"]["scope"] == "url" for a in saved["attestations"])
     assert _verify(receipt, key_file, "--results", str(results)) == 0
-    assert "holds exactly its answers" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "holds exactly its answers" in printed
+    assert "Scope: url only (signed)" in printed and "no image was examined" in printed
 
     # One unknown URL's answer, proved on its own by its Merkle path.
     assert _verify(receipt, key_file, "--results", str(results), "--item", UNKNOWN_URL) == 0
     proof = json.loads(capsys.readouterr().out)
+    assert proof["scope"] == "url"
     assert proof["leaf"] == {
         "decision": "unknown",
         "reason": proof["leaf"]["reason"],
@@ -149,6 +167,12 @@ def test_a_url_run_gets_a_receipt_of_signed_batches_that_checks_every_answer(
     saved_proof.write_text(json.dumps(proof))
     assert _verify(receipt, key_file, "--proof", str(saved_proof)) == 0
     assert f"{UNKNOWN_URL!r} was answered unknown" in capsys.readouterr().out
+
+    # alice's allowed URL: its proof says what it is about.
+    assert _verify(receipt, key_file, "--results", str(results), "--item", ALLOWED_URL) == 0
+    said = capsys.readouterr().err
+    assert f"{ALLOWED_URL!r} was answered allowed" in said
+    assert "about the URL only, not the image found there" in said
 
 
 def test_a_forged_url_answer_or_attestation_is_refused(
@@ -173,3 +197,74 @@ def test_a_forged_url_answer_or_attestation_is_refused(
     receipt.write_text(json.dumps(saved))
     assert _verify(receipt, key_file) == 1
     assert "batch 0: the attestation's signature does not match" in capsys.readouterr().err
+
+
+def test_a_url_check_attestation_that_drops_or_changes_its_scope_is_refused(
+    laion_parquet, live_server, key, tmp_path, key_file, capsys
+):
+    out = tmp_path / "kept.parquet"
+    assert _run(live_server, key, laion_parquet, out) == 0
+    receipt = tmp_path / "kept.receipt.json"
+    saved = json.loads(receipt.read_text())
+    capsys.readouterr()
+
+    for forge in (_drop_scope, _screening_scope):
+        forged = json.loads(json.dumps(saved))
+        forge(forged["attestations"][0]["document"])
+        forge(forged["document"])  # the summary along, so only the signature can tell
+        receipt.write_text(json.dumps(forged))
+        assert _verify(receipt, key_file) == 1
+        assert "batch 0: the attestation's signature does not match" in capsys.readouterr().err
+
+
+def _drop_scope(document):
+    del document["scope"], document["scope_note"]
+    document["version"] = 1
+
+
+def _screening_scope(document):
+    document["scope"] = "image"
+
+
+def test_one_url_check_attestation_verifies_on_its_own_and_says_url_only(
+    laion_parquet, live_server, key, tmp_path, key_file, capsys
+):
+    answer = Registry(live_server.url, key).post(
+        "urls/check", json={"purpose": "ai_training", "urls": [ALLOWED_URL]}
+    )
+    attestation = tmp_path / "attestation.json"
+    attestation.write_text(json.dumps(answer["attestation"]))
+
+    assert _verify(attestation, key_file) == 0
+    printed = capsys.readouterr().out
+    assert "Valid attestation of a URL check of 1 URLs (allowed 1" in printed
+    assert "Scope: url only (signed)" in printed
+
+    answer["attestation"]["document"]["scope"] = "image"
+    attestation.write_text(json.dumps(answer["attestation"]))
+    assert _verify(attestation, key_file) == 1
+    assert "signature does not match" in capsys.readouterr().err
+
+
+def test_a_receipt_from_before_the_signed_scope_still_verifies_and_says_url_only(
+    laion_parquet, live_server, key, tmp_path, key_file, capsys
+):
+    """A version 1 attestation, signed by the registry before it stated the scope."""
+    out = tmp_path / "kept.parquet"
+    assert _run(live_server, key, laion_parquet, out) == 0
+    receipt = tmp_path / "kept.receipt.json"
+    saved = json.loads(receipt.read_text())
+    for attestation in saved["attestations"]:
+        _drop_scope(attestation["document"])
+        attestation["signature"] = sign(attestation["document"], receipt_signing_key())
+    saved["document"] = run_document(
+        saved["attestations"], source=str(laion_parquet), url_column="url"
+    )
+    assert saved["document"]["version"] == 1 and "scope" not in saved["document"]
+    receipt.write_text(json.dumps(saved))
+    capsys.readouterr()
+
+    assert _verify(receipt, key_file) == 0
+    printed = capsys.readouterr().out
+    assert "Scope: url only (version 1 predates the signed statement" in printed
+    assert "no image was examined" in printed
