@@ -296,6 +296,9 @@ class Fine:
     # |log| of the ratio of the trimmed pictures' aspect ratios: a stretch, or another size
     # of a sprite or button that the square descriptor cannot see.
     aspect: float
+    # Half the L1 distance of the two pictures' colour histograms (4 levels a channel):
+    # 0 the same colours, 1 none in common.
+    colours: float
 
 
 def fine_features(query_path: str, work_path: str, variant: str) -> Fine:
@@ -308,7 +311,15 @@ def fine_features(query_path: str, work_path: str, variant: str) -> Fine:
     aspect = abs(
         math.log(query.width / query.height) - math.log(registered.width / registered.height)
     )
-    return Fine(found["changed"], found["q_sharp"], found["r_sharp"], total, block, aspect)
+    colours = float(np.abs(colour_histogram(query) - colour_histogram(registered)).sum()) / 2
+    return Fine(found["changed"], found["q_sharp"], found["r_sharp"], total, block, aspect, colours)
+
+
+def colour_histogram(image: Image.Image, levels: int = 4) -> np.ndarray:
+    """The share of a 64x64 copy's pixels in each of levels**3 colour bins."""
+    pixels = np.asarray(image.convert("RGB").resize((FINE, FINE), Image.Resampling.BOX), int)
+    bins = (pixels * levels // 256) @ np.array([levels * levels, levels, 1])
+    return np.bincount(bins.ravel(), minlength=levels**3) / bins.size
 
 
 # -- corner insets --------------------------------------------------------------------------
@@ -489,6 +500,9 @@ def fine_confirmations(
     for limit in (0.7, 0.8):
         name = f"64x64 gradient orientations differ by <= {limit}"
         checks.append((name, over(lambda p, _: features(p).orientation, limit)))
+    for limit in (0.2, 0.3, 0.4):
+        name = f"colour histograms (4 levels a channel) differ by <= {limit}"
+        checks.append((name, over(lambda p, _: features(p).colours, limit)))
     aspect, pdq = (
         over(lambda p, _: features(p).aspect, 0.15),
         over(lambda _, v: v.distances["pdq"], 80),

@@ -31,7 +31,14 @@ from registry.matching.rules import (
     verify,
     verify_item,
 )
-from tests.fingerprints.images import badge, drawing, encode, painting, with_mark
+from tests.fingerprints.images import (
+    badge,
+    drawing,
+    encode,
+    in_the_corner,
+    painting,
+    with_mark,
+)
 
 PICTURES = {
     "painting-a": painting(21),
@@ -262,22 +269,6 @@ def test_a_stickered_copy_matches_but_only_weakly() -> None:
     verdict = verify(reposted("painting-a", sticker), work)
     assert verdict.matched and not verdict.strong
     assert verdict.distances["changed_inside"] > DEFAULT_MATCHING.strong_max_changed_inside
-
-
-def in_the_corner(image: Image.Image, what: str, share: float) -> Image.Image:
-    """`image` with a disc, a square or another picture over `share` of each side, in the
-    bottom right corner (a folder icon's emblem, a picture-in-picture)."""
-    out = image.copy()
-    width, height = out.size
-    box = (round((1 - share) * width), round((1 - share) * height), width, height)
-    if what == "picture":
-        inset = painting(31).resize((box[2] - box[0], box[3] - box[1]))
-        out.paste(inset, box[:2])
-    elif what == "disc":
-        ImageDraw.Draw(out).ellipse(box, fill=(200, 30, 30), outline=(0, 0, 0), width=4)
-    else:
-        ImageDraw.Draw(out).rectangle(box, fill=(30, 30, 200), outline=(0, 0, 0), width=4)
-    return out
 
 
 def test_a_template_sibling_with_another_corner_emblem_is_not_strong() -> None:
