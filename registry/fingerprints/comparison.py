@@ -79,6 +79,9 @@ class Distances(NamedTuple):
     overlay: float  # share of grey cells in the largest changed blob away from the edge
     scattered: float  # changed cells neither at the edge nor in that blob, share of the ink
     ink: float  # share of grey cells holding content in either picture
+    # How far changes connected to the frame's edge reach in, as a share of the side: a
+    # watermark or a caption bar stays near the edge, a picture inset in a corner does not.
+    edge_depth: float
 
 
 def compare(
@@ -373,11 +376,13 @@ def _flood(changed: np.ndarray, seen: np.ndarray, stack: np.ndarray, top: int) -
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def _overlay_cells(changed: np.ndarray) -> tuple[int, int]:
-    """Changed cells connected to the frame's outer band, and the largest blob of the others.
+def _overlay_cells(changed: np.ndarray) -> tuple[int, int, int]:
+    """Changed cells connected to the frame's outer band, the largest blob of the others,
+    and how many cells deep the edge-connected ones reach into the frame.
 
     A watermark or a caption bar touches the edge; a sticker, a line of text or a caption
-    band inside the picture is one compact blob. What is left over is scattered.
+    band inside the picture is one compact blob. What is left over is scattered. A watermark
+    is also shallow, where another picture inset in a corner reaches far in.
     """
     rows, cols = changed.shape
     seen = np.zeros_like(changed)
@@ -391,6 +396,11 @@ def _overlay_cells(changed: np.ndarray) -> tuple[int, int]:
                 stack[top] = i * cols + j
                 top += 1
     at_edge = _flood(changed, seen, stack, top)
+    depth = 0
+    for i in range(rows):
+        for j in range(cols):
+            if seen[i, j]:
+                depth = max(depth, min(i, j, rows - 1 - i, cols - 1 - j) + 1)
     largest = 0
     for i in range(rows):
         for j in range(cols):
@@ -398,7 +408,7 @@ def _overlay_cells(changed: np.ndarray) -> tuple[int, int]:
                 seen[i, j] = True
                 stack[0] = i * cols + j
                 largest = max(largest, _flood(changed, seen, stack, 1))
-    return at_edge, largest
+    return at_edge, largest, depth
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
@@ -548,8 +558,9 @@ def _compare(
     cell_tolerance: float,
     contrast_tolerance: float,
     colourless: float,
-) -> tuple[float, float, float, float, float, float]:
-    """luma, colour, changed, overlay, scattered, ink (see the module's description)."""
+) -> tuple[float, float, float, float, float, float, float]:
+    """luma, colour, changed, overlay, scattered, ink, edge_depth (see the module's
+    description)."""
     q_levels, q, q_step = _grey(query)
     r_levels, r, r_step = _grey(candidate)
     q_scale = float(query[2])
@@ -615,8 +626,16 @@ def _compare(
         colour = _agreeing_mean(worst)
 
     total = int(changed.sum())
-    at_edge, blob = _overlay_cells(changed)
+    at_edge, blob, depth = _overlay_cells(changed)
     cells_all = changed.size
     ink_cells = max(int(ink.sum()), MIN_INK * cells_all)
     scattered = (total - at_edge - blob) / ink_cells
-    return luma, colour, total / cells_all, blob / cells_all, scattered, ink_cells / cells_all
+    return (
+        luma,
+        colour,
+        total / cells_all,
+        blob / cells_all,
+        scattered,
+        ink_cells / cells_all,
+        depth / GREY_GRID,
+    )

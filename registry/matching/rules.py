@@ -82,6 +82,11 @@ class MatchingConfig:
     # through as consented, while one to a denying work only withholds a picture.
     strong_max_changed: float = 0.10
     strong_max_changed_inside: float = 0.007
+    # and changes connected to the frame's edge reach at most this share of the side in (4 of
+    # 32 cells): a watermark, a logo in a corner or a letterbox remnant is shallow; another
+    # picture inset over a quarter or a third of a corner is not at the edge but over the
+    # picture. On corpus 2's DEV set this kept every strong hit of the mild edits.
+    strong_max_edge_depth: float = 0.125
     # A query whose colour stays within this many grey levels of grey is compared on grey only.
     colourless: float = 12.0
     # Descriptor comparisons one query item may cost: an item with more candidates found by
@@ -113,6 +118,7 @@ class MatchingConfig:
             "crop_max_changed",
             "strong_max_changed",
             "strong_max_changed_inside",
+            "strong_max_edge_depth",
         )
         if min(getattr(self, name) for name in limits) <= 0:
             raise ValueError("matching thresholds must be positive")
@@ -134,8 +140,9 @@ class MatchingConfig:
         published["strength"] = (
             "a weak match can deny, only a strong match can allow: a match is strong when the "
             "whole query's phash found it within phash_radius (not its dhash only, not a "
-            "region) and its descriptor differs in at most strong_max_changed of the cells "
-            "and strong_max_changed_inside away from the frame's edge; a matched work's other "
+            "region) and its descriptor differs in at most strong_max_changed of the cells, "
+            "strong_max_changed_inside away from the frame's edge, and changes at the edge "
+            "reach at most strong_max_edge_depth of the side in; a matched work's other "
             "variants are verified for a strong match as far as max_verifications allows"
         )
         published["algorithms"] = ["phash", "dhash", "pdq", "descriptor"]
@@ -237,6 +244,7 @@ def verify(
         and not region
         and found.changed <= config.strong_max_changed
         and changed_inside <= config.strong_max_changed_inside
+        and found.edge_depth <= config.strong_max_edge_depth
     )
     return Verdict(matched=matched, distances=distances, score=round(score, 4), strong=strong)
 

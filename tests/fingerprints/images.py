@@ -83,6 +83,22 @@ def with_mark(image: Image.Image, x: float, y: float, size: float = 0.08) -> Ima
     return marked
 
 
+def in_the_corner(image: Image.Image, what: str, share: float) -> Image.Image:
+    """`image` with a disc, a square or another picture over `share` of each side, in the
+    bottom right corner (a folder icon's emblem, a picture-in-picture)."""
+    out = image.copy()
+    width, height = out.size
+    box = (round((1 - share) * width), round((1 - share) * height), width, height)
+    if what == "picture":
+        inset = painting(31).resize((box[2] - box[0], box[3] - box[1]))
+        out.paste(inset, box[:2])
+    elif what == "disc":
+        ImageDraw.Draw(out).ellipse(box, fill=(200, 30, 30), outline=(0, 0, 0), width=4)
+    else:
+        ImageDraw.Draw(out).rectangle(box, fill=(30, 30, 200), outline=(0, 0, 0), width=4)
+    return out
+
+
 def encode(image: Image.Image, format: str = "JPEG", **params: object) -> bytes:
     out = io.BytesIO()
     image.save(out, format, **params)

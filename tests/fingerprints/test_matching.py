@@ -31,7 +31,14 @@ from registry.matching.rules import (
     verify,
     verify_item,
 )
-from tests.fingerprints.images import badge, drawing, encode, painting, with_mark
+from tests.fingerprints.images import (
+    badge,
+    drawing,
+    encode,
+    in_the_corner,
+    painting,
+    with_mark,
+)
 
 PICTURES = {
     "painting-a": painting(21),
@@ -264,6 +271,34 @@ def test_a_stickered_copy_matches_but_only_weakly() -> None:
     assert verdict.distances["changed_inside"] > DEFAULT_MATCHING.strong_max_changed_inside
 
 
+def test_a_template_sibling_with_another_corner_emblem_is_not_strong() -> None:
+    """Two works cut from one template, another emblem over a quarter of the side in one
+    corner: the difference touches the frame's edge as a watermark does, but reaches far
+    into the picture. It may deny an item, never allow it; a re-encoded copy still may."""
+    template = painting(21)
+    work = fingerprint_work(encode(in_the_corner(template, "disc", 0.25), "PNG"))
+    registered_hashes = work.variants["original"]
+    sibling = fingerprint_image(encode(in_the_corner(template, "square", 0.25), "JPEG", quality=90))
+    verdict = verify(sibling.hashes, registered_hashes)
+    assert verdict.matched and not verdict.strong
+    assert verdict.distances["edge_depth"] > DEFAULT_MATCHING.strong_max_edge_depth
+    # Version 3 as first published called it strong: the edge overlay was not limited.
+    unlimited = replace(DEFAULT_MATCHING, strong_max_edge_depth=1.0)
+    assert verify(sibling.hashes, registered_hashes, unlimited).strong
+    copy = fingerprint_image(encode(in_the_corner(template, "disc", 0.25), "JPEG", quality=90))
+    assert verify(copy.hashes, registered_hashes).strong
+
+
+def test_a_picture_inset_in_a_corner_is_not_strong() -> None:
+    """Another picture over 30% of the side in a corner covers the work, it is no watermark
+    at the edge: the re-post matches (it may deny), but not strongly."""
+    work = fingerprint_work(encode(painting(22), "PNG")).variants["original"]
+    inset = in_the_corner(painting(22), "picture", 0.30)
+    verdict = verify(fingerprint_image(encode(inset, "JPEG", quality=90)).hashes, work)
+    assert verdict.matched and not verdict.strong
+    assert verdict.distances["edge_depth"] > DEFAULT_MATCHING.strong_max_edge_depth
+
+
 def test_a_match_by_a_region_or_by_dhash_only_is_weak() -> None:
     """The same clean copy, found through a relaxed path, matches without being strong."""
     work = registered("painting-a").variants["original"]
@@ -323,6 +358,7 @@ def test_verdict_reports_every_distance() -> None:
         "ink",
         "changed_ink",
         "changed_inside",
+        "edge_depth",
     }
 
 
@@ -420,6 +456,7 @@ def test_config_is_published_as_plain_data() -> None:
     assert published["dhash_variants"] == list(DEFAULT_MATCHING.dhash_variants)
     # Receipts record these settings: they must say what may allow an item.
     assert published["strong_max_changed_inside"] == DEFAULT_MATCHING.strong_max_changed_inside
+    assert published["strong_max_edge_depth"] == DEFAULT_MATCHING.strong_max_edge_depth
     assert "a weak match can deny, only a strong match can allow" in str(published["strength"])
     assert json.loads(json.dumps(published)) == published
 
