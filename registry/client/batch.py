@@ -52,9 +52,10 @@ def fingerprint_one(data: bytes | None) -> dict[str, Any]:
     return wire
 
 
-def fingerprint_batch(images: Sequence[bytes | None]) -> list[dict[str, Any]]:
-    """One wire fingerprint per image, in order; an image that does not decode gets
-    `{"unreadable": reason}` instead of raising."""
+def fingerprint_batch(images: Sequence[Any]) -> list[dict[str, Any]]:
+    """One wire fingerprint per image (encoded bytes, or a Hugging Face image struct), in
+    order; an image that does not decode, or a cell without one, gets `{"unreadable": reason}`
+    instead of raising."""
     return [fingerprint_one(image_bytes(image)) for image in images]
 
 

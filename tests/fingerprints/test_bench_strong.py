@@ -9,7 +9,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from bench.accuracy.external import load_evalset
 from bench.accuracy.generator import EDITS
@@ -43,8 +42,9 @@ def _evalset_with_a_corner_sibling(folder: Path) -> Path:
         )
     others = lambda: painting(99, (320, 240))  # noqa: E731
     for number, name in enumerate(pictures):
-        picture: Image.Image = pictures[name]
-        data, suffix, params = EDITS["reencode"](picture, np.random.default_rng(number), others)
+        data, suffix, params = EDITS["reencode"](
+            pictures[name], np.random.default_rng(number), others
+        )
         path = folder / f"q{number}{suffix}"
         path.write_bytes(data)
         target = "work" if name == "work" else None
