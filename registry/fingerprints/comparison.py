@@ -82,6 +82,10 @@ class Distances(NamedTuple):
     # How far changes connected to the frame's edge reach in, as a share of the side: a
     # watermark or a caption bar stays near the edge, a picture inset in a corner does not.
     edge_depth: float
+    # Scattered cells where the registered picture's structure is missing from the query
+    # and the query shows nothing the registered picture lacks there (share of the ink):
+    # erased detail, not an overlay.
+    removed: float
 
 
 def compare(
@@ -342,6 +346,33 @@ def _changed(
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
+def _removed(
+    a: np.ndarray,
+    b_soft: np.ndarray,
+    ranges: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    widen: float,
+    limit: float,
+) -> np.ndarray:
+    """Cells _changed marks only because the registered picture shows what the query lacks:
+    the query's value lies within the registered neighbourhood's range (nothing laid over
+    it), the registered picture's lies outside the query's. An overlay adds to the picture;
+    a different drawing also leaves out what the work has."""
+    a_low, a_high, b_low, b_high = ranges
+    rows, cols = a.shape
+    out = np.zeros((rows, cols), np.bool_)
+    for i in range(rows):
+        for j in range(cols):
+            spread = widen * (b_high[i, j] - b_low[i, j]) + limit
+            v = a[i, j]
+            if v < b_low[i, j] - spread or v > b_high[i, j] + spread:
+                continue
+            spread = widen * (a_high[i, j] - a_low[i, j]) + limit
+            v = b_soft[i, j]
+            out[i, j] = v < a_low[i, j] - spread or v > a_high[i, j] + spread
+    return out
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
 def _soften(a: np.ndarray) -> np.ndarray:
     """A [1, 2, 1] / 4 blur along both axes, edges repeated."""
     rows, cols = a.shape
@@ -376,9 +407,10 @@ def _flood(changed: np.ndarray, seen: np.ndarray, stack: np.ndarray, top: int) -
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def _overlay_cells(changed: np.ndarray) -> tuple[int, int, int]:
+def _overlay_cells(changed: np.ndarray) -> tuple[int, int, int, np.ndarray]:
     """Changed cells connected to the frame's outer band, the largest blob of the others,
-    and how many cells deep the edge-connected ones reach into the frame.
+    how many cells deep the edge-connected ones reach into the frame, and the cells left
+    over (scattered).
 
     A watermark or a caption bar touches the edge; a sticker, a line of text or a caption
     band inside the picture is one compact blob. What is left over is scattered. A watermark
@@ -401,14 +433,21 @@ def _overlay_cells(changed: np.ndarray) -> tuple[int, int, int]:
         for j in range(cols):
             if seen[i, j]:
                 depth = max(depth, min(i, j, rows - 1 - i, cols - 1 - j) + 1)
-    largest = 0
+    overlaid = seen.copy()
+    largest, seed = 0, -1
     for i in range(rows):
         for j in range(cols):
             if changed[i, j] and not seen[i, j]:
                 seen[i, j] = True
                 stack[0] = i * cols + j
-                largest = max(largest, _flood(changed, seen, stack, 1))
-    return at_edge, largest, depth
+                size = _flood(changed, seen, stack, 1)
+                if size > largest:
+                    largest, seed = size, i * cols + j
+    if seed >= 0:
+        overlaid[seed // cols, seed % cols] = True
+        stack[0] = seed
+        _flood(changed, overlaid, stack, 1)
+    return at_edge, largest, depth, changed & ~overlaid
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
@@ -558,8 +597,8 @@ def _compare(
     cell_tolerance: float,
     contrast_tolerance: float,
     colourless: float,
-) -> tuple[float, float, float, float, float, float, float]:
-    """luma, colour, changed, overlay, scattered, ink, edge_depth (see the module's
+) -> tuple[float, float, float, float, float, float, float, float]:
+    """luma, colour, changed, overlay, scattered, ink, edge_depth, removed (see the module's
     description)."""
     q_levels, q, q_step = _grey(query)
     r_levels, r, r_step = _grey(candidate)
@@ -588,6 +627,13 @@ def _compare(
 
     fitted_soft = _soften(fitted)
     changed = _changed(
+        q,
+        fitted_soft,
+        (q_low, q_high, r_low_fit, r_high_fit),
+        contrast_tolerance,
+        cell_tolerance * grey_range,
+    )
+    removed = _removed(
         q,
         fitted_soft,
         (q_low, q_high, r_low_fit, r_high_fit),
@@ -626,10 +672,11 @@ def _compare(
         colour = _agreeing_mean(worst)
 
     total = int(changed.sum())
-    at_edge, blob, depth = _overlay_cells(changed)
+    at_edge, blob, depth, apart = _overlay_cells(changed)
     cells_all = changed.size
     ink_cells = max(int(ink.sum()), MIN_INK * cells_all)
     scattered = (total - at_edge - blob) / ink_cells
+    erased = int((apart & removed).sum()) / ink_cells
     return (
         luma,
         colour,
@@ -638,4 +685,5 @@ def _compare(
         scattered,
         ink_cells / cells_all,
         depth / GREY_GRID,
+        erased,
     )

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from registry.fingerprints import FINGERPRINT_VERSION, Hashes, ImageFingerprint
 from registry.fingerprints.comparison import compare
 from registry.fingerprints.descriptor import DESCRIPTOR_BYTES
+from registry.fingerprints.hashing import PDQ_BYTES
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,18 @@ class MatchingConfig:
     # picture inset over a quarter or a third of a corner is not at the edge but over the
     # picture. On corpus 2's DEV set this kept every strong hit of the mild edits.
     strong_max_edge_depth: float = 0.125
+    # A candidate both plain baselines accept (the whole query's pHash within `phash_radius`
+    # and its PDQ, 256 bits of a 64x64 picture, within this many bits: PDQ's usual
+    # threshold, the baseline bench.accuracy reports) and the limits above refuse is
+    # refused only on evidence of another work: its colour (the same layout in other
+    # colours, a flag's sibling) or scattered detail of the work missing from the query
+    # (Distances.removed, within `max_scattered`: another muffin without the chips).
+    # How much changed is not such evidence: translucent stripes and caption bands change a
+    # third of the cells and the light of the 90% best-agreeing ones while PDQ agrees. Such
+    # a match is never strong (the strong flag needs the limits above). Negative: no such rule.
+    pdq_radius: int = 31
+    # PDQ's own advice: a hash of quality under 50 (little gradient) is not to be matched on.
+    pdq_min_quality: int = 50
     # A query whose colour stays within this many grey levels of grey is compared on grey only.
     colourless: float = 12.0
     # Descriptor comparisons one query item may cost: an item with more candidates found by
@@ -238,8 +251,15 @@ def verify(
         changed_ink / max_changed_ink,
     )
     matched = score <= 1.0
+    within_limits = matched
+    if not matched and found_by_phash and not region and _pdq_agrees(query, candidate, config):
+        # Both plain baselines accept the pair: how much changed (an overlay's area, the
+        # light it takes) is no evidence of another work; erased detail and colour are.
+        evidence = max(found.colour / config.max_colour, found.removed / max_scattered)
+        if evidence <= 1.0:
+            matched, score = True, evidence
     strong = (
-        matched
+        within_limits
         and found_by_phash
         and not region
         and found.changed <= config.strong_max_changed
@@ -247,6 +267,17 @@ def verify(
         and found.edge_depth <= config.strong_max_edge_depth
     )
     return Verdict(matched=matched, distances=distances, score=round(score, 4), strong=strong)
+
+
+def _pdq_agrees(query: Hashes, candidate: Hashes, config: MatchingConfig) -> bool:
+    """Both PDQ hashes are real (PDQ_BYTES, PDQ's quality at least `pdq_min_quality`: a
+    query region carries none) and within `pdq_radius` bits of each other."""
+    if len(query.pdq) != PDQ_BYTES or len(candidate.pdq) != PDQ_BYTES:
+        return False
+    if min(query.pdq_quality, candidate.pdq_quality) < config.pdq_min_quality:
+        return False
+    bits = int.from_bytes(query.pdq, "big") ^ int.from_bytes(candidate.pdq, "big")
+    return bits.bit_count() <= config.pdq_radius
 
 
 def closest_work(verdicts: dict[int, Verdict]) -> int | None:

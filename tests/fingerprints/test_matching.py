@@ -356,6 +356,7 @@ def test_verdict_reports_every_distance() -> None:
         "overlay",
         "scattered",
         "ink",
+        "removed",
         "changed_ink",
         "changed_inside",
         "edge_depth",
@@ -480,6 +481,62 @@ def test_colour_tells_recoloured_drawings_apart() -> None:
     assert recoloured.distances["colour"] > DEFAULT_MATCHING.max_colour
     in_grey = verify(fingerprint_image(encode(green.convert("L"), "JPEG")).hashes, work)
     assert in_grey.matched
+
+
+def stripes(colour: tuple[int, int, int]) -> Callable[[Image.Image], Image.Image]:
+    """Six translucent horizontal stripes across the whole picture."""
+
+    def edit(image: Image.Image) -> Image.Image:
+        width, height = image.size
+        layer = Image.new("RGBA", image.size, (0, 0, 0, 0))
+        draw = ImageDraw.Draw(layer)
+        for k in range(6):
+            y = (k + 0.5) * height / 6
+            draw.line((0, y, width, y), fill=(*colour, 90), width=round(0.04 * height))
+        return Image.alpha_composite(image.convert("RGBA"), layer).convert("RGB")
+
+    return edit
+
+
+@pytest.mark.parametrize("colour", [(255, 255, 255), (0, 0, 0)])
+def test_a_striped_copy_that_phash_and_pdq_accept_matches_weakly(
+    colour: tuple[int, int, int],
+) -> None:
+    """Translucent stripes change a third of the cells and the light everywhere, past the
+    descriptor's limits, while pHash and PDQ still agree: an overlay, not evidence of another
+    work. Such a match may deny the item, never allow it."""
+    work = registered("painting-a").variants["original"]
+    query = reposted("painting-a", stripes(colour))
+    assert verify(query, work).matched
+    without = verify(query, work, MatchingConfig(pdq_radius=-1))
+    assert not without.matched  # the descriptor's limits alone refuse it
+    assert without.distances["phash"] <= DEFAULT_MATCHING.phash_radius
+    assert without.distances["pdq"] <= DEFAULT_MATCHING.pdq_radius
+    assert not verify(query, work).strong
+    # Only the whole query's hashes say the pair is close: a region carries no PDQ.
+    assert not verify(query, work, region=True).matched
+
+
+def test_close_hashes_do_not_excuse_erased_detail_or_other_colours() -> None:
+    """pHash and PDQ agreeing (forced here) is not enough when the descriptor sees evidence
+    of another work: the registered template's details missing in several places (another
+    muffin without the chips), or the same flag in another colour."""
+    detailed = PICTURES["badge"]
+    for place in [(0.25, 0.3), (0.7, 0.25), (0.3, 0.75), (0.75, 0.7)]:
+        detailed = with_mark(detailed, *place, size=0.07)
+    work = fingerprint_work(encode(detailed, "PNG")).variants["original"]
+    plain = replace(reposted("badge"), phash=work.phash, pdq=work.pdq, pdq_quality=100)
+    erased = verify(plain, work)
+    assert not erased.matched
+    assert erased.distances["removed"] > DEFAULT_MATCHING.max_scattered
+    red, green = (badge(fill=colour) for colour in ((220, 40, 40), (20, 140, 40)))
+    flag = fingerprint_work(encode(red, "PNG")).variants["original"]
+    other = fingerprint_image(encode(green, "JPEG")).hashes
+    recoloured = verify(replace(other, phash=flag.phash, pdq=flag.pdq, pdq_quality=100), flag)
+    assert not recoloured.matched
+    # A PDQ of too little gradient (PDQ's quality under 50) is no evidence of the same work.
+    low = replace(reposted("painting-a", stripes((0, 0, 0))), pdq_quality=10)
+    assert not verify(low, registered("painting-a").variants["original"]).matched
 
 
 def test_closest_work_is_the_lowest_score() -> None:
