@@ -81,7 +81,7 @@ def fine_distances(
     page_q = np.abs(q - np.median(q)) > 0.15 * q_range
     page_r = np.abs(fitted - np.median(fitted)) > 0.15 * q_range
     ink = page_q | page_r | ((q_high - q_low) > 0.15 * q_range)
-    at_edge, blob, _ = cmp._overlay_cells(changed)
+    at_edge, blob, _, _ = cmp._overlay_cells(changed)
     total = int(changed.sum())
     ink_cells = max(int(ink.sum()), 0.05 * changed.size)
     residual = np.abs(cmp._soften(q) - cmp._soften(fitted)) / q_range

@@ -221,7 +221,7 @@ def disagreement(query: bytes, candidate: bytes, config: MatchingConfig) -> Disa
             config.contrast_tolerance,
             tolerance * rng,
         )
-        _, blob, _ = cmp._overlay_cells(changed)
+        _, blob, _, _ = cmp._overlay_cells(changed)
         blobs[tolerance], changed_at[tolerance] = blob, int(changed.sum())
         if tolerance == config.cell_tolerance:
             edge = _edge_component(changed)
