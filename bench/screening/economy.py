@@ -5,8 +5,9 @@ The same items (a share re-posts of registered works) go through the API (gunico
 broker, the Celery worker and PostgreSQL twice, sent by the client's own ChunkSender: once as
 JSON (every field of every item), once in two phases (MessagePack hashes, then the verification
 payloads of the items the registry finds candidates for). For each it prints items/s (first
-request to last decision read back), the bytes sent per item (matched and unmatched apart), and
-how much PostgreSQL grew per item (tables with their TOAST, and indexes), measured with
+request to last decision read back), the bytes sent per item (matched and unmatched apart), the
+CPU time the web server, the worker and the client spent per item, and how much PostgreSQL grew
+per item (tables with their TOAST, and indexes), measured with
 pg_table_size / pg_indexes_size before and after. Its own database (BENCH_DATABASE, default
 consentry_bench), port and queue; seeded as bench.screening seeds it.
 """
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -253,17 +254,71 @@ def report(name: str, result: dict, grown: tuple[int, int], count: int) -> None:
             f"unmatched without a candidate {_mean(plain):,.1f} B each ({len(plain):,}), "
             f"with one {_mean(asked):,.1f} B each ({len(asked):,})"
         )
+    if "cpu" in result:
+        cpu = result["cpu"]
+        shares = ", ".join(f"{name} {seconds * 1000 / count:,.2f}" for name, seconds in cpu.items())
+        print(
+            f"  CPU ms per item: {shares}; together {sum(cpu.values()) * 1000 / count:,.2f} "
+            "(postgres: the backends serving the benchmark's database)"
+        )
     print(
         f"  PostgreSQL growth per item: tables {tables / count:,.1f} B, indexes "
         f"{indexes / count:,.1f} B, total {(tables + indexes) / count:,.1f} B"
     )
 
 
-def run_once(base: str, key: str, items: list[dict[str, Any]], chunk: int, wire: str) -> dict:
+def _processes() -> Iterator[tuple[list[str], str]]:
+    """(the /proc stat fields after the command, the command line) of every process."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # gone meanwhile
+            continue
+        yield stat.rsplit(")", 1)[1].split(), command
+
+
+def _cpu(fields: list[str]) -> int:
+    # utime, stime, cutime and cstime: the 12th to the 15th field after the command.
+    return sum(int(value) for value in fields[11:15])
+
+
+def cpu_seconds(groups: Mapping[str, int]) -> dict[str, float]:
+    """CPU seconds so far (user and system, reaped children included) of each process group
+    (gunicorn's or Celery's master and its workers), of the PostgreSQL backends serving
+    DATABASE (their connections persist; one closed meanwhile takes its share with it), and
+    of this process, the client. Zeros where there is no /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = dict.fromkeys([*groups, "postgres"], 0)
+    backend = f" {DATABASE} "
+    for fields, command in _processes():
+        for name, group in groups.items():
+            if int(fields[2]) == group:  # its process group
+                totals[name] += _cpu(fields)
+        if command.startswith("postgres:") and backend in command:
+            totals["postgres"] += _cpu(fields)
+    seconds = {name: ticks / tick for name, ticks in totals.items()}
+    own = os.times()
+    return {**seconds, "client": own.user + own.system}
+
+
+def run_once(
+    base: str,
+    key: str,
+    items: list[dict[str, Any]],
+    chunk: int,
+    wire: str,
+    groups: Mapping[str, int],
+) -> dict:
     before = database_bytes()
+    cpu_before = cpu_seconds(groups)
     result = screen(base, key, items, chunk, wire)
+    cpu_after = cpu_seconds(groups)
     after = database_bytes()
     result["grown"] = (after[0] - before[0], after[1] - before[1])
+    result["cpu"] = {name: cpu_after[name] - cpu_before[name] for name in cpu_after}
     if wire == "json":
         # The sender attributes a JSON body evenly; an item's own text is what it costs.
         own = json_item_bytes(items)
@@ -312,7 +367,8 @@ def main() -> None:
         results: dict[str, list[dict]] = {"json": [], "binary": []}
         for _ in range(args.rounds):
             for wire in ("json", "binary"):
-                result = run_once(base, key, items, args.chunk, wire)
+                groups = {"web": processes[0].pid, "worker": processes[1].pid}
+                result = run_once(base, key, items, args.chunk, wire, groups)
                 name = "JSON, one phase" if wire == "json" else "binary, two phases"
                 report(name, result, result["grown"], len(items))
                 results[wire].append(result)
