@@ -6,8 +6,8 @@ broker, the Celery worker and PostgreSQL twice, sent by the client's own ChunkSe
 JSON (every field of every item), once in two phases (MessagePack hashes, then the verification
 payloads of the items the registry finds candidates for). For each it prints items/s (first
 request to last decision read back), the bytes sent per item (matched and unmatched apart), the
-CPU time the web server, the worker and the client spent per item, and how much PostgreSQL grew
-per item (tables with their TOAST, and indexes), measured with
+CPU time the web server, the worker and the client spent per item (PostgreSQL's not), and how
+much PostgreSQL grew per item (tables with their TOAST, and indexes), measured with
 pg_table_size / pg_indexes_size before and after. Its own database (BENCH_DATABASE, default
 consentry_bench), port and queue; seeded as bench.screening seeds it.
 """
@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -259,7 +259,7 @@ def report(name: str, result: dict, grown: tuple[int, int], count: int) -> None:
         shares = ", ".join(f"{name} {seconds * 1000 / count:,.2f}" for name, seconds in cpu.items())
         print(
             f"  CPU ms per item: {shares}; together {sum(cpu.values()) * 1000 / count:,.2f} "
-            "(postgres: the backends serving the benchmark's database)"
+            "(PostgreSQL's backends not counted)"
         )
     print(
         f"  PostgreSQL growth per item: tables {tables / count:,.1f} B, indexes "
@@ -267,41 +267,35 @@ def report(name: str, result: dict, grown: tuple[int, int], count: int) -> None:
     )
 
 
-def _processes() -> Iterator[tuple[list[str], str]]:
-    """(the /proc stat fields after the command, the command line) of every process."""
+def group_cpu_seconds(group: int) -> float:
+    """CPU seconds so far (user and system, reaped children included) of the processes of
+    one process group: gunicorn's or Celery's master and its workers. 0 without /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             stat = (entry / "stat").read_text()
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:  # gone meanwhile
             continue
-        yield stat.rsplit(")", 1)[1].split(), command
-
-
-def _cpu(fields: list[str]) -> int:
-    # utime, stime, cutime and cstime: the 12th to the 15th field after the command.
-    return sum(int(value) for value in fields[11:15])
+        # After the command's closing parenthesis: pgrp is the 3rd field; utime, stime,
+        # cutime and cstime the 12th to the 15th.
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[2]) == group:
+            total += sum(int(value) for value in fields[11:15])
+    return total / tick
 
 
 def cpu_seconds(groups: Mapping[str, int]) -> dict[str, float]:
-    """CPU seconds so far (user and system, reaped children included) of each process group
-    (gunicorn's or Celery's master and its workers), of the PostgreSQL backends serving
-    DATABASE (their connections persist; one closed meanwhile takes its share with it), and
-    of this process, the client. Zeros where there is no /proc."""
-    tick = os.sysconf("SC_CLK_TCK")
-    totals = dict.fromkeys([*groups, "postgres"], 0)
-    backend = f" {DATABASE} "
-    for fields, command in _processes():
-        for name, group in groups.items():
-            if int(fields[2]) == group:  # its process group
-                totals[name] += _cpu(fields)
-        if command.startswith("postgres:") and backend in command:
-            totals["postgres"] += _cpu(fields)
-    seconds = {name: ticks / tick for name, ticks in totals.items()}
+    """CPU seconds so far of each process group, and of this process (the client).
+    PostgreSQL's backends are left out: one that closes its connection meanwhile (they live
+    a minute, DATABASE_CONN_MAX_AGE) takes its CPU time with it."""
     own = os.times()
-    return {**seconds, "client": own.user + own.system}
+    return {
+        **{name: group_cpu_seconds(group) for name, group in groups.items()},
+        "client": own.user + own.system,
+    }
 
 
 def run_once(
