@@ -16,9 +16,12 @@ Phase 1, `application/vnd.consentry.hashes+msgpack`, one MessagePack map per chu
 
 An item without extra fields or regions costs 53 bytes plus its id: 64 bytes for an id of 11
 characters; each region adds 24. The registry answers which positions it needs phase 2 for:
-items with a candidate work (found by the hashes of the item or of one of its regions, or by
-the SHA-256) and items whose float32 information is too close to the weak-image threshold to
-decide on. The others it decides from phase 1 alone.
+items with a candidate work (found by the item's pHash or dHash, by a region's pHash, or by the
+SHA-256; a region's dHash-only candidates are never verified, so they ask for nothing) and
+items whose float32 information is too close to the weak-image threshold to decide on. The
+others it decides from phase 1 alone. Hashes within the search radius of some registered
+variant by chance are candidates too: a stranger's are, at a million works (about 18 codes
+indexed per work, 10 bits of 64), about one time in six (docs/benchmarks.md, economy).
 
 Phase 2, `application/vnd.consentry.verification+msgpack`, one map per chunk:
 

@@ -143,7 +143,11 @@ def synthetic_items(
 ) -> list[dict[str, Any]]:
     """Items as the client sends them; a share are re-posts of registered works (a few bits
     flipped in each hash, the same descriptor), the rest strangers, whose hashes come from
-    `strangers(rng, count)` (pHashes, dHashes) or are uniform random."""
+    `strangers(rng, count)` (pHashes, dHashes) or are uniform random, their regions' hashes
+    too: a stranger's descriptors are borrowed from a few procedural artworks, but no two
+    strangers share a region's hashes, as no two different pictures would. (Borrowed with
+    the descriptors, a region's hashes came back in thousands of items: one of them near a
+    registered code by chance made all those items candidates.)"""
     import numpy as np
 
     from bench.screening.seed import (
@@ -159,18 +163,22 @@ def synthetic_items(
     others = stranger_pool()
     targets = rng.integers(1, works + 1, int(count * planted)).tolist()
     near = original_hashes(targets)
-    stranger_p, stranger_d = (strangers or uniform_codes)(rng, count)
+    draw = strangers or uniform_codes
+    stranger_p, stranger_d = draw(rng, count)
+    # A generator of its own, so that every other draw stays what it was.
+    region_rng = np.random.default_rng([seed, 1])
     items = []
     for number in range(count):
         if number < len(targets) and targets[number] in near:
             work = targets[number]
             phash, dhash = near[work]
             phash ^= 1 << int(rng.integers(64))
-            source = pool.images[work % POOL_SIZE]
+            wire = pool.images[work % POOL_SIZE].to_wire()
         else:
             phash, dhash = int(stranger_p[number]), int(stranger_d[number])
-            source = others[int(rng.integers(POOL_SIZE))]
-        wire = source.to_wire()
+            wire = others[int(rng.integers(POOL_SIZE))].to_wire()
+            if wire.get("regions"):
+                wire["regions"] = _own_region_codes(wire["regions"], draw, region_rng)
         wire.update(
             id=f"item-{seed}-{number}",
             phash=f"{phash:016x}",
@@ -180,6 +188,15 @@ def synthetic_items(
         items.append(wire)
     order = rng.permutation(count)
     return [items[i] for i in order]
+
+
+def _own_region_codes(regions: Any, draw: Any, rng: Any) -> list[dict[str, Any]]:
+    """The regions with hashes drawn as a stranger's own hashes are: boxes and descriptors kept."""
+    phashes, dhashes = draw(rng, len(regions))
+    return [
+        {**region, "phash": f"{int(phash):016x}", "dhash": f"{int(dhash):016x}"}
+        for region, phash, dhash in zip(regions, phashes, dhashes, strict=True)
+    ]
 
 
 def wait_until_up(base: str, key: str, timeout: float = 600) -> None:

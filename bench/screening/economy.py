@@ -5,8 +5,9 @@ The same items (a share re-posts of registered works) go through the API (gunico
 broker, the Celery worker and PostgreSQL twice, sent by the client's own ChunkSender: once as
 JSON (every field of every item), once in two phases (MessagePack hashes, then the verification
 payloads of the items the registry finds candidates for). For each it prints items/s (first
-request to last decision read back), the bytes sent per item (matched and unmatched apart), and
-how much PostgreSQL grew per item (tables with their TOAST, and indexes), measured with
+request to last decision read back), the bytes sent per item (matched and unmatched apart), the
+CPU time the web server, the worker and the client spent per item (PostgreSQL's not), and how
+much PostgreSQL grew per item (tables with their TOAST, and indexes), measured with
 pg_table_size / pg_indexes_size before and after. Its own database (BENCH_DATABASE, default
 consentry_bench), port and queue; seeded as bench.screening seeds it.
 """
@@ -253,17 +254,65 @@ def report(name: str, result: dict, grown: tuple[int, int], count: int) -> None:
             f"unmatched without a candidate {_mean(plain):,.1f} B each ({len(plain):,}), "
             f"with one {_mean(asked):,.1f} B each ({len(asked):,})"
         )
+    if "cpu" in result:
+        cpu = result["cpu"]
+        shares = ", ".join(f"{name} {seconds * 1000 / count:,.2f}" for name, seconds in cpu.items())
+        print(
+            f"  CPU ms per item: {shares}; together {sum(cpu.values()) * 1000 / count:,.2f} "
+            "(PostgreSQL's backends not counted)"
+        )
     print(
         f"  PostgreSQL growth per item: tables {tables / count:,.1f} B, indexes "
         f"{indexes / count:,.1f} B, total {(tables + indexes) / count:,.1f} B"
     )
 
 
-def run_once(base: str, key: str, items: list[dict[str, Any]], chunk: int, wire: str) -> dict:
+def group_cpu_seconds(group: int) -> float:
+    """CPU seconds so far (user and system, reaped children included) of the processes of
+    one process group: gunicorn's or Celery's master and its workers. 0 without /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        # After the command's closing parenthesis: pgrp is the 3rd field; utime, stime,
+        # cutime and cstime the 12th to the 15th.
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[2]) == group:
+            total += sum(int(value) for value in fields[11:15])
+    return total / tick
+
+
+def cpu_seconds(groups: Mapping[str, int]) -> dict[str, float]:
+    """CPU seconds so far of each process group, and of this process (the client).
+    PostgreSQL's backends are left out: one that closes its connection meanwhile (they live
+    a minute, DATABASE_CONN_MAX_AGE) takes its CPU time with it."""
+    own = os.times()
+    return {
+        **{name: group_cpu_seconds(group) for name, group in groups.items()},
+        "client": own.user + own.system,
+    }
+
+
+def run_once(
+    base: str,
+    key: str,
+    items: list[dict[str, Any]],
+    chunk: int,
+    wire: str,
+    groups: Mapping[str, int],
+) -> dict:
     before = database_bytes()
+    cpu_before = cpu_seconds(groups)
     result = screen(base, key, items, chunk, wire)
+    cpu_after = cpu_seconds(groups)
     after = database_bytes()
     result["grown"] = (after[0] - before[0], after[1] - before[1])
+    result["cpu"] = {name: cpu_after[name] - cpu_before[name] for name in cpu_after}
     if wire == "json":
         # The sender attributes a JSON body evenly; an item's own text is what it costs.
         own = json_item_bytes(items)
@@ -312,7 +361,8 @@ def main() -> None:
         results: dict[str, list[dict]] = {"json": [], "binary": []}
         for _ in range(args.rounds):
             for wire in ("json", "binary"):
-                result = run_once(base, key, items, args.chunk, wire)
+                groups = {"web": processes[0].pid, "worker": processes[1].pid}
+                result = run_once(base, key, items, args.chunk, wire, groups)
                 name = "JSON, one phase" if wire == "json" else "binary, two phases"
                 report(name, result, result["grown"], len(items))
                 results[wire].append(result)

@@ -126,25 +126,37 @@ class CandidateIndex:
         self._phash.remove_works(work_ids)
         self._dhash.remove_works(work_ids)
 
-    def search(self, phashes: np.ndarray, dhashes: np.ndarray) -> Candidates:
+    def search(
+        self, phashes: np.ndarray, dhashes: np.ndarray, *, by_dhash: np.ndarray | None = None
+    ) -> Candidates:
+        """Every candidate of each query (a pHash and its dHash). `by_dhash`, a boolean per
+        query: only those are searched by dHash too (None: all). A query region's dHash-only
+        candidates are never verified (rules.verify_item), so they need not be found."""
         joint = self.joint
         if joint is None:
             found = [self._phash.search(phashes)]
-            if self.config.dhash_radius >= 0:
-                found.append(self._dhash.search(dhashes))
         else:
             found = [
                 self._phash.search(
                     phashes, companions=dhashes, limits=np.array(joint.dhash_given_phash)
                 )
             ]
-            if self.config.dhash_radius >= 0:
-                found.append(
-                    self._dhash.search(
-                        dhashes, companions=phashes, limits=np.array(joint.phash_given_dhash)
-                    )
+        query_index = [found[0].query_index]
+        if self.config.dhash_radius >= 0:
+            positions = None if by_dhash is None else np.flatnonzero(by_dhash)
+            chosen_d = dhashes if positions is None else np.asarray(dhashes)[positions]
+            chosen_p = phashes if positions is None else np.asarray(phashes)[positions]
+            if joint is None:
+                by_d = self._dhash.search(chosen_d)
+            else:
+                by_d = self._dhash.search(
+                    chosen_d, companions=chosen_p, limits=np.array(joint.phash_given_dhash)
                 )
-        query = np.concatenate([f.query_index for f in found]).astype(np.int64)
+            found.append(by_d)
+            query_index.append(
+                by_d.query_index if positions is None else positions[by_d.query_index]
+            )
+        query = np.concatenate(query_index).astype(np.int64)
         work = np.concatenate([f.work_id for f in found]).astype(np.int64)
         variant = np.concatenate([f.variant for f in found]).astype(np.int64)
         if (

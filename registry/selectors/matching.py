@@ -127,12 +127,14 @@ class RegistryIndex:
                 self._catch_up(self._index, head)
             return self._version
 
-    def search(self, phashes: np.ndarray, dhashes: np.ndarray) -> Candidates:
+    def search(
+        self, phashes: np.ndarray, dhashes: np.ndarray, *, by_dhash: np.ndarray | None = None
+    ) -> Candidates:
         # No lock: the index answers each search from one consistent snapshot of itself.
         index = self._index
         if index is None:
             raise RuntimeError("sync() the index before searching it.")
-        return index.search(phashes, dhashes)
+        return index.search(phashes, dhashes, by_dhash=by_dhash)
 
     def reset(self) -> None:
         with self._lock:
@@ -319,6 +321,7 @@ def match_items(
     candidates = index.search(
         np.fromiter((h.phash for hashes in searched for h in hashes), dtype=np.uint64, count=count),
         np.fromiter((h.dhash for hashes in searched for h in hashes), dtype=np.uint64, count=count),
+        by_dhash=np.fromiter((k == 0 for _, k in owner), dtype=bool, count=count),
     )
     per_item: list[dict[int, list[tuple[str, int]]]] = [defaultdict(list) for _ in fingerprints]
     for row, work_id, number in zip(
@@ -405,14 +408,21 @@ def has_candidates(
         return []
     index = index or shared_index()
     index.sync()
-    # The regions are searched as in `match_items`: a copy only a region finds needs verifying.
+    # The regions are searched as in `match_items`: a copy only a region finds needs verifying,
+    # found by the region's pHash (its dHash-only candidates are never verified).
     owner = np.fromiter(
         (item for item, fp in enumerate(fingerprints) for _ in fp.searched()), dtype=np.int64
     )
     codes = [hashes for fp in fingerprints for hashes in fp.searched()]
+    whole = np.fromiter(
+        (k == 0 for fp in fingerprints for k in range(len(fp.searched()))),
+        dtype=bool,
+        count=len(codes),
+    )
     candidates = index.search(
         np.fromiter((h.phash for h in codes), dtype=np.uint64, count=len(codes)),
         np.fromiter((h.dhash for h in codes), dtype=np.uint64, count=len(codes)),
+        by_dhash=whole,
     )
     searched = np.zeros(len(fingerprints), dtype=bool)
     searched[owner[candidates.query_index]] = True

@@ -25,6 +25,7 @@ from registry.chunk_wire import (
 from registry.client.chunks import hashes_version
 from registry.demo_art import artwork_bytes
 from registry.fingerprints import FINGERPRINT_VERSION, ImageFingerprint, fingerprint_image
+from registry.fingerprints.hashing import to_unsigned64
 from registry.gatekeeper import ReasonCode
 from registry.matching import rules
 from registry.matching.rules import MatchingConfig
@@ -433,3 +434,42 @@ def test_a_version_3_item_with_malformed_regions_is_invalid_not_searched_whole(
         assert decided["decision"] == "invalid" and decided["passes"] is False
         assert decided["reason"].startswith(ReasonCode.MALFORMED)
         assert "region" in decided["reason"]
+
+
+def _with_region_near(entry, work, *, by):
+    """`entry` with one region whose pHash (`by="phash"`) or dHash (`by="dhash"`) is the
+    registered original variant's of `work`, and whose other hash is as far as it can be."""
+    registered = work.fingerprints.get(variant="original")
+    phash, dhash = to_unsigned64(registered.phash), to_unsigned64(registered.dhash)
+    far = 2**64 - 1
+    region = {
+        "box": [100, 100, 900, 900],
+        "phash": f"{phash if by == 'phash' else phash ^ far:016x}",
+        "dhash": f"{dhash if by == 'dhash' else dhash ^ far:016x}",
+        "descriptor": entry["descriptor"],
+    }
+    return {**entry, "regions": [region]}
+
+
+def test_a_region_near_a_registered_work_by_its_dhash_only_needs_no_payload(
+    acme_api, works, run_pending
+):
+    """A region matches as a near copy, found by its pHash: its dHash-only candidates are
+    never verified, so phase 1 does not ask for the payload of an item that has no other
+    candidate, and the item is decided as its JSON is."""
+    by_dhash = _with_region_near(item("by-dhash", 40), works["allowed"], by="dhash")
+    by_phash = _with_region_near(item("by-phash", 41), works["allowed"], by="phash")
+    items = [by_dhash, by_phash]
+
+    screening_id = _screening(acme_api)
+    first = _hashes(acme_api, screening_id, items)
+    assert first.status_code == 202, first.content
+    assert first.json()["verification"]["needed"] == [1]
+    assert _verify(acme_api, screening_id, items, [1]).status_code == 202
+    two_phases = _decided(acme_api, screening_id, items, run_pending)
+    as_json = _decided(acme_api, _screening(acme_api, items), items, run_pending)
+
+    for decided in (two_phases, as_json):
+        assert decided["by-dhash"]["decision"] == "unregistered"
+        assert decided["by-dhash"]["matches"] == []
+    assert two_phases == as_json

@@ -77,6 +77,39 @@ def test_the_union_of_both_searches_equals_the_pairwise_rule(registry):
     assert got == expected and len(expected) > 100
 
 
+def test_queries_left_out_of_the_dhash_search_keep_only_their_phash_candidates(registry):
+    works, variants, phashes, dhashes, rng = registry
+    index = CandidateIndex.from_arrays(works, variants, phashes, dhashes)
+    query_p, query_d = _queries(registry, rng)
+    by_dhash = np.arange(query_p.size) % 2 == 0  # every other query, as a region would be
+
+    found = index.search(query_p, query_d, by_dhash=by_dhash)
+
+    both = index.search(query_p, query_d)
+    phash_only = index.phash_index.search(query_p)
+    expected = {
+        (q, w, v)
+        for q, w, v in zip(
+            both.query_index.tolist(), both.work_id.tolist(), both.variant.tolist(), strict=True
+        )
+        if by_dhash[q]
+    } | set(
+        zip(
+            phash_only.query_index.tolist(),
+            phash_only.work_id.tolist(),
+            phash_only.variant.tolist(),
+            strict=True,
+        )
+    )
+    got = set(
+        zip(found.query_index.tolist(), found.work_id.tolist(), found.variant.tolist(), strict=True)
+    )
+    assert got == expected
+    # The left-out queries lost candidates their dHash alone had found, and only they did.
+    lost = {q for q in both.query_index.tolist()} - {q for q, _, _ in got}
+    assert lost and not by_dhash[sorted(lost)].any()
+
+
 def test_removed_works_are_never_candidates_again(registry):
     works, variants, phashes, dhashes, _ = registry
     index = CandidateIndex.from_arrays(works, variants, phashes, dhashes)
