@@ -60,6 +60,15 @@ class PendingUploadStatus(models.TextChoices):
     REFUSED = "refused", _("Refused")
 
 
+class WorkHold(models.TextChoices):
+    """Why a registered work allows nothing until an operator reviews it (review_held_works);
+    the sentence the artist reads is chosen when it is shown (selectors.works.hold_sentence)."""
+
+    # Its registration's check against other artists' works ran out of its budget: one left
+    # unchecked might be the work it copies.
+    UNCHECKED = "unchecked", _("Not checked against every other artist's work")
+
+
 class UploadProblem(models.TextChoices):
     """Why a file was refused; the sentence is chosen when it is shown, in the reader's language."""
 
@@ -69,6 +78,7 @@ class UploadProblem(models.TextChoices):
     TOO_MANY_PIXELS = "too_many_pixels", _("Too many pixels")
     UNREADABLE = "unreadable", _("Unreadable image")
     NOT_REGISTERED = "not_registered", _("Not registered")
+    ALREADY_REGISTERED = "already_registered", _("Registered already")
     TOO_SLOW = "too_slow", _("Took too long")
     INTERNAL = "internal", _("Error on our side")
 

@@ -58,6 +58,9 @@ class ReasonCode(StrEnum):
     NOT_ALLOWED = "not_allowed"
     LICENSED_WITHOUT_GRANT = "licensed_without_grant"
     UNDER_DISPUTE = "under_dispute"
+    # The work was registered without its check against other artists' works finishing: its
+    # terms would allow, but they take effect only once an operator's check releases it.
+    HELD_FOR_REVIEW = "held_for_review"
     # A permission given by a claim less sure than the screening asks for.
     CONSENT_UNVERIFIED = "consent_unverified"
     TERMS_UNKNOWN = "terms unknown"
@@ -270,6 +273,9 @@ class WorkPermit:
     # Set when this work is the later, less sure claim in an open dispute with that work: it
     # cannot change the decision of an item that matches the earlier work too.
     superseded_by: int | None = None
+    # Registered without its check against other artists' works finishing (Work.hold): it
+    # allows nothing; see `_counted` for when it is left out.
+    held: bool = False
 
 
 @dataclass(frozen=True)
@@ -338,14 +344,35 @@ def _counted(
     """The matches that take part in the decision: a later, less sure claim is left out when
     the item is a close copy of the earlier work it disputes. A weak match to the earlier work
     does not silence the later one's refusal: too loose to grant that work's consent, it is
-    too loose to speak for the picture against another's restriction."""
+    too loose to speak for the picture against another's restriction. A held work whose only
+    refusal is its hold is left out likewise when the item is a close copy of an earlier work
+    with a surer claim that is not held: had its check finished, a claim on that work would
+    have been the later, less sure one, superseded rather than freezing; so a copy registered
+    by an unverified account behind a padded registry cannot deny the surer original's items.
+    Its own restriction, or a hold beside an earlier work no surer than it, still denies."""
     closely_matched = {match.work_id for match in matches if _may_allow(match, url_check)}
+    surer_earlier = [
+        (work_id, permit.assurance)
+        for work_id in closely_matched
+        if (permit := permits.get(work_id)) is not None and not permit.held
+    ]
+
+    def left_out(work_id: int, permit: WorkPermit) -> bool:
+        if permit.superseded_by is not None and permit.superseded_by in closely_matched:
+            return True
+        return (
+            permit.held
+            and permit.reason == ReasonCode.HELD_FOR_REVIEW
+            and any(
+                earlier < work_id and rank(level) > rank(permit.assurance)
+                for earlier, level in surer_earlier
+            )
+        )
+
     return [
         match
         for match in matches
-        if (permit := permits.get(match.work_id)) is None
-        or permit.superseded_by is None
-        or permit.superseded_by not in closely_matched
+        if (permit := permits.get(match.work_id)) is None or not left_out(match.work_id, permit)
     ]
 
 

@@ -40,9 +40,15 @@ def _apply(state: ReplayedRegistry, entry: LedgerEntry) -> None:
     payload: dict[str, Any] = dict(entry.payload)
     kind, work_id, artist_id = entry.kind, entry.work_id, entry.artist_id
     if kind == "work_registered" and work_id is not None:
-        state.works[work_id] = {"sha256": payload.get("sha256"), "removed": False}
+        state.works[work_id] = {
+            "sha256": payload.get("sha256"),
+            "removed": False,
+            "hold": payload.get("hold", ""),
+        }
     elif kind == "work_removed" and work_id in state.works:
         state.works[work_id]["removed"] = True
+    elif kind == "work_hold_cleared" and work_id in state.works:
+        state.works[work_id]["hold"] = ""
     elif kind == "terms_changed" and work_id is not None:
         state.terms[(work_id, payload["purpose"])] = _terms(payload)
     elif kind == "defaults_changed" and artist_id is not None:

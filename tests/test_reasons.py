@@ -183,3 +183,48 @@ def test_the_loose_match_reason_reads_in_words_and_in_chinese():
     assert reason_label(ReasonCode.LOOSE_MATCH).startswith("resembles a registered work")
     with translation.override("zh-hans"):
         assert reason_label(ReasonCode.LOOSE_MATCH).startswith("与已登记作品相似")
+
+
+def _held(assurance, reason="held_for_review"):
+    return WorkPermit(False, reason, "", assurance, held=True)
+
+
+def test_a_held_work_denies_alone_and_beside_an_earlier_work_no_surer_than_it():
+    """A held work allows nothing: alone it denies, with its hold as the reason; beside a
+    close copy of an earlier work at the same assurance it denies too (had its check
+    finished, that claim would have frozen both)."""
+    verified = WorkPermit(True, "allowed", "CC-BY-4.0", "operator_verified")
+    alone = decide(matched(2), {2: _held("operator_verified")}, {})
+    beside_equal = decide(
+        matched(1, 2), {1: verified, 2: _held("operator_verified")}, {1: credit(1)}
+    )
+
+    assert (alone.decision, alone.reason) == ("denied", "work 2: held_for_review")
+    assert (beside_equal.decision, beside_equal.reason) == ("denied", "work 2: held_for_review")
+
+
+def test_a_held_less_sure_work_is_left_out_only_beside_a_close_copy_of_an_earlier_surer_one():
+    """The later, less sure held claim is left out of a close copy of the earlier, surer work,
+    as a superseded claim is; not when that work is later than it, only loosely matched, or
+    held itself, and never when its own terms refuse."""
+    surer = WorkPermit(True, "allowed", "CC-BY-4.0", "operator_verified")
+    less_sure = _held("self_asserted")
+    credits = {1: credit(1), 3: credit(3)}
+
+    left_out = decide(matched(1, 2), {1: surer, 2: less_sure}, credits)
+    later = decide(matched(2, 3), {3: surer, 2: less_sure}, credits)
+    loose = decide([*matched(1, strong=False), *matched(2)], {1: surer, 2: less_sure}, credits)
+    both_held = decide(matched(1, 2), {1: _held("operator_verified"), 2: less_sure}, credits)
+    refusing = decide(matched(1, 2), {1: surer, 2: _held("self_asserted", "not_allowed")}, credits)
+
+    assert left_out.decision == "allowed" and [c["work_id"] for c in left_out.credit] == [1]
+    assert (later.decision, later.reason) == ("denied", "work 2: held_for_review")
+    assert loose.decision == "denied"
+    assert both_held.decision == "denied"
+    assert (refusing.decision, refusing.reason) == ("denied", "work 2: not_allowed")
+
+
+def test_the_held_reason_reads_in_words_and_in_chinese():
+    assert reason_label(ReasonCode.HELD_FOR_REVIEW).startswith("the matched work is held")
+    with translation.override("zh-hans"):
+        assert "运营人员" in reason_label(ReasonCode.HELD_FOR_REVIEW)

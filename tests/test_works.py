@@ -5,6 +5,7 @@ import io
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 from PIL import Image
 
@@ -25,14 +26,17 @@ from registry.models import (
     DisputeResolution,
     Purpose,
     Work,
+    WorkHold,
 )
 from registry.selectors import matching
 from registry.selectors.consent import permits_for
-from registry.selectors.matching import RegistryIndex, match_fingerprints
+from registry.selectors.decisions import decide_items
+from registry.selectors.matching import ItemMatches, RegistryIndex, WorkMatch, match_fingerprints
 from registry.services.disputes import dispute_resolve
 from registry.services.terms import terms_set
 from registry.services.works import work_register, work_remove
 from tests.conftest import _SEED_BASE
+from tests.factories import ArtistFactory
 
 
 def _repost(seed: int) -> bytes:
@@ -255,22 +259,181 @@ def padded(alice, mallory, register_work):
     return original, pads
 
 
-def test_bob_cannot_register_alices_work_by_padding_the_registry_past_the_budget(
+def _screen(acme, data: bytes, purpose: str = Purpose.AI_TRAINING):
+    """The decision for an image as a screening makes it (consent_required, verified)."""
+    (decision,) = decide_items(
+        organization=acme, purpose=purpose, items=[fingerprint_image(data).to_wire()]
+    )
+    return decision
+
+
+def _permits(acme, work, purposes=tuple(Purpose.values)):
+    return {
+        purpose: permits_for([work.pk], organization=acme, purpose=purpose, at=timezone.now())[
+            work.pk
+        ]
+        for purpose in purposes
+    }
+
+
+def test_bobs_copy_behind_a_padded_registry_is_held_and_allows_nothing(
     bob, acme, padded, monkeypatch
 ):
     """The comparison with other artists' works runs out of budget before it reaches alice's
-    work: bob's copy is refused with why, not registered as his with no dispute."""
+    work: bob's copy is registered held, not as his with no dispute. Its copies are found, and
+    denied; bob's terms count for nothing; alice's work is not frozen by it."""
     original, _ = padded
     _budget(monkeypatch, 20)
 
-    with pytest.raises(ValidationError, match="could not be checked against other artists"):
-        work_register(artist=bob, data=_repost(1), title="Mine", allow=[Purpose.AI_TRAINING])
+    registration = work_register(
+        artist=bob, data=_repost(1), title="Mine", allow=list(Purpose.values)
+    )
 
-    assert not Work.objects.filter(artist=bob).exists() and not Dispute.objects.exists()
-    permit = permits_for(
-        [original.pk], organization=acme, purpose=Purpose.AI_TRAINING, at=timezone.now()
-    )[original.pk]
-    assert permit.allowed
+    copy = registration.work
+    assert registration.held and copy.hold == WorkHold.UNCHECKED and registration.disputes == []
+    assert "could not be checked against all other artists' works" in registration.notice
+    assert copy.fingerprints.exists()  # matched like any work: its copies are found
+    permits = _permits(acme, copy)
+    assert not any(permit.allowed for permit in permits.values())
+    assert {permit.reason for permit in permits.values()} == {"held_for_review"}
+    assert _permits(acme, original, [Purpose.AI_TRAINING])[Purpose.AI_TRAINING].allowed
+    event = ConsentEvent.objects.get(kind=ConsentEventKind.WORK_REGISTERED, work=copy)
+    assert event.payload["hold"] == "unchecked"
+
+    _budget(monkeypatch, 64)  # a screening's own budget reaches every work here
+    # alice and bob are both verified: had the check finished, the claim would freeze both.
+    screened = _screen(acme, _repost(1))
+    assert screened.decision == "denied"
+    assert f"work {copy.pk}: held_for_review" in screened.reason
+    # A purpose only bob's terms allow: denied, never allowed through bob's work.
+    only_bob = _screen(acme, _repost(1), Purpose.DATA_MINING)
+    assert only_bob.decision == "denied" and f"work {copy.pk}: held_for_review" in only_bob.reason
+
+
+def test_an_unverified_copy_held_does_not_deny_the_surer_originals_screenings(
+    mallory, acme, alice, register_work, monkeypatch
+):
+    """mallory (unverified) pads the registry through a second account and registers her
+    copy of alice's (verified) work: the copy is held. A screening of the copy is allowed on
+    alice's terms, credited to alice alone: had the check finished, mallory's claim would
+    have been the later, less sure one, which freezes nothing. mallory's terms never allow."""
+    sock_puppet = ArtistFactory.create()
+    for seed in (20, 21):
+        register_work(sock_puppet, seed=seed)
+    original = register_work(alice, seed=1)
+    terms_set(artist=alice, works=[original], purpose=Purpose.AI_TRAINING, permission="allowed")
+    _budget(monkeypatch, 20)
+    copy = work_register(
+        artist=mallory, data=_repost(1), title="Mine", allow=list(Purpose.values)
+    ).work
+    assert copy.hold == WorkHold.UNCHECKED
+
+    _budget(monkeypatch, 64)
+    allowed = _screen(acme, _repost(1))
+    assert allowed.decision == "allowed"
+    assert [credit["work_id"] for credit in allowed.credit] == [original.pk]
+    assert copy.pk in allowed.work_ids  # the copy was found, and left out
+    # Where alice's terms refuse, nothing of mallory's lets the copy through.
+    refused = _screen(acme, _repost(1), Purpose.DATA_MINING)
+    assert refused.decision == "denied" and f"work {original.pk}: not_allowed" in refused.reason
+
+
+def test_the_operators_full_check_of_a_held_copy_opens_its_dispute(
+    bob, acme, padded, monkeypatch, capsys
+):
+    original, _ = padded
+    _budget(monkeypatch, 20)  # the review has no budget: this one does not stop it
+    copy = work_register(artist=bob, data=_repost(1), title="Mine", allow=[Purpose.AI_TRAINING])
+
+    call_command("review_held_works", "--by", "olga")
+
+    copy.work.refresh_from_db()
+    assert copy.work.hold == ""
+    (dispute,) = Dispute.objects.filter(claimed_work=copy.work)
+    assert dispute.existing_work_id == original.pk and dispute.freezes
+    cleared = ConsentEvent.objects.get(kind=ConsentEventKind.WORK_HOLD_CLEARED)
+    assert (cleared.work_id, cleared.payload) == (copy.work.pk, {"hold": "unchecked", "by": "olga"})
+    opened = ConsentEvent.objects.get(kind=ConsentEventKind.DISPUTE_OPENED)
+    assert opened.payload["dispute_id"] == dispute.pk and opened.sequence < cleared.sequence
+    assert f"work {copy.work.pk}: released with disputes {dispute.pk} opened" in (
+        capsys.readouterr().out
+    )
+    # As a registration whose check had finished: both frozen until staff decide.
+    for work in (original, copy.work):
+        (permit,) = _permits(acme, work, [Purpose.AI_TRAINING]).values()
+        assert permit.reason == "under_dispute"
+    call_command("verify_ledger")  # the tables still say what the ledger says
+    with pytest.raises(CommandError, match="not held"):
+        call_command("review_held_works", "--work", str(copy.work.pk))
+
+
+def test_an_honest_held_work_is_released_by_the_check_and_then_allows_per_its_terms(
+    bob, acme, padded, monkeypatch
+):
+    _budget(monkeypatch, 20)
+    honest = work_register(
+        artist=bob, data=artwork_bytes(_SEED_BASE + 2), title="Mine", allow=[Purpose.AI_TRAINING]
+    ).work
+    assert honest.hold == WorkHold.UNCHECKED
+    assert not any(permit.allowed for permit in _permits(acme, honest).values())
+
+    call_command("review_held_works", "--work", str(honest.pk))
+
+    honest.refresh_from_db()
+    assert honest.hold == "" and not Dispute.objects.exists()
+    permits = _permits(acme, honest)
+    assert permits[Purpose.AI_TRAINING].allowed
+    assert permits[Purpose.DATA_MINING].reason == "not_allowed"  # consent first, as ever
+    _budget(monkeypatch, 64)
+    assert _screen(acme, artwork_bytes(_SEED_BASE + 2)).decision == "allowed"
+    call_command("verify_ledger")
+
+
+def test_a_hold_cleared_behind_the_ledgers_back_is_caught(bob, padded, monkeypatch):
+    _budget(monkeypatch, 20)
+    held = work_register(artist=bob, data=_repost(1), title="Mine").work
+    Work.objects.filter(pk=held.pk).update(hold="")
+
+    with pytest.raises(CommandError, match=f"work {held.pk}: the table says hold=''"):
+        call_command("verify_ledger")
+
+
+def test_a_plain_work_is_never_held_its_only_claims_are_exact_copies(
+    alice, mallory, register_work, monkeypatch
+):
+    """A work too plain to match resembles every plain work: it is not searched perceptually
+    at all, so no budget can run out; its exact copies are claims whatever the budget."""
+    from tests.api.test_upload_tasks import plain_png
+
+    for seed in (20, 21):
+        register_work(mallory, seed=seed)
+    _budget(monkeypatch, 1)
+
+    sky = work_register(artist=alice, data=plain_png(), title="Sky")
+    assert sky.work.hold == "" and sky.disputes == [] and "exact copies only" in sky.notice
+    copied = work_register(artist=mallory, data=plain_png(), title="Mine")
+    assert copied.work.hold == ""
+    assert [dispute.existing_work_id for dispute in copied.disputes] == [sky.work.pk]
+
+
+def test_a_weak_claim_whose_closer_look_ran_out_of_budget_leaves_the_work_held(
+    alice, bob, register_work, monkeypatch
+):
+    """The check matched alice's work weakly and had no budget left to look for a strong
+    match among her other variants (a claim that would freeze): unfinished, so held, with the
+    weak claim's dispute opened at once."""
+    original = register_work(alice, seed=1)
+    weak = WorkMatch(original.pk, alice.pk, "crop_centre", {"phash": 8}, strong=False)
+
+    def cut_short(fingerprints, **options):
+        return [ItemMatches([weak], unsettled=frozenset({original.pk}))]
+
+    monkeypatch.setattr("registry.services.works.match_items", cut_short)
+    registration = work_register(artist=bob, data=_repost(1), title="Mine")
+
+    assert registration.work.hold == WorkHold.UNCHECKED
+    (dispute,) = registration.disputes
+    assert dispute.existing_work_id == original.pk and not dispute.freezes
 
 
 def test_within_the_budget_the_same_claim_opens_its_dispute(bob, padded, monkeypatch):
@@ -303,3 +466,24 @@ def test_an_artists_own_works_take_no_budget_from_the_check_of_a_new_one(
     registration = work_register(artist=mallory, data=artwork_bytes(_SEED_BASE + 22), title="Third")
 
     assert registration.work.pk and registration.disputes == []
+
+
+def test_the_full_check_decides_the_same_in_batches_of_any_size(bob, padded, monkeypatch):
+    """Work by work, batches of one find what one batch of every candidate finds, and only
+    other artists' works registered before the held one count."""
+    original, _ = padded
+    _budget(monkeypatch, 1)  # the screening budget plays no part
+    copy = fingerprint_image(_repost(1))
+    after_all = original.pk + 1
+
+    whole = matching.match_item_fully(copy, ignore_artist=bob.pk, before_work=after_all)
+    one_by_one = matching.match_item_fully(
+        copy, ignore_artist=bob.pk, before_work=after_all, batch=1
+    )
+
+    assert whole == one_by_one and [match.work_id for match in whole] == [original.pk]
+    assert matching.match_item_fully(copy, ignore_artist=bob.pk, before_work=original.pk) == []
+    assert (
+        matching.match_item_fully(copy, ignore_artist=original.artist_id, before_work=after_all)
+        == []
+    )

@@ -71,7 +71,15 @@ def event_summary(event: ConsentEvent, organizations: Mapping[int, str] | None =
     organization = (organizations or {}).get(organization_id or 0) or organization_id
     kind = event.kind
     if kind == ConsentEventKind.WORK_REGISTERED:
+        if payload.get("hold"):
+            return _(
+                "Registered as “%(title)s”, held: it could not be checked against all other "
+                "artists' works, and allows no use until an operator reviews it."
+            ) % {"title": payload.get("title", "")}
         return _("Registered as “%(title)s”.") % {"title": payload.get("title", "")}
+    if kind == ConsentEventKind.WORK_HOLD_CLEARED:
+        # The disputes it opened have events of their own, which never name the other work.
+        return _("Checked against all other artists' works by an operator and released.")
     if kind == ConsentEventKind.WORK_REMOVED:
         return _("Removed from the registry: %(reason)s") % {"reason": payload.get("reason", "")}
     if kind == ConsentEventKind.WORK_REFINGERPRINTED:

@@ -6,11 +6,7 @@ from django.utils.translation import gettext as _
 
 from registry.models import Artist, PendingUpload, PendingUploadStatus, Permission, Purpose, Work
 from registry.selectors.terms import default_terms_of
-from registry.selectors.uploads import (
-    exact_copies_only,
-    exact_copies_only_sentence,
-    problem_sentence,
-)
+from registry.selectors.uploads import problem_sentence, upload_notice
 
 
 @dataclass(frozen=True)
@@ -21,7 +17,7 @@ class UploadResult:
     problem: str = ""  # a sentence for the artist, in their language, naming the file
     detail: str = ""  # the decoder's or the registry's own words, for support
     processing: bool = False  # the worker has not registered or refused it yet
-    notice: str = ""  # registered, but why only exact copies of it will be matched
+    notice: str = ""  # registered, but held, or only its exact copies will be matched: why
 
     @property
     def registered(self) -> bool:
@@ -32,9 +28,11 @@ def upload_result(upload: PendingUpload) -> UploadResult:
     if upload.status == PendingUploadStatus.PROCESSING:
         return UploadResult(upload.filename, processing=True)
     if upload.status == PendingUploadStatus.REGISTERED and upload.work is not None:
-        notice = exact_copies_only_sentence() if exact_copies_only(upload) else ""
         return UploadResult(
-            upload.filename, work=upload.work, disputes=len(upload.disputes), notice=notice
+            upload.filename,
+            work=upload.work,
+            disputes=len(upload.disputes),
+            notice=upload_notice(upload),
         )
     return UploadResult(upload.filename, problem=problem_sentence(upload), detail=upload.detail)
 

@@ -52,6 +52,7 @@ from registry.admin.queries import (
 )
 from registry.admin.uploads import unticked_purposes, upload_result
 from registry.exports.cells import csv_line
+from registry.fingerprints import ImageDecodeError
 from registry.models import (
     ConsentEvent,
     Permission,
@@ -61,6 +62,7 @@ from registry.models import (
 )
 from registry.selectors.terms import with_effective_permission
 from registry.selectors.uploads import pending_uploads_of_batch
+from registry.selectors.works import hold_sentence
 from registry.services.pending_uploads import pending_uploads_create
 from registry.services.terms import terms_permission_set, terms_set
 from registry.services.uploads import (
@@ -69,7 +71,7 @@ from registry.services.uploads import (
     refusal_status,
     upload_admit,
 )
-from registry.services.works import work_remove, work_update
+from registry.services.works import work_hold_review, work_remove, work_update
 
 HISTORY_PAGE_SIZE = 50
 SCREENINGS_PAGE_SIZE = 50
@@ -134,6 +136,21 @@ class InRegistryFilter(admin.SimpleListFilter):
         return queryset
 
 
+class HeldFilter(admin.SimpleListFilter):
+    title = gettext_lazy("held for review")
+    parameter_name = "held"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("yes", gettext_lazy("Held")), ("no", gettext_lazy("Not held"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "yes":
+            return queryset.exclude(hold="")
+        if self.value() == "no":
+            return queryset.filter(hold="")
+        return queryset
+
+
 def _terms_column(purpose: str) -> Callable[[Any, Work], SafeString | str]:
     @admin.display(description=Purpose(purpose).label)
     def column(self: Any, work: Work) -> SafeString | str:
@@ -153,7 +170,14 @@ class WorkAdmin(ScopedAdmin):
 
     form = WorkForm
     action_form = TermsActionForm
-    actions = ["allow_purpose", "refuse_purpose", "license_purpose", "export_csv", "remove_works"]
+    actions = [
+        "allow_purpose",
+        "refuse_purpose",
+        "license_purpose",
+        "export_csv",
+        "remove_works",
+        "review_held_works",
+    ]
     list_per_page = 50
     list_select_related = ["artist"]
     date_hierarchy = "created_at"
@@ -191,7 +215,7 @@ class WorkAdmin(ScopedAdmin):
 
     def get_list_filter(self, request: HttpRequest) -> list[Any]:
         filters: list[Any] = [permission_filter(purpose) for purpose in Purpose.values]
-        filters += [ScreenedFilter, InRegistryFilter]
+        filters += [ScreenedFilter, InRegistryFilter, HeldFilter]
         if is_operator(request.user):
             filters.append("artist__verified")
         return filters
@@ -235,8 +259,27 @@ class WorkAdmin(ScopedAdmin):
         return date_format(localtime(work.created_at), "DATE_FORMAT")
 
     @admin.display(description=gettext_lazy("Status"), ordering="removed_at")
-    def state_column(self, work: Work) -> str:
-        return _("Removed") if work.removed_at else _("In the registry")
+    def state_column(self, work: Work) -> SafeString | str:
+        if work.removed_at:
+            return _("Removed")
+        if work.hold:
+            # Why, on hover: the list has no room for the sentence the work's page shows.
+            return format_html(
+                '<span class="consentry-held" title="{}">{}</span>',
+                hold_sentence(work),
+                _("Held for review"),
+            )
+        return _("In the registry")
+
+    @admin.display(description=gettext_lazy("Held"))
+    def hold_reason(self, work: Work) -> str:
+        return hold_sentence(work) or _("No")
+
+    def get_actions(self, request: HttpRequest) -> Any:
+        actions = super().get_actions(request)
+        if not is_operator(request.user):
+            actions.pop("review_held_works", None)  # only operators clear a hold
+        return actions
 
     # --- change page ---------------------------------------------------------------------------
 
@@ -253,9 +296,10 @@ class WorkAdmin(ScopedAdmin):
             "removed_at",
             "screenings_summary",
         ]
-        fieldsets: list[Any] = [
-            (None, {"fields": ["large_thumbnail", "title", "credit_line", "source_urls"]})
-        ]
+        top = ["large_thumbnail", "title", "credit_line", "source_urls"]
+        if obj is not None and obj.hold:
+            top.insert(1, "hold_reason")  # first thing the artist reads on the page
+        fieldsets: list[Any] = [(None, {"fields": top})]
         terms = terms_by_work([obj.pk])[obj.pk] if obj is not None else {}
         for purpose in Purpose.values:
             source = terms[purpose].source if purpose in terms else ""
@@ -279,6 +323,7 @@ class WorkAdmin(ScopedAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [
             "large_thumbnail",
+            "hold_reason",
             "artist_column",
             "sha256",
             "size",
@@ -606,6 +651,43 @@ class WorkAdmin(ScopedAdmin):
                 for purpose in Purpose.values:
                     row += [terms[work.pk][purpose].permission, terms[work.pk][purpose].license]
                 yield csv_line(row)
+
+    @admin.action(description=gettext_lazy("Check held works against all artists' works"))
+    def review_held_works(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        """review_held_works for the chosen held works (operators only: get_actions)."""
+        if not is_operator(request.user):
+            raise PermissionDenied
+        held = list(queryset.filter(removed_at__isnull=True).exclude(hold="").order_by("pk"))
+        if not held:
+            messages.warning(request, _("None of the chosen works is held."))
+            return
+        by = f"admin:{request.user.get_username()}"
+        for work in held:
+            try:
+                review = work_hold_review(work=work, reviewed_by=by)
+            except (ImageDecodeError, OSError, ValidationError) as error:
+                messages.error(
+                    request,
+                    _("“%(title)s” is still held: it could not be checked (%(error)s).")
+                    % {"title": work.title, "error": error},
+                )
+                continue
+            if review.disputes:
+                messages.warning(
+                    request,
+                    ngettext(
+                        "“%(title)s” was released; the check opened %(count)d dispute.",
+                        "“%(title)s” was released; the check opened %(count)d disputes.",
+                        len(review.disputes),
+                    )
+                    % {"title": work.title, "count": len(review.disputes)},
+                )
+            else:
+                messages.success(
+                    request,
+                    _("“%(title)s” was released: it resembles no other artist's work.")
+                    % {"title": work.title},
+                )
 
     @admin.action(description=gettext_lazy("Remove from the registry"))
     def remove_works(

@@ -29,16 +29,22 @@ from registry.api.auth import (
 from registry.api.fields import LicenseField, StrictCharField, UploadField
 from registry.api.parsers import JSONParser
 from registry.api.schema import ConsentryAutoSchema, error
-from registry.choice_labels import PendingUploadStatus, Permission, Purpose, UploadProblem
+from registry.choice_labels import (
+    PendingUploadStatus,
+    Permission,
+    Purpose,
+    UploadProblem,
+    WorkHold,
+)
 from registry.selectors.terms import default_terms_rows, work_terms
 from registry.selectors.uploads import (
-    exact_copies_only,
-    exact_copies_only_sentence,
     problem_sentence,
+    upload_notice,
     upload_of,
     uploads_of,
 )
 from registry.selectors.works import (
+    hold_sentence,
     work_of_artist,
     work_screenings,
     works_of,
@@ -75,7 +81,18 @@ class WorkOut(serializers.Serializer):
     source_urls = serializers.ListField(child=serializers.CharField())
     created_at = serializers.DateTimeField()
     removed_at = serializers.DateTimeField(allow_null=True)
+    hold = serializers.ChoiceField(
+        choices=WorkHold.choices,
+        allow_blank=True,
+        help_text="Set while the work is held: it allows no use until an operator reviews it",
+    )
+    held_because = serializers.SerializerMethodField(
+        help_text="While the work is held: why, in a sentence; else null"
+    )
     terms = serializers.SerializerMethodField()
+
+    def get_held_because(self, work: Work) -> str | None:
+        return hold_sentence(work) or None
 
     def get_terms(self, work: Work) -> dict[str, dict[str, str]]:
         return {
@@ -106,7 +123,10 @@ class UploadOut(serializers.Serializer):
     error = serializers.SerializerMethodField(help_text="Once refused: why, in a sentence")
     detail = serializers.CharField(help_text="The decoder's or the registry's own words")
     notice = serializers.SerializerMethodField(
-        help_text="Once registered: why only exact copies of the work will be matched, if so"
+        help_text=(
+            "Once registered: why the work is held (it allows no use until an operator "
+            "reviews it), or why only exact copies of it will be matched; else null"
+        )
     )
 
     def get_url(self, upload: PendingUpload) -> str:
@@ -118,7 +138,7 @@ class UploadOut(serializers.Serializer):
         return problem_sentence(upload) if upload.problem else None
 
     def get_notice(self, upload: PendingUpload) -> str | None:
-        return exact_copies_only_sentence() if exact_copies_only(upload) else None
+        return upload_notice(upload) or None
 
 
 def _own_work(request: Request, work_id: int) -> "Work":

@@ -132,6 +132,10 @@ class CreditApi(PublicApi):
     def get(self, request: Request, work_id: int) -> Response:
         # The credit record names the work and its terms; its image is never served.
         work = active_work(work_id)
+        if work.hold:
+            # Held until an operator's check: its terms are not in force, so the registry
+            # publishes none of it yet (a copy's record must not read as a claim).
+            raise Http404
         disputed = disputed_works([work.pk])
         if work.pk in disputed.frozen or work.pk in disputed.superseded:
             # Until operators decide, neither party of a dispute is named to the other (nor

@@ -20,6 +20,9 @@ REASON_LABELS: dict[str, Promise] = {
         "licensed organizations only, and this one holds no grant"
     ),
     ReasonCode.UNDER_DISPUTE: _("the matched work is under dispute"),
+    ReasonCode.HELD_FOR_REVIEW: _(
+        "the matched work is held until an operator checks it against other artists' works"
+    ),
     ReasonCode.TERMS_UNKNOWN: _("no terms on record for the matched work"),
     ReasonCode.NO_CREDIT: _("no credit on record for the matched work"),
     ReasonCode.NO_MATCH: _("no registered work matches"),

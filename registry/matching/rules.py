@@ -106,10 +106,12 @@ class MatchingConfig:
     # pHash is decided `invalid` (fail closed) and counted, so a pathological query cannot
     # stall a chunk; dHash-only candidates take what is left (verify_item).
     max_verifications: int = 64
-    # The same budget for a new work's comparison with other artists' works at registration,
-    # which is refused when it cannot rule every candidate out. Registering is rare and a
-    # flat graphic brings thousands of candidates at a million works (docs/benchmarks.md),
-    # so it may spend far more: 4,096 comparisons are about a quarter of a second.
+    # The same budget for a new work's comparison with other artists' works at registration;
+    # a work whose comparison cannot rule every candidate out is registered held, allowing
+    # nothing until an operator's check with no budget (services.works.work_hold_review).
+    # Registering is rare and a flat graphic brings thousands of candidates at a million
+    # works (docs/benchmarks.md), so it may spend far more: 4,096 comparisons are about a
+    # quarter of a second.
     registration_max_verifications: int = 4096
     # fingerprints.information below this: too plain to match, decided `invalid`.
     min_information: float = 2.5
@@ -302,6 +304,11 @@ class ItemVerdicts:
     # Per matched work, which of the item's searched hashes (an index into `searched`: 0 the
     # whole query, then its regions) its verdict was made with.
     found_by: Mapping[int, int] = field(default_factory=dict)
+    # Works matched weakly (or only in a part of the picture) whose other candidates the
+    # strong or whole-picture pass did not reach for want of budget: a strong match among
+    # them was not ruled out. A screened item may be decided on what was found (a weak match
+    # denies, never allows); a registration's check is unfinished (services.works).
+    unsettled: frozenset[int] = frozenset()
 
     @property
     def strong(self) -> frozenset[int]:
@@ -403,7 +410,45 @@ def verify_item(
         spent = _whole_picture_matches(
             searched, candidates, config, whole, matched, found_by, tried, spent
         )
-    return ItemVerdicts(matched, spent=spent, unverified=frozenset(unverified), found_by=found_by)
+    unsettled: frozenset[int] = frozenset()
+    if spent >= config.max_verifications:
+        unsettled = _unsettled(searched, candidates, config, whole, matched, found_by, tried)
+    return ItemVerdicts(
+        matched,
+        spent=spent,
+        unverified=frozenset(unverified),
+        found_by=found_by,
+        unsettled=unsettled,
+    )
+
+
+def _unsettled(
+    searched: Sequence[Hashes],
+    candidates: Mapping[int, Sequence[tuple[str, int, Hashes]]],
+    config: MatchingConfig,
+    whole: Sequence[bool] | None,
+    matched: dict[int, tuple[str, Verdict]],
+    found_by: dict[int, int],
+    tried: set[tuple[int, str, int]],
+) -> frozenset[int]:
+    """The works not settled strongly that still have a candidate the strong pass (the
+    whole query's pHash) or the whole-picture pass (`whole`, for a work found in part only)
+    would have compared, had the budget lasted."""
+    unsettled = set()
+    for work_id, (_, verdict) in matched.items():
+        if verdict.strong:
+            continue
+        in_part = whole is not None and not whole[found_by[work_id]]
+        for name, k, registered in candidates[work_id]:
+            if (work_id, name, k) in tried:
+                continue
+            near = (searched[k].phash ^ registered.phash).bit_count() <= config.phash_radius
+            if (k == 0 and near) or (
+                in_part and whole is not None and whole[k] and (k == 0 or near)
+            ):
+                unsettled.add(work_id)
+                break
+    return frozenset(unsettled)
 
 
 def _whole_picture_matches(

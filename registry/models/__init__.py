@@ -25,7 +25,7 @@ from registry.models.screenings import (
 )
 from registry.models.terms import DefaultTerms, Grant, Terms
 from registry.models.uploads import PendingUpload, PendingUploadStatus, UploadProblem
-from registry.models.works import Fingerprint, Work, WorkSourceUrl
+from registry.models.works import Fingerprint, Work, WorkHold, WorkSourceUrl
 
 __all__ = [
     "Artist",
@@ -65,6 +65,7 @@ __all__ = [
     "WithdrawalFanOut",
     "WithdrawalNotice",
     "Work",
+    "WorkHold",
     "WorkScreening",
     "WorkSourceUrl",
 ]

@@ -4,6 +4,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from registry.assurance import strongest
+from registry.choice_labels import WorkHold
 from registry.models.artists import Artist, is_operator
 from registry.models.choices import Assurance
 
@@ -12,6 +13,10 @@ class WorkQuerySet(models.QuerySet["Work"]):
     def active(self) -> "WorkQuerySet":
         """Works that still take part in matching (not removed)."""
         return self.filter(removed_at__isnull=True)
+
+    def held(self) -> "WorkQuerySet":
+        """Works that allow nothing until an operator reviews them (WorkHold)."""
+        return self.exclude(hold="")
 
     def visible_to(self, user: Any) -> "WorkQuerySet":
         if is_operator(user):
@@ -52,6 +57,12 @@ class Work(models.Model):
     )
     created_at = models.DateTimeField(_("registered at"), auto_now_add=True)
     removed_at = models.DateTimeField(_("removed at"), null=True, blank=True)
+    # Set when the work was registered without its check against other artists' works
+    # finishing: it is matched (its copies are found) but allows nothing until an operator's
+    # full check (review_held_works) releases it. Empty: not held.
+    hold = models.CharField(
+        _("held"), max_length=20, choices=WorkHold.choices, blank=True, default=""
+    )
 
     objects = WorkQuerySet.as_manager()
 
@@ -59,6 +70,10 @@ class Work(models.Model):
         verbose_name = _("work")
         verbose_name_plural = _("works")
         ordering = ["-created_at", "-id"]
+        indexes = [
+            # The operators' queue of held works: a handful among millions.
+            models.Index(fields=["id"], condition=~models.Q(hold=""), name="work_held")
+        ]
 
     def __str__(self) -> str:
         return self.title

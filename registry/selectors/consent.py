@@ -8,18 +8,24 @@ from datetime import datetime
 from django.db.models import Q
 
 from registry.assurance import strongest
+from registry.gatekeeper import ReasonCode
 from registry.models import Assurance, Dispute, Grant, Organization, Permission, Work
 from registry.selectors.terms import EffectiveTerms, effective_terms
+
+HELD_FOR_REVIEW = ReasonCode.HELD_FOR_REVIEW.value
 
 
 @dataclass(frozen=True)
 class Permit:
     allowed: bool
-    reason: str  # why: allowed, licensed, not_allowed, licensed_without_grant, under_dispute
+    # why: allowed, licensed, not_allowed, licensed_without_grant, under_dispute,
+    # held_for_review
+    reason: str
     terms: EffectiveTerms
     license: str  # the SPDX id, or the grant reference for licensed use
     assurance: str = Assurance.SELF_ASSERTED  # of the claim that gave the terms
     superseded_by: int | None = None  # see gatekeeper.WorkPermit
+    held: bool = False  # see gatekeeper.WorkPermit
 
 
 @dataclass(frozen=True)
@@ -49,8 +55,20 @@ def disputed_works(work_ids: Collection[int]) -> DisputedWorks:
 
 def claim_assurances(work_ids: Collection[int]) -> dict[int, str]:
     """Each work's claim assurance: its own or its artist's, whichever is higher."""
-    rows = Work.objects.filter(pk__any=work_ids).values_list("pk", "assurance", "artist__assurance")
-    return {pk: strongest(own, artist) for pk, own, artist in rows}
+    return _claims(work_ids)[0]
+
+
+def _claims(work_ids: Collection[int]) -> tuple[dict[int, str], set[int]]:
+    """Each work's claim assurance, and which of the works are held (Work.hold), in one read."""
+    rows = Work.objects.filter(pk__any=work_ids).values_list(
+        "pk", "assurance", "artist__assurance", "hold"
+    )
+    assurances, held = {}, set()
+    for pk, own, artist, hold in rows:
+        assurances[pk] = strongest(own, artist)
+        if hold:
+            held.add(pk)
+    return assurances, held
 
 
 def _grant_references(
@@ -85,7 +103,7 @@ def permits_for(
 ) -> dict[int, Permit]:
     terms = effective_terms(work_ids, purpose)
     disputed = disputed_works(work_ids)
-    assurances = claim_assurances(work_ids)
+    assurances, held = _claims(work_ids)
     licensed_ids = [w for w, t in terms.items() if t.permission == Permission.LICENSED]
     grants = _grant_references(licensed_ids, organization, purpose, at)
     permits = {}
@@ -104,5 +122,11 @@ def permits_for(
             permit = Permit(False, "licensed_without_grant", work_terms, "", level)
         else:
             permit = Permit(False, "not_allowed", work_terms, "", level)
-        permits[work_id] = replace(permit, superseded_by=disputed.superseded.get(work_id))
+        if work_id in held and permit.allowed:
+            # Registered without its check finishing: its consent takes effect only once an
+            # operator's full check releases it (fail closed); its restrictions stand.
+            permit = Permit(False, HELD_FOR_REVIEW, work_terms, "", level)
+        permits[work_id] = replace(
+            permit, superseded_by=disputed.superseded.get(work_id), held=work_id in held
+        )
     return permits

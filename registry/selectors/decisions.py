@@ -181,7 +181,12 @@ def _matched(match: WorkMatch) -> MatchedWork:
 def _work_permits(permits: Mapping[int, Permit]) -> dict[int, WorkPermit]:
     return {
         work_id: WorkPermit(
-            permit.allowed, permit.reason, permit.license, permit.assurance, permit.superseded_by
+            permit.allowed,
+            permit.reason,
+            permit.license,
+            permit.assurance,
+            permit.superseded_by,
+            permit.held,
         )
         for work_id, permit in permits.items()
     }

@@ -29,9 +29,11 @@ _BATCH = 5000
 
 
 def _works(state: ReplayedRegistry) -> Iterator[str]:
-    rows = Work.objects.order_by("pk").values_list("pk", "sha256", "removed_at", "assurance")
+    rows = Work.objects.order_by("pk").values_list(
+        "pk", "sha256", "removed_at", "assurance", "hold"
+    )
     seen = set()
-    for pk, sha256, removed_at, assurance in rows.iterator(chunk_size=_BATCH):
+    for pk, sha256, removed_at, assurance, hold in rows.iterator(chunk_size=_BATCH):
         seen.add(pk)
         replayed = state.works.get(pk)
         if replayed is None:
@@ -41,6 +43,9 @@ def _works(state: ReplayedRegistry) -> Iterator[str]:
             yield f"work {pk}: the table's image hash is not the one registered in the ledger"
         if (removed_at is not None) != replayed["removed"]:
             yield f"work {pk}: the table says removed={removed_at is not None}, the ledger not"
+        if hold != replayed.get("hold", ""):
+            # A hold cleared behind the ledger's back would let the work's terms allow.
+            yield f"work {pk}: the table says hold={hold!r}, the ledger {replayed.get('hold')!r}"
         if assurance != assurance_of_work(state, pk):
             yield (
                 f"work {pk}: the table says assurance {assurance}, "

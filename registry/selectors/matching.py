@@ -178,9 +178,10 @@ def shared_index() -> RegistryIndex:
 
 
 def _candidate_hashes(
-    pairs: set[tuple[int, str]],
+    pairs: set[tuple[int, str]], *, ignore_artist: int | None = None
 ) -> dict[tuple[int, str], tuple[int, Hashes]]:
-    """The stored hashes of each candidate (work, variant) of an active work, with its artist.
+    """The stored hashes of each candidate (work, variant) of an active work, with its artist;
+    `ignore_artist`'s works are left out.
 
     Two index lookups rather than one join: joined, PostgreSQL merge-joins against the whole
     work table (0.4 s at a million works) for a few hundred candidate works.
@@ -192,6 +193,8 @@ def _candidate_hashes(
         .filter(pk__any={work for work, _ in pairs})
         .values_list("pk", "artist_id")
     )
+    if ignore_artist is not None:
+        artist_of = {work: artist for work, artist in artist_of.items() if artist != ignore_artist}
     wanted = [(work, variant) for work, variant in pairs if work in artist_of]
     rows = _fingerprint_rows(wanted)
     return {
@@ -285,6 +288,9 @@ class ItemMatches:
     over_budget: bool = False
     # Candidate works the budget left unverified (rules.ItemVerdicts.unverified).
     unverified: frozenset[int] = frozenset()
+    # Works matched weakly whose strong or whole-picture look the budget cut short
+    # (rules.ItemVerdicts.unsettled).
+    unsettled: frozenset[int] = frozenset()
 
 
 def match_fingerprints(
@@ -313,6 +319,35 @@ def match_items(
     if not fingerprints:
         return []
     index = index or shared_index()
+    searched, per_item = _candidates_per_item(fingerprints, index)
+    hashes = _candidate_hashes(
+        {
+            (work_id, variant)
+            for works in per_item
+            for work_id, pairs in works.items()
+            for variant, _ in pairs
+        },
+        ignore_artist=ignore_artist,
+    )
+    config = index.config
+    if registration:
+        config = replace(config, max_verifications=config.registration_max_verifications)
+    items = [
+        _verify_item(own, _boxes(fingerprint), works, hashes, config)
+        for own, fingerprint, works in zip(searched, fingerprints, per_item, strict=True)
+    ]
+    exact = _exact_matches(fingerprints)
+    for result, fingerprint in zip(items, fingerprints, strict=True):
+        for work_id, artist_id in exact.get(fingerprint.sha256, []):
+            result.matches.append(WorkMatch(work_id, artist_id, "original", {"sha256": 0}, True))
+    return [replace(result, matches=_best_per_work(result.matches)) for result in items]
+
+
+def _candidates_per_item(
+    fingerprints: Sequence[ImageFingerprint], index: RegistryIndex
+) -> tuple[list[list[Hashes]], list[dict[int, list[tuple[str, int]]]]]:
+    """Each item's searched hashes (whole, then regions), and per item its candidate works,
+    each with its (variant, index of the searched hashes that found it) pairs."""
     index.sync()
     # Each item is searched as a whole and by its regions (fingerprints.regions).
     searched = [fingerprint.searched() for fingerprint in fingerprints]
@@ -332,31 +367,51 @@ def match_items(
     ):
         item, k = owner[int(row)]
         per_item[item][int(work_id)].append((VARIANTS[number], k))
-    hashes = _candidate_hashes(
-        {
+    return searched, per_item
+
+
+# Candidate works whose stored hashes (a 1 KB descriptor a variant) one batch of a full check
+# loads at once.
+FULL_CHECK_BATCH = 2000
+
+
+def match_item_fully(
+    fingerprint: ImageFingerprint,
+    *,
+    ignore_artist: int,
+    before_work: int,
+    index: RegistryIndex | None = None,
+    batch: int = FULL_CHECK_BATCH,
+) -> list[WorkMatch]:
+    """Every other artist's work registered before `before_work` that the fingerprint
+    matches, with no verification budget: an operator's check of a held work
+    (services.works.work_hold_review). The candidate works are verified in batches (each
+    batch with a budget it cannot exhaust); a work's verdict never depends on another's
+    once the budget is no limit, so the batches decide as one unlimited pass would."""
+    index = index or shared_index()
+    (searched,), (works,) = _candidates_per_item([fingerprint], index)
+    earlier = sorted(work_id for work_id in works if work_id < before_work)
+    boxes = _boxes(fingerprint)
+    found: list[WorkMatch] = []
+    for start in range(0, len(earlier), batch):
+        part = {work_id: works[work_id] for work_id in earlier[start : start + batch]}
+        pairs = {
             (work_id, variant)
-            for works in per_item
-            for work_id, pairs in works.items()
-            for variant, _ in pairs
+            for work_id, found_pairs in part.items()
+            for variant, _ in found_pairs
         }
-    )
-    if ignore_artist is not None:
-        hashes = {pair: found for pair, found in hashes.items() if found[0] != ignore_artist}
-    config = index.config
-    if registration:
-        config = replace(config, max_verifications=config.registration_max_verifications)
-    items = [
-        _verify_item(own, _boxes(fingerprint), works, hashes, config)
-        for own, fingerprint, works in zip(searched, fingerprints, per_item, strict=True)
-    ]
-    exact = _exact_matches(fingerprints)
-    for result, fingerprint in zip(items, fingerprints, strict=True):
-        for work_id, artist_id in exact.get(fingerprint.sha256, []):
-            result.matches.append(WorkMatch(work_id, artist_id, "original", {"sha256": 0}, True))
-    return [
-        ItemMatches(_best_per_work(result.matches), result.over_budget, result.unverified)
-        for result in items
-    ]
+        hashes = _candidate_hashes(pairs, ignore_artist=ignore_artist)
+        # Every pass compares a (work, variant, hashes) triple once at most.
+        unlimited = sum(len(found_pairs) for found_pairs in part.values()) + 1
+        config = replace(index.config, max_verifications=unlimited)
+        result = _verify_item(searched, boxes, part, hashes, config)
+        if result.over_budget or result.unverified or result.unsettled:
+            raise RuntimeError("an unlimited check ran out of its budget")
+        found += result.matches
+    for work_id, artist_id in _exact_matches([fingerprint]).get(fingerprint.sha256, []):
+        if artist_id != ignore_artist and work_id < before_work:
+            found.append(WorkMatch(work_id, artist_id, "original", {"sha256": 0}, True))
+    return _best_per_work(found)
 
 
 def _boxes(fingerprint: ImageFingerprint) -> list[Box | None]:
@@ -395,7 +450,7 @@ def _verify_item(
         )
         for work_id, (variant, verdict) in result.matched.items()
     ]
-    return ItemMatches(found, result.over_budget, result.unverified)
+    return ItemMatches(found, result.over_budget, result.unverified, result.unsettled)
 
 
 def has_candidates(

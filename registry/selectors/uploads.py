@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from registry.fingerprints import ALLOWED_FORMATS, MAX_IMAGE_BYTES
 from registry.models import Artist, Fingerprint, PendingUpload, PendingUploadStatus, UploadProblem
+from registry.selectors.works import hold_sentence
 
 
 def with_results(uploads: QuerySet[PendingUpload]) -> QuerySet[PendingUpload]:
@@ -53,6 +54,18 @@ def exact_copies_only_sentence() -> str:
     )
 
 
+def upload_notice(upload: PendingUpload) -> str:
+    """What the artist should know about a registered file's work, in their language: why it
+    is held (allows nothing until an operator's check), or why only its exact copies are
+    matched; "" for neither, or a file not registered."""
+    if upload.status != PendingUploadStatus.REGISTERED or upload.work is None:
+        return ""
+    held = hold_sentence(upload.work)
+    if held:
+        return held
+    return exact_copies_only_sentence() if exact_copies_only(upload) else ""
+
+
 def problem_sentence(upload: PendingUpload) -> str:
     """Why the file was refused: one sentence in the reader's language, naming the file."""
     name = upload.filename
@@ -69,6 +82,10 @@ def problem_sentence(upload: PendingUpload) -> str:
             "“%(file)s” could not be read as an image; it may be damaged or incomplete."
         ),
         UploadProblem.NOT_REGISTERED: _("“%(file)s” was not registered: %(reason)s"),
+        # `detail` holds the work's id.
+        UploadProblem.ALREADY_REGISTERED: _(
+            "“%(file)s” was not registered: this image is registered already as work %(reason)s."
+        ),
         UploadProblem.TOO_SLOW: _("“%(file)s” took too long to read as an image."),
         UploadProblem.INTERNAL: _(
             "“%(file)s” could not be registered because of an error on our side."

@@ -4,8 +4,9 @@ from collections.abc import Collection
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 
-from registry.models import Artist, Work, WorkScreening
+from registry.models import Artist, Work, WorkHold, WorkScreening
 
 
 def work_of_artist(*, artist: Artist, work_id: int) -> Work:
@@ -41,3 +42,22 @@ def works_fingerprinted_before(version: int) -> QuerySet[Work]:
 def has_perceptual_fingerprints(work: Work) -> bool:
     """Whether re-posts of the work can match it (else its exact copies only)."""
     return work.fingerprints.exists()
+
+
+def held_works() -> QuerySet[Work]:
+    """Works registered held and still in the registry, oldest first: the operators' queue."""
+    return Work.objects.active().held().select_related("artist").order_by("pk")
+
+
+def hold_sentence(work: Work) -> str:
+    """Why the work allows nothing for now, in the reader's language; "" when it is not held.
+    The work stores the code (WorkHold); the sentence is made when it is read."""
+    if not work.hold:
+        return ""
+    if work.hold == WorkHold.UNCHECKED:
+        return _(
+            "This work could not be checked against all other artists' works; an operator "
+            "will review it. Until then it allows no use, whatever its terms."
+        )
+    # A code this version does not know: still held, still said.
+    return _("This work is held until an operator reviews it; until then it allows no use.")

@@ -24,7 +24,7 @@ from registry.models import (
     UploadProblem,
 )
 from registry.services.terms import validate_terms
-from registry.services.works import title_from_filename, work_register
+from registry.services.works import AlreadyRegistered, title_from_filename, work_register
 
 logger = logging.getLogger(__name__)
 
@@ -155,6 +155,9 @@ def pending_upload_register(*, upload_id: int) -> bool:
             )
     except ImageDecodeError as error:
         _refuse(upload_id, _decode_problem(error), str(error))
+    except AlreadyRegistered as error:
+        # The id, not a sentence: the worker has no reader's language (problem_sentence).
+        _refuse(upload_id, UploadProblem.ALREADY_REGISTERED, str(error.work_id))
     except ValidationError as error:
         _refuse(upload_id, UploadProblem.NOT_REGISTERED, "; ".join(error.messages))
     except SoftTimeLimitExceeded:

@@ -27,33 +27,39 @@ from registry.models import (
     Fingerprint,
     Permission,
     Work,
+    WorkHold,
     WorkSourceUrl,
 )
 from registry.optout import PrefixError, url_digest
 from registry.selectors.consent import claim_assurances
-from registry.selectors.matching import WorkMatch, match_items
+from registry.selectors.matching import WorkMatch, exact_copies, match_item_fully, match_items
 from registry.selectors.uploads import exact_copies_only_sentence
+from registry.selectors.works import hold_sentence
 from registry.services.ledger import ledger_append
 from registry.services.terms import terms_set, validate_terms
 from registry.thumbnails import thumbnail_webp
-
-
-def unchecked_registration_sentence() -> str:
-    """Why a work was refused when other artists' works it resembles could not all be
-    compared with it (fail closed: an unchecked one might be the work it copies)."""
-    return _(
-        "This image resembles more registered works than the registry can compare it with "
-        "at once, so it could not be checked against other artists' works. It was not "
-        "registered: ask the registry's operators to review it."
-    )
 
 
 @dataclass(frozen=True)
 class Registration:
     work: Work
     disputes: list[Dispute] = field(default_factory=list)
-    # Why the work is matched by exact copies only, or "" when re-posts are matched too.
+    # Why the work is held (allows nothing until reviewed) or matched by exact copies only;
+    # "" when neither.
     notice: str = ""
+
+    @property
+    def held(self) -> bool:
+        return bool(self.work.hold)
+
+
+@dataclass(frozen=True)
+class _Check:
+    """A new work's comparison with other artists' works: the claims it found, and whether
+    it finished (every candidate compared, and every weak match's closer look made)."""
+
+    claims: list[WorkMatch]
+    finished: bool = True
 
 
 def _fingerprint_rows(work: Work, fingerprints: WorkFingerprints) -> list[Fingerprint]:
@@ -71,38 +77,41 @@ def _fingerprint_rows(work: Work, fingerprints: WorkFingerprints) -> list[Finger
     ]
 
 
+class AlreadyRegistered(ValidationError):
+    """The artist registered this very image already: the upload's status names the work,
+    in the reader's language, from the stored id (UploadProblem.ALREADY_REGISTERED)."""
+
+    def __init__(self, work_id: int) -> None:
+        message = _("This image is registered already as work %(work)s.")
+        super().__init__(message % {"work": work_id})
+        self.work_id = work_id
+
+
 def _refuse_own_duplicate(artist: Artist, sha256: str) -> None:
     existing = Work.objects.active().filter(artist=artist, sha256=sha256).first()
     if existing is not None:
-        raise ValidationError(
-            _("This image is registered already as work %(work)s.") % {"work": existing.pk}
-        )
+        raise AlreadyRegistered(existing.pk)
 
 
-def _claims_on_other_artists(artist: Artist, fingerprints: WorkFingerprints) -> list[WorkMatch]:
-    """The other artists' works the new one matches. Raises ValidationError when the
-    comparison ran out of its verification budget (MatchingConfig.registration_max_verifications,
-    larger than an item's at screening) before
-    it could rule every candidate out: a work left unchecked might be the one copied, and
-    registering the copy without its dispute would let it pass as its claimant's (fail
-    closed). The artist's own works are not compared, so a series of similar works costs
-    nothing."""
+def _claims_on_other_artists(artist: Artist, fingerprints: WorkFingerprints) -> _Check:
+    """The other artists' works the new one matches, and whether the comparison finished
+    within its verification budget (MatchingConfig.registration_max_verifications, larger than
+    an item's at screening). Unfinished: it ran over the budget, left dHash-only candidates
+    unverified, or could not look further at a weak match for a strong or whole-picture one
+    (a close claim, which freezes, not ruled out). A work left unchecked might be the one
+    copied, so the work is registered held (WorkHold.UNCHECKED) until an operator's full check.
+    The artist's own works are not compared, so a series of similar works costs nothing."""
+    image = fingerprints.image
+    if is_weak(image):
+        # A plain work resembles every plain work: only an exact copy is a claim on
+        # another's, found by SHA-256 whatever the budget, so no perceptual search is made.
+        exact = exact_copies([image.sha256]).get(image.sha256, [])
+        return _Check([match for match in exact if match.artist_id != artist.pk])
     # Read before the registering transaction: the shared index must never see uncommitted rows.
-    (found,) = match_items(
-        [fingerprints.image],
-        ignore_artist=artist.pk,
-        registration=True,
-    )
-    # A plain work resembles every plain work: only an exact copy is a claim on another's,
-    # and exact copies are found by SHA-256, whatever the budget.
-    plain = is_weak(fingerprints.image)
-    if not plain and (found.over_budget or found.unverified):
-        raise ValidationError(unchecked_registration_sentence())
-    return [
-        match
-        for match in found.matches
-        if match.artist_id != artist.pk and (match.exact or not plain)
-    ]
+    (found,) = match_items([image], ignore_artist=artist.pk, registration=True)
+    finished = not (found.over_budget or found.unverified or found.unsettled)
+    claims = [match for match in found.matches if match.artist_id != artist.pk]
+    return _Check(claims, finished)
 
 
 @transaction.atomic
@@ -114,9 +123,11 @@ def _create_work(
     title: str,
     source_urls: Sequence[str],
     credit_line: str,
+    hold: str = "",
 ) -> Work:
     image = fingerprints.image
     work = Work.objects.create(
+        hold=hold,
         artist=artist,
         title=title,
         thumbnail=thumbnail_webp(data),
@@ -134,11 +145,10 @@ def _create_work(
     if not is_weak(image):
         Fingerprint.objects.bulk_create(_fingerprint_rows(work, fingerprints))
     _index_source_urls(work)
-    ledger_append(
-        kind=ConsentEventKind.WORK_REGISTERED,
-        work=work,
-        payload={"title": title, "sha256": image.sha256, "fingerprint_version": image.version},
-    )
+    payload = {"title": title, "sha256": image.sha256, "fingerprint_version": image.version}
+    if hold:
+        payload["hold"] = hold  # allows nothing until an operator's check (ledger_replay)
+    ledger_append(kind=ConsentEventKind.WORK_REGISTERED, work=work, payload=payload)
     return work
 
 
@@ -198,7 +208,7 @@ def work_register(
         validate_terms(purpose=purpose, permission=Permission.ALLOWED, license=license)
     fingerprints = fingerprint_work(data)
     _refuse_own_duplicate(artist, fingerprints.image.sha256)
-    claims = _claims_on_other_artists(artist, fingerprints)
+    check = _claims_on_other_artists(artist, fingerprints)
     with transaction.atomic():
         work = _create_work(
             artist=artist,
@@ -207,6 +217,7 @@ def work_register(
             title=title.strip() or "Untitled",
             source_urls=source_urls,
             credit_line=credit_line,
+            hold="" if check.finished else WorkHold.UNCHECKED,
         )
         for purpose in allow:
             terms_set(
@@ -216,9 +227,55 @@ def work_register(
                 permission=Permission.ALLOWED,
                 license=license,
             )
-        disputes = _open_disputes(work, claims)
+        # What an unfinished check did find is claimed at once; the review adds the rest.
+        disputes = _open_disputes(work, check.claims)
     notice = exact_copies_only_sentence() if is_weak(fingerprints.image) else ""
-    return Registration(work=work, disputes=disputes, notice=notice)
+    return Registration(work=work, disputes=disputes, notice=hold_sentence(work) or notice)
+
+
+def work_hold_review(*, work: Work, reviewed_by: str) -> Registration:
+    """An operator's check of a held work: compared with every other artist's work registered
+    before it, with no verification budget (selectors.matching.match_item_fully), it opens
+    the disputes a registration would have opened (those opened at registration are not
+    opened twice) and is released, its terms in force from then on, or frozen or superseded
+    by its disputes as any registration. The release and each dispute are ledger events.
+    Works registered after it were compared with it by their own registration.
+    Raises ValidationError for a work not held (or removed) and ImageDecodeError, changing
+    nothing, when its stored image is missing or unreadable."""
+    if not work.hold or work.removed_at is not None:
+        raise ValidationError(_("Work %(work)s is not held.") % {"work": work.pk})
+    if not work.image:
+        raise ImageDecodeError("no image is stored for this work")
+    with work.image.open("rb") as stored:
+        fingerprints = fingerprint_work(stored.read())
+    # Read before the transaction, as at registration: the index never sees uncommitted rows.
+    matches = match_item_fully(
+        fingerprints.image, ignore_artist=work.artist_id, before_work=work.pk
+    )
+    with transaction.atomic():
+        locked = Work.objects.select_for_update().select_related("artist").get(pk=work.pk)
+        if not locked.hold or locked.removed_at is not None:
+            raise ValidationError(_("Work %(work)s is not held.") % {"work": work.pk})
+        opened = set(
+            Dispute.objects.filter(claimed_work=locked).values_list("existing_work_id", flat=True)
+        )
+        active = set(
+            Work.objects.active()
+            .filter(pk__in=[match.work_id for match in matches])
+            .values_list("pk", flat=True)
+        )
+        claims = [m for m in matches if m.work_id in active and m.work_id not in opened]
+        disputes = _open_disputes(locked, claims)
+        hold, locked.hold = locked.hold, ""
+        locked.save(update_fields=["hold"])
+        # The disputes are events of their own, just before this one; an organization's
+        # export withholds those, so this one does not name them (exports.ledger.concerns).
+        ledger_append(
+            kind=ConsentEventKind.WORK_HOLD_CLEARED,
+            work=locked,
+            payload={"hold": hold, "by": reviewed_by},
+        )
+    return Registration(work=locked, disputes=disputes)
 
 
 @transaction.atomic

@@ -495,3 +495,47 @@ def test_every_csv_the_project_writes_goes_through_the_cell_helper():
         if re.search(r"csv\.(writer|DictWriter)\(", path.read_text(encoding="utf-8"))
     ]
     assert writers == ["exports/cells.py"]
+
+
+def _held_work(artist, seed: int) -> Work:
+    """A work registered while its check could not finish (as services.works does then)."""
+    from registry.services import works
+
+    with pytest.MonkeyPatch.context() as patch:
+        unfinished = works._Check([], finished=False)
+        patch.setattr(works, "_claims_on_other_artists", lambda artist, fingerprints: unfinished)
+        return works.work_register(
+            artist=artist, data=artwork_bytes(_SEED_BASE + seed), title=f"Held {seed}"
+        ).work
+
+
+def test_a_held_work_says_why_to_its_artist_and_only_an_operator_releases_it(
+    alice, bob, bob_client, operator_client
+):
+    held = _held_work(bob, 610)
+    assert held.hold == "unchecked"
+
+    listed = bob_client.get(WORKS).content.decode()
+    assert "Held for review" in listed
+    page = bob_client.get(reverse("admin:registry_work_change", args=[held.pk])).content.decode()
+    assert "an operator will review it" in page
+    in_chinese = client_for(bob.user, HTTP_ACCEPT_LANGUAGE="zh-hans").get(
+        reverse("admin:registry_work_change", args=[held.pk])
+    )
+    assert "运营人员将进行审核" in in_chinese.content.decode()
+
+    # bob is not offered the action, and posting it anyway releases nothing.
+    assert "review_held_works" not in listed
+    bob_client.post(WORKS, {"action": "review_held_works", "_selected_action": [held.pk]})
+    held.refresh_from_db()
+    assert held.hold == "unchecked"
+    assert not ConsentEvent.objects.filter(kind=ConsentEventKind.WORK_HOLD_CLEARED).exists()
+
+    response = operator_client.post(
+        WORKS, {"action": "review_held_works", "_selected_action": [held.pk]}, follow=True
+    )
+    held.refresh_from_db()
+    assert held.hold == ""
+    assert any("was released" in message for message in _messages(response))
+    cleared = ConsentEvent.objects.get(kind=ConsentEventKind.WORK_HOLD_CLEARED)
+    assert cleared.work_id == held.pk and cleared.payload["by"] == "admin:olga"

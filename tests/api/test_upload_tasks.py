@@ -42,6 +42,15 @@ def _art(name: str, seed: int) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, artwork_bytes(seed), "image/jpeg")
 
 
+def _reposted(seed: int) -> bytes:
+    """Artwork `seed` as a re-poster shares it: smaller and re-encoded (not its exact bytes)."""
+    image = Image.open(io.BytesIO(artwork_bytes(_SEED_BASE + seed)))
+    image = image.resize((image.width * 3 // 5, image.height * 3 // 5))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=70)
+    return buffer.getvalue()
+
+
 def plain_png() -> bytes:
     """A smooth colour gradient: no line or edge for the weak-image gate to see."""
     ramp = np.linspace(40, 220, 400, dtype=np.float64)
@@ -345,22 +354,72 @@ def test_a_work_too_plain_to_recognise_is_registered_and_its_upload_says_exact_c
     assert "完全相同的副本" in in_chinese["notice"]
 
 
-def test_a_copy_the_registry_could_not_check_in_its_budget_is_refused_saying_why(
-    alice, bob, mallory, bob_api, register_work, run_uploads, monkeypatch
+def test_a_copy_the_registry_could_not_check_in_its_budget_is_held_saying_why(
+    alice, bob, mallory, alice_api, bob_api, client, register_work, run_uploads, monkeypatch
 ):
     """mallory's works, registered before alice's, are compared first and exhaust the
-    budget: bob's upload of alice's picture is refused, and his upload's status says why."""
+    budget: bob's upload of alice's picture is registered held, and his upload's status and
+    work say why, in his language. Only he sees it; nothing in his API clears it."""
     for seed in (520, 521):
         register_work(mallory, seed=seed)
     register_work(alice, seed=522, title="Original")
-    config = MatchingConfig(phash_radius=64, dhash_radius=-1, max_verifications=20)
+    config = MatchingConfig(
+        phash_radius=64, dhash_radius=-1, max_verifications=20, registration_max_verifications=20
+    )
     monkeypatch.setattr(matching, "_shared_index", RegistryIndex(config))
-    copy = SimpleUploadedFile("copy.jpg", artwork_bytes(_SEED_BASE + 522), "image/jpeg")
+    copy = SimpleUploadedFile("copy.jpg", _reposted(522), "image/jpeg")
 
-    (accepted,) = bob_api.post(WORKS, {"images": [copy]}, format="multipart").json()
+    (accepted,) = bob_api.post(
+        WORKS, {"images": [copy], "allow": ["ai_training"]}, format="multipart"
+    ).json()
     run_uploads()
 
     done = bob_api.get(accepted["url"]).json()
-    assert done["status"] == "refused" and done["problem"] == "not_registered"
-    assert "could not be checked against other artists' works" in done["error"]
-    assert not Work.objects.filter(artist=bob).exists()
+    assert done["status"] == "registered" and done["problem"] == "" and done["error"] is None
+    assert "could not be checked against all other artists' works" in done["notice"]
+    assert "an operator will review it" in done["notice"]
+    work_url = f"{WORKS}/{done['work_id']}"
+    work = bob_api.get(work_url).json()
+    assert work["hold"] == "unchecked" and work["held_because"] == done["notice"]
+    listed = bob_api.get(WORKS).json()["results"]
+    assert [entry["hold"] for entry in listed] == ["unchecked"]
+    in_chinese = bob_api.get(accepted["url"], HTTP_ACCEPT_LANGUAGE="zh-CN").json()
+    assert "未能与其他艺术家的全部作品核对" in in_chinese["notice"]
+    assert (
+        "运营人员将进行审核"
+        in bob_api.get(work_url, HTTP_ACCEPT_LANGUAGE="zh-CN").json()["held_because"]
+    )
+    # alice sees neither bob's work nor its hold; alice's own work is not held. Its public
+    # credit record is not published while its terms are not in force.
+    assert alice_api.get(work_url).status_code == 404
+    assert client.get(f"/api/v1/credits/{done['work_id']}").status_code == 404
+    assert [entry["hold"] for entry in alice_api.get(WORKS).json()["results"]] == [""]
+    # No artist call clears a hold: the work's URL takes no write, and terms change nothing.
+    for method in (bob_api.post, bob_api.put, bob_api.patch, bob_api.delete):
+        assert method(work_url, {"hold": ""}, format="json").status_code == 405
+    changed = bob_api.post(
+        "/api/v1/artist/terms",
+        {"work_ids": [done["work_id"]], "purpose": "ai_training", "permission": "allowed"},
+        format="json",
+    )
+    assert changed.status_code == 200
+    assert Work.objects.get(pk=done["work_id"]).hold == "unchecked"
+
+
+def test_an_image_uploaded_twice_is_refused_naming_the_work_in_the_readers_language(
+    alice, alice_api, run_uploads
+):
+    first = alice_api.post(WORKS, {"images": [_art("a.jpg", 560)]}, format="multipart").json()
+    run_uploads()
+    work_id = alice_api.get(first[0]["url"]).json()["work_id"]
+    (again,) = alice_api.post(WORKS, {"images": [_art("b.jpg", 560)]}, format="multipart").json()
+    run_uploads()
+
+    refused = alice_api.get(again["url"]).json()
+    assert (refused["status"], refused["problem"]) == ("refused", "already_registered")
+    assert refused["error"] == (
+        f"“b.jpg” was not registered: this image is registered already as work {work_id}."
+    )
+    in_chinese = alice_api.get(again["url"], HTTP_ACCEPT_LANGUAGE="zh-CN").json()
+    assert in_chinese["error"].startswith("“b.jpg”未能登记")
+    assert f"此图像已登记为作品 {work_id}" in in_chinese["error"]

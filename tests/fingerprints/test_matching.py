@@ -604,3 +604,23 @@ def test_a_work_found_in_a_part_is_looked_for_in_the_whole_picture_within_the_bu
     assert tight.found_by == {7: 1} and tight.spent == 1 and not tight.over_budget
     assert set(roomy.matched) == set(tight.matched) == {7}
     assert verify_item([far, query], candidates).found_by == {7: 1}  # bench: no such pass
+
+
+def test_a_weak_match_whose_closer_look_the_budget_cut_short_is_reported_unsettled() -> None:
+    """A registration must know when the strong pass or the whole-picture pass ran out of
+    budget: a strong (freezing) claim was not ruled out. With the budget to finish, nothing is
+    unsettled; a screened item is decided on the weak match either way."""
+    query = reposted("painting-a")
+    stuck = replace(reposted("painting-a", sticker), phash=query.phash)  # nearest, weak
+    copy = replace(registered("painting-a").variants["original"], phash=query.phash ^ 0b11)
+    strong_pass = {7: [("original", 0, stuck), ("untrimmed", 0, copy)]}
+    assert verify_item([query], strong_pass).unsettled == frozenset()
+    assert verify_item([query], strong_pass, MatchingConfig(max_verifications=1)).unsettled == {7}
+
+    work = registered("painting-a").variants["original"]
+    far = replace(query, phash=query.phash ^ ((1 << (DEFAULT_MATCHING.phash_radius + 1)) - 1))
+    in_part = {7: [("original", 1, work), ("original", 0, work)]}
+    whole = [True, False]
+    roomy = verify_item([far, query], in_part, MatchingConfig(max_verifications=2), whole=whole)
+    tight = verify_item([far, query], in_part, MatchingConfig(max_verifications=1), whole=whole)
+    assert roomy.unsettled == frozenset() and tight.unsettled == {7}
