@@ -44,8 +44,8 @@ def _art(name: str, seed: int) -> SimpleUploadedFile:
 
 def _reposted(seed: int) -> bytes:
     """Artwork `seed` as a re-poster shares it: smaller and re-encoded (not its exact bytes)."""
-    image = Image.open(io.BytesIO(artwork_bytes(_SEED_BASE + seed)))
-    image = image.resize((image.width * 3 // 5, image.height * 3 // 5))
+    with Image.open(io.BytesIO(artwork_bytes(_SEED_BASE + seed))) as original:
+        image = original.resize((original.width * 3 // 5, original.height * 3 // 5))
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=70)
     return buffer.getvalue()
