@@ -4,6 +4,7 @@ Every value can be changed from the environment; the defaults suit a 2-core host
 serves the image and a plain host (docs/operations.md).
 """
 
+import gc
 import os
 from typing import Any
 
@@ -72,3 +73,5 @@ def on_starting(server: Any) -> None:
     finally:
         # A connection made here must not be shared by the forked workers.
         connections.close_all()
+        # Frozen before the fork, as the Celery worker does (registry/tasks.py).
+        gc.freeze()

@@ -5,6 +5,7 @@ messages and the beat schedule (config/settings.py) carry, so moving or renaming
 never strands a queued message.
 """
 
+import gc
 import logging
 import os
 from datetime import timedelta
@@ -47,6 +48,10 @@ def _load_matching_index(**kwargs: Any) -> None:
     finally:
         # A connection made here must not be shared by the forked pool processes.
         connections.close_all()
+        # What is loaded now (Django, the index) lives as long as the process: frozen, the
+        # collector stops walking it at every full collection while chunks are decided, and
+        # stops writing to its pages, which copy-on-write would copy into every pool process.
+        gc.freeze()
 
 
 @worker_process_init.connect
