@@ -1,34 +1,75 @@
 """Regions of a query that may hold a registered work inside a bigger picture.
 
 A screenshot of a post, a meme with caption bars or a collage holds the work in a rectangle
-separated from the rest by uniform rows or columns (the app's background, the bars, the
-gutters). Cutting the query along such runs, bands first and then columns within each band
-(an XY cut), finds those rectangles; each is hashed like a query of its own. The untrimmed
-frame is a region too when trimming changed the query: a mark in the margin of a drawing
-changes how it trims, and the registered "untrimmed" variant is framed like it.
+separated from the rest by runs of the page's background (the app's page, the bars, the
+gutters). A recursive XY cut along such runs, rows then columns then rows again inside each
+piece, finds those rectangles, nested ones too (a picture inside a band of a screenshot, a
+tile inside a row of a collage). A line is background when it is uniform and has the frame's
+border level: a flag's uniform green rows or a drawing's flat sky are part of the picture.
 
-A work pasted onto another picture, with no uniform surroundings, is not found this way.
+A work pasted onto another picture has no uniform surroundings; its rectangle still shows as
+straight edges where the paste meets the background. Lines whose gradient runs unbroken
+across a long stretch are the candidate sides; a rectangle whose four sides are mostly such
+edges is a region.
+
+The untrimmed frame is a region too when trimming changed the query: a mark in the margin of
+a drawing changes how it trims, and the registered "untrimmed" variant is framed like it.
+Each region is hashed like a query of its own (hashing.hash_region).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
-from registry.fingerprints.decode import WORK_SIZE, DecodedImage, shrink, trim_borders
+from registry.fingerprints.decode import (
+    BORDER_TOLERANCE,
+    WORK_SIZE,
+    DecodedImage,
+    shrink,
+    trim_borders,
+)
 
 MAX_REGIONS = 4
 # A row or column is uniform when its grey levels spread less than this (standard deviation).
 UNIFORM = 6.0
-# A cut needs a run of at least this many uniform rows or columns (at twice the working size).
+# A cut needs a run of at least this many background rows or columns (at twice the working
+# size).
 MIN_GAP = 2
-# A region covers at least this share of the query's area, and at most this much of it (the
-# whole frame is hashed anyway).
-MIN_AREA, MAX_AREA = 0.10, 0.85
-# A region is no thinner than this share of the frame's side.
-MIN_SIDE = 0.2
+# The frame's border is the page's background when this share of its pixels is within
+# BORDER_TOLERANCE of its median level.
+BACKGROUND_SHARE = 0.6
+# The cut recurses this deep (rows, columns, rows, columns) and stops at this many pieces.
+MAX_DEPTH = 4
+MAX_PIECES = 64
+# Unions of neighbouring pieces are proposed where a cut gives at most this many pieces.
+MAX_UNION = 6
+# A region covers at least this share of the query's area and at most this much of it
+# unless it differs from the whole frame by at least MIN_MARGIN of a side (uneven borders).
+MIN_AREA, MAX_AREA = 0.02, 0.85
+MIN_MARGIN = 0.03
+# A region is at least this many pixels a side (at twice the working size) and no more
+# elongated than this: a line of text or a button row is neither a picture nor a work.
+MIN_SIDE_PIXELS = 40
+MAX_ELONGATION = 4.0
+# Straight edges of a pasted picture: a line of the gradient is an edge where the grey
+# level steps by at least EDGE_STEP, and a candidate side when it steps along an unbroken
+# run of at least EDGE_RUN of the frame's side. EDGE_LINES candidate lines a direction; a
+# rectangle is kept when EDGE_SUPPORT of its perimeter steps.
+EDGE_STEP = 16.0
+EDGE_RUN = 0.2
+EDGE_LINES = 4
+EDGE_SUPPORT = 0.7
+EDGE_GAP = 3
+# A region whose grey levels spread less than this is a bar or a blank band, not a picture.
+FLAT = 10.0
+# Two boxes overlapping this much (intersection over union) are one region.
+SAME_BOX = 0.85
+
+Box = tuple[int, int, int, int]  # left, top, right, bottom in pixels of the cut frame
 
 
 @dataclass(frozen=True)
@@ -38,46 +79,135 @@ class Region:
 
 
 def query_regions(decoded: DecodedImage) -> list[Region]:
-    """At most MAX_REGIONS regions: the untrimmed frame, then the largest XY-cut rectangles."""
+    """At most MAX_REGIONS regions: the untrimmed frame, then the cut's pieces and pasted
+    rectangles in the order of `_ranked`, less near duplicates and flat bars."""
     found: list[Region] = []
     if decoded.was_trimmed:
         found.append(Region((0, 0, 1000, 1000), decoded.untrimmed))
     # Cut at twice the working size: a collage's gutter of a few pixels blurs into one
     # non-uniform row at the working size.
     frame = shrink(decoded.decoded, 2 * WORK_SIZE)
-    width, height = frame.size
     grey = np.asarray(frame.convert("L"), dtype=np.float32)
-    boxes = []
-    bands = _runs(grey.std(axis=1), height)
-    if len(bands) == 1 and bands[0][1] - bands[0][0] > MAX_AREA * height:
-        bands = []  # no cut across: the frame itself, or a trimmed margin
-    for top, bottom in bands:
-        for left, right in _runs(grey[top:bottom].std(axis=0), width):
-            area = (right - left) * (bottom - top) / (width * height)
-            thin = min((right - left) / width, (bottom - top) / height) < MIN_SIDE
-            if MIN_AREA <= area <= MAX_AREA and not thin:
-                boxes.append((area, (left, top, right, bottom)))
-    for _, (left, top, right, bottom) in sorted(boxes, reverse=True):
+    kept: list[Box] = []
+    for box in _ranked(grey):
         if len(found) >= MAX_REGIONS:
             break
-        image = shrink(trim_borders(frame.crop((left, top, right, bottom))), WORK_SIZE)
-        box = (
-            1000 * left // width,
-            1000 * top // height,
-            1000 * right // width,
-            1000 * bottom // height,
-        )
-        found.append(Region(box, image))
+        if any(_overlap(box, other) >= SAME_BOX for other in kept):
+            continue
+        left, top, right, bottom = box
+        if grey[top:bottom, left:right].std() < FLAT:
+            continue  # a bar or a blank band: it would match every plain picture
+        kept.append(box)
+        image = shrink(trim_borders(frame.crop(box)), WORK_SIZE)
+        found.append(Region(_thousandths(box, frame.size), image))
     return found
 
 
-def _runs(spread: np.ndarray, size: int) -> list[tuple[int, int]]:
-    """The stretches of busy lines between runs of at least MIN_GAP uniform ones."""
-    busy = spread >= UNIFORM
+def _ranked(grey: np.ndarray) -> Iterator[Box]:
+    """Plausible pictures, in order: the cut's pieces by tier, largest first in each, then
+    pasted rectangles (found only when the cut leaves room: the edges cost most)."""
+    height, width = grey.shape
+    tiers: tuple[list[Box], list[Box], list[Box]] = ([], [], [])
+    for box, tier in _cut_pieces(grey):
+        tiers[tier].append(box)
+    for boxes in tiers:
+        yield from (
+            b for b in sorted(boxes, key=_area, reverse=True) if _plausible(b, width, height)
+        )
+    yield from (box for box in _edge_rectangles(grey) if _plausible(box, width, height))
+
+
+def _plausible(box: Box, width: int, height: int) -> bool:
+    left, top, right, bottom = box
+    w, h = right - left, bottom - top
+    if min(w, h) < MIN_SIDE_PIXELS or max(w, h) > MAX_ELONGATION * min(w, h):
+        return False
+    area = w * h / (width * height)
+    if area < MIN_AREA:
+        return False
+    if area <= MAX_AREA:
+        return True
+    # Nearly the whole frame: a region only where it leaves a margin the symmetric trim
+    # keeps (a border on one side), else the whole query already covers it.
+    margins = (left / width, top / height, 1 - right / width, 1 - bottom / height)
+    return max(margins) >= MIN_MARGIN
+
+
+def _cut_pieces(grey: np.ndarray) -> list[tuple[Box, int]]:
+    """The pieces of a recursive XY cut along background runs, each with its tier.
+
+    Tier 0: the rectangles of the first cut into bands and of each band into columns (a
+    meme's picture between its bars, a collage's tile, the picture of a post), bounded by
+    their neighbours rather than by their own content, and the whole content box (uneven
+    borders). Tier 1: deeper pieces that cut no further. Tier 2: pieces cut further and
+    unions of neighbouring pieces (a drawing on the page's colour falls apart along its
+    inner gaps)."""
+    height, width = grey.shape
+    level = _background(grey)
+    pieces: list[tuple[Box, int]] = []
+    pending: list[tuple[Box, int, int, bool]] = [((0, 0, width, height), 0, 0, False)]
+    while pending and len(pieces) < MAX_PIECES:
+        box, axis, depth, other_tried = pending.pop()
+        stretches = _runs(grey, box, axis, level)
+        if not stretches:
+            continue
+        if len(stretches) == 1:
+            tight = _piece(box, axis, stretches[0])
+            if other_tried:
+                pieces.append((tight, 0 if depth == 0 else 1))
+            else:
+                if depth == 1:
+                    pieces.append((tight, 0))  # a band holding one column of content
+                pending.append((tight, 1 - axis, depth, True))
+            continue
+        if depth > 0:
+            pieces.append((box, 2))
+        if len(stretches) <= MAX_UNION:
+            for first in range(len(stretches)):
+                for last in range(first + 1, len(stretches)):
+                    if (first, last) != (0, len(stretches) - 1):
+                        union = (stretches[first][0], stretches[last][1])
+                        pieces.append((_piece(box, axis, union), 2))
+        if depth < MAX_DEPTH:
+            for stretch in stretches:
+                piece = _piece(box, axis, stretch)
+                if depth == 1:
+                    pieces.append((piece, 0))  # a band's column
+                pending.append((piece, 1 - axis, depth + 1, False))
+    return pieces
+
+
+def _piece(box: Box, axis: int, stretch: tuple[int, int]) -> Box:
+    """The part of `box` along a stretch of its rows (axis 0) or columns (axis 1)."""
+    left, top, right, bottom = box
+    start, end = stretch
+    if axis == 0:
+        return (left, top + start, right, top + end)
+    return (left + start, top, left + end, bottom)
+
+
+def _background(grey: np.ndarray) -> float | None:
+    """The grey level of the page around the pictures: the frame's border, when uniform."""
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    level = float(np.median(border))
+    if (np.abs(border - level) <= BORDER_TOLERANCE).mean() < BACKGROUND_SHARE:
+        return None
+    return level
+
+
+def _runs(grey: np.ndarray, box: Box, axis: int, level: float | None) -> list[tuple[int, int]]:
+    """The stretches of busy rows (axis 0) or columns (axis 1) of `box` between runs of at
+    least MIN_GAP background ones: uniform, and at the page's level when it has one."""
+    left, top, right, bottom = box
+    window = grey[top:bottom, left:right]
+    lines = window if axis == 0 else window.T
+    quiet_line = lines.std(axis=1) < UNIFORM
+    if level is not None:
+        quiet_line &= np.abs(lines.mean(axis=1) - level) <= BORDER_TOLERANCE
     stretches: list[tuple[int, int]] = []
     start, quiet = None, 0
-    for position, line_busy in enumerate(busy.tolist()):
-        if line_busy:
+    for position, line_quiet in enumerate(quiet_line.tolist()):
+        if not line_quiet:
             if start is None:
                 start = position
             quiet = 0
@@ -87,5 +217,97 @@ def _runs(spread: np.ndarray, size: int) -> list[tuple[int, int]]:
             stretches.append((start, position - quiet + 1))
             start = None
     if start is not None:
-        stretches.append((start, size))
+        stretches.append((start, len(quiet_line) - quiet))
     return stretches
+
+
+def _edge_rectangles(grey: np.ndarray) -> list[Box]:
+    """Rectangles whose four sides are straight steps of the grey level: a pasted picture.
+
+    Read at the working size (a pasted picture is large), in pixels of the cut frame. The
+    frame's own sides are not candidate sides: with them, the bands of a flag or a caption
+    bar across the frame made rectangles, and false matches (corpus 2's DEV set)."""
+    height, width = grey.shape
+    half = grey[: height // 2 * 2, : width // 2 * 2]
+    half = half.reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3))
+    steps_down = np.abs(np.diff(half, axis=0)) >= EDGE_STEP  # between row y and y + 1
+    steps_across = np.abs(np.diff(half, axis=1)) >= EDGE_STEP  # between column x and x + 1
+    rows = sorted(_edge_lines(steps_down, half.shape[1]))
+    columns = sorted(_edge_lines(steps_across.T, half.shape[0]))
+    found: list[tuple[float, Box]] = []
+    for i, top in enumerate(rows):
+        for bottom in rows[i + 1 :]:
+            for j, left in enumerate(columns):
+                for right in columns[j + 1 :]:
+                    box = (left, top, right, bottom)
+                    support = _perimeter_support(box, steps_down, steps_across)
+                    if support >= EDGE_SUPPORT:
+                        found.append((support, (2 * left, 2 * top, 2 * right, 2 * bottom)))
+    return [box for _, box in sorted(found, key=lambda f: (-f[0], -_area(f[1])))]
+
+
+def _edge_lines(steps: np.ndarray, length: int) -> list[int]:
+    """The EDGE_LINES lines (between pixel lines) with the longest unbroken steps."""
+    longest = _longest_runs(steps)
+    order = np.argsort(-longest, kind="stable")
+    chosen: list[int] = []
+    for position in order.tolist():
+        if longest[position] < EDGE_RUN * length or len(chosen) >= EDGE_LINES:
+            break
+        if all(abs(position + 1 - other) > 2 for other in chosen):
+            chosen.append(position + 1)  # the box's side lies after the step
+    return chosen
+
+
+def _longest_runs(steps: np.ndarray) -> np.ndarray:
+    """Per line, the longest run of True, gaps of up to EDGE_GAP pixels bridged (JPEG noise
+    and content of the same grey on both sides break an edge)."""
+    length = steps.shape[1]
+    bridged = steps.copy()
+    for gap in range(1, EDGE_GAP + 1):
+        # True at x and at x + gap + 1: the gap between them is bridged.
+        ends = steps[:, : length - gap - 1] & steps[:, gap + 1 :]
+        for offset in range(1, gap + 1):
+            bridged[:, offset : offset + length - gap - 1] |= ends
+    position = np.arange(length)
+    last_gap = np.maximum.accumulate(np.where(bridged, -1, position), axis=1)
+    return (position - last_gap).max(axis=1) if bridged.size else np.zeros(len(steps), int)
+
+
+def _perimeter_support(box: Box, steps_down: np.ndarray, steps_across: np.ndarray) -> float:
+    """The share of the box's sides (inside the frame) along which the grey level steps."""
+    left, top, right, bottom = box
+    height, width = steps_down.shape[0] + 1, steps_across.shape[1] + 1
+    stepped, total = 0, 0
+    for row in (top, bottom):
+        if 0 < row < height:
+            band = steps_down[max(0, row - 2) : row + 1, left:right].any(axis=0)
+            stepped, total = stepped + int(band.sum()), total + band.size
+    for column in (left, right):
+        if 0 < column < width:
+            band = steps_across[top:bottom, max(0, column - 2) : column + 1].any(axis=1)
+            stepped, total = stepped + int(band.sum()), total + band.size
+    return stepped / total if total else 0.0
+
+
+def _area(box: Box) -> int:
+    return (box[2] - box[0]) * (box[3] - box[1])
+
+
+def _overlap(a: Box, b: Box) -> float:
+    width = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = width * height
+    union = _area(a) + _area(b) - inter
+    return inter / union if union else 0.0
+
+
+def _thousandths(box: Box, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    width, height = size
+    left, top, right, bottom = box
+    return (
+        1000 * left // width,
+        1000 * top // height,
+        1000 * right // width,
+        1000 * bottom // height,
+    )

@@ -67,8 +67,14 @@ class MatchingConfig:
     # A query region (the untrimmed frame, an XY-cut rectangle) is a picture the artist may not
     # have meant: it matches only as a near copy, without an overlay of its own. A sparse
     # sprite in its untrimmed frame otherwise matches another sprite that differs in one blob.
+    # (0.02 with the first XY cut; the recursive cut proposes more regions, each one more
+    # chance to match a neighbouring tile that differs in a small blob, and 0.01 keeps corpus
+    # 2's DEV false matches where the first cut had them: docs/matching.md.)
     region_max_changed: float = 0.10
-    region_max_overlay: float = 0.02
+    region_max_overlay: float = 0.01
+    # A region is a part of the query and a registered crop variant a part of a work: a
+    # part of one flag or tile resembles a part of another, so a region never matches one.
+    region_matches_crops: bool = False
     # A registered crop variant (crop_centre, crop_top_left...) is a detail of the work: a
     # plain texture or pattern in it resembles many pictures, so it matches near copies only.
     crop_max_changed: float = 0.07
@@ -214,6 +220,8 @@ def verify(
     }
     if len(query.descriptor) != DESCRIPTOR_BYTES or len(candidate.descriptor) != DESCRIPTOR_BYTES:
         return Verdict(matched=False, distances=distances)  # fail closed: nothing to verify on
+    if region and variant.startswith("crop_") and not config.region_matches_crops:
+        return Verdict(matched=False, distances=distances)
     found = compare(
         query.descriptor,
         candidate.descriptor,
@@ -354,6 +362,8 @@ def verify_item(
     found_by_dhash: list[tuple[int, int, str, Hashes]] = []
     for work_id, pairs in candidates.items():
         for variant, k, registered in pairs:
+            if k > 0 and variant.startswith("crop_") and not config.region_matches_crops:
+                continue  # never matched (verify): not worth a comparison of the budget
             phash = (registered.phash ^ searched[k].phash).bit_count()
             if phash <= config.phash_radius:
                 found_by_phash.setdefault(work_id, []).append((phash, variant, k, registered))

@@ -50,12 +50,12 @@ def screenshot_bytes(seed: int) -> bytes:
 
 def post_with_thumbnail_bytes(seed: int, thumbnail_seed: int) -> bytes:
     """A screenshot of a post showing artwork `seed`, and under it a "more from this account"
-    thumbnail of artwork `thumbnail_seed` covering about 4% of the frame: too small to be a
-    region of its own, so only the post's picture is found."""
+    thumbnail of artwork `thumbnail_seed` covering under 1% of the frame: too small to be a
+    region of its own (fingerprints.regions.MIN_AREA), so only the post's picture is found."""
     art, other = artwork(_SEED_BASE + seed), artwork(_SEED_BASE + thumbnail_seed)
     width, height = art.size
     side, top = round(0.08 * width), round(0.3 * height)
-    thumbnail = other.resize((round(0.3 * width), round(0.3 * height)))
+    thumbnail = other.resize((round(0.12 * width), round(0.12 * height)))
     frame = Image.new(
         "RGB",
         (width + 2 * side, top + height + thumbnail.height + round(0.3 * height)),

@@ -191,7 +191,7 @@ def test_a_payload_without_the_regions_its_hashes_carried_is_refused(acme_api, w
     )
 
     assert answer.status_code == 400
-    assert "carried 2 regions" in answer.json()["detail"]
+    assert f"carried {len(items[0]['regions'])} regions" in answer.json()["detail"]
     assert _verify(acme_api, screening_id, items, [0]).status_code == 202  # the whole one is
 
 
@@ -322,7 +322,8 @@ def test_regions_cross_both_phases_exactly_and_an_item_without_keeps_its_digest(
         unpack(encode_verification(content_digest(items), dict(enumerate(items)))), max_items=9
     )
 
-    assert [len(entry.get("regions", [])) for entry in decoded] == [2, 0]
+    assert [len(entry.get("regions", [])) for entry in decoded] == [len(items[0]["regions"]), 0]
+    assert len(items[0]["regions"]) >= 2  # the untrimmed frame and the post's picture at least
     assert digest == content_digest(decoded) == content_digest(items)
     for entry, payload, sent in zip(decoded, payloads.values(), items, strict=True):
         complete_item(entry, payload)
