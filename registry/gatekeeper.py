@@ -274,7 +274,7 @@ class WorkPermit:
     # cannot change the decision of an item that matches the earlier work too.
     superseded_by: int | None = None
     # Registered without its check against other artists' works finishing (Work.hold): it
-    # allows nothing; see `_counted` for when it is left out.
+    # allows nothing, and its refusals stand; see `_counted` for when it is left out.
     held: bool = False
 
 
@@ -344,12 +344,18 @@ def _counted(
     """The matches that take part in the decision: a later, less sure claim is left out when
     the item is a close copy of the earlier work it disputes. A weak match to the earlier work
     does not silence the later one's refusal: too loose to grant that work's consent, it is
-    too loose to speak for the picture against another's restriction. A held work whose only
-    refusal is its hold is left out likewise when the item is a close copy of an earlier work
-    with a surer claim that is not held: had its check finished, a claim on that work would
-    have been the later, less sure one, superseded rather than freezing; so a copy registered
-    by an unverified account behind a padded registry cannot deny the surer original's items.
-    Its own restriction, or a hold beside an earlier work no surer than it, still denies."""
+    too loose to speak for the picture against another's restriction.
+
+    A held work is left out likewise, whatever its terms, when the item is a close copy of it
+    and of an earlier, surer work that is not held: a close copy of both means the two are
+    near copies of each other, so a finished check would have made the held work's claim the
+    later, less sure one of a dispute that freezes nothing. So a copy registered by an
+    unverified account behind a padded registry cannot deny the surer original's items, with
+    its hold or with its own refusing terms. A held work matched only weakly or in a part of
+    the picture, or assumed in it because the budget left it unverified, is not left out (a
+    finished check might have found no claim on the earlier work at all): its refusals stand,
+    unless its dispute leaves it out as above. Nor is one frozen by a dispute it has already,
+    which a finished check would have left frozen too (selectors.consent.disputed_works)."""
     closely_matched = {match.work_id for match in matches if _may_allow(match, url_check)}
     surer_earlier = [
         (work_id, permit.assurance)
@@ -360,9 +366,11 @@ def _counted(
     def left_out(work_id: int, permit: WorkPermit) -> bool:
         if permit.superseded_by is not None and permit.superseded_by in closely_matched:
             return True
+        frozen = permit.reason == ReasonCode.UNDER_DISPUTE and permit.superseded_by is None
         return (
             permit.held
-            and permit.reason == ReasonCode.HELD_FOR_REVIEW
+            and not frozen
+            and work_id in closely_matched
             and any(
                 earlier < work_id and rank(level) > rank(permit.assurance)
                 for earlier, level in surer_earlier

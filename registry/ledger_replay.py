@@ -58,6 +58,8 @@ def _apply(state: ReplayedRegistry, entry: LedgerEntry) -> None:
     elif kind == "grant_revoked" and payload["grant"] in state.grants:
         state.grants[payload["grant"]]["revoked"] = True
     elif kind == "dispute_opened":
+        # Again for an open dispute (payload "upgraded"): an operator's check of a held work
+        # made a loose one freezing (services.works); its state from then on is this one.
         state.disputes[payload["dispute_id"]] = {
             "existing_work_id": payload["existing_work_id"],
             "claimed_work_id": work_id,

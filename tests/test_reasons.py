@@ -205,8 +205,9 @@ def test_a_held_work_denies_alone_and_beside_an_earlier_work_no_surer_than_it():
 
 def test_a_held_less_sure_work_is_left_out_only_beside_a_close_copy_of_an_earlier_surer_one():
     """The later, less sure held claim is left out of a close copy of the earlier, surer work,
-    as a superseded claim is; not when that work is later than it, only loosely matched, or
-    held itself, and never when its own terms refuse."""
+    as a superseded claim is, whatever its own terms: an attacker's held copy at the default
+    terms (not allowed) cannot deny the verified original's screenings. Not when that work is
+    later than it, only loosely matched, or held itself."""
     surer = WorkPermit(True, "allowed", "CC-BY-4.0", "operator_verified")
     less_sure = _held("self_asserted")
     credits = {1: credit(1), 3: credit(3)}
@@ -221,7 +222,54 @@ def test_a_held_less_sure_work_is_left_out_only_beside_a_close_copy_of_an_earlie
     assert (later.decision, later.reason) == ("denied", "work 2: held_for_review")
     assert loose.decision == "denied"
     assert both_held.decision == "denied"
+    assert refusing.decision == "allowed" and [c["work_id"] for c in refusing.credit] == [1]
+
+
+def _in_a_part(work_id):
+    """Found only through a region of the item: a weak match."""
+    return MatchedWork(work_id, "original", {"phash": 9}, region=(0, 0, 300, 1000))
+
+
+def test_a_held_work_matched_weakly_or_left_unverified_keeps_its_refusals():
+    """The item is a close copy of an earlier, surer work (1) with a held work (2) found only
+    in a part of it, or assumed in it by the budget: nothing says the two works are copies of
+    each other, so the held one is not left out. It denies as it would released (an
+    unverified claim, below the screening's minimum) and more (its hold): a hold never lets
+    through what the released work would stop."""
+    surer = WorkPermit(True, "allowed", "CC-BY-4.0", "operator_verified")
+    released = WorkPermit(True, "allowed", "CC-BY-4.0", "self_asserted")
+    both = [*matched(1), _in_a_part(2)]
+    credits = {1: credit(1), 2: credit(2)}
+
+    as_released = decide(both, {1: surer, 2: released}, credits)
+    while_held = decide(both, {1: surer, 2: _held("self_asserted")}, credits)
+    refusing = decide(both, {1: surer, 2: _held("self_asserted", "not_allowed")}, credits)
+    unverified = decide(matched(1), {1: surer, 2: _held("self_asserted")}, credits, unverified=[2])
+
+    assert as_released.decision == "denied"
+    assert as_released.reason == "work 2: consent_unverified (self_asserted, below verified)"
+    assert (while_held.decision, while_held.reason) == ("denied", "work 2: held_for_review")
     assert (refusing.decision, refusing.reason) == ("denied", "work 2: not_allowed")
+    assert (unverified.decision, unverified.reason) == ("invalid", ReasonCode.OVER_BUDGET)
+
+
+def test_a_held_work_is_left_out_of_a_part_only_where_its_dispute_leaves_it_out():
+    """The dispute rule still applies to a held work: superseded by the earlier work the item
+    closely copies, it is left out even where it is matched only in a part. Frozen by a
+    dispute of its own, it denies even beside a close copy of an earlier, surer work."""
+    surer = WorkPermit(True, "allowed", "CC-BY-4.0", "operator_verified")
+    superseded = WorkPermit(False, "under_dispute", "", "self_asserted", superseded_by=1, held=True)
+    frozen = _held("self_asserted", "under_dispute")
+    credits = {1: credit(1)}
+
+    in_a_part = decide([*matched(1), _in_a_part(2)], {1: surer, 2: superseded}, credits)
+    close_but_frozen = decide(matched(1, 2), {1: surer, 2: frozen}, credits)
+
+    assert in_a_part.decision == "allowed" and [c["work_id"] for c in in_a_part.credit] == [1]
+    assert (close_but_frozen.decision, close_but_frozen.reason) == (
+        "denied",
+        "work 2: under_dispute",
+    )
 
 
 def test_the_held_reason_reads_in_words_and_in_chinese():

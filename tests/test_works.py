@@ -6,9 +6,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.management import CommandError, call_command
-from django.utils import timezone
+from django.utils import timezone, translation
 from PIL import Image
 
+from registry.admin.history import event_summary
 from registry.demo_art import artwork, artwork_bytes
 from registry.fingerprints import (
     VARIANTS,
@@ -338,6 +339,31 @@ def test_an_unverified_copy_held_does_not_deny_the_surer_originals_screenings(
     assert refused.decision == "denied" and f"work {original.pk}: not_allowed" in refused.reason
 
 
+def test_an_unverified_held_copy_at_refusing_terms_does_not_deny_the_originals_screenings(
+    mallory, acme, alice, register_work, monkeypatch
+):
+    """As above, but mallory ticks no purpose: her copy's terms refuse (consent first), as an
+    attacker's would. Had the check finished, her claim would have been the later, less sure
+    one, left out whatever its terms: so the hold is not a lever to deny alice's screenings."""
+    sock_puppet = ArtistFactory.create()
+    for seed in (20, 21):
+        register_work(sock_puppet, seed=seed)
+    original = register_work(alice, seed=1)
+    terms_set(artist=alice, works=[original], purpose=Purpose.AI_TRAINING, permission="allowed")
+    _budget(monkeypatch, 20)
+    copy = work_register(artist=mallory, data=_repost(1), title="Mine").work
+    assert copy.hold == WorkHold.UNCHECKED
+    assert _permits(acme, copy, [Purpose.AI_TRAINING])[Purpose.AI_TRAINING].reason == (
+        "not_allowed"
+    )
+
+    _budget(monkeypatch, 64)
+    screened = _screen(acme, _repost(1))
+    assert screened.decision == "allowed", screened.reason
+    assert [credit["work_id"] for credit in screened.credit] == [original.pk]
+    assert copy.pk in screened.work_ids
+
+
 def test_the_operators_full_check_of_a_held_copy_opens_its_dispute(
     bob, acme, padded, monkeypatch, capsys
 ):
@@ -434,6 +460,104 @@ def test_a_weak_claim_whose_closer_look_ran_out_of_budget_leaves_the_work_held(
     assert registration.work.hold == WorkHold.UNCHECKED
     (dispute,) = registration.disputes
     assert dispute.existing_work_id == original.pk and not dispute.freezes
+
+
+def test_the_operators_check_makes_a_loose_dispute_it_finds_close_freeze_both_works(
+    alice, bob, acme, register_work, monkeypatch, capsys
+):
+    """bob's registration matched alice's work only weakly before its budget ran out, so it
+    opened a dispute that freezes nothing, and alice's work kept allowing. The full check
+    finds bob's work a close copy of hers, equally sure: it leaves what a finished check
+    would have, both works frozen until staff decide, ledgered so verify_ledger agrees."""
+    original = register_work(alice, seed=1)
+    terms_set(artist=alice, works=[original], purpose=Purpose.AI_TRAINING, permission="allowed")
+    weak = WorkMatch(original.pk, alice.pk, "crop_centre", {"phash": 8}, strong=False)
+    with monkeypatch.context() as cut:
+        cut.setattr(
+            "registry.services.works.match_items",
+            lambda fingerprints, **options: [
+                ItemMatches([weak], unsettled=frozenset({original.pk}))
+            ],
+        )
+        registration = work_register(artist=bob, data=_repost(1), title="Mine")
+    (loose,) = registration.disputes
+    assert registration.held and not loose.freezes
+    assert _permits(acme, original, [Purpose.AI_TRAINING])[Purpose.AI_TRAINING].allowed
+
+    call_command("review_held_works", "--by", "olga")
+
+    (dispute,) = Dispute.objects.filter(claimed_work=registration.work)
+    assert dispute.pk == loose.pk and dispute.freezes and dispute.status == "open"
+    for work in (original, registration.work):
+        (permit,) = _permits(acme, work, [Purpose.AI_TRAINING]).values()
+        assert (permit.allowed, permit.reason) == (False, "under_dispute")
+    first, last = ConsentEvent.objects.filter(kind=ConsentEventKind.DISPUTE_OPENED).order_by(
+        "sequence"
+    )
+    assert first.payload["dispute_id"] == dispute.pk and first.payload["freezes"] is False
+    assert last.payload["dispute_id"] == dispute.pk and last.payload["freezes"] is True
+    # bob's history says what changed, in his language, without naming alice's work.
+    assert event_summary(last).startswith(f"Dispute {dispute.pk} now denies both works")
+    with translation.override("zh-hans"):
+        assert "两件作品均不得使用" in event_summary(last)
+    assert f"work {registration.work.pk}: released with disputes {dispute.pk}" in (
+        capsys.readouterr().out
+    )
+    call_command("verify_ledger")
+
+
+def test_the_operators_check_leaves_a_loose_dispute_loose_when_the_claim_is_less_sure(
+    alice, mallory, acme, register_work, monkeypatch
+):
+    """The same, but the held claim is mallory's, less sure than alice's: a finished check
+    would have opened a dispute that freezes nothing, so the review leaves it so."""
+    original = register_work(alice, seed=1)
+    terms_set(artist=alice, works=[original], purpose=Purpose.AI_TRAINING, permission="allowed")
+    weak = WorkMatch(original.pk, alice.pk, "crop_centre", {"phash": 8}, strong=False)
+    with monkeypatch.context() as cut:
+        cut.setattr(
+            "registry.services.works.match_items",
+            lambda fingerprints, **options: [
+                ItemMatches([weak], unsettled=frozenset({original.pk}))
+            ],
+        )
+        registration = work_register(artist=mallory, data=_repost(1), title="Mine")
+
+    call_command("review_held_works")
+
+    (dispute,) = Dispute.objects.filter(claimed_work=registration.work)
+    assert not dispute.freezes
+    assert _permits(acme, original, [Purpose.AI_TRAINING])[Purpose.AI_TRAINING].allowed
+    call_command("verify_ledger")
+
+
+def test_a_held_work_whose_check_fails_stays_held_and_the_others_are_still_reviewed(
+    alice, bob, padded, monkeypatch, capsys
+):
+    """A full check that cannot finish (it raises) leaves its work held; the command reports
+    it, reviews the other held works, and exits non-zero at the end."""
+    _budget(monkeypatch, 20)
+    failing = work_register(artist=bob, data=_repost(1), title="Mine").work
+    honest = work_register(artist=bob, data=artwork_bytes(_SEED_BASE + 2), title="Other").work
+    assert failing.hold == honest.hold == WorkHold.UNCHECKED
+    real = matching.match_item_fully
+
+    def fails_for_one(fingerprint, **options):
+        if options["before_work"] == failing.pk:
+            raise RuntimeError("an unlimited check ran out of its budget")
+        return real(fingerprint, **options)
+
+    monkeypatch.setattr("registry.services.works.match_item_fully", fails_for_one)
+
+    with pytest.raises(CommandError, match=f"1 works could not be checked: {failing.pk}"):
+        call_command("review_held_works")
+
+    failing.refresh_from_db()
+    honest.refresh_from_db()
+    assert failing.hold == WorkHold.UNCHECKED and honest.hold == ""
+    out, err = capsys.readouterr()
+    assert f"work {failing.pk}: still held: an unlimited check ran out" in err
+    assert f"work {honest.pk}: released" in out
 
 
 def test_within_the_budget_the_same_claim_opens_its_dispute(bob, padded, monkeypatch):

@@ -106,6 +106,11 @@ def event_summary(event: ConsentEvent, organizations: Mapping[int, str] | None =
             "grant": payload.get("grant", ""),
             "organization": organization,
         }
+    if kind == ConsentEventKind.DISPUTE_OPENED and payload.get("upgraded"):
+        return _(
+            "Dispute %(dispute)s now denies both works: the operator's check found them "
+            "near-identical."
+        ) % {"dispute": payload.get("dispute_id", "")}
     if kind == ConsentEventKind.DISPUTE_OPENED:
         # The other work is never named: its id leads to its artist (docs/admin.md's promise).
         return _("Dispute %(dispute)s opened: near-identical to a work registered earlier.") % {

@@ -52,7 +52,6 @@ from registry.admin.queries import (
 )
 from registry.admin.uploads import unticked_purposes, upload_result
 from registry.exports.cells import csv_line
-from registry.fingerprints import ImageDecodeError
 from registry.models import (
     ConsentEvent,
     Permission,
@@ -71,7 +70,12 @@ from registry.services.uploads import (
     refusal_status,
     upload_admit,
 )
-from registry.services.works import work_hold_review, work_remove, work_update
+from registry.services.works import (
+    HOLD_REVIEW_ERRORS,
+    work_hold_review,
+    work_remove,
+    work_update,
+)
 
 HISTORY_PAGE_SIZE = 50
 SCREENINGS_PAGE_SIZE = 50
@@ -665,11 +669,11 @@ class WorkAdmin(ScopedAdmin):
         for work in held:
             try:
                 review = work_hold_review(work=work, reviewed_by=by)
-            except (ImageDecodeError, OSError, ValidationError) as error:
+            except HOLD_REVIEW_ERRORS as error:
                 messages.error(
                     request,
                     _("“%(title)s” is still held: it could not be checked (%(error)s).")
-                    % {"title": work.title, "error": error},
+                    % {"title": work.title, "error": _review_error(error)},
                 )
                 continue
             if review.disputes:
@@ -727,3 +731,7 @@ for _purpose in Purpose.values:
     setattr(WorkAdmin, f"terms_{_purpose}", _terms_column(_purpose))
 
 admin.site.register(Work, WorkAdmin)
+
+
+def _review_error(error: Exception) -> str:
+    return "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)

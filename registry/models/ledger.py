@@ -21,7 +21,8 @@ class ConsentEventKind(models.TextChoices):
     # what matches it changed, so the registry version moves and indexes catch up.
     WORK_REFINGERPRINTED = "work_refingerprinted", _("Work fingerprinted again")
     # An operator's full check of a held work finished (review_held_works): it is released,
-    # with the disputes the check opened (dispute_opened events before this one), if any.
+    # with the disputes the check opened or made freezing (dispute_opened events before this
+    # one), if any.
     WORK_HOLD_CLEARED = "work_hold_cleared", _("Held work checked and released")
 
 

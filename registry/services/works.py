@@ -152,39 +152,76 @@ def _create_work(
     return work
 
 
+def _freezes(claim: WorkMatch, claimed_level: str, existing_level: str) -> bool:
+    """Whether a claim denies both works while its dispute is open. A later claim less sure
+    than the earlier one freezes nothing (else any new account could deny anyone's work);
+    equally sure claims, or a surer later one, deny both until staff decide: fail closed. A
+    loose match (an overlay inside, a region of a collage) may be another work of the same
+    template: it is recorded for staff, but freezes nothing."""
+    return claim.close and rank(claimed_level) >= rank(existing_level)
+
+
+def _record_dispute(dispute: Dispute, *, work: Work, upgraded: bool = False) -> None:
+    payload: dict[str, object] = {
+        "dispute_id": dispute.pk,
+        "existing_work_id": dispute.existing_work_id,
+        "existing_assurance": dispute.existing_assurance,
+        "claimed_assurance": dispute.claimed_assurance,
+        "freezes": dispute.freezes,
+    }
+    if upgraded:
+        # The same dispute, open before as a loose one: the replay reads this event as its
+        # state from now on (ledger_replay), and it withdraws as any dispute opened does.
+        payload["upgraded"] = True
+    ledger_append(kind=ConsentEventKind.DISPUTE_OPENED, work=work, payload=payload)
+
+
 def _open_disputes(work: Work, claims: Sequence[WorkMatch]) -> list[Dispute]:
-    """One dispute per earlier work the new one matches. A later claim less sure than the
-    earlier one freezes nothing (else any new account could deny anyone's work); equally
-    sure claims, or a surer later one, deny both until staff decide: fail closed."""
+    """One dispute per earlier work the new one matches, freezing both or not (`_freezes`)."""
     disputes = []
     claimed_level = work.claim_assurance
     existing_levels = claim_assurances([claim.work_id for claim in claims])
     for claim in claims:
         existing_level = existing_levels.get(claim.work_id, Assurance.SELF_ASSERTED)
-        # A loose match (an overlay inside, a region of a collage) may be another work of the
-        # same template: it is recorded for staff, but freezes nothing.
-        freezes = claim.close and rank(claimed_level) >= rank(existing_level)
         dispute = Dispute.objects.create(
             existing_work_id=claim.work_id,
             claimed_work=work,
             distances=claim.distances,
             existing_assurance=existing_level,
             claimed_assurance=claimed_level,
-            freezes=freezes,
+            freezes=_freezes(claim, claimed_level, existing_level),
         )
-        ledger_append(
-            kind=ConsentEventKind.DISPUTE_OPENED,
-            work=work,
-            payload={
-                "dispute_id": dispute.pk,
-                "existing_work_id": claim.work_id,
-                "existing_assurance": existing_level,
-                "claimed_assurance": claimed_level,
-                "freezes": freezes,
-            },
-        )
+        _record_dispute(dispute, work=work)
         disputes.append(dispute)
     return disputes
+
+
+def _freeze_loose_disputes(work: Work, claims: Sequence[WorkMatch]) -> list[Dispute]:
+    """The open, non-freezing disputes of `work` (opened by its unfinished registration on a
+    loose match) that the full check's `claims` make freezing, made so: the state a finished
+    registration would have left. A dispute that freezes already, or one staff resolved,
+    stays as it is."""
+    loose = {
+        dispute.existing_work_id: dispute
+        for dispute in Dispute.objects.open().filter(claimed_work=work, freezes=False)
+    }
+    claimed_level = work.claim_assurance
+    existing_levels = claim_assurances([c.work_id for c in claims if c.work_id in loose])
+    upgraded = []
+    for claim in claims:
+        dispute = loose.get(claim.work_id)
+        existing_level = existing_levels.get(claim.work_id, Assurance.SELF_ASSERTED)
+        if dispute is None or not _freezes(claim, claimed_level, existing_level):
+            continue
+        dispute.freezes = True
+        dispute.distances = claim.distances
+        dispute.existing_assurance, dispute.claimed_assurance = existing_level, claimed_level
+        dispute.save(
+            update_fields=["freezes", "distances", "existing_assurance", "claimed_assurance"]
+        )
+        _record_dispute(dispute, work=work, upgraded=True)
+        upgraded.append(dispute)
+    return upgraded
 
 
 def work_register(
@@ -233,15 +270,24 @@ def work_register(
     return Registration(work=work, disputes=disputes, notice=hold_sentence(work) or notice)
 
 
+# What `work_hold_review` raises for a work it could not check, which stays held: not held
+# after all, an unreadable stored image, or a full check that ran out of its budget (which it
+# cannot: selectors.matching.match_item_fully says so rather than release on a partial check).
+HOLD_REVIEW_ERRORS = (ValidationError, ImageDecodeError, OSError, RuntimeError)
+
+
 def work_hold_review(*, work: Work, reviewed_by: str) -> Registration:
     """An operator's check of a held work: compared with every other artist's work registered
-    before it, with no verification budget (selectors.matching.match_item_fully), it opens
-    the disputes a registration would have opened (those opened at registration are not
-    opened twice) and is released, its terms in force from then on, or frozen or superseded
-    by its disputes as any registration. The release and each dispute are ledger events.
-    Works registered after it were compared with it by their own registration.
-    Raises ValidationError for a work not held (or removed) and ImageDecodeError, changing
-    nothing, when its stored image is missing or unreadable."""
+    before it, with no verification budget (selectors.matching.match_item_fully), it leaves
+    the disputes a finished registration would have left: it opens those not opened at
+    registration, and makes freezing a loose one opened there on a pair the full check finds
+    close (`_freeze_loose_disputes`). It is then released: its terms in force from then on,
+    or frozen or superseded by its disputes as any registration. The release and each
+    dispute are ledger events. Works registered after it were compared with it by their own
+    registration.
+    Raises ValidationError for a work not held (or removed), ImageDecodeError when its stored
+    image is missing or unreadable, and RuntimeError when the full check could not finish,
+    each changing nothing (HOLD_REVIEW_ERRORS)."""
     if not work.hold or work.removed_at is not None:
         raise ValidationError(_("Work %(work)s is not held.") % {"work": work.pk})
     if not work.image:
@@ -266,6 +312,10 @@ def work_hold_review(*, work: Work, reviewed_by: str) -> Registration:
         )
         claims = [m for m in matches if m.work_id in active and m.work_id not in opened]
         disputes = _open_disputes(locked, claims)
+        # A pair the unfinished check found only loosely may be close after all: it freezes
+        # now, as a finished check would have made it freeze from the start.
+        loose_before = [m for m in matches if m.work_id in active and m.work_id in opened]
+        disputes += _freeze_loose_disputes(locked, loose_before)
         hold, locked.hold = locked.hold, ""
         locked.save(update_fields=["hold"])
         # The disputes are events of their own, just before this one; an organization's

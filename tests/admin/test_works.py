@@ -539,3 +539,25 @@ def test_a_held_work_says_why_to_its_artist_and_only_an_operator_releases_it(
     assert any("was released" in message for message in _messages(response))
     cleared = ConsentEvent.objects.get(kind=ConsentEventKind.WORK_HOLD_CLEARED)
     assert cleared.work_id == held.pk and cleared.payload["by"] == "admin:olga"
+
+
+def test_an_operators_check_that_fails_keeps_the_work_held_and_says_so(
+    bob, operator_client, monkeypatch
+):
+    """The full check raising (it cannot finish) is an error message on the works list, not a
+    server error; the work stays held and nothing is ledgered."""
+    held = _held_work(bob, 611)
+
+    def cannot_finish(fingerprint, **options):
+        raise RuntimeError("an unlimited check ran out of its budget")
+
+    monkeypatch.setattr("registry.services.works.match_item_fully", cannot_finish)
+    response = operator_client.post(
+        WORKS, {"action": "review_held_works", "_selected_action": [held.pk]}, follow=True
+    )
+
+    assert response.status_code == 200
+    held.refresh_from_db()
+    assert held.hold == "unchecked"
+    assert any("is still held: it could not be checked" in m for m in _messages(response))
+    assert not ConsentEvent.objects.filter(kind=ConsentEventKind.WORK_HOLD_CLEARED).exists()

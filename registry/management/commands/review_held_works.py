@@ -4,9 +4,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from registry.fingerprints import ImageDecodeError
 from registry.selectors.works import held_works
-from registry.services.works import work_hold_review
+from registry.services.works import HOLD_REVIEW_ERRORS, work_hold_review
 
 
 class Command(BaseCommand):
@@ -35,7 +34,7 @@ class Command(BaseCommand):
         for work in list(works):
             try:
                 review = work_hold_review(work=work, reviewed_by=options["by"])
-            except (ImageDecodeError, OSError, ValidationError) as error:
+            except HOLD_REVIEW_ERRORS as error:
                 failed.append(work.pk)
                 self.stderr.write(f"work {work.pk}: still held: {_message(error)}")
                 continue
