@@ -238,6 +238,11 @@ def test_refingerprinting_reports_works_it_cannot_read_and_goes_on_with_the_othe
     }
 
 
+# A budget that reaches every variant of every work in these tests, from the whole picture and
+# from each of its query regions (everything is a candidate at pHash radius 64).
+ROOMY = 1024
+
+
 def _budget(monkeypatch, budget: int, registration: int | None = None) -> None:
     """Every registered variant a candidate for every image (pHash radius 64), and `budget`
     comparisons an image, at registration too unless `registration` says otherwise: two works
@@ -301,7 +306,7 @@ def test_bobs_copy_behind_a_padded_registry_is_held_and_allows_nothing(
     event = ConsentEvent.objects.get(kind=ConsentEventKind.WORK_REGISTERED, work=copy)
     assert event.payload["hold"] == "unchecked"
 
-    _budget(monkeypatch, 64)  # a screening's own budget reaches every work here
+    _budget(monkeypatch, ROOMY)  # a screening's budget that reaches every work here
     # alice and bob are both verified: had the check finished, the claim would freeze both.
     screened = _screen(acme, _repost(1))
     assert screened.decision == "denied"
@@ -329,7 +334,7 @@ def test_an_unverified_copy_held_does_not_deny_the_surer_originals_screenings(
     ).work
     assert copy.hold == WorkHold.UNCHECKED
 
-    _budget(monkeypatch, 64)
+    _budget(monkeypatch, ROOMY)
     allowed = _screen(acme, _repost(1))
     assert allowed.decision == "allowed"
     assert [credit["work_id"] for credit in allowed.credit] == [original.pk]
@@ -357,7 +362,7 @@ def test_an_unverified_held_copy_at_refusing_terms_does_not_deny_the_originals_s
         "not_allowed"
     )
 
-    _budget(monkeypatch, 64)
+    _budget(monkeypatch, ROOMY)
     screened = _screen(acme, _repost(1))
     assert screened.decision == "allowed", screened.reason
     assert [credit["work_id"] for credit in screened.credit] == [original.pk]
@@ -410,7 +415,7 @@ def test_an_honest_held_work_is_released_by_the_check_and_then_allows_per_its_te
     permits = _permits(acme, honest)
     assert permits[Purpose.AI_TRAINING].allowed
     assert permits[Purpose.DATA_MINING].reason == "not_allowed"  # consent first, as ever
-    _budget(monkeypatch, 64)
+    _budget(monkeypatch, ROOMY)
     assert _screen(acme, artwork_bytes(_SEED_BASE + 2)).decision == "allowed"
     call_command("verify_ledger")
 
@@ -562,7 +567,7 @@ def test_a_held_work_whose_check_fails_stays_held_and_the_others_are_still_revie
 
 def test_within_the_budget_the_same_claim_opens_its_dispute(bob, padded, monkeypatch):
     original, _ = padded
-    _budget(monkeypatch, 64)
+    _budget(monkeypatch, ROOMY)
 
     (dispute,) = work_register(artist=bob, data=_repost(1), title="Mine").disputes
 
