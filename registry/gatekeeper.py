@@ -273,6 +273,9 @@ class WorkPermit:
     # Set when this work is the later, less sure claim in an open dispute with that work: it
     # cannot change the decision of an item that matches the earlier work too.
     superseded_by: int | None = None
+    # The works whose claims freeze this one in open disputes, each with its claim's
+    # assurance: `_counted` weighs them against the work it is superseded by.
+    frozen_by: tuple[tuple[int, str], ...] = ()
     # Registered without its check against other artists' works finishing (Work.hold): it
     # allows nothing, and its refusals stand; see `_counted` for when it is left out.
     held: bool = False
@@ -338,13 +341,50 @@ def _may_allow(match: MatchedWork, url_check: bool) -> bool:
     return match.close or (url_check and match.by_source_url)
 
 
+def _frozen(permit: WorkPermit) -> bool:
+    """Whether an open dispute freezes the work: one that names the claims freezing it, or a
+    dispute that does not say it is only superseded (fail closed)."""
+    disputed = permit.reason == ReasonCode.UNDER_DISPUTE and permit.superseded_by is None
+    return bool(permit.frozen_by) or disputed
+
+
+def _outranks(earlier: WorkPermit | None, later: WorkPermit) -> bool:
+    """Whether the earlier work's claim is surer than the later one's, as the registry knows
+    them now. A dispute that freezes nothing was opened by a less sure claim, or by a loose
+    one (another work of a template, a sticker put on a picture), which may be surer: only a
+    less sure claim is silenced, else an account with any claim registered first could get a
+    surer rights holder's later work left out of a close copy of its own."""
+    return earlier is not None and rank(earlier.assurance) > rank(later.assurance)
+
+
+def _frozen_only_behind(permit: WorkPermit, earlier_id: int, earlier: WorkPermit | None) -> bool:
+    """Whether every dispute freezing this work (if any) is with a claim the earlier work it is
+    superseded by outranks anyway: one registered after that work, at lower assurance. Set
+    against the earlier work, such a claim would be the later, less sure one, which freezes
+    nothing, so a freeze between two such copies says nothing about the earlier work's
+    consent. A claim registered before it, or as sure as it, might be the rights holder's: its
+    freeze stands (fail closed), as does everything about an earlier work frozen itself."""
+    if not permit.frozen_by:
+        return True
+    if earlier is None or _frozen(earlier):
+        return False
+    return all(
+        other > earlier_id and rank(level) < rank(earlier.assurance)
+        for other, level in permit.frozen_by
+    )
+
+
 def _counted(
     matches: Sequence[MatchedWork], permits: Mapping[int, WorkPermit], url_check: bool
 ) -> list[MatchedWork]:
     """The matches that take part in the decision: a later, less sure claim is left out when
     the item is a close copy of the earlier work it disputes. A weak match to the earlier work
     does not silence the later one's refusal: too loose to grant that work's consent, it is
-    too loose to speak for the picture against another's restriction.
+    too loose to speak for the picture against another's restriction. It is left out even when
+    a dispute with another copy freezes it too, as long as every claim freezing it is later and
+    less sure than the earlier work's (`_frozen_only_behind`): else two throwaway accounts, each
+    registering a copy of a verified work, would freeze each other and deny the original's
+    every screening until staff decide.
 
     A held work is left out likewise, whatever its terms, when the item is a close copy of it
     and of an earlier, surer work that is not held: a close copy of both means the two are
@@ -364,16 +404,18 @@ def _counted(
     ]
 
     def left_out(work_id: int, permit: WorkPermit) -> bool:
-        if permit.superseded_by is not None and permit.superseded_by in closely_matched:
-            return True
-        frozen = permit.reason == ReasonCode.UNDER_DISPUTE and permit.superseded_by is None
+        original = permit.superseded_by
+        if original is not None and original in closely_matched:
+            earlier = permits.get(original)
+            if _outranks(earlier, permit) and _frozen_only_behind(permit, original, earlier):
+                return True
         return (
             permit.held
-            and not frozen
+            and not _frozen(permit)
             and work_id in closely_matched
             and any(
-                earlier < work_id and rank(level) > rank(permit.assurance)
-                for earlier, level in surer_earlier
+                other < work_id and rank(level) > rank(permit.assurance)
+                for other, level in surer_earlier
             )
         )
 

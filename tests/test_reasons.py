@@ -120,6 +120,7 @@ def test_a_report_counts_every_reason_of_a_row_whose_text_was_cut():
 
 
 ALLOWING = WorkPermit(True, "allowed", "CC-BY-4.0", "operator_verified")
+ALLOWING_SITE_VERIFIED = WorkPermit(True, "allowed", "CC-BY-4.0", "site_verified")
 
 
 def test_a_weak_match_to_an_allowing_work_does_not_grant_consent():
@@ -177,6 +178,93 @@ def test_a_weak_match_to_an_earlier_work_does_not_silence_a_later_works_refusal(
 
     assert loose.decision == "denied"
     assert close.decision == "allowed"
+
+
+def _copy(original, *frozen_by, assurance="self_asserted"):
+    """A later, less sure claim on `original`, frozen too by disputes with `frozen_by` (work
+    id, assurance): as selectors.consent.permits_for reads an open dispute."""
+    return WorkPermit(
+        False, "under_dispute", "", assurance, superseded_by=original, frozen_by=frozen_by
+    )
+
+
+def test_two_unverified_copies_frozen_by_each_other_do_not_deny_the_verified_originals_items():
+    """alice's verified work 1; two unverified accounts each register a copy (2, 3): each is
+    the later, less sure claim on work 1, and their dispute with each other freezes both. A
+    close copy of work 1 is allowed on alice's terms, credited to her alone, whichever of the
+    copies it matches too; the copies are listed, and left out."""
+    permits = {
+        1: ALLOWING,
+        2: _copy(1, (3, "self_asserted")),
+        3: _copy(1, (2, "self_asserted")),
+    }
+    credits = {1: credit(1)}
+
+    both = decide(matched(1, 2, 3), permits, credits)
+    one = decide(matched(1, 3), permits, credits)
+
+    assert both.decision == one.decision == "allowed"
+    assert [c["work_id"] for c in both.credit] == [c["work_id"] for c in one.credit] == [1]
+    assert both.work_ids == [1, 2, 3]
+
+
+def test_frozen_copies_still_deny_a_picture_the_original_does_not_closely_match():
+    """Left out only beside a close copy of the original: matched alone, or beside a weak
+    match of it, the frozen copies deny as before."""
+    permits = {1: ALLOWING, 2: _copy(1, (3, "self_asserted")), 3: _copy(1, (2, "self_asserted"))}
+
+    alone = decide(matched(2, 3), permits, {1: credit(1)})
+    loose = decide([*matched(1, strong=False), *matched(2, 3)], permits, {1: credit(1)})
+
+    assert (alone.decision, alone.reason) == (
+        "denied",
+        "work 2: under_dispute; work 3: under_dispute",
+    )
+    assert loose.decision == "denied"
+
+
+def test_a_copy_frozen_by_a_claim_that_might_be_the_rights_holders_still_denies():
+    """The freeze is set aside only when every claim freezing the copy is later and less sure
+    than the original's. One registered before the original (work 0), or as sure as it (a
+    verified one), or a surer one, keeps the copy frozen and the item denied; so does an
+    original frozen itself. Nothing an unverified account registers gets the original out."""
+    credits = {1: credit(1)}
+
+    def screened(copy, original=ALLOWING):
+        return decide(matched(1, 2), {1: original, 2: copy}, credits)
+
+    earlier = screened(_copy(1, (0, "self_asserted")))
+    as_sure = screened(_copy(1, (3, "operator_verified")))
+    surer = screened(_copy(1, (3, "operator_verified")), ALLOWING_SITE_VERIFIED)
+    frozen_original = WorkPermit(
+        False, "under_dispute", "", "operator_verified", frozen_by=((3, "self_asserted"),)
+    )
+    original_frozen = screened(_copy(1, (3, "self_asserted")), frozen_original)
+
+    for decision in (earlier, as_sure, surer):
+        assert (decision.decision, decision.reason) == ("denied", "work 2: under_dispute")
+    assert original_frozen.decision == "denied"
+    assert original_frozen.reason == "work 1: under_dispute; work 2: under_dispute"
+
+
+def test_an_attackers_earlier_copy_does_not_get_a_surer_later_work_left_out():
+    """Turned around: mallory registers a loose copy of alice's picture (1: a sticker inside
+    it) from a site she verified, and an exact copy (2, unverified), before alice registers
+    hers (3, operator verified). alice's loose claim on work 1 opens a dispute that freezes
+    nothing, her close one on work 2 freezes both. A close copy of mallory's loose copy is
+    still denied by alice's work, frozen or not: work 1's claim is not surer than hers."""
+    mallorys = WorkPermit(True, "allowed", "CC-BY-4.0", "site_verified")
+    exact = WorkPermit(False, "under_dispute", "", frozen_by=((3, "operator_verified"),))
+    alices = _copy(1, assurance="operator_verified")
+    alices_frozen = _copy(1, (2, "self_asserted"), assurance="operator_verified")
+    items = [*matched(1), *matched(3, strong=False)]
+    credits = {1: credit(1)}
+
+    frozen = decide(items, {1: mallorys, 2: exact, 3: alices_frozen}, credits)
+    loose_only = decide(items, {1: mallorys, 3: alices}, credits)
+
+    assert (frozen.decision, frozen.reason) == ("denied", "work 3: under_dispute")
+    assert (loose_only.decision, loose_only.reason) == ("denied", "work 3: under_dispute")
 
 
 def test_the_loose_match_reason_reads_in_words_and_in_chinese():

@@ -120,6 +120,62 @@ def test_a_different_work_of_another_artist_opens_no_dispute(alice, bob, registe
     assert not Dispute.objects.exists()
 
 
+def _dispute(existing: Work, claimed: Work) -> Dispute:
+    return Dispute.objects.get(existing_work=existing, claimed_work=claimed, status="open")
+
+
+def test_two_unverified_copies_frozen_by_each_other_do_not_deny_the_verified_original(
+    alice, mallory, acme, register_work
+):
+    """mallory registers a copy of alice's verified work, and a second throwaway account
+    another: each claim is the later, less sure one on alice's work, and the second copy's
+    dispute with the first freezes both copies. A screening of alice's picture is allowed on
+    her terms, credited to her alone (the copies are listed, left out); where her terms
+    refuse, it is denied by her work, not by the copies' freeze."""
+    original = register_work(alice, seed=1)
+    terms_set(artist=alice, works=[original], purpose=Purpose.AI_TRAINING, permission="allowed")
+    first = work_register(artist=mallory, data=_repost(1), title="Mine").work
+    second = register_work(ArtistFactory.create(), seed=1, title="Mine too")
+    assert not _dispute(original, first).freezes and not _dispute(original, second).freezes
+    assert _dispute(first, second).freezes
+
+    screened = _screen(acme, _repost(1))
+    assert screened.decision == "allowed", screened.reason
+    assert [credit["work_id"] for credit in screened.credit] == [original.pk]
+    assert {first.pk, second.pk} <= set(screened.work_ids)
+    refused = _screen(acme, _repost(1), Purpose.DATA_MINING)
+    assert (refused.decision, refused.reason) == ("denied", f"work {original.pk}: not_allowed")
+    # The copies themselves stay frozen: alone they deny.
+    permits = permits_for(
+        [first.pk, second.pk], organization=acme, purpose=Purpose.AI_TRAINING, at=timezone.now()
+    )
+    assert {permit.reason for permit in permits.values()} == {"under_dispute"}
+
+
+def test_a_copy_registered_before_the_verified_work_keeps_it_frozen(
+    alice, mallory, acme, register_work
+):
+    """Turned around: mallory's copy comes first, alice registers hers later (her surer
+    claim freezes both), and a second throwaway account adds a copy (the later, less sure
+    claim on alice's work, frozen with mallory's). alice's own work is frozen by an earlier
+    claim: her picture stays denied, under dispute, until staff decide; nothing of
+    mallory's is allowed through it."""
+    first = work_register(
+        artist=mallory, data=_repost(1), title="Mine", allow=[Purpose.AI_TRAINING]
+    ).work
+    original = register_work(alice, seed=1)
+    terms_set(artist=alice, works=[original], purpose=Purpose.AI_TRAINING, permission="allowed")
+    second = register_work(ArtistFactory.create(), seed=1, title="Mine too")
+    assert _dispute(first, original).freezes and _dispute(first, second).freezes
+    assert not _dispute(original, second).freezes
+
+    screened = _screen(acme, _repost(1))
+
+    assert screened.decision == "denied"
+    assert f"work {original.pk}: under_dispute" in screened.reason
+    assert screened.credit == []
+
+
 def test_resolving_a_dispute_removes_the_losing_registration(alice, bob, acme, register_work):
     original = register_work(alice, seed=1)
     terms_set(artist=alice, works=[original], purpose=Purpose.AI_TRAINING, permission="allowed")

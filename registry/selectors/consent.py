@@ -25,13 +25,17 @@ class Permit:
     license: str  # the SPDX id, or the grant reference for licensed use
     assurance: str = Assurance.SELF_ASSERTED  # of the claim that gave the terms
     superseded_by: int | None = None  # see gatekeeper.WorkPermit
+    frozen_by: tuple[tuple[int, str], ...] = ()  # see gatekeeper.WorkPermit
     held: bool = False  # see gatekeeper.WorkPermit
 
 
 @dataclass(frozen=True)
 class DisputedWorks:
-    frozen: set[int]  # denied while their dispute is open
-    superseded: dict[int, int]  # a later, less sure claim -> the earlier work it disputes
+    # denied while their dispute is open -> the works whose claims freeze them
+    frozen: dict[int, set[int]]
+    # a later, less sure claim -> the earlier work it disputes; kept when a dispute with
+    # another work freezes it too (gatekeeper._counted decides whether it is left out)
+    superseded: dict[int, int]
 
 
 def disputed_works(work_ids: Collection[int]) -> DisputedWorks:
@@ -39,17 +43,19 @@ def disputed_works(work_ids: Collection[int]) -> DisputedWorks:
         Q(existing_work_id__any=work_ids) | Q(claimed_work_id__any=work_ids)
     )
     wanted = set(work_ids)
-    frozen: set[int] = set()
+    frozen: dict[int, set[int]] = {}
     superseded: dict[int, int] = {}
     for existing, claimed, freezes in rows.values_list(
         "existing_work_id", "claimed_work_id", "freezes"
     ):
         if freezes:
-            frozen.update((existing, claimed))
+            frozen.setdefault(existing, set()).add(claimed)
+            frozen.setdefault(claimed, set()).add(existing)
         else:
             superseded[claimed] = existing
     return DisputedWorks(
-        frozen & wanted, {c: e for c, e in superseded.items() if c in wanted and c not in frozen}
+        {work: others for work, others in frozen.items() if work in wanted},
+        {c: e for c, e in superseded.items() if c in wanted},
     )
 
 
@@ -103,7 +109,10 @@ def permits_for(
 ) -> dict[int, Permit]:
     terms = effective_terms(work_ids, purpose)
     disputed = disputed_works(work_ids)
-    assurances, held = _claims(work_ids)
+    # The claims that freeze a work are read with its own: _counted weighs them against the
+    # earlier work it is superseded by.
+    freezing = set().union(*disputed.frozen.values())
+    assurances, held = _claims({*work_ids, *freezing})
     licensed_ids = [w for w, t in terms.items() if t.permission == Permission.LICENSED]
     grants = _grant_references(licensed_ids, organization, purpose, at)
     permits = {}
@@ -126,7 +135,15 @@ def permits_for(
             # Registered without its check finishing: its consent takes effect only once an
             # operator's full check releases it (fail closed); its restrictions stand.
             permit = Permit(False, HELD_FOR_REVIEW, work_terms, "", level)
+        # A claim whose assurance cannot be read might be the rights holder's: the surest.
+        frozen_by = tuple(
+            (other, assurances.get(other, Assurance.OPERATOR_VERIFIED))
+            for other in sorted(disputed.frozen.get(work_id, ()))
+        )
         permits[work_id] = replace(
-            permit, superseded_by=disputed.superseded.get(work_id), held=work_id in held
+            permit,
+            superseded_by=disputed.superseded.get(work_id),
+            frozen_by=frozen_by,
+            held=work_id in held,
         )
     return permits

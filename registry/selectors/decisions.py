@@ -186,6 +186,7 @@ def _work_permits(permits: Mapping[int, Permit]) -> dict[int, WorkPermit]:
             permit.license,
             permit.assurance,
             permit.superseded_by,
+            permit.frozen_by,
             permit.held,
         )
         for work_id, permit in permits.items()
