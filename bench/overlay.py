@@ -2,13 +2,14 @@
 
 Fingerprints come from bench.accuracy's cache (load_evalset); every query's candidates are
 found once, and the item decision (rules.verify_item) is re-run with `rules.verify` replaced
-by each variant of the verification (`variants`: the published rules, and the same without
-the rule for pairs both plain hashes accept), each pair's verdict computed once per variant
-(a run takes seconds once the fingerprints are cached). Prints, per edit, recall by any match
-and by strong match beside plain pHash@10 and PDQ@31 on the same files ("<" where a variant
-is below either), false matches (all probes, flat graphics), any and strong, the probes a
-later variant matches that the first does not, and why each edited query a plain hash finds
-is missed (`causes`: the weak-image gate, or which kind of candidate pair was refused).
+by each variant of the verification (`variants`: without the rule for pairs both plain
+hashes accept, with it for pHash pairs only, as published), each pair's verdict computed
+once per variant (a run takes seconds once the fingerprints are cached). Prints, per edit,
+recall by any match and by strong match beside plain pHash@10 and PDQ@31 on the same files
+("<" where a variant is below either), false matches (all probes, flat graphics), any and
+strong, edited queries matched to a wrong work, the probes and wrong-work queries each
+variant matches that the one before it does not, and why each edited query a plain hash
+finds is missed (`causes`: the weak-image gate, or which kind of candidate pair was refused).
 
 `--explain EDIT` prints, for each query of EDIT that plain pHash@10 or PDQ@31 finds and the
 published rules miss, the distances of its work's candidate pairs; `--pictures DIR` saves
@@ -18,6 +19,7 @@ side-by-sides (query | registered original) of those queries as PNG.
 from __future__ import annotations
 
 import argparse
+import itertools
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -51,6 +53,9 @@ class Outcome:
     probes: Counter[str] = field(default_factory=Counter)
     false_numbers: set[int] = field(default_factory=set)
     strong_false_numbers: set[int] = field(default_factory=set)
+    # Edited queries matched to a work other than their own (any match, strong match).
+    wrong_numbers: set[int] = field(default_factory=set)
+    strong_wrong_numbers: set[int] = field(default_factory=set)
 
 
 class Harness:
@@ -116,6 +121,10 @@ class Harness:
                     outcome.strong_false_numbers.add(number)
                 continue
             outcome.total[query.edit] += 1
+            if matched - {query.work}:
+                outcome.wrong_numbers.add(number)
+            if strong - {query.work}:
+                outcome.strong_wrong_numbers.add(number)
             outcome.any[query.edit] += query.work in matched
             outcome.strong[query.edit] += query.work in strong
             by_phash, by_pdq = self.plain[number]
@@ -167,6 +176,10 @@ def table(harness: Harness, outcomes: dict[str, Outcome]) -> str:
         )
         extra = f"{false['phash']:>9}{false['pdq']:>7}" if group == "all" else ""
         lines.append(f"{'false ' + group:<15}{cells}{extra}   (of {first.probes[group]})")
+    wrong = "".join(
+        f"{len(o.wrong_numbers):>9}/{len(o.strong_wrong_numbers):<8}" for o in outcomes.values()
+    )
+    lines.append(f"{'wrong work':<15}{wrong}")
     below = "".join(f"{len(o.below_plain):>18}" for o in outcomes.values())
     lines.append(f"{'below plain':<15}{below}")
     return "\n".join(lines)
@@ -262,7 +275,8 @@ def side_by_side(left: str, right: str, height: int = 320) -> Image.Image:
 
 def variants(config: MatchingConfig) -> dict[str, VerifyFunction]:
     """The verification without the rule for pairs both plain hashes accept (version 3 as
-    first published, `pdq_radius` -1), and as published now."""
+    first published, `pdq_radius` -1), with it for pairs the whole query's pHash found only
+    (as first adopted: a dHash-only pair verified without it), and as published now."""
     verify = rules.verify
 
     def without_pdq(
@@ -270,12 +284,24 @@ def variants(config: MatchingConfig) -> dict[str, VerifyFunction]:
     ) -> Verdict:
         return verify(query, candidate, replace(config, pdq_radius=-1), **path)
 
+    def phash_pairs_only(
+        query: Hashes, candidate: Hashes, _: MatchingConfig = config, **path: Any
+    ) -> Verdict:
+        by_phash = (query.phash ^ candidate.phash).bit_count() <= config.phash_radius
+        return verify(
+            query, candidate, config if by_phash else replace(config, pdq_radius=-1), **path
+        )
+
     def published(
         query: Hashes, candidate: Hashes, _: MatchingConfig = config, **path: Any
     ) -> Verdict:
         return verify(query, candidate, config, **path)
 
-    return {"without the PDQ rule": without_pdq, "published": published}
+    return {
+        "without the PDQ rule": without_pdq,
+        "pHash pairs only": phash_pairs_only,
+        "published": published,
+    }
 
 
 def main() -> None:
@@ -293,9 +319,12 @@ def main() -> None:
         name: harness.run(name, verify) for name, verify in variants(harness.config).items()
     }
     print(table(harness, outcomes), flush=True)
-    first, *others = outcomes.values()
-    for name, outcome in zip(list(outcomes)[1:], others, strict=True):
-        print(f"{name}: new false matches {sorted(outcome.false_numbers - first.false_numbers)}")
+    ordered = list(outcomes.items())
+    for (_, before), (name, outcome) in itertools.pairwise(ordered):
+        # Against the variant before it: what this variant's change alone adds.
+        added = sorted(outcome.false_numbers - before.false_numbers)
+        wrong = sorted(outcome.wrong_numbers - before.wrong_numbers)
+        print(f"{name}: new false matches {added}, new wrong-work matches {wrong}")
     published = outcomes[list(outcomes)[-1]]
     print(causes(harness, published))
     if args.explain:

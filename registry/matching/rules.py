@@ -94,12 +94,14 @@ class MatchingConfig:
     # picture inset over a quarter or a third of a corner is not at the edge but over the
     # picture. On corpus 2's DEV set this kept every strong hit of the mild edits.
     strong_max_edge_depth: float = 0.125
-    # A candidate both plain baselines accept (the whole query's pHash within `phash_radius`
-    # and its PDQ, 256 bits of a 64x64 picture, within this many bits: PDQ's usual
-    # threshold, the baseline bench.accuracy reports) and the limits above refuse is
-    # refused only on evidence of another work: its colour (the same layout in other
-    # colours, a flag's sibling) or scattered detail of the work missing from the query
-    # (Distances.removed, within `max_scattered`: another muffin without the chips).
+    # A candidate both plain baselines accept (the whole query's pHash within `phash_radius`,
+    # or its dHash within `dhash_radius`: a sticker moves pHash more; and its PDQ, 256 bits
+    # of a 64x64 picture, within this many bits: PDQ's usual threshold, the baseline
+    # bench.accuracy reports) and the limits above refuse is refused only on evidence of
+    # another work: its colour (the same layout in other colours, a flag's sibling) or
+    # scattered detail of the work missing from the query (Distances.removed, within
+    # `max_scattered`, `dhash_max_scattered` for a dHash-only pair: another muffin without
+    # the chips).
     # How much changed is not such evidence: translucent stripes and caption bands change a
     # third of the cells and the light of the 90% best-agreeing ones while PDQ agrees. Such
     # a match is never strong (the strong flag needs the limits above). Negative: no such rule.
@@ -243,7 +245,8 @@ def verify(
         config.max_changed_ink,
     )
     found_by_phash = distances["phash"] <= config.phash_radius
-    if not found_by_phash and distances["dhash"] <= config.dhash_radius:
+    found_by_dhash = not found_by_phash and distances["dhash"] <= config.dhash_radius
+    if found_by_dhash:
         max_changed = min(max_changed, config.dhash_max_changed)
         max_scattered = min(max_scattered, config.dhash_max_scattered)
         max_changed_ink = min(max_changed_ink, config.dhash_max_changed_ink)
@@ -262,9 +265,12 @@ def verify(
     )
     matched = score <= 1.0
     within_limits = matched
-    if not matched and found_by_phash and not region and _pdq_agrees(query, candidate, config):
+    found_whole = (found_by_phash or found_by_dhash) and not region
+    if not matched and found_whole and _pdq_agrees(query, candidate, config):
         # Both plain baselines accept the pair: how much changed (an overlay's area, the
-        # light it takes) is no evidence of another work; erased detail and colour are.
+        # light it takes) is no evidence of another work; erased detail and colour are. A
+        # pair the whole query's dHash found (a sticker moves pHash more) is held to the
+        # stricter dHash limit on erased detail.
         evidence = max(found.colour / config.max_colour, found.removed / max_scattered)
         if evidence <= 1.0:
             matched, score = True, evidence

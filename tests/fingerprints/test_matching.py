@@ -189,8 +189,12 @@ def test_a_candidate_found_by_its_dhash_only_must_agree_closely() -> None:
     assert near.matched
     assert near.distances["phash"] > 0
     assert near.distances["changed"] > DEFAULT_MATCHING.dhash_max_changed
-    found_by_dhash = MatchingConfig(phash_radius=0)
+    found_by_dhash = MatchingConfig(phash_radius=0, pdq_radius=-1)
     assert not verify(captioned.hashes, work, found_by_dhash).matched
+    # PDQ agreeing too, the band is an overlay, not another work: matched, but weakly.
+    with_pdq = verify(captioned.hashes, work, replace(found_by_dhash, pdq_radius=31))
+    assert with_pdq.distances["pdq"] <= 31
+    assert with_pdq.matched and not with_pdq.strong
 
 
 def test_a_regions_candidate_found_by_dhash_only_is_not_verified() -> None:
@@ -537,6 +541,56 @@ def test_close_hashes_do_not_excuse_erased_detail_or_other_colours() -> None:
     # A PDQ of too little gradient (PDQ's quality under 50) is no evidence of the same work.
     low = replace(reposted("painting-a", stripes((0, 0, 0))), pdq_quality=10)
     assert not verify(low, registered("painting-a").variants["original"]).matched
+
+
+def far_phash(hashes: Hashes, bits: int) -> Hashes:
+    """The same hashes with `bits` of the pHash flipped: a pair the query's pHash misses."""
+    return replace(hashes, phash=hashes.phash ^ ((1 << bits) - 1))
+
+
+@pytest.mark.parametrize("colour", [(255, 255, 255), (0, 0, 0)])
+def test_a_striped_copy_that_dhash_and_pdq_accept_matches_weakly(
+    colour: tuple[int, int, int],
+) -> None:
+    """A sticker or a band can move the whole query's pHash past its radius while its dHash
+    and PDQ still agree (forced here on a striped copy): the pair is an overlay all the same,
+    matched weakly, never strongly, and never through a region."""
+    work = registered("painting-a").variants["original"]
+    query = far_phash(reposted("painting-a", stripes(colour)), DEFAULT_MATCHING.phash_radius + 2)
+    verdict = verify(query, work)
+    assert verdict.distances["phash"] > DEFAULT_MATCHING.phash_radius
+    assert verdict.distances["dhash"] <= DEFAULT_MATCHING.dhash_radius
+    assert verdict.distances["pdq"] <= DEFAULT_MATCHING.pdq_radius
+    assert verdict.matched
+    assert not verdict.strong
+    assert not verify(query, work, MatchingConfig(pdq_radius=-1)).matched
+    assert not verify(query, work, region=True).matched
+    # Found by neither plain hash of the whole query: PDQ alone is no reason to look past
+    # the limits.
+    neither = replace(query, dhash=query.dhash ^ ((1 << (DEFAULT_MATCHING.dhash_radius + 2)) - 1))
+    assert not verify(neither, work).matched
+
+
+def test_close_dhash_and_pdq_do_not_excuse_erased_detail_or_other_colours() -> None:
+    """The dHash-only pair is refused, like the pHash pair, on the evidence of another work:
+    the template's details missing (held to the dHash pair's own stricter limit), the same
+    flag in another colour, or a PDQ of too little gradient."""
+    detailed = PICTURES["badge"]
+    for place in [(0.25, 0.3), (0.7, 0.25), (0.3, 0.75), (0.75, 0.7)]:
+        detailed = with_mark(detailed, *place, size=0.07)
+    work = fingerprint_work(encode(detailed, "PNG")).variants["original"]
+    plain = replace(reposted("badge"), dhash=work.dhash, pdq=work.pdq, pdq_quality=100)
+    erased = verify(far_phash(replace(plain, phash=work.phash), 12), work)
+    assert erased.distances["phash"] > DEFAULT_MATCHING.phash_radius
+    assert not erased.matched
+    assert erased.distances["removed"] > DEFAULT_MATCHING.dhash_max_scattered
+    red, green = (badge(fill=colour) for colour in ((220, 40, 40), (20, 140, 40)))
+    flag = fingerprint_work(encode(red, "PNG")).variants["original"]
+    other = fingerprint_image(encode(green, "JPEG")).hashes
+    forced = replace(other, phash=flag.phash, dhash=flag.dhash, pdq=flag.pdq, pdq_quality=100)
+    assert not verify(far_phash(forced, 12), flag).matched
+    low = replace(reposted("painting-a", stripes((0, 0, 0))), pdq_quality=10)
+    assert not verify(far_phash(low, 12), registered("painting-a").variants["original"]).matched
 
 
 def test_closest_work_is_the_lowest_score() -> None:
