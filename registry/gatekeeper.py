@@ -396,7 +396,9 @@ def _counted(
     finished check might have found no claim on the earlier work at all): its refusals stand,
     unless its dispute leaves it out as above. Nor is one frozen by a dispute it has already,
     which a finished check would have left frozen too (selectors.consent.disputed_works)."""
-    closely_matched = {match.work_id for match in matches if _may_allow(match, url_check)}
+    # Only the image decides who is left out: a listed source URL is free text any artist may
+    # add to an old work, so in a URL check it must not silence another work's refusal.
+    closely_matched = {match.work_id for match in matches if match.close}
     surer_earlier = [
         (work_id, permit.assurance)
         for work_id in closely_matched

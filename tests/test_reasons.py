@@ -8,6 +8,7 @@ from registry.exports.labels import reason_label
 from registry.gatekeeper import (
     MAX_REASON_TEXT,
     REASONS_CUT,
+    SOURCE_URL,
     Credit,
     MatchedWork,
     Reason,
@@ -364,3 +365,19 @@ def test_the_held_reason_reads_in_words_and_in_chinese():
     assert reason_label(ReasonCode.HELD_FOR_REVIEW).startswith("the matched work is held")
     with translation.override("zh-hans"):
         assert "运营人员" in reason_label(ReasonCode.HELD_FOR_REVIEW)
+
+
+def test_in_a_url_check_a_listed_url_does_not_leave_a_refusing_held_work_out():
+    """Both works list the checked URL. Listing it is free text any artist may add to an old
+    work, so it must not silence the held work's refusal the way a close image match to an
+    earlier, surer work would."""
+    matches = [MatchedWork(work_id, SOURCE_URL, {}, exact=True) for work_id in (1, 2)]
+    permits = {
+        1: WorkPermit(True, "allowed", "CC-BY-4.0", assurance="operator_verified"),
+        2: WorkPermit(False, "not_allowed", "", held=True),
+    }
+
+    decided = decide(matches, permits, {1: credit(1), 2: credit(2)}, url_check=True)
+
+    assert decided.decision == "denied"
+    assert [reason.work_id for reason in decided.reasons] == [2]

@@ -13,6 +13,8 @@ from registry.models import Assurance, Dispute, Grant, Organization, Permission,
 from registry.selectors.terms import EffectiveTerms, effective_terms
 
 HELD_FOR_REVIEW = ReasonCode.HELD_FOR_REVIEW.value
+# The key of a dispute's distances that says whether its claim was a close copy.
+CLOSE_CLAIM = "close"
 
 
 @dataclass(frozen=True)
@@ -45,18 +47,27 @@ def disputed_works(work_ids: Collection[int]) -> DisputedWorks:
     wanted = set(work_ids)
     frozen: dict[int, set[int]] = {}
     superseded: dict[int, int] = {}
-    for existing, claimed, freezes in rows.values_list(
-        "existing_work_id", "claimed_work_id", "freezes"
+    for existing, claimed, freezes, distances in rows.values_list(
+        "existing_work_id", "claimed_work_id", "freezes", "distances"
     ):
         if freezes:
             frozen.setdefault(existing, set()).add(claimed)
             frozen.setdefault(claimed, set()).add(existing)
-        else:
+        elif _close_claim(distances):
             superseded[claimed] = existing
     return DisputedWorks(
         {work: others for work, others in frozen.items() if work in wanted},
         {c: e for c, e in superseded.items() if c in wanted},
     )
+
+
+def _close_claim(distances: object) -> bool:
+    """Whether a dispute's claim was a close copy (services.works records it as "close"): only
+    a close, less sure later claim is superseded by the earlier work. A loose one (a region of
+    a collage, an overlay inside) may be another work of the same template, or the earlier work
+    may be a collage holding the later artist's picture: its refusal stands. Disputes recorded
+    before the flag count as close, as they did."""
+    return not isinstance(distances, dict) or distances.get(CLOSE_CLAIM, True) is not False
 
 
 def claim_assurances(work_ids: Collection[int]) -> dict[int, str]:

@@ -31,7 +31,7 @@ from registry.models import (
     WorkSourceUrl,
 )
 from registry.optout import PrefixError, url_digest
-from registry.selectors.consent import claim_assurances
+from registry.selectors.consent import CLOSE_CLAIM, claim_assurances
 from registry.selectors.matching import WorkMatch, exact_copies, match_item_fully, match_items
 from registry.selectors.uploads import exact_copies_only_sentence
 from registry.selectors.works import hold_sentence
@@ -186,7 +186,7 @@ def _open_disputes(work: Work, claims: Sequence[WorkMatch]) -> list[Dispute]:
         dispute = Dispute.objects.create(
             existing_work_id=claim.work_id,
             claimed_work=work,
-            distances=claim.distances,
+            distances={**claim.distances, CLOSE_CLAIM: claim.close},
             existing_assurance=existing_level,
             claimed_assurance=claimed_level,
             freezes=_freezes(claim, claimed_level, existing_level),
@@ -214,7 +214,7 @@ def _freeze_loose_disputes(work: Work, claims: Sequence[WorkMatch]) -> list[Disp
         if dispute is None or not _freezes(claim, claimed_level, existing_level):
             continue
         dispute.freezes = True
-        dispute.distances = claim.distances
+        dispute.distances = {**claim.distances, CLOSE_CLAIM: claim.close}
         dispute.existing_assurance, dispute.claimed_assurance = existing_level, claimed_level
         dispute.save(
             update_fields=["freezes", "distances", "existing_assurance", "claimed_assurance"]
