@@ -375,7 +375,7 @@ def _frozen_only_behind(permit: WorkPermit, earlier_id: int, earlier: WorkPermit
 
 
 def _counted(
-    matches: Sequence[MatchedWork], permits: Mapping[int, WorkPermit], url_check: bool
+    matches: Sequence[MatchedWork], permits: Mapping[int, WorkPermit]
 ) -> list[MatchedWork]:
     """The matches that take part in the decision: a later, less sure claim is left out when
     the item is a close copy of the earlier work it disputes. A weak match to the earlier work
@@ -496,7 +496,7 @@ def _decide_on_matches(
     url_check: bool,
 ) -> ItemDecision:
     described = [match.as_dict() for match in matches]
-    counted = _counted(matches, permits, url_check)
+    counted = _counted(matches, permits)
     refusals = [Reason(ReasonCode.RESERVED, detail=signal) for signal in reservations]
     for match in counted:
         why = _refusal(match.work_id, permits.get(match.work_id), min_assurance)
