@@ -48,14 +48,15 @@ def screenshot_bytes(seed: int) -> bytes:
     return buffer.getvalue()
 
 
-def post_with_thumbnail_bytes(seed: int, thumbnail_seed: int) -> bytes:
+def post_with_thumbnail_bytes(seed: int, thumbnail_seed: int, scale: float = 0.12) -> bytes:
     """A screenshot of a post showing artwork `seed`, and under it a "more from this account"
-    thumbnail of artwork `thumbnail_seed` covering under 1% of the frame: too small to be a
-    region of its own (fingerprints.regions.MIN_AREA), so only the post's picture is found."""
+    thumbnail of artwork `thumbnail_seed`, `scale` times the work's size. At 0.12 it covers
+    under 1% of the frame: too small to be a region of its own (fingerprints.regions.MIN_AREA),
+    so only the post's picture is found; at 0.3, about 4%, it is searched too."""
     art, other = artwork(_SEED_BASE + seed), artwork(_SEED_BASE + thumbnail_seed)
     width, height = art.size
     side, top = round(0.08 * width), round(0.3 * height)
-    thumbnail = other.resize((round(0.12 * width), round(0.12 * height)))
+    thumbnail = other.resize((round(scale * width), round(scale * height)))
     frame = Image.new(
         "RGB",
         (width + 2 * side, top + height + thumbnail.height + round(0.3 * height)),

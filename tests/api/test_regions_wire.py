@@ -173,6 +173,18 @@ def test_respecting_opt_outs_an_allowed_work_inside_a_larger_picture_passes_cred
 
 
 @pytest.mark.parametrize("mode", ["consent_required", "respect_opt_outs"])
+def test_a_refused_works_thumbnail_beside_an_allowed_post_denies_it(acme_api, works, mode):
+    """The same post with bob's refused work as a thumbnail of about 4% of the frame: big
+    enough to be a region of its own, so his refusal is found and stands."""
+    post = {"id": "post", **fingerprint_image(post_with_thumbnail_bytes(1, 2, 0.3)).to_wire()}
+
+    decided = _check(acme_api, [post], mode)["post"]
+
+    assert decided["decision"] == "denied" and decided["passes"] is False
+    assert works["refused"].pk in [match["work_id"] for match in decided["matches"]]
+
+
+@pytest.mark.parametrize("mode", ["consent_required", "respect_opt_outs"])
 def test_a_refused_work_inside_a_larger_picture_denies_it(acme_api, works, mode):
     decided = _check(acme_api, [screenshot_item("refused", 2)], mode)["refused"]
 
