@@ -320,56 +320,45 @@ def _changed(
     widen: float,
     limit: float,
 ) -> np.ndarray:
-    """Cells where either picture lies outside the other's widened 3x3 range by over `limit`.
-
-    `a` is the query, `b_soft` the registered picture fitted to it and softened (_soften);
-    `ranges` the lowest and highest neighbour of a, then of the unsoftened b (_neighbourhood).
-    What the query shows must be in the registered picture; what the registered picture
-    shows must be in the query once softened by a cell, since blur, downscaling and
-    compression take the finest detail and add none.
-    """
-    a_low, a_high, b_low, b_high = ranges
-    rows, cols = a.shape
-    out = np.zeros((rows, cols), np.bool_)
-    for i in range(rows):
-        for j in range(cols):
-            spread = widen * (b_high[i, j] - b_low[i, j]) + limit
-            v = a[i, j]
-            if v < b_low[i, j] - spread or v > b_high[i, j] + spread:
-                out[i, j] = True
-                continue
-            spread = widen * (a_high[i, j] - a_low[i, j]) + limit
-            v = b_soft[i, j]
-            if v < a_low[i, j] - spread or v > a_high[i, j] + spread:
-                out[i, j] = True
-    return out
+    """Cells where either picture lies outside the other's widened 3x3 range by over `limit`
+    (_disagreements, either way)."""
+    added, removed = _disagreements(a, b_soft, ranges, widen, limit)
+    return added | removed
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def _removed(
+def _disagreements(
     a: np.ndarray,
     b_soft: np.ndarray,
     ranges: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     widen: float,
     limit: float,
-) -> np.ndarray:
-    """Cells _changed marks only because the registered picture shows what the query lacks:
-    the query's value lies within the registered neighbourhood's range (nothing laid over
-    it), the registered picture's lies outside the query's. An overlay adds to the picture;
-    a different drawing also leaves out what the work has."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """The cells where the query shows what the registered picture has not (added), and those
+    where only the registered picture shows what the query lacks (removed).
+
+    `a` is the query, `b_soft` the registered picture fitted to it and softened (_soften);
+    `ranges` the lowest and highest neighbour of a, then of the unsoftened b (_neighbourhood).
+    What the query shows must be in the registered picture; what the registered picture
+    shows must be in the query once softened by a cell, since blur, downscaling and
+    compression take the finest detail and add none. An overlay adds to the picture; a
+    different drawing also leaves out what the work has.
+    """
     a_low, a_high, b_low, b_high = ranges
     rows, cols = a.shape
-    out = np.zeros((rows, cols), np.bool_)
+    added = np.zeros((rows, cols), np.bool_)
+    removed = np.zeros((rows, cols), np.bool_)
     for i in range(rows):
         for j in range(cols):
             spread = widen * (b_high[i, j] - b_low[i, j]) + limit
             v = a[i, j]
             if v < b_low[i, j] - spread or v > b_high[i, j] + spread:
+                added[i, j] = True
                 continue
             spread = widen * (a_high[i, j] - a_low[i, j]) + limit
             v = b_soft[i, j]
-            out[i, j] = v < a_low[i, j] - spread or v > a_high[i, j] + spread
-    return out
+            removed[i, j] = v < a_low[i, j] - spread or v > a_high[i, j] + spread
+    return added, removed
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
@@ -626,20 +615,14 @@ def _compare(
     has_colour = q_scale >= colourless
 
     fitted_soft = _soften(fitted)
-    changed = _changed(
+    added, removed = _disagreements(
         q,
         fitted_soft,
         (q_low, q_high, r_low_fit, r_high_fit),
         contrast_tolerance,
         cell_tolerance * grey_range,
     )
-    removed = _removed(
-        q,
-        fitted_soft,
-        (q_low, q_high, r_low_fit, r_high_fit),
-        contrast_tolerance,
-        cell_tolerance * grey_range,
-    )
+    changed = added | removed
     ink = _ink(q_levels, q, q_high - q_low, q_step, cell_tolerance * grey_range) | _ink(
         r_levels, r, r_high - r_low, r_step, cell_tolerance * r_range
     )
