@@ -83,7 +83,11 @@ class Runner:
         config: MatchingConfig,
         veto: Veto | None = None,
         regions: bool = True,
+        demote: Veto | None = None,
     ) -> ItemVerdicts:
+        """rules.verify_item for query `number`, verdicts cached; `veto` refuses a matched
+        pair, `demote` makes a strong one weak (it still matches), both inside the decision so
+        that verify_item goes on to the work's other variants as the registry would."""
         found = self.candidates[number]
         if found is None:
             return ItemVerdicts()
@@ -115,6 +119,8 @@ class Runner:
             pair = Pair(number, ids[id(query)], work, variant)
             if verdict.matched and veto is not None and veto(pair, verdict):
                 return replace(verdict, matched=False)
+            if verdict.strong and demote is not None and demote(pair, verdict):
+                return replace(verdict, strong=False)
             return verdict
 
         rules.verify = cached  # type: ignore[assignment]

@@ -43,7 +43,7 @@ from registry.fingerprints import VARIANTS, Hashes, fingerprint_image
 from registry.fingerprints import comparison as cmp
 from registry.matching import rules
 from registry.matching.matcher import VARIANT_NUMBER
-from registry.matching.rules import DEFAULT_MATCHING, MatchingConfig, Verdict
+from registry.matching.rules import MatchingConfig, Verdict
 
 # The edits a strong match must survive: what a re-post does to a whole picture without
 # covering any of it (the brief of a strong match: a whole-picture near copy).
@@ -82,38 +82,7 @@ def item_strong(
 ) -> dict[int, tuple[str, Verdict]]:
     """The works query `number` matched strongly, with `demote` applied inside the decision
     (so that verify_item goes on to the work's other variants, as the registry would)."""
-    found = runner.candidates[number]
-    if found is None:
-        return {}
-    searched, by_work = found
-    ids = {id(h): k for k, h in enumerate(searched)}
-    work_of = {id(h): w for w, pairs in by_work.items() for _, _, h in pairs}
-    original = rules.verify
-
-    def verify(
-        query: Hashes,
-        candidate: Hashes,
-        cfg: MatchingConfig = DEFAULT_MATCHING,
-        *,
-        region: bool = False,
-        variant: str = "original",
-    ) -> Verdict:
-        work = work_of[id(candidate)]
-        key = (number, ids[id(query)], work, variant, cfg)
-        verdict = runner._verdicts.get(key)
-        if verdict is None:
-            verdict = original(query, candidate, cfg, region=region, variant=variant)
-            runner._verdicts[key] = verdict
-        pair = Pair(number, ids[id(query)], work, variant)
-        if verdict.strong and demote is not None and demote(pair, verdict):
-            return replace(verdict, strong=False)
-        return verdict
-
-    rules.verify = verify  # type: ignore[assignment]
-    try:
-        item = rules.verify_item(searched, by_work, config)
-    finally:
-        rules.verify = original
+    item = runner.item(number, config, demote=demote)
     if item.over_budget:
         return {}
     return {work: item.matched[work] for work in item.strong}
