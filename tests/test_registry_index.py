@@ -13,7 +13,7 @@ from registry.fingerprints import fingerprint_image
 from registry.matching.rules import MatchingConfig
 from registry.models import Fingerprint
 from registry.selectors.ledger import registry_version
-from registry.selectors.matching import RegistryIndex, match_fingerprints, match_items
+from registry.selectors.matching import RegistryIndex, match_items
 from registry.services.works import work_register
 from tests.conftest import _SEED_BASE
 
@@ -32,7 +32,8 @@ def test_a_work_registered_after_the_index_was_built_counts_at_once(alice, regis
 
     later = register_work(alice, seed=2)
 
-    (matches,) = match_fingerprints([_query(2)], index=index)
+    (item,) = match_items([_query(2)], index=index)
+    matches = item.matches
     assert [match.work_id for match in matches] == [later.pk]
     assert index.sync() == registry_version()
 
@@ -58,9 +59,10 @@ def test_an_index_that_saw_a_rolled_back_registration_is_rebuilt(alice):
         index.sync()  # sees the uncommitted work
         raise RuntimeError("the registration fails after the index saw it")
 
-    assert match_fingerprints([_query(3)], index=index) == [[]]
+    assert match_items([_query(3)], index=index)[0].matches == []
     replacement = work_register(artist=alice, data=artwork_bytes(_SEED_BASE + 4), title="New")
-    (matches,) = match_fingerprints([_query(4)], index=index)
+    (item,) = match_items([_query(4)], index=index)
+    matches = item.matches
     assert [match.work_id for match in matches] == [replacement.work.pk]
 
 
@@ -120,7 +122,8 @@ def test_a_plain_work_is_kept_for_exact_copies_only_and_the_artist_is_told(alice
 
     assert registration.notice
     assert not Fingerprint.objects.filter(work=registration.work).exists()
-    (exact,) = match_fingerprints([fingerprint_image(buffer.getvalue())])
+    (item,) = match_items([fingerprint_image(buffer.getvalue())])
+    exact = item.matches
     assert [(match.work_id, match.exact) for match in exact] == [(registration.work.pk, True)]
     assert not work_register(artist=alice, data=artwork_bytes(_SEED_BASE + 6), title="Art").notice
 

@@ -32,7 +32,7 @@ from registry.models import (
 from registry.selectors import matching
 from registry.selectors.consent import permits_for
 from registry.selectors.decisions import decide_items
-from registry.selectors.matching import ItemMatches, RegistryIndex, WorkMatch, match_fingerprints
+from registry.selectors.matching import ItemMatches, RegistryIndex, WorkMatch, match_items
 from registry.services.disputes import dispute_resolve
 from registry.services.terms import terms_set
 from registry.services.works import work_register, work_remove
@@ -66,18 +66,19 @@ def test_a_registered_work_is_found_from_a_repost(alice, register_work):
     work = register_work(alice, seed=1)
     register_work(alice, seed=2)
 
-    (matches,) = match_fingerprints([fingerprint_image(_repost(1))])
+    (item,) = match_items([fingerprint_image(_repost(1))])
+    matches = item.matches
 
     assert [match.work_id for match in matches] == [work.pk]
 
 
 def test_a_removed_work_is_no_longer_matched(alice, register_work):
     work = register_work(alice, seed=1)
-    match_fingerprints([fingerprint_image(_repost(1))])  # the index has seen the work
+    match_items([fingerprint_image(_repost(1))])  # the index has seen the work
 
     assert work_remove(work=work, reason="artist asked") is True
 
-    assert match_fingerprints([fingerprint_image(_repost(1))]) == [[]]
+    assert match_items([fingerprint_image(_repost(1))])[0].matches == []
     assert ConsentEvent.objects.filter(kind=ConsentEventKind.WORK_REMOVED, work=work).exists()
 
 
@@ -188,7 +189,8 @@ def test_resolving_a_dispute_removes_the_losing_registration(alice, bob, acme, r
 
     dispute.refresh_from_db()
     assert dispute.status == "resolved" and dispute.claimed_work.removed_at is not None
-    (matches,) = match_fingerprints([fingerprint_image(_repost(1))])
+    (item,) = match_items([fingerprint_image(_repost(1))])
+    matches = item.matches
     assert [match.work_id for match in matches] == [original.pk]
     permit = permits_for(
         [original.pk], organization=acme, purpose=Purpose.AI_TRAINING, at=timezone.now()
@@ -208,11 +210,12 @@ def test_a_plain_work_is_matched_by_its_exact_copy_only(alice):
 
     assert "exact copies only" in registration.notice
     assert not registration.work.fingerprints.exists()
-    (exact,) = match_fingerprints([fingerprint_image(data)])
+    (item,) = match_items([fingerprint_image(data)])
+    exact = item.matches
     assert [(match.work_id, match.exact) for match in exact] == [(registration.work.pk, True)]
     buffer = io.BytesIO()
     Image.open(io.BytesIO(data)).save(buffer, format="JPEG", quality=80)
-    assert match_fingerprints([fingerprint_image(buffer.getvalue())]) == [[]]
+    assert match_items([fingerprint_image(buffer.getvalue())])[0].matches == []
 
 
 def test_works_of_an_earlier_fingerprint_version_are_fingerprinted_again(alice, capsys):
@@ -245,7 +248,7 @@ def test_works_of_an_earlier_fingerprint_version_are_fingerprinted_again(alice, 
     buffer = io.BytesIO()
     upside_down.save(buffer, format="JPEG", quality=85)
     # This process's index is built before the command runs, as a running worker's is.
-    assert match_fingerprints([fingerprint_image(buffer.getvalue())]) == [[]]
+    assert match_items([fingerprint_image(buffer.getvalue())])[0].matches == []
     before = registry_version().sequence
 
     call_command("refingerprint_works")
@@ -258,7 +261,8 @@ def test_works_of_an_earlier_fingerprint_version_are_fingerprinted_again(alice, 
     assert not plain.fingerprints.exists()
     versions = dict(Work.objects.values_list("pk", "fingerprint_version"))
     assert versions == {art.pk: FINGERPRINT_VERSION, plain.pk: FINGERPRINT_VERSION, removed.pk: 2}
-    (matches,) = match_fingerprints([fingerprint_image(buffer.getvalue())])  # no restart
+    (item,) = match_items([fingerprint_image(buffer.getvalue())])
+    matches = item.matches  # no restart
     assert [match.work_id for match in matches] == [art.pk]
     call_command("refingerprint_works")
     assert "0 works fingerprinted" in capsys.readouterr().out

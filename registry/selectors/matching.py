@@ -293,13 +293,6 @@ class ItemMatches:
     unsettled: frozenset[int] = frozenset()
 
 
-def match_fingerprints(
-    fingerprints: Sequence[ImageFingerprint], *, index: RegistryIndex | None = None
-) -> list[list[WorkMatch]]:
-    """For each fingerprint, every active registered work it matches (best variant per work)."""
-    return [item.matches for item in match_items(fingerprints, index=index)]
-
-
 def match_items(
     fingerprints: Sequence[ImageFingerprint],
     *,
@@ -307,7 +300,8 @@ def match_items(
     ignore_artist: int | None = None,
     registration: bool = False,
 ) -> list[ItemMatches]:
-    """`match_fingerprints`, with each item's verification budget enforced and reported.
+    """For each fingerprint, every active registered work it matches (best variant per work),
+    with the item's verification budget enforced and what it left unverified reported.
 
     Candidates are grouped per work: a work's variants are verified nearest pHash first and
     the first that matches settles the work, so its other variants cost nothing.
