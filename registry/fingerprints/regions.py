@@ -42,7 +42,10 @@ MIN_GAP = 2
 # The frame's border is the page's background when this share of its pixels is within
 # BORDER_TOLERANCE of its median level.
 BACKGROUND_SHARE = 0.6
-# The cut recurses this deep (rows, columns, rows, columns) and stops at this many pieces.
+# The cut recurses this deep (rows, columns, rows, columns) and cuts no further piece once it
+# holds this many. A soft cap: the cut that crosses it keeps all its pieces (a page of many
+# thin stripes gives over a hundred), which only costs their plausibility checks; what it
+# bounds is the number of cuts, each a pass over a piece's rows or columns.
 MAX_DEPTH = 4
 MAX_PIECES = 64
 # Unions of neighbouring pieces are proposed where a cut gives at most this many pieces.
