@@ -194,8 +194,10 @@ def causes(harness: Harness, outcome: Outcome) -> str:
     work refused by the weak-image gate (registered for exact copies only), the query refused
     by the gate, no candidate pair of its work, a pair found by the whole query's pHash
     refused, one found by the whole query's dHash only refused, or only a region's pairs
-    (the untrimmed frame, an XY-cut rectangle) refused."""
+    refused (the untrimmed frame, whose box is the whole frame, or an XY-cut rectangle);
+    for a refused pair, the limits its nearest pair on that path breaks."""
     runner = harness.runner
+    config = harness.config
     counts: dict[str, Counter[str]] = {}
     for edit, number in outcome.below_plain:
         query = runner.queries[number]
@@ -208,25 +210,64 @@ def causes(harness: Harness, outcome: Outcome) -> str:
             cause = "no candidate"
         else:
             searched = found[0]
-            near = [
-                pair
-                for pair in found[1][query.work]
-                if pair[1] == 0
-                and (pair[2].phash ^ searched[0].phash).bit_count() <= harness.config.phash_radius
-            ]
-            whole = any(pair[1] == 0 for pair in found[1][query.work])
-            cause = (
-                "pHash pair refused"
-                if near
-                else "dHash pair refused"
-                if whole
-                else "region pair refused"
-            )
+            pairs = found[1][query.work]
+
+            def phash(pair: tuple[str, int, Hashes], searched: list[Hashes] = searched) -> int:
+                return (pair[2].phash ^ searched[pair[1]].phash).bit_count()
+
+            near = [p for p in pairs if p[1] == 0 and phash(p) <= config.phash_radius]
+            whole = [p for p in pairs if p[1] == 0]
+            regions = [p for p in pairs if p[1] > 0]
+            assert query.fingerprint is not None
+            boxes = [box for box, _ in query.fingerprint.regions]
+            if near:
+                cause, path = "pHash pair refused", near
+            elif whole:
+                cause, path = "dHash pair refused", whole
+            elif any(boxes[p[1] - 1] == (0, 0, 1000, 1000) for p in regions):
+                cause, path = "untrimmed frame refused", regions
+            else:
+                cause, path = "XY-cut region refused", regions
+            variant, k, registered = min(path, key=phash)
+            verdict = rules.verify(searched[k], registered, config, region=k > 0, variant=variant)
+            broken = broken_limits(verdict, config, k > 0, variant)
+            if k == 0 and not rules._pdq_agrees(searched[0], registered, config):
+                broken.append("PDQ over its radius")  # so the rule for plain pairs cannot help
+            cause += f" ({'+'.join(broken)})"
         counts.setdefault(edit, Counter())[cause] += 1
-    lines = ["missed queries a plain hash finds, by cause:"]
+    lines = ["missed queries a plain hash finds, by cause (the limits the nearest pair breaks):"]
     for edit, counted in counts.items():
         lines.append(f"  {edit:<15}" + ", ".join(f"{c} {n}" for c, n in counted.most_common()))
     return "\n".join(lines)
+
+
+def broken_limits(
+    verdict: Verdict, config: MatchingConfig, region: bool, variant: str
+) -> list[str]:
+    """The descriptor limits a refused pair breaks, with the limits of its path (rules.verify:
+    stricter for a dHash-only pair, a region, a registered crop)."""
+    d = verdict.distances
+    if "luma" not in d:
+        return ["not compared"]  # a region against a registered crop
+    limits = {
+        "luma": config.max_luma,
+        "colour": config.max_colour,
+        "changed": config.max_changed,
+        "overlay": config.max_overlay,
+        "scattered": config.max_scattered,
+        "changed_ink": config.max_changed_ink,
+    }
+    if d["phash"] > config.phash_radius and d["dhash"] <= config.dhash_radius:
+        limits["changed"] = min(limits["changed"], config.dhash_max_changed)
+        limits["scattered"] = min(limits["scattered"], config.dhash_max_scattered)
+        limits["changed_ink"] = min(limits["changed_ink"], config.dhash_max_changed_ink)
+    if region:
+        limits["changed"] = min(limits["changed"], config.region_max_changed)
+        limits["overlay"] = min(limits["overlay"], config.region_max_overlay)
+    if variant.startswith("crop_"):
+        limits["changed"] = min(limits["changed"], config.crop_max_changed)
+    broken = [name for name, limit in limits.items() if d[name] > limit]
+    return broken or ["PDQ rule's evidence"]
 
 
 def explain(
