@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import multiprocessing
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -36,7 +37,8 @@ from bench.accuracy.__main__ import plain_matches
 from bench.accuracy.external import EvalSet, load_evalset
 from bench.corpus2 import FLAT_KINDS
 from bench.precision import Runner, manifest_paths
-from registry.fingerprints import Hashes
+from registry.fingerprints import Hashes, decode_image
+from registry.fingerprints.hashing import hash_image
 from registry.matching import rules
 from registry.matching.rules import DEFAULT_MATCHING, MatchingConfig, Verdict
 
@@ -349,29 +351,58 @@ def variants(config: MatchingConfig) -> dict[str, VerifyFunction]:
     }
 
 
-def untrimmed_frame_pdq(harness: Harness, config: MatchingConfig) -> VerifyFunction:
+def untrimmed_frame_pdq(
+    harness: Harness, config: MatchingConfig, own: dict[int, tuple[bytes, int]] | None = None
+) -> VerifyFunction:
     """The published verification with the query's untrimmed frame (a region whose box is the
-    whole frame) carrying a PDQ, as a client would send it if regions carried one: the file's
-    plain PDQ stands in for it (the file as decoded, not trimmed, which is what the untrimmed
-    frame shows; its quality, which the plain hashes do not keep, taken as 100)."""
+    whole frame) carrying a PDQ, as a client would send it if regions carried one: `own`
+    maps a query's number to its frame's (PDQ, quality) (`frame_pdqs`); without it the
+    file's plain PDQ stands in (the file as decoded, not trimmed, at full size; quality, which
+    the plain hashes do not keep, taken as 100)."""
     verify = rules.verify
-    stand_in: dict[int, bytes] = {}
-    for found, query in zip(harness.runner.candidates, harness.runner.queries, strict=True):
+    stand_in: dict[int, tuple[bytes, int]] = {}
+    for number, (found, query) in enumerate(
+        zip(harness.runner.candidates, harness.runner.queries, strict=True)
+    ):
         if found is None or query.fingerprint is None:
             continue
         for k, (box, _) in enumerate(query.fingerprint.regions, start=1):
             if box == (0, 0, 1000, 1000):
-                stand_in[id(found[0][k])] = query.plain.pdq
+                pdq = (query.plain.pdq, 100) if own is None else own.get(number)
+                if pdq is not None:
+                    stand_in[id(found[0][k])] = pdq
 
     def with_frame_pdq(
         query: Hashes, candidate: Hashes, _: MatchingConfig = config, **path: Any
     ) -> Verdict:
-        pdq = stand_in.get(id(query))
-        if pdq is not None:
-            query = replace(query, pdq=pdq, pdq_quality=100)
+        frame = stand_in.get(id(query))
+        if frame is not None:
+            query = replace(query, pdq=frame[0], pdq_quality=frame[1])
         return verify(query, candidate, config, **path)
 
     return with_frame_pdq
+
+
+def _frame_pdq(path: str) -> tuple[bytes, int]:
+    hashes = hash_image(decode_image(Path(path).read_bytes()).untrimmed)
+    return hashes.pdq, hashes.pdq_quality
+
+
+def frame_pdqs(
+    harness: Harness, folder: tuple[Path, int], processes: int
+) -> dict[int, tuple[bytes, int]]:
+    """The PDQ and quality of each query's untrimmed frame, from its file (decoded and
+    normalized as the fingerprint does, not trimmed), for the queries that have one."""
+    paths = manifest_paths(*folder)[0]
+    numbers = [
+        number
+        for number, query in enumerate(harness.runner.queries)
+        if query.fingerprint is not None
+        and any(box == (0, 0, 1000, 1000) for box, _ in query.fingerprint.regions)
+    ]
+    with multiprocessing.Pool(processes) as pool:
+        found = pool.map(_frame_pdq, [paths[number] for number in numbers], chunksize=16)
+    return dict(zip(numbers, found, strict=True))
 
 
 def main() -> None:
@@ -382,11 +413,18 @@ def main() -> None:
     )
     parser.add_argument("--processes", type=int, default=2, help="to fingerprint an uncached set")
     parser.add_argument("--explain", help="print the missed queries of this edit")
+    parser.add_argument(
+        "--frame-pdq",
+        action="store_true",
+        help="hash each query's untrimmed frame for its PDQ (decodes the files) instead of "
+        "letting the file's plain PDQ stand in",
+    )
     parser.add_argument("--pictures", type=Path, help="save side-by-sides of the missed queries")
     args = parser.parse_args()
     harness = Harness(load_evalset(args.eval, args.processes, args.sample))
     verifications = variants(harness.config)
-    verifications["untrimmed frame's PDQ"] = untrimmed_frame_pdq(harness, harness.config)
+    own = frame_pdqs(harness, (args.eval, args.sample), args.processes) if args.frame_pdq else None
+    verifications["untrimmed frame's PDQ"] = untrimmed_frame_pdq(harness, harness.config, own)
     outcomes = {name: harness.run(name, verify) for name, verify in verifications.items()}
     print(table(harness, outcomes), flush=True)
     ordered = list(outcomes.items())
