@@ -22,7 +22,9 @@ from registry.fingerprints import (
     fingerprint_work,
 )
 from registry.fingerprints.decode import decode_image
+from registry.fingerprints.fingerprint import NO_PDQ
 from registry.fingerprints.hashing import hash_image
+from registry.fingerprints.regions import WHOLE_FRAME
 from registry.matching.rules import (
     DEFAULT_MATCHING,
     MatchingConfig,
@@ -618,11 +620,12 @@ def light_caption_band(image: Image.Image) -> Image.Image:
 
 def frame_with_pdq(data: bytes) -> tuple[ImageFingerprint, Hashes]:
     """A query's fingerprint, and its untrimmed frame (the region whose box is the whole
-    frame) carrying the frame's own PDQ, as a client sending regions with a PDQ would."""
+    frame), which carries the frame's own PDQ."""
     query = fingerprint_image(data)
-    frame = dict(query.regions)[(0, 0, 1000, 1000)]
+    frame = dict(query.regions)[WHOLE_FRAME]
     own = hash_image(decode_image(data).untrimmed)
-    return query, replace(frame, pdq=own.pdq, pdq_quality=own.pdq_quality)
+    assert (frame.pdq, frame.pdq_quality) == (own.pdq, own.pdq_quality)
+    return query, frame
 
 
 MARGINED = {"drawing": drawing(23), "badge": badge()}
@@ -648,7 +651,8 @@ def test_a_captioned_or_striped_repost_is_found_by_its_untrimmed_frame_and_its_p
     work = fingerprint_work(encode(source, "PNG")).variants
     query, frame = frame_with_pdq(encode(edit(web_copy(source)), "JPEG", quality=90))
     assert not verify(query.hashes, work["original"]).matched
-    without_pdq = dict(query.regions)[(0, 0, 1000, 1000)]
+    # As a client of version 3 sent it: regions without a PDQ are held to a near copy.
+    without_pdq = replace(frame, pdq=NO_PDQ, pdq_quality=0)
     assert not verify(without_pdq, work["untrimmed"], region=True, variant="untrimmed").matched
     found = verify(frame, work["untrimmed"], region=True, variant="untrimmed")
     assert found.distances["phash"] <= DEFAULT_MATCHING.phash_radius
