@@ -11,6 +11,10 @@ strong, edited queries matched to a wrong work, the probes and wrong-work querie
 variant matches that the one before it does not, and why each edited query a plain hash
 finds is missed (`causes`: the weak-image gate, or which kind of candidate pair was refused).
 
+A last variant gives the query's untrimmed frame (a region) a PDQ, the file's plain PDQ
+standing in for it: what the rule for pairs both plain hashes accept would find if regions
+carried a PDQ on the wire (they carry zeros).
+
 `--explain EDIT` prints, for each query of EDIT that plain pHash@10 or PDQ@31 finds and the
 published rules miss, the distances of its work's candidate pairs; `--pictures DIR` saves
 side-by-sides (query | registered original) of those queries as PNG.
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import multiprocessing
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -32,7 +37,8 @@ from bench.accuracy.__main__ import plain_matches
 from bench.accuracy.external import EvalSet, load_evalset
 from bench.corpus2 import FLAT_KINDS
 from bench.precision import Runner, manifest_paths
-from registry.fingerprints import Hashes
+from registry.fingerprints import Hashes, decode_image
+from registry.fingerprints.hashing import hash_image
 from registry.matching import rules
 from registry.matching.rules import DEFAULT_MATCHING, MatchingConfig, Verdict
 
@@ -190,8 +196,10 @@ def causes(harness: Harness, outcome: Outcome) -> str:
     work refused by the weak-image gate (registered for exact copies only), the query refused
     by the gate, no candidate pair of its work, a pair found by the whole query's pHash
     refused, one found by the whole query's dHash only refused, or only a region's pairs
-    (the untrimmed frame, an XY-cut rectangle) refused."""
+    refused (the untrimmed frame, whose box is the whole frame, or an XY-cut rectangle);
+    for a refused pair, the limits its nearest pair on that path breaks."""
     runner = harness.runner
+    config = harness.config
     counts: dict[str, Counter[str]] = {}
     for edit, number in outcome.below_plain:
         query = runner.queries[number]
@@ -204,25 +212,64 @@ def causes(harness: Harness, outcome: Outcome) -> str:
             cause = "no candidate"
         else:
             searched = found[0]
-            near = [
-                pair
-                for pair in found[1][query.work]
-                if pair[1] == 0
-                and (pair[2].phash ^ searched[0].phash).bit_count() <= harness.config.phash_radius
-            ]
-            whole = any(pair[1] == 0 for pair in found[1][query.work])
-            cause = (
-                "pHash pair refused"
-                if near
-                else "dHash pair refused"
-                if whole
-                else "region pair refused"
-            )
+            pairs = found[1][query.work]
+
+            def phash(pair: tuple[str, int, Hashes], searched: list[Hashes] = searched) -> int:
+                return (pair[2].phash ^ searched[pair[1]].phash).bit_count()
+
+            near = [p for p in pairs if p[1] == 0 and phash(p) <= config.phash_radius]
+            whole = [p for p in pairs if p[1] == 0]
+            regions = [p for p in pairs if p[1] > 0]
+            assert query.fingerprint is not None
+            boxes = [box for box, _ in query.fingerprint.regions]
+            if near:
+                cause, path = "pHash pair refused", near
+            elif whole:
+                cause, path = "dHash pair refused", whole
+            elif any(boxes[p[1] - 1] == (0, 0, 1000, 1000) for p in regions):
+                cause, path = "untrimmed frame refused", regions
+            else:
+                cause, path = "XY-cut region refused", regions
+            variant, k, registered = min(path, key=phash)
+            verdict = rules.verify(searched[k], registered, config, region=k > 0, variant=variant)
+            broken = broken_limits(verdict, config, k > 0, variant)
+            if k == 0 and not rules._pdq_agrees(searched[0], registered, config):
+                broken.append("PDQ over its radius")  # so the rule for plain pairs cannot help
+            cause += f" ({'+'.join(broken)})"
         counts.setdefault(edit, Counter())[cause] += 1
-    lines = ["missed queries a plain hash finds, by cause:"]
+    lines = ["missed queries a plain hash finds, by cause (the limits the nearest pair breaks):"]
     for edit, counted in counts.items():
         lines.append(f"  {edit:<15}" + ", ".join(f"{c} {n}" for c, n in counted.most_common()))
     return "\n".join(lines)
+
+
+def broken_limits(
+    verdict: Verdict, config: MatchingConfig, region: bool, variant: str
+) -> list[str]:
+    """The descriptor limits a refused pair breaks, with the limits of its path (rules.verify:
+    stricter for a dHash-only pair, a region, a registered crop)."""
+    d = verdict.distances
+    if "luma" not in d:
+        return ["not compared"]  # a region against a registered crop
+    limits = {
+        "luma": config.max_luma,
+        "colour": config.max_colour,
+        "changed": config.max_changed,
+        "overlay": config.max_overlay,
+        "scattered": config.max_scattered,
+        "changed_ink": config.max_changed_ink,
+    }
+    if d["phash"] > config.phash_radius and d["dhash"] <= config.dhash_radius:
+        limits["changed"] = min(limits["changed"], config.dhash_max_changed)
+        limits["scattered"] = min(limits["scattered"], config.dhash_max_scattered)
+        limits["changed_ink"] = min(limits["changed_ink"], config.dhash_max_changed_ink)
+    if region:
+        limits["changed"] = min(limits["changed"], config.region_max_changed)
+        limits["overlay"] = min(limits["overlay"], config.region_max_overlay)
+    if variant.startswith("crop_"):
+        limits["changed"] = min(limits["changed"], config.crop_max_changed)
+    broken = [name for name, limit in limits.items() if d[name] > limit]
+    return broken or ["PDQ rule's evidence"]
 
 
 def explain(
@@ -304,6 +351,60 @@ def variants(config: MatchingConfig) -> dict[str, VerifyFunction]:
     }
 
 
+def untrimmed_frame_pdq(
+    harness: Harness, config: MatchingConfig, own: dict[int, tuple[bytes, int]] | None = None
+) -> VerifyFunction:
+    """The published verification with the query's untrimmed frame (a region whose box is the
+    whole frame) carrying a PDQ, as a client would send it if regions carried one: `own`
+    maps a query's number to its frame's (PDQ, quality) (`frame_pdqs`); without it the
+    file's plain PDQ stands in (the file as decoded, not trimmed, at full size; quality, which
+    the plain hashes do not keep, taken as 100)."""
+    verify = rules.verify
+    stand_in: dict[int, tuple[bytes, int]] = {}
+    for number, (found, query) in enumerate(
+        zip(harness.runner.candidates, harness.runner.queries, strict=True)
+    ):
+        if found is None or query.fingerprint is None:
+            continue
+        for k, (box, _) in enumerate(query.fingerprint.regions, start=1):
+            if box == (0, 0, 1000, 1000):
+                pdq = (query.plain.pdq, 100) if own is None else own.get(number)
+                if pdq is not None:
+                    stand_in[id(found[0][k])] = pdq
+
+    def with_frame_pdq(
+        query: Hashes, candidate: Hashes, _: MatchingConfig = config, **path: Any
+    ) -> Verdict:
+        frame = stand_in.get(id(query))
+        if frame is not None:
+            query = replace(query, pdq=frame[0], pdq_quality=frame[1])
+        return verify(query, candidate, config, **path)
+
+    return with_frame_pdq
+
+
+def _frame_pdq(path: str) -> tuple[bytes, int]:
+    hashes = hash_image(decode_image(Path(path).read_bytes()).untrimmed)
+    return hashes.pdq, hashes.pdq_quality
+
+
+def frame_pdqs(
+    harness: Harness, folder: tuple[Path, int], processes: int
+) -> dict[int, tuple[bytes, int]]:
+    """The PDQ and quality of each query's untrimmed frame, from its file (decoded and
+    normalized as the fingerprint does, not trimmed), for the queries that have one."""
+    paths = manifest_paths(*folder)[0]
+    numbers = [
+        number
+        for number, query in enumerate(harness.runner.queries)
+        if query.fingerprint is not None
+        and any(box == (0, 0, 1000, 1000) for box, _ in query.fingerprint.regions)
+    ]
+    with multiprocessing.Pool(processes) as pool:
+        found = pool.map(_frame_pdq, [paths[number] for number in numbers], chunksize=16)
+    return dict(zip(numbers, found, strict=True))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--eval", type=Path, required=True, help="an evaluation set's folder")
@@ -312,12 +413,19 @@ def main() -> None:
     )
     parser.add_argument("--processes", type=int, default=2, help="to fingerprint an uncached set")
     parser.add_argument("--explain", help="print the missed queries of this edit")
+    parser.add_argument(
+        "--frame-pdq",
+        action="store_true",
+        help="hash each query's untrimmed frame for its PDQ (decodes the files) instead of "
+        "letting the file's plain PDQ stand in",
+    )
     parser.add_argument("--pictures", type=Path, help="save side-by-sides of the missed queries")
     args = parser.parse_args()
     harness = Harness(load_evalset(args.eval, args.processes, args.sample))
-    outcomes = {
-        name: harness.run(name, verify) for name, verify in variants(harness.config).items()
-    }
+    verifications = variants(harness.config)
+    own = frame_pdqs(harness, (args.eval, args.sample), args.processes) if args.frame_pdq else None
+    verifications["untrimmed frame's PDQ"] = untrimmed_frame_pdq(harness, harness.config, own)
+    outcomes = {name: harness.run(name, verify) for name, verify in verifications.items()}
     print(table(harness, outcomes), flush=True)
     ordered = list(outcomes.items())
     for (_, before), (name, outcome) in itertools.pairwise(ordered):
@@ -325,7 +433,7 @@ def main() -> None:
         added = sorted(outcome.false_numbers - before.false_numbers)
         wrong = sorted(outcome.wrong_numbers - before.wrong_numbers)
         print(f"{name}: new false matches {added}, new wrong-work matches {wrong}")
-    published = outcomes[list(outcomes)[-1]]
+    published = outcomes["published"]
     print(causes(harness, published))
     if args.explain:
         explain(harness, published, args.explain, (args.eval, args.sample), args.pictures)

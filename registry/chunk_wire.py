@@ -30,7 +30,9 @@ Phase 2, `application/vnd.consentry.verification+msgpack`, one map per chunk:
     items        array  per item [position, information (float64), width, height,
                         pdq (bin, 32 bytes), pdq_quality, descriptor (bin, 963 bytes)], and
                         for an item whose hashes carried regions an eighth value: the array of
-                        its regions' descriptors (bin, 963 bytes each), one per region, in order
+                        its regions' descriptors (bin, 963 bytes each), one per region, in order;
+                        and when one of its regions has a PDQ (the untrimmed frame's) a ninth:
+                        per region in order, nil or [pdq (bin, 32 bytes), pdq_quality]
 
 A chunk number stands for one content: sent again (as hashes or JSON) with other items, or
 completed by payloads naming another digest, it is refused. A client puts in a hashes body
@@ -64,6 +66,8 @@ EXTRA_FIELDS = ("url", "headers", "embedded", "user_agent", "unreadable")
 _REGION = struct.Struct(">4H8s8s")
 # Phase 2's name for the regions' descriptors of an item, in its regions' order.
 REGION_DESCRIPTORS = "region_descriptors"
+# And for their PDQs: per region, None or (pdq hex, pdq_quality).
+REGION_PDQS = "region_pdqs"
 MAX_ID_LENGTH = 512
 # A float32 lies within 2**-24 of the value it stands for (relative): a threshold that close
 # might fall between the two, and only the exact value (phase 2) decides.
@@ -338,11 +342,21 @@ def encode_verification(digest: str, payloads: Mapping[int, Mapping[str, Any]]) 
     return msgpack.packb({"digest": bytes.fromhex(digest), "items": rows}, use_bin_type=True)
 
 
-def _region_descriptors(item: Mapping[str, Any]) -> list[list[bytes]]:
-    """The eighth value of an item's row: its regions' descriptors, when it has regions."""
-    if not item.get("regions"):
+def _region_descriptors(item: Mapping[str, Any]) -> list[Any]:
+    """The eighth value of an item's row, its regions' descriptors, when it has regions; and
+    the ninth, their PDQs, when one of them has a PDQ."""
+    regions = item.get("regions")
+    if not regions:
         return []
-    return [[bytes.fromhex(region["descriptor"]) for region in item["regions"]]]
+    row: list[Any] = [[bytes.fromhex(region["descriptor"]) for region in regions]]
+    if any("pdq" in region for region in regions):
+        row.append(
+            [
+                [bytes.fromhex(region["pdq"]), region["pdq_quality"]] if "pdq" in region else None
+                for region in regions
+            ]
+        )
+    return row
 
 
 _ROW: tuple[tuple[str, type | tuple[type, ...], str], ...] = (
@@ -374,10 +388,10 @@ def decode_verification(body: Any, *, max_items: int) -> tuple[str, dict[int, di
         raise TooManyItems(f"{len(rows)} items is more than the {max_items} a chunk holds.")
     payloads: dict[int, dict[str, Any]] = {}
     for number, row in enumerate(rows):
-        if not isinstance(row, list) or len(row) not in (len(_ROW), len(_ROW) + 1):
+        if not isinstance(row, list) or not len(_ROW) <= len(row) <= len(_ROW) + 2:
             raise WireFormatError(
-                f"item {number} must be an array of {len(_ROW)} values, or {len(_ROW) + 1} "
-                "with its regions' descriptors."
+                f"item {number} must be an array of {len(_ROW)} values, {len(_ROW) + 1} with "
+                f"its regions' descriptors, or {len(_ROW) + 2} with their PDQs too."
             )
         for (name, kind, what), value in zip(_ROW, row[: len(_ROW)], strict=True):
             if isinstance(value, bool) or not isinstance(value, kind):
@@ -394,7 +408,9 @@ def decode_verification(body: Any, *, max_items: int) -> tuple[str, dict[int, di
             "descriptor": row[6].hex(),
         }
         if len(row) > len(_ROW):
-            payloads[position][REGION_DESCRIPTORS] = _decoded_descriptors(number, row[-1])
+            payloads[position][REGION_DESCRIPTORS] = _decoded_descriptors(number, row[len(_ROW)])
+        if len(row) > len(_ROW) + 1:
+            payloads[position][REGION_PDQS] = _decoded_pdqs(number, row[-1])
     return digest.hex(), payloads
 
 
@@ -411,6 +427,30 @@ def _decoded_descriptors(number: int, value: Any) -> list[str]:
     return [descriptor.hex() for descriptor in value]
 
 
+def _decoded_pdqs(number: int, value: Any) -> list[tuple[str, int] | None]:
+    what = (
+        f"item {number}: its regions' PDQs must be an array of 1 to {MAX_REGIONS} values, each "
+        "nil or [pdq (binary), pdq_quality (an integer)]."
+    )
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_REGIONS:
+        raise WireFormatError(what)
+    pdqs: list[tuple[str, int] | None] = []
+    for entry in value:
+        if entry is None:
+            pdqs.append(None)
+            continue
+        if (
+            not isinstance(entry, list)
+            or len(entry) != 2
+            or not isinstance(entry[0], bytes)
+            or isinstance(entry[1], bool)
+            or not isinstance(entry[1], int)
+        ):
+            raise WireFormatError(what)
+        pdqs.append((entry[0].hex(), entry[1]))
+    return pdqs
+
+
 def complete_item(item: dict[str, Any], payload: Mapping[str, Any]) -> None:
     """Add an item's verification payload to what its hashes brought: its fields, and each of
     its regions' descriptor. Raises WireFormatError when the payload brings descriptors for
@@ -422,6 +462,15 @@ def complete_item(item: dict[str, Any], payload: Mapping[str, Any]) -> None:
             f"the payload brings {len(descriptors)} regions' descriptors; the item's hashes "
             f"carried {len(regions)} regions."
         )
+    pdqs = payload.get(REGION_PDQS, [None] * len(regions))
+    if len(pdqs) != len(regions):
+        raise WireFormatError(
+            f"the payload brings {len(pdqs)} regions' PDQs; the item's hashes carried "
+            f"{len(regions)} regions."
+        )
     item.update({name: payload[name] for name in VERIFICATION_FIELDS})
-    for region, descriptor in zip(regions, descriptors, strict=True):
+    for region, descriptor, pdq in zip(regions, descriptors, pdqs, strict=True):
         region["descriptor"] = descriptor
+        if pdq is not None:
+            # Checked as the JSON API checks it, by ImageFingerprint.from_wire.
+            region["pdq"], region["pdq_quality"] = pdq

@@ -105,6 +105,14 @@ class RegionDoc(serializers.Serializer):
     phash = serializers.CharField(help_text="64-bit pHash of the region, 16 hex digits.")
     dhash = serializers.CharField(help_text="64-bit dHash of the region, 16 hex digits.")
     descriptor = serializers.CharField(help_text="The region's verification descriptor, hex.")
+    pdq = serializers.CharField(
+        required=False,
+        help_text="Optional, with pdq_quality: the region's PDQ, 64 hex digits. The client sends "
+        "it for the untrimmed frame of a trimmed image (box 0, 0, 1000, 1000) only.",
+    )
+    pdq_quality = serializers.IntegerField(
+        required=False, min_value=0, max_value=100, help_text="PDQ's quality of the region."
+    )
 
 
 class ItemDoc(serializers.Serializer):
@@ -426,7 +434,9 @@ VERIFICATION_LAYOUT = (
     "regions' too); `items`, an array with, per item, [position (int), information "
     "(float64), width (int), height (int), pdq (bin, 32 bytes), pdq_quality (int), "
     "descriptor (bin, 963 bytes)], plus, for an item whose hashes carried regions, an eighth "
-    "value: the array of its regions' descriptors (bin, 963 bytes each), in their order."
+    "value: the array of its regions' descriptors (bin, 963 bytes each), in their order; and "
+    "when one of its regions carries a PDQ, a ninth: per region in order, nil or [pdq (bin, "
+    "32 bytes), pdq_quality (int)]."
 )
 
 

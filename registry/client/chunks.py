@@ -95,6 +95,10 @@ def _regions_carried_exactly(regions: Any) -> bool:
         and _canonical_hex(region.get("phash"), 8)
         and _canonical_hex(region.get("dhash"), 8)
         and _canonical_hex(region.get("descriptor"), None)
+        and (
+            ("pdq" not in region and "pdq_quality" not in region)
+            or (_canonical_hex(region.get("pdq"), None) and _integer(region.get("pdq_quality")))
+        )
         for region in regions
     )
 

@@ -16,7 +16,7 @@ from registry.fingerprints.decode import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, deco
 from registry.fingerprints.descriptor import DESCRIPTOR_BYTES
 from registry.fingerprints.errors import FingerprintFormatError
 from registry.fingerprints.hashing import PDQ_BYTES, Hashes, hash_image, hash_region
-from registry.fingerprints.regions import MAX_REGIONS, query_regions
+from registry.fingerprints.regions import MAX_REGIONS, WHOLE_FRAME, Region, query_regions
 from registry.fingerprints.variants import variant_images
 
 # Bumped whenever decoding, normalization, the variants or any hash changes: fingerprints
@@ -31,6 +31,8 @@ STRUCTURE_GRID = 64
 STRUCTURE_BLUR = 1.5
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+# A region's PDQ when it has none (hashing.hash_region): all zero, quality 0.
+NO_PDQ = bytes(PDQ_BYTES)
 
 
 @dataclass(frozen=True)
@@ -68,15 +70,7 @@ class ImageFingerprint:
     def to_wire(self) -> dict[str, object]:
         wire = self._wire_main()
         if self.regions:
-            wire["regions"] = [
-                {
-                    "box": list(box),
-                    "phash": f"{hashes.phash:016x}",
-                    "dhash": f"{hashes.dhash:016x}",
-                    "descriptor": hashes.descriptor.hex(),
-                }
-                for box, hashes in self.regions
-            ]
+            wire["regions"] = [_region_wire(box, hashes) for box, hashes in self.regions]
         return wire
 
     def _wire_main(self) -> dict[str, object]:
@@ -151,8 +145,18 @@ def fingerprint_image(
     """Fingerprint a query image. Raises ImageDecodeError for anything unsafe or broken."""
     decoded = decode_image(data, max_bytes=max_bytes, max_pixels=max_pixels)
     whole = _image_fingerprint(data, decoded.width, decoded.height, decoded.trimmed)
-    regions = tuple((region.box, hash_region(region.image)) for region in query_regions(decoded))
+    regions = tuple((region.box, _region_hashes(region)) for region in query_regions(decoded))
     return replace(whole, regions=regions)
+
+
+def _region_hashes(region: Region) -> Hashes:
+    # The untrimmed frame is the file as plain pHash and PDQ read it: with its own PDQ, a pair
+    # both plain hashes accept there (a caption band across a drawing's margin keeps the
+    # whole query from trimming as its work did) is judged as such (rules.verify). Other
+    # regions go without: PDQ costs as much as their other hashes together.
+    if region.box == WHOLE_FRAME:
+        return hash_image(region.image)
+    return hash_region(region.image)
 
 
 def fingerprint_work(
@@ -195,6 +199,19 @@ def information(image: Image.Image) -> float:
     return float(np.sqrt((detail**2).mean()))
 
 
+def _region_wire(box: tuple[int, int, int, int], hashes: Hashes) -> dict[str, object]:
+    wire: dict[str, object] = {
+        "box": list(box),
+        "phash": f"{hashes.phash:016x}",
+        "dhash": f"{hashes.dhash:016x}",
+        "descriptor": hashes.descriptor.hex(),
+    }
+    if hashes.pdq != NO_PDQ:
+        wire["pdq"] = hashes.pdq.hex()
+        wire["pdq_quality"] = hashes.pdq_quality
+    return wire
+
+
 def _wire_regions(
     data: Mapping[str, object], *, descriptors: bool = True
 ) -> tuple[tuple[tuple[int, int, int, int], Hashes], ...]:
@@ -228,11 +245,15 @@ def _wire_region(
         or not 0 <= box[1] < box[3] <= 1000
     ):
         raise FingerprintFormatError("a region's 'box' must be 4 thousandths, left < right")
+    pdq, pdq_quality = NO_PDQ, 0
+    # Optional, both or neither: the untrimmed frame's PDQ (fingerprint_image).
+    if "pdq" in item or "pdq_quality" in item:
+        pdq, pdq_quality = _wire_hex(item, "pdq", PDQ_BYTES), _wire_int(item, "pdq_quality", 0, 100)
     hashes = Hashes(
         phash=int.from_bytes(_wire_hex(item, "phash", 8), "big"),
         dhash=int.from_bytes(_wire_hex(item, "dhash", 8), "big"),
-        pdq=bytes(PDQ_BYTES),
-        pdq_quality=0,
+        pdq=pdq,
+        pdq_quality=pdq_quality,
         descriptor=_wire_hex(item, "descriptor", DESCRIPTOR_BYTES) if descriptors else b"",
     )
     return (box[0], box[1], box[2], box[3]), hashes

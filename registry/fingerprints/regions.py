@@ -73,6 +73,8 @@ FLAT = 10.0
 SAME_BOX = 0.85
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom in pixels of the cut frame
+# The region of a trimmed query's untrimmed frame: the file as a plain hash reads it.
+WHOLE_FRAME = (0, 0, 1000, 1000)
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ def query_regions(decoded: DecodedImage) -> list[Region]:
     rectangles in the order of `_ranked`, less near duplicates and flat bars."""
     found: list[Region] = []
     if decoded.was_trimmed:
-        found.append(Region((0, 0, 1000, 1000), decoded.untrimmed))
+        found.append(Region(WHOLE_FRAME, decoded.untrimmed))
     # Cut at twice the working size: a collage's gutter of a few pixels blurs into one
     # non-uniform row at the working size.
     frame = shrink(decoded.decoded, 2 * WORK_SIZE)

@@ -95,7 +95,8 @@ class MatchingConfig:
     # picture. On corpus 2's DEV set this kept every strong hit of the mild edits.
     strong_max_edge_depth: float = 0.125
     # A candidate both plain baselines accept (the whole query's pHash within `phash_radius`,
-    # or its dHash within `dhash_radius`: a sticker moves pHash more; and its PDQ, 256 bits
+    # or its dHash within `dhash_radius`: a sticker moves pHash more; or the pHash of a query
+    # region that carries a real PDQ, such as the untrimmed frame; and its PDQ, 256 bits
     # of a 64x64 picture, within this many bits: PDQ's usual threshold, the baseline
     # bench.accuracy reports) and the limits above refuse is refused only on evidence of
     # another work: its colour (the same layout in other colours, a flag's sibling) or
@@ -265,8 +266,13 @@ def verify(
     )
     matched = score <= 1.0
     within_limits = matched
-    found_whole = (found_by_phash or found_by_dhash) and not region
-    if not matched and found_whole and _pdq_agrees(query, candidate, config):
+    # Found by the whole query's pHash or dHash, or by a region's pHash when the region
+    # carries a PDQ of its own: the untrimmed frame is the file as a plain hash reads it, and
+    # a caption band or stripes across a sprite's margin keep the whole query from being
+    # trimmed as its work was (a region sent without PDQ, all zeros, never qualifies).
+    found_plainly = (found_by_phash or found_by_dhash) and not region
+    found_plainly |= region and found_by_phash
+    if not matched and found_plainly and _pdq_agrees(query, candidate, config):
         # Both plain baselines accept the pair: how much changed (an overlay's area, the
         # light it takes) is no evidence of another work; erased detail and colour are. A
         # pair the whole query's dHash found (a sticker moves pHash more) is held to the

@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw
 from registry.chunk_wire import (
     HASHES_MEDIA_TYPE,
     VERIFICATION_MEDIA_TYPE,
+    WireFormatError,
     complete_item,
     content_digest,
     decode_hashes,
@@ -336,6 +337,8 @@ def test_regions_cross_both_phases_exactly_and_an_item_without_keeps_its_digest(
 
     assert [len(entry.get("regions", [])) for entry in decoded] == [len(items[0]["regions"]), 0]
     assert len(items[0]["regions"]) >= 2  # the untrimmed frame and the post's picture at least
+    # The untrimmed frame carries its PDQ across phase 2 too (and the others none).
+    assert [("pdq" in region) for region in items[0]["regions"]][:2] == [True, False]
     assert digest == content_digest(decoded) == content_digest(items)
     for entry, payload, sent in zip(decoded, payloads.values(), items, strict=True):
         complete_item(entry, payload)
@@ -345,6 +348,28 @@ def test_regions_cross_both_phases_exactly_and_an_item_without_keeps_its_digest(
     rows = [["stranger", False, stranger["sha256"], stranger["phash"], stranger["dhash"]]]
     text = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
     assert content_digest([stranger]) == hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_malformed_region_pdqs_in_phase_2_are_refused_naming_the_item():
+    shot = screenshot_item("shot", 1)
+    row = msgpack.unpackb(encode_verification(content_digest([shot]), {0: shot}))["items"][0]
+    assert len(row) == 9  # the regions' descriptors, then their PDQs
+    pdqs = row[8]
+    for broken in ([], "none", [[b"0" * 32, True], *pdqs[1:]], [[b"0" * 32], *pdqs[1:]]):
+        body = msgpack.packb(
+            {"digest": bytes(32), "items": [[*row[:8], broken]]}, use_bin_type=True
+        )
+        with pytest.raises(WireFormatError, match="item 0: its regions' PDQs"):
+            decode_verification(unpack(body), max_items=9)
+    (entry,) = decode_hashes(unpack(encode_hashes(0, FINGERPRINT_VERSION, [shot])), max_items=9)[1]
+    _, payloads = decode_verification(
+        unpack(
+            msgpack.packb({"digest": bytes(32), "items": [[*row[:8], pdqs[:1]]]}, use_bin_type=True)
+        ),
+        max_items=9,
+    )
+    with pytest.raises(WireFormatError, match="regions' PDQs"):
+        complete_item(entry, payloads[0])
 
 
 def test_the_client_sends_as_json_regions_the_binary_layout_would_not_carry_exactly():

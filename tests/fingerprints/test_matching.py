@@ -21,6 +21,10 @@ from registry.fingerprints import (
     fingerprint_image,
     fingerprint_work,
 )
+from registry.fingerprints.decode import decode_image
+from registry.fingerprints.fingerprint import NO_PDQ
+from registry.fingerprints.hashing import hash_image
+from registry.fingerprints.regions import WHOLE_FRAME
 from registry.matching.rules import (
     DEFAULT_MATCHING,
     MatchingConfig,
@@ -517,8 +521,11 @@ def test_a_striped_copy_that_phash_and_pdq_accept_matches_weakly(
     assert without.distances["phash"] <= DEFAULT_MATCHING.phash_radius
     assert without.distances["pdq"] <= DEFAULT_MATCHING.pdq_radius
     assert not verify(query, work).strong
-    # Only the whole query's hashes say the pair is close: a region carries no PDQ.
-    assert not verify(query, work, region=True).matched
+    # A region sent without a PDQ (all zeros, as regions go on the wire) is held to a near
+    # copy; one carrying its own PDQ is judged as the whole query is.
+    no_pdq = replace(query, pdq=bytes(len(query.pdq)), pdq_quality=0)
+    assert not verify(no_pdq, work, region=True).matched
+    assert verify(query, work, region=True).matched
 
 
 def test_close_hashes_do_not_excuse_erased_detail_or_other_colours() -> None:
@@ -591,6 +598,87 @@ def test_close_dhash_and_pdq_do_not_excuse_erased_detail_or_other_colours() -> N
     assert not verify(far_phash(forced, 12), flag).matched
     low = replace(reposted("painting-a", stripes((0, 0, 0))), pdq_quality=10)
     assert not verify(far_phash(low, 12), registered("painting-a").variants["original"]).matched
+
+
+def on_a_margin(picture: Image.Image) -> Image.Image:
+    """A sprite or a clip-art drawing in the middle of a wide white page."""
+    page = Image.new("RGB", (640, 480), "white")
+    page.paste(picture, ((640 - picture.width) // 2, (480 - picture.height) // 2))
+    return page
+
+
+def light_caption_band(image: Image.Image) -> Image.Image:
+    """A caption band of a third opacity across the whole width, with white text."""
+    width, height = image.size
+    layer = Image.new("RGBA", image.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    draw.rectangle((0, 0.45 * height, width, 0.58 * height), fill=(0, 0, 0, 90))
+    font = ImageFont.load_default(size=round(0.07 * height))
+    draw.text((0.05 * width, 0.47 * height), "when the art hits", fill="white", font=font)
+    return Image.alpha_composite(image.convert("RGBA"), layer).convert("RGB")
+
+
+def frame_with_pdq(data: bytes) -> tuple[ImageFingerprint, Hashes]:
+    """A query's fingerprint, and its untrimmed frame (the region whose box is the whole
+    frame), which carries the frame's own PDQ."""
+    query = fingerprint_image(data)
+    frame = dict(query.regions)[WHOLE_FRAME]
+    own = hash_image(decode_image(data).untrimmed)
+    assert (frame.pdq, frame.pdq_quality) == (own.pdq, own.pdq_quality)
+    return query, frame
+
+
+MARGINED = {"drawing": drawing(23), "badge": badge()}
+
+
+@pytest.mark.parametrize(
+    ("name", "edit"),
+    [
+        pytest.param("drawing", light_caption_band, id="drawing-caption_band"),
+        pytest.param("drawing", stripes((0, 0, 0)), id="drawing-stripes"),
+        pytest.param("badge", stripes((0, 0, 0)), id="badge-stripes"),
+    ],
+)
+def test_a_captioned_or_striped_repost_is_found_by_its_untrimmed_frame_and_its_pdq(
+    name: str, edit: Callable[[Image.Image], Image.Image]
+) -> None:
+    """A band or stripes across a picture on a wide margin keep the re-post from being
+    trimmed as its work was: the whole query misses the work, and its untrimmed frame, the
+    file as plain pHash and PDQ read it, is a region held to a near copy. When the frame
+    carries its PDQ and both plain hashes accept the pair, the overlay is no evidence of
+    another work: matched weakly (it may deny the item, never allow it)."""
+    source = on_a_margin(MARGINED[name])
+    work = fingerprint_work(encode(source, "PNG")).variants
+    query, frame = frame_with_pdq(encode(edit(web_copy(source)), "JPEG", quality=90))
+    assert not verify(query.hashes, work["original"]).matched
+    # As a client of version 3 sent it: regions without a PDQ are held to a near copy.
+    without_pdq = replace(frame, pdq=NO_PDQ, pdq_quality=0)
+    assert not verify(without_pdq, work["untrimmed"], region=True, variant="untrimmed").matched
+    found = verify(frame, work["untrimmed"], region=True, variant="untrimmed")
+    assert found.distances["phash"] <= DEFAULT_MATCHING.phash_radius
+    assert found.distances["pdq"] <= DEFAULT_MATCHING.pdq_radius
+    assert found.matched and not found.strong
+    item = verify_item([query.hashes, frame], {7: [("untrimmed", 1, work["untrimmed"])]})
+    assert set(item.matched) == {7} and item.strong == frozenset()
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        pytest.param(light_caption_band, id="caption_band"),
+        pytest.param(stripes((0, 0, 0)), id="stripes"),
+    ],
+)
+@pytest.mark.parametrize("seed", [25, 26, 27])
+def test_an_unrelated_drawing_with_the_same_overlay_is_not_found_by_its_frame(
+    seed: int, edit: Callable[[Image.Image], Image.Image]
+) -> None:
+    """Another drawing on the same margin under the same band or stripes: its frame's pHash
+    may come close to the work's, its PDQ does not, and the descriptor refuses it."""
+    work = fingerprint_work(encode(on_a_margin(drawing(23)), "PNG")).variants["untrimmed"]
+    other = on_a_margin(drawing(seed))
+    _, frame = frame_with_pdq(encode(edit(web_copy(other)), "JPEG", quality=90))
+    assert not verify(frame, work, region=True, variant="untrimmed").matched
 
 
 def test_closest_work_is_the_lowest_score() -> None:

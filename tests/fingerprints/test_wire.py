@@ -151,3 +151,32 @@ def test_regions_travel_on_the_wire_and_are_optional() -> None:
     ):
         with pytest.raises(FingerprintFormatError, match=r"region|descriptor"):
             ImageFingerprint.from_wire({**wire, "regions": broken})
+
+
+def test_the_untrimmed_frame_travels_with_its_pdq_and_other_regions_without() -> None:
+    """The trimmed query's untrimmed frame carries its own PDQ (rules.verify judges a pair both
+    plain hashes accept there); other regions carry none. A region sent without one (a client
+    of version 3) still parses, with no PDQ; half a PDQ, or a malformed one, is refused."""
+    sheet = Image.new("RGB", (500, 700), "white")
+    sheet.paste(painting(15), (10, 150))
+    fingerprint = fingerprint_image(encode(sheet, "JPEG"))
+    wire = json.loads(json.dumps(fingerprint.to_wire()))
+    regions = wire["regions"]
+    frames = [region for region in regions if region["box"] == [0, 0, 1000, 1000]]
+    assert len(frames) == 1 and len(regions) > 1
+    assert len(frames[0]["pdq"]) == 64 and 0 <= frames[0]["pdq_quality"] <= 100
+    assert all("pdq" not in region for region in regions if region is not frames[0])
+    assert ImageFingerprint.from_wire(wire) == fingerprint
+    frame = dict(fingerprint.regions)[(0, 0, 1000, 1000)]
+    assert frame.pdq != bytes(32)
+
+    old = [{k: v for k, v in region.items() if not k.startswith("pdq")} for region in regions]
+    parsed = dict(ImageFingerprint.from_wire({**wire, "regions": old}).regions)
+    assert parsed[(0, 0, 1000, 1000)].pdq == bytes(32)
+    assert parsed[(0, 0, 1000, 1000)].pdq_quality == 0
+
+    halves = ({"pdq": frames[0]["pdq"]}, {"pdq_quality": 80})
+    for broken in (*halves, {"pdq": "zz" * 32, "pdq_quality": 80}, {"pdq": "00", "pdq_quality": 1}):
+        region = {k: v for k, v in frames[0].items() if not k.startswith("pdq")} | broken
+        with pytest.raises(FingerprintFormatError, match=r"region \d+: .*'pdq"):
+            ImageFingerprint.from_wire({**wire, "regions": [region]})
