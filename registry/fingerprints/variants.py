@@ -22,14 +22,16 @@ TILT_DEGREES = 3.0
 # into the page, and a light background is trimmed away. No comparison can restore what
 # clipping removed, so the clipped picture is registered as a variant of its own.
 BRIGHTENED = 1.25
-# Version 4: deep centre crops (70% and 50% of each dimension kept) and the widest 16:9
-# window at a few places along the long axis (docs/matching.md, "Deep crops and the content
-# box").
+# Version 4: deep centre crops, 70% and 50% of each side kept. A crop's pHash stays within
+# the candidate radius only about 1% of the side away from where it was registered
+# (`python -m bench.crop_reach`), and a re-poster's centre is off by a few percent on each
+# axis, so each keep is registered five times: at the centre (the crop a centring tool
+# makes) and moved DEEP_OFFSET of the side diagonally each way, so that a centre off by up
+# to 3% on each axis is at most 1.5% of the side from one of them on each axis
+# (docs/matching.md, "Version 4").
 DEEP_KEEPS = (0.70, 0.50)
 DEEP_OFFSET = 0.015
-WIDE = 16 / 9
-WIDE_POSITIONS = tuple(i / 8 for i in range(9))
-WINDOW_MAX_AREA = 0.94
+DEEP_CORNERS = (("nw", -1, -1), ("ne", 1, -1), ("sw", -1, 1), ("se", 1, 1))
 
 
 def _crop(image: Image.Image, keep: float, anchor_x: float, anchor_y: float) -> Image.Image:
@@ -66,32 +68,6 @@ def _cropped(keep: float, x: float, y: float) -> Callable[[DecodedImage], Image.
     # A re-poster crops the picture as published, margins included, and the query is
     # trimmed afterwards: the variant is made the same way round.
     return lambda decoded: trim_borders(_crop(decoded.untrimmed, keep, x, y))
-
-
-def _window(image: Image.Image, aspect: float, position: float) -> Image.Image:
-    """The widest window of `aspect` (width / height), `position` of the way along the axis it
-    can slide on."""
-    width, height = image.size
-    if width / height < aspect:
-        kept = round(width / aspect)
-        top = round((height - kept) * position)
-        return image.crop((0, top, width, top + kept))
-    kept = round(height * aspect)
-    left = round((width - kept) * position)
-    return image.crop((left, 0, left + kept, height))
-
-
-def _windowed(position: float) -> Callable[[DecodedImage], Image.Image | None]:
-    # Made from the picture as published, margins included, and trimmed afterwards, as the
-    # crops are. None when the window keeps nearly all of the picture: "original" covers it.
-    def make(decoded: DecodedImage) -> Image.Image | None:
-        image = decoded.untrimmed
-        window = _window(image, WIDE, position)
-        if window.width * window.height >= WINDOW_MAX_AREA * image.width * image.height:
-            return None
-        return trim_borders(window)
-
-    return make
 
 
 def _content(decoded: DecodedImage) -> Image.Image | None:
@@ -156,23 +132,22 @@ _MAKERS: dict[str, Callable[[DecodedImage], Image.Image | None]] = {
     # (docs/matching.md, orientation).
     "rotate180": _transposed(Transpose.ROTATE_180),
     "flip_vertical": _transposed(Transpose.FLIP_TOP_BOTTOM),
-    # Version 4: the content box, deep centre crops and 16:9 windows.
+    # Version 4: the content box and the deep centre crops.
     "content_box": _content,
     **{f"crop_centre_{round(keep * 100)}": _cropped(keep, 0.5, 0.5) for keep in DEEP_KEEPS},
     **{
-        f"crop_centre_{round(keep * 100)}_{name}": _offset_crop(keep, dx, dy)
+        f"crop_centre_{round(keep * 100)}_{corner}": _offset_crop(keep, dx, dy)
         for keep in DEEP_KEEPS
-        for name, dx, dy in (("nw", -1, -1), ("ne", 1, -1), ("sw", -1, 1), ("se", 1, 1))
+        for corner, dx, dy in DEEP_CORNERS
     },
-    **{f"crop_16x9_{round(position * 1000)}": _windowed(position) for position in WIDE_POSITIONS},
 }
 
 VARIANTS: tuple[str, ...] = tuple(_MAKERS)
 
 
 def variant_images(decoded: DecodedImage) -> dict[str, Image.Image]:
-    """Every registered variant's image. "untrimmed" only when trimming changed the image;
-    "content_box" and the 16:9 windows only when they differ from the original."""
+    """Every registered variant's image. "untrimmed" only when trimming changed the image,
+    "content_box" only when it is framed differently from "original"."""
     images = {}
     for name, make in _MAKERS.items():
         if name == "untrimmed":
