@@ -19,7 +19,7 @@ from registry.fingerprints import (
     to_signed64,
     to_unsigned64,
 )
-from registry.matching.rules import MatchingConfig
+from registry.matching.rules import DEFAULT_MATCHING, MatchingConfig
 from registry.models import (
     ConsentEvent,
     ConsentEventKind,
@@ -230,9 +230,10 @@ def test_works_of_an_earlier_fingerprint_version_are_fingerprinted_again(alice, 
     plain = work_register(artist=alice, data=plain_png(), title="Sky").work
     removed = work_register(artist=alice, data=artwork_bytes(_SEED_BASE + 2), title="Gone").work
     work_remove(work=removed, reason="artist asked")
-    # As the previous version left them: no upside-down variants, and the plain work
-    # fingerprinted like any other.
-    art.fingerprints.filter(variant__in=["rotate180", "flip_vertical"]).delete()
+    # As earlier versions left them: no upside-down variants (version 3), no deep crops or
+    # content box (version 4), and the plain work fingerprinted like any other.
+    added = ["rotate180", "flip_vertical", *DEFAULT_MATCHING.weak_variants]
+    art.fingerprints.filter(variant__in=added).delete()
     original = fingerprint_work(plain_png()).variants["original"]
     Fingerprint.objects.create(
         work=plain,
@@ -258,6 +259,7 @@ def test_works_of_an_earlier_fingerprint_version_are_fingerprinted_again(alice, 
     assert registry_version().sequence == before + 2
     expected = set(fingerprint_work(artwork_bytes(_SEED_BASE + 1)).variants)
     assert {row.variant for row in art.fingerprints.all()} == expected
+    assert {"crop_centre_50_nw", "crop_centre_70_se"} <= expected
     assert not plain.fingerprints.exists()
     versions = dict(Work.objects.values_list("pk", "fingerprint_version"))
     assert versions == {art.pk: FINGERPRINT_VERSION, plain.pk: FINGERPRINT_VERSION, removed.pk: 2}

@@ -196,6 +196,14 @@ def trim_borders(image: Image.Image) -> Image.Image:
     side (a night sky, a black letter touching the canvas) comes off exactly. Nested borders
     (a black letterbox around a drawing on white) come off in successive passes.
     """
+    box = trim_box(image)
+    if box == (0, 0, image.width, image.height):
+        return image
+    return image.crop(box)
+
+
+def trim_box(image: Image.Image) -> tuple[int, int, int, int]:
+    """The box (left, top, right, bottom) that `trim_borders` keeps."""
     pixels = np.asarray(image.convert("L"), dtype=np.int16)
     top, bottom, left, right = 0, pixels.shape[0], 0, pixels.shape[1]
     for _ in range(3):
@@ -206,9 +214,7 @@ def trim_borders(image: Image.Image) -> Image.Image:
             break
         top, bottom = top + rows[0], bottom - rows[1]
         left, right = left + cols[0], right - cols[1]
-    if (top, bottom, left, right) == (0, pixels.shape[0], 0, pixels.shape[1]):
-        return image
-    return image.crop((left, top, right, bottom))
+    return left, top, right, bottom
 
 
 def _pair_trim(grey: np.ndarray) -> tuple[int, int]:

@@ -25,7 +25,11 @@ from registry.fingerprints.variants import variant_images
 # 963-byte descriptor.
 # 3: registered variants "rotate180" and "flip_vertical"; `information` measures lines and
 # edges; the descriptor comparison models tone classes, hue turns and compact overlays.
-FINGERPRINT_VERSION = 3
+# 4: registered variants "content_box" (the picture trimmed to its content on every side on
+# its own) and deep centre crops keeping 70% and 50% of each side, five of each
+# ("crop_centre_70", "crop_centre_70_nw"...); matches through them are weak
+# (MatchingConfig.weak_variants).
+FINGERPRINT_VERSION = 4
 # `information` reads the grey picture at this size, less its blur of this radius.
 STRUCTURE_GRID = 64
 STRUCTURE_BLUR = 1.5

@@ -200,6 +200,25 @@ def _background(grey: np.ndarray) -> float | None:
     return level
 
 
+def content_box(grey: np.ndarray) -> Box | None:
+    """The frame less its background lines on every side, each side on its own: how the cut
+    frames a picture shown on a page of its own background colour (a drawing on white in a
+    screenshot of a white page). None when the frame's border is not a uniform page, or
+    when nothing but page is left."""
+    height, width = grey.shape
+    level = _background(grey)
+    if level is None:
+        return None
+    rows = _runs(grey, (0, 0, width, height), 0, level)
+    if not rows:
+        return None
+    top, bottom = rows[0][0], rows[-1][1]
+    columns = _runs(grey, (0, top, width, bottom), 1, level)
+    if not columns:
+        return None
+    return columns[0][0], top, columns[-1][1], bottom
+
+
 def _runs(grey: np.ndarray, box: Box, axis: int, level: float | None) -> list[tuple[int, int]]:
     """The stretches of busy rows (axis 0) or columns (axis 1) of `box` between runs of at
     least MIN_GAP background ones: uniform, and at the page's level when it has one."""

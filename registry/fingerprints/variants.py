@@ -7,7 +7,8 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image, ImageEnhance
 
-from registry.fingerprints.decode import DecodedImage, shrink, trim_borders
+from registry.fingerprints.decode import WORK_SIZE, DecodedImage, shrink, trim_borders, trim_box
+from registry.fingerprints.regions import MIN_MARGIN, content_box
 
 Transpose = Image.Transpose
 
@@ -21,6 +22,16 @@ TILT_DEGREES = 3.0
 # into the page, and a light background is trimmed away. No comparison can restore what
 # clipping removed, so the clipped picture is registered as a variant of its own.
 BRIGHTENED = 1.25
+# Version 4: deep centre crops, 70% and 50% of each side kept. A crop's pHash stays within
+# the candidate radius only about 1% of the side away from where it was registered
+# (`python -m bench.crop_reach`), and a re-poster's centre is off by a few percent on each
+# axis, so each keep is registered five times: at the centre (the crop a centring tool
+# makes) and moved DEEP_OFFSET of the side diagonally each way, so that a centre off by up
+# to 3% on each axis is at most 1.5% of the side from one of them on each axis
+# (docs/matching.md, "Version 4").
+DEEP_KEEPS = (0.70, 0.50)
+DEEP_OFFSET = 0.015
+DEEP_CORNERS = (("nw", -1, -1), ("ne", 1, -1), ("sw", -1, 1), ("se", 1, 1))
 
 
 def _crop(image: Image.Image, keep: float, anchor_x: float, anchor_y: float) -> Image.Image:
@@ -59,6 +70,42 @@ def _cropped(keep: float, x: float, y: float) -> Callable[[DecodedImage], Image.
     return lambda decoded: trim_borders(_crop(decoded.untrimmed, keep, x, y))
 
 
+def _content(decoded: DecodedImage) -> Image.Image | None:
+    """The picture trimmed to its content on every side on its own, when that differs from
+    the symmetric trim by at least MIN_MARGIN of a side: what the query's cut frames when the
+    work is shown on a page of its own background colour (a drawing on white in a screenshot,
+    a meme, a collage with white gutters)."""
+    frame = decoded.decoded  # at most twice the working size, as the cut reads it
+    box = content_box(np.asarray(frame.convert("L"), dtype=np.float32))
+    if box is None:
+        return None
+    trimmed = trim_box(frame)
+    width, height = frame.size
+    moved = max(
+        abs(box[0] - trimmed[0]) / width,
+        abs(box[1] - trimmed[1]) / height,
+        abs(box[2] - trimmed[2]) / width,
+        abs(box[3] - trimmed[3]) / height,
+    )
+    if moved < MIN_MARGIN:
+        return None  # framed like "original" within what the comparison absorbs
+    return shrink(trim_borders(frame.crop(box)), WORK_SIZE)
+
+
+def _offset_crop(keep: float, dx: int, dy: int) -> Callable[[DecodedImage], Image.Image]:
+    """A centre crop moved by DEEP_OFFSET of the side along each axis (signs dx, dy)."""
+
+    def make(decoded: DecodedImage) -> Image.Image:
+        image = decoded.untrimmed
+        width, height = image.size
+        kept_w, kept_h = round(width * keep), round(height * keep)
+        left = round((width - kept_w) / 2 + dx * DEEP_OFFSET * width)
+        top = round((height - kept_h) / 2 + dy * DEEP_OFFSET * height)
+        return trim_borders(image.crop((left, top, left + kept_w, top + kept_h)))
+
+    return make
+
+
 def _brightened(decoded: DecodedImage) -> Image.Image:
     # Brightened at the size a query is trimmed at, so that it trims as a brightened
     # re-post does.
@@ -66,7 +113,7 @@ def _brightened(decoded: DecodedImage) -> Image.Image:
     return shrink(trim_borders(bright))
 
 
-_MAKERS: dict[str, Callable[[DecodedImage], Image.Image]] = {
+_MAKERS: dict[str, Callable[[DecodedImage], Image.Image | None]] = {
     "original": lambda decoded: decoded.trimmed,
     "mirror": _transposed(Transpose.FLIP_LEFT_RIGHT),
     "rotate90": _transposed(Transpose.ROTATE_90),
@@ -85,14 +132,29 @@ _MAKERS: dict[str, Callable[[DecodedImage], Image.Image]] = {
     # (docs/matching.md, orientation).
     "rotate180": _transposed(Transpose.ROTATE_180),
     "flip_vertical": _transposed(Transpose.FLIP_TOP_BOTTOM),
+    # Version 4: the content box and the deep centre crops.
+    "content_box": _content,
+    **{f"crop_centre_{round(keep * 100)}": _cropped(keep, 0.5, 0.5) for keep in DEEP_KEEPS},
+    **{
+        f"crop_centre_{round(keep * 100)}_{corner}": _offset_crop(keep, dx, dy)
+        for keep in DEEP_KEEPS
+        for corner, dx, dy in DEEP_CORNERS
+    },
 }
 
 VARIANTS: tuple[str, ...] = tuple(_MAKERS)
 
 
 def variant_images(decoded: DecodedImage) -> dict[str, Image.Image]:
-    """Every registered variant's image. "untrimmed" only when trimming changed the image."""
-    images = {name: make(decoded) for name, make in _MAKERS.items() if name != "untrimmed"}
+    """Every registered variant's image. "untrimmed" only when trimming changed the image,
+    "content_box" only when it is framed differently from "original"."""
+    images = {}
+    for name, make in _MAKERS.items():
+        if name == "untrimmed":
+            continue
+        image = make(decoded)
+        if image is not None:
+            images[name] = image
     if decoded.was_trimmed:
         images["untrimmed"] = decoded.untrimmed
     return images

@@ -18,6 +18,7 @@ from registry.fingerprints import FINGERPRINT_VERSION, Hashes, ImageFingerprint
 from registry.fingerprints.comparison import compare
 from registry.fingerprints.descriptor import DESCRIPTOR_BYTES
 from registry.fingerprints.hashing import PDQ_BYTES
+from registry.fingerprints.variants import DEEP_CORNERS, DEEP_KEEPS
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,20 @@ class MatchingConfig:
     # picture inset over a quarter or a third of a corner is not at the edge but over the
     # picture. On corpus 2's DEV set this kept every strong hit of the mild edits.
     strong_max_edge_depth: float = 0.125
+    # A match through one of these registered variants is never strong: it may deny, never
+    # allow. A deep crop is a part of the work, and a part of one icon or sprite resembles a
+    # part of its template's siblings; the content box of a drawing on white is the framing
+    # another drawing on the same sheet shares. On corpus 2's DEV set each raised the strong
+    # false matches when it could allow, and none when weak (docs/matching.md, "Version 4").
+    weak_variants: tuple[str, ...] = (
+        "content_box",
+        *(f"crop_centre_{round(keep * 100)}" for keep in DEEP_KEEPS),
+        *(
+            f"crop_centre_{round(keep * 100)}_{corner}"
+            for keep in DEEP_KEEPS
+            for corner, _, _ in DEEP_CORNERS
+        ),
+    )
     # A candidate both plain baselines accept (the whole query's pHash within `phash_radius`,
     # or its dHash within `dhash_radius`: a sticker moves pHash more; or the pHash of a query
     # region that carries a real PDQ, such as the untrimmed frame; and its PDQ, 256 bits
@@ -156,6 +171,7 @@ class MatchingConfig:
     def to_dict(self) -> dict[str, object]:
         published: dict[str, object] = asdict(self)
         published["dhash_variants"] = list(self.dhash_variants)
+        published["weak_variants"] = list(self.weak_variants)
         published["candidates"] = (
             "phash within phash_radius of the query or of one of its regions, all verified "
             "within max_verifications; then the query's dhash within dhash_radius, nearest "
@@ -166,7 +182,8 @@ class MatchingConfig:
             "whole query's phash found it within phash_radius (not its dhash only, not a "
             "region) and its descriptor differs in at most strong_max_changed of the cells, "
             "strong_max_changed_inside away from the frame's edge, and changes at the edge "
-            "reach at most strong_max_edge_depth of the side in; a matched work's other "
+            "reach at most strong_max_edge_depth of the side in, and it was not made through one "
+            "of weak_variants; a matched work's other "
             "variants are verified for a strong match as far as max_verifications allows"
         )
         published["algorithms"] = ["phash", "dhash", "pdq", "descriptor"]
@@ -287,6 +304,7 @@ def verify(
         and found.changed <= config.strong_max_changed
         and changed_inside <= config.strong_max_changed_inside
         and found.edge_depth <= config.strong_max_edge_depth
+        and variant not in config.weak_variants
     )
     return Verdict(matched=matched, distances=distances, score=round(score, 4), strong=strong)
 

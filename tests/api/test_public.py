@@ -15,6 +15,10 @@ def test_matching_publishes_the_version_thresholds_and_limits(db, client):
     assert published["thresholds"]["phash_radius"] == DEFAULT_MATCHING.phash_radius
     assert published["limits"]["max_items_per_request"] >= 10_000
     assert "original" in published["variants"]
+    # Version 4's variants, and that a match through them can deny but never allow.
+    assert {"content_box", "crop_centre_50_nw", "crop_centre_70_se"} <= set(published["variants"])
+    assert set(published["thresholds"]["weak_variants"]) == set(DEFAULT_MATCHING.weak_variants)
+    assert "content_box" in published["thresholds"]["weak_variants"]
 
 
 def test_the_receipt_key_is_a_usable_ed25519_public_key(db, client):

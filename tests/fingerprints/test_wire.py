@@ -124,10 +124,35 @@ def test_work_registers_named_variants_including_original() -> None:
     assert "original" in work.variants
     assert set(work.variants) <= set(VARIANTS)
     # The index's memory grows with every registered variant: version 3 added two (180 degrees
-    # and the vertical flip), measured in docs/matching.md.
-    assert len(VARIANTS) <= 15
+    # and the vertical flip), version 4 eleven (the content box, deep centre crops), measured in
+    # docs/matching.md.
+    assert len(VARIANTS) <= 26
     assert all(len(name) <= 32 for name in VARIANTS)
     assert work.variants["original"] == work.image.hashes
+
+
+def test_version_4_registers_deep_crops_and_a_content_box_only_where_margins_are_uneven() -> None:
+    from registry.matching.rules import DEFAULT_MATCHING, verify
+
+    corners = ("", "_nw", "_ne", "_sw", "_se")
+    deep = {f"crop_centre_{keep}{c}" for keep in (70, 50) for c in corners}
+    # A painting to its edges: the deep crops, and no content box (framed as "original").
+    painted = fingerprint_work(encode(painting(12), "PNG")).variants
+    assert deep <= set(painted) and "content_box" not in painted
+    # The same painting on a white sheet, far from the right edge: the symmetric trim keeps
+    # most of the right margin, the content box none of it.
+    sheet = Image.new("RGB", (700, 420), "white")
+    sheet.paste(painting(12), (20, 30))
+    framed = fingerprint_work(encode(sheet, "PNG")).variants
+    assert "content_box" in framed
+    assert (framed["content_box"].phash ^ painted["original"].phash).bit_count() <= 4
+    assert (framed["original"].phash ^ painted["original"].phash).bit_count() > 10
+    # A match through them may deny, never allow; the same pair through "crop_centre" may.
+    assert deep | {"content_box"} <= set(DEFAULT_MATCHING.weak_variants) <= set(VARIANTS)
+    crop = painted["crop_centre_50_nw"]
+    assert verify(crop, crop, variant="crop_centre").strong
+    weak = verify(crop, crop, variant="crop_centre_50_nw")
+    assert weak.matched and not weak.strong
 
 
 def test_regions_travel_on_the_wire_and_are_optional() -> None:
