@@ -7,7 +7,7 @@ from PIL import Image, ImageDraw
 
 from registry.demo_art import artwork, artwork_bytes
 from registry.fingerprints import fingerprint_image
-from registry.selectors.matching import match_fingerprints
+from registry.selectors.matching import match_items
 from registry.services.works import work_register
 from tests.conftest import _SEED_BASE
 
@@ -57,7 +57,8 @@ def test_a_centre_crop_keeping_half_of_each_side_finds_the_work(alice, register_
     work = register_work(alice, seed=1)
     register_work(alice, seed=2)
 
-    (matches,) = match_fingerprints([fingerprint_image(_centre_crop(1, 0.5))])
+    (item,) = match_items([fingerprint_image(_centre_crop(1, 0.5))])
+    matches = item.matches
 
     assert [match.work_id for match in matches] == [work.pk]
     # Found through a registered deep crop: version 3's variants (the largest crop kept 85%
@@ -70,7 +71,8 @@ def test_a_centre_crop_keeping_half_of_each_side_finds_the_work(alice, register_
 def test_a_centre_crop_keeping_70_percent_finds_the_work(alice, register_work):
     work = register_work(alice, seed=3)
 
-    (matches,) = match_fingerprints([fingerprint_image(_centre_crop(3, 0.7))])
+    (item,) = match_items([fingerprint_image(_centre_crop(3, 0.7))])
+    matches = item.matches
 
     assert [match.work_id for match in matches] == [work.pk]
     assert matches[0].variant.startswith("crop_centre_70")
@@ -81,7 +83,8 @@ def test_a_drawing_on_white_inside_a_screenshot_of_a_white_page_is_found(alice):
     work = work_register(artist=alice, data=_png(sheet), title="On white").work
     assert work.fingerprints.filter(variant="content_box").exists()
 
-    (matches,) = match_fingerprints([fingerprint_image(_screenshot_on_white(sheet))])
+    (item,) = match_items([fingerprint_image(_screenshot_on_white(sheet))])
+    matches = item.matches
 
     assert [match.work_id for match in matches] == [work.pk]
     # The query's cut frames the picture tightly; only the content box is framed so.
@@ -99,7 +102,7 @@ def test_unrelated_pictures_and_their_crops_are_not_found(alice, register_work):
     register_work(alice, seed=1)
     work_register(artist=alice, data=_png(_drawing_on_white(5)), title="On white")
 
-    found = match_fingerprints(
+    found = match_items(
         [
             fingerprint_image(artwork_bytes(_SEED_BASE + 40)),
             fingerprint_image(_centre_crop(41, 0.5)),
@@ -107,4 +110,4 @@ def test_unrelated_pictures_and_their_crops_are_not_found(alice, register_work):
         ]
     )
 
-    assert found == [[], [], []]
+    assert [(item.matches, item.unverified) for item in found] == [([], frozenset())] * 3

@@ -28,7 +28,7 @@ from registry.fingerprints.variants import variant_images
 # 4: registered variants "content_box" (the picture trimmed to its content on every side on
 # its own) and deep centre crops keeping 70% and 50% of each side, five of each
 # ("crop_centre_70", "crop_centre_70_nw"...); matches through them are weak
-# (MatchingConfig.weak_variants).
+# (MatchingConfig.weak_variants). A trimmed query's untrimmed frame carries its own PDQ.
 FINGERPRINT_VERSION = 4
 # `information` reads the grey picture at this size, less its blur of this radius.
 STRUCTURE_GRID = 64
