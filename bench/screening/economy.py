@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -46,6 +47,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--planted", type=float, default=0.2, help="share of re-posts")
     parser.add_argument("--chunk", type=int, default=10_000, help="items per chunk")
     parser.add_argument("--rounds", type=int, default=1, help="JSON then binary, this many times")
+    parser.add_argument(
+        "--in-flight",
+        type=int,
+        default=2,
+        help="chunks the client keeps in flight (ChunkSender.send_all); 1: one after another",
+    )
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--celery-concurrency", type=int, default=2)
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/4", help="CELERY_BROKER_URL")
@@ -148,10 +155,11 @@ def _sender_class() -> type:
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.record = Sent()
-            self._items: Sequence[Mapping[str, Any]] = ()
+            # Chunks go from several threads (send_all): each attributes its own chunk's bodies.
+            self._local = threading.local()
 
         def send(self, screening_id: str, number: int, items: Sequence[Mapping[str, Any]]) -> None:
-            self._items = items
+            self._local.items = items
             super().send(screening_id, number, items)
 
         def _post(self, path: str, body: bytes, media_type: str) -> Any:
@@ -161,7 +169,7 @@ def _sender_class() -> type:
             return response
 
         def _attribute(self, body: bytes, media_type: str) -> None:
-            ids = [item["id"] for item in self._items]
+            ids = [item["id"] for item in self._local.items]
             if media_type == VERIFICATION_MEDIA_TYPE:
                 # Rows are alike in size (fixed-size PDQ and descriptor): an even share each.
                 ids = [ids[row[0]] for row in unpack(body)["items"]]
@@ -179,7 +187,9 @@ def json_item_bytes(items: list[dict[str, Any]]) -> dict[str, float]:
     return {item["id"]: len(json.dumps(item, allow_nan=False)) + 2.0 for item in items}
 
 
-def screen(base: str, key: str, items: list[dict[str, Any]], chunk: int, wire: str) -> dict:
+def screen(
+    base: str, key: str, items: list[dict[str, Any]], chunk: int, wire: str, in_flight: int
+) -> dict:
     import requests
 
     from registry.client.api import Registry
@@ -191,8 +201,12 @@ def screen(base: str, key: str, items: list[dict[str, Any]], chunk: int, wire: s
     http.headers["Authorization"] = f"Api-Key {key}"
     started = time.perf_counter()
     created = registry.post("screenings", json={"purpose": "ai_training", "keep_open": True})
-    for number, start in enumerate(range(0, len(items), chunk)):
-        sender.send(created["id"], number, items[start : start + chunk])
+    chunks = [
+        (number, items[start : start + chunk])
+        for number, start in enumerate(range(0, len(items), chunk))
+    ]
+    for _ in sender.send_all(created["id"], chunks, in_flight=in_flight):
+        pass
     registry.post(f"screenings/{created['id']}/close")
     sent_at = time.perf_counter() - started
     url = f"{base}/api/v1/screenings/{created['id']}"
@@ -305,10 +319,11 @@ def run_once(
     chunk: int,
     wire: str,
     groups: Mapping[str, int],
+    in_flight: int,
 ) -> dict:
     before = database_bytes()
     cpu_before = cpu_seconds(groups)
-    result = screen(base, key, items, chunk, wire)
+    result = screen(base, key, items, chunk, wire, in_flight)
     cpu_after = cpu_seconds(groups)
     after = database_bytes()
     result["grown"] = (after[0] - before[0], after[1] - before[1])
@@ -356,13 +371,14 @@ def main() -> None:
         wait_until_up(base)
         began = time.perf_counter()
         for wire in ("json", "binary"):
-            screen(base, key, warm_up, args.chunk, wire)
+            screen(base, key, warm_up, args.chunk, wire, args.in_flight)
         print(f"warm-up (a chunk each way): {time.perf_counter() - began:.0f} s")
+        print(f"client: {args.in_flight} chunk(s) in flight (ChunkSender.send_all)")
         results: dict[str, list[dict]] = {"json": [], "binary": []}
         for _ in range(args.rounds):
             for wire in ("json", "binary"):
                 groups = {"web": processes[0].pid, "worker": processes[1].pid}
-                result = run_once(base, key, items, args.chunk, wire, groups)
+                result = run_once(base, key, items, args.chunk, wire, groups, args.in_flight)
                 name = "JSON, one phase" if wire == "json" else "binary, two phases"
                 report(name, result, result["grown"], len(items))
                 results[wire].append(result)
