@@ -411,6 +411,48 @@ def _decoded_descriptors(number: int, value: Any) -> list[str]:
     return [descriptor.hex() for descriptor in value]
 
 
+def pack_payloads(payloads: Mapping[int, Mapping[str, Any]]) -> bytes:
+    """Verification payloads as decode_verification gives them, for the registry to keep
+    until their chunk is decided: binary where the wire is (half the size of their hex)."""
+    return msgpack.packb(
+        {
+            position: [
+                payload["information"],
+                payload["width"],
+                payload["height"],
+                bytes.fromhex(payload["pdq"]),
+                payload["pdq_quality"],
+                bytes.fromhex(payload["descriptor"]),
+                [bytes.fromhex(d) for d in payload.get(REGION_DESCRIPTORS, ())],
+            ]
+            for position, payload in payloads.items()
+        },
+        use_bin_type=True,
+    )
+
+
+def unpack_payloads(data: bytes) -> dict[int, dict[str, Any]]:
+    """What pack_payloads packed, as decode_verification gave it."""
+    if not data:
+        return {}
+    stored = msgpack.unpackb(data, raw=False, strict_map_key=False)
+    payloads: dict[int, dict[str, Any]] = {}
+    for position, row in stored.items():
+        information, width, height, pdq, pdq_quality, descriptor, regions = row
+        payload = {
+            "information": information,
+            "width": width,
+            "height": height,
+            "pdq": pdq.hex(),
+            "pdq_quality": pdq_quality,
+            "descriptor": descriptor.hex(),
+        }
+        if regions:
+            payload[REGION_DESCRIPTORS] = [region.hex() for region in regions]
+        payloads[position] = payload
+    return payloads
+
+
 def complete_item(item: dict[str, Any], payload: Mapping[str, Any]) -> None:
     """Add an item's verification payload to what its hashes brought: its fields, and each of
     its regions' descriptor. Raises WireFormatError when the payload brings descriptors for

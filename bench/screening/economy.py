@@ -70,6 +70,8 @@ def environment(args: argparse.Namespace) -> dict[str, str]:
         "CELERY_QUEUE": "consentry-bench-economy",
         "CONSENTRY_THROTTLE_RATE": "1000000/min",
         "CONSENTRY_MAX_ITEMS_PER_REQUEST": str(max(args.chunk, 10_000)),
+        # A JSON chunk of 10,000 items with regions is 38 MB: over the default 32 MiB.
+        "CONSENTRY_MAX_REQUEST_BYTES": os.environ.get("CONSENTRY_MAX_REQUEST_BYTES", str(64 << 20)),
         "LOG_LEVEL": "WARNING",
     }
 
