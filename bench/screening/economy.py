@@ -144,10 +144,13 @@ class Sent:
 
     per_item: dict[str, float] = field(default_factory=dict)
     verified: set[str] = field(default_factory=set)
+    with_regions: set[str] = field(default_factory=set)
 
 
 def _sender_class() -> type:
-    from registry.chunk_wire import VERIFICATION_MEDIA_TYPE, unpack
+    import msgpack
+
+    from registry.chunk_wire import HASHES_MEDIA_TYPE, VERIFICATION_MEDIA_TYPE, unpack
     from registry.client.chunks import ChunkSender
 
     class CountingSender(ChunkSender):
@@ -172,14 +175,29 @@ def _sender_class() -> type:
 
         def _attribute(self, body: bytes, media_type: str) -> None:
             ids = [item["id"] for item in self._local.items]
+            own: dict[str, int] = {}
             if media_type == VERIFICATION_MEDIA_TYPE:
-                # Rows are alike in size (fixed-size PDQ and descriptor): an even share each.
-                ids = [ids[row[0]] for row in unpack(body)["items"]]
-                self.record.verified.update(ids)
-            # Hashes: every item alike too, 53 bytes plus its id, ids all 9 characters here.
-            share = len(body) / len(ids)
-            for item_id in ids:
-                self.record.per_item[item_id] = self.record.per_item.get(item_id, 0.0) + share
+                # Each row to its own item (a region's descriptor adds to its row).
+                rows = unpack(body)["items"]
+                own = {ids[row[0]]: len(msgpack.packb(row, use_bin_type=True)) for row in rows}
+                self.record.verified.update(own)
+            elif media_type == HASHES_MEDIA_TYPE:
+                # Hashes: its id (with its header), 48 bytes of hashes and 4 of information
+                # each, and its regions (24 bytes each, and their position key) to the items
+                # that carry them; the envelope shared evenly.
+                regions = unpack(body).get("regions", {})
+                for position, item_id in enumerate(ids):
+                    own[item_id] = len(msgpack.packb(item_id)) + 52
+                    if position in regions:
+                        own[item_id] += len(msgpack.packb({position: regions[position]})) - 1
+                        self.record.with_regions.add(item_id)
+            else:  # JSON: shared evenly here, each item's own text counted by run_once
+                own = dict.fromkeys(ids, 0)
+            share = (len(body) - sum(own.values())) / len(own)
+            for item_id, size in own.items():
+                self.record.per_item[item_id] = (
+                    self.record.per_item.get(item_id, 0.0) + size + share
+                )
 
     return CountingSender
 
@@ -269,6 +287,13 @@ def report(name: str, result: dict, grown: tuple[int, int], count: int) -> None:
             f"{unmatched_verified:,} of them unmatched (a candidate the descriptor refused); "
             f"unmatched without a candidate {_mean(plain):,.1f} B each ({len(plain):,}), "
             f"with one {_mean(asked):,.1f} B each ({len(asked):,})"
+        )
+        regions = result["record"].with_regions
+        bare = [per_item[i] for i in unmatched_ids if i not in verified and i not in regions]
+        framed = [per_item[i] for i in unmatched_ids if i not in verified and i in regions]
+        print(
+            f"  unmatched without a candidate: without regions {_mean(bare):,.1f} B each "
+            f"({len(bare):,}), with regions {_mean(framed):,.1f} B each ({len(framed):,})"
         )
     if "cpu" in result:
         cpu = result["cpu"]
