@@ -677,7 +677,12 @@ def test_the_worker_does_not_parse_again_an_item_phase_1_found_plain(
     _verify(acme_api, screening_id, items, [0])
     parsed: list[str] = []
     original = decisions._parse
-    monkeypatch.setattr(decisions, "_parse", lambda raw: parsed.append(raw["id"]) or original(raw))
+
+    def counted(raw):
+        parsed.append(raw["id"])
+        return original(raw)
+
+    monkeypatch.setattr(decisions, "_parse", counted)
     _close(acme_api, screening_id)
     run_pending()
 

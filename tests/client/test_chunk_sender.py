@@ -5,6 +5,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
@@ -312,7 +313,7 @@ def _in_chunks(items: list[dict], size: int = 3) -> list[tuple[int, list[dict]]]
     ]
 
 
-def _decisions_of(registry: Registry, screening_id: str) -> dict[str, tuple]:
+def _decisions_of(registry: Registry, screening_id: str) -> dict[str, Any]:
     registry.post(f"screenings/{screening_id}/close")
     _decide_pending()
     page = registry.get(f"screenings/{screening_id}/items", params={"page_size": 100})
