@@ -195,12 +195,15 @@ def screening_verify_chunk(
     if not filled:
         return HashedChunk(chunk, False, needed_before)
     needed = sorted(set(needed_before) - set(filled))
+    changed = ["verification", "awaiting_payloads"]
     if not remarked:
-        # The items' text stays as phase 1 stored it; the payloads go beside it, in binary.
+        # The items' text stays as phase 1 stored it, and is not sent to PostgreSQL again
+        # (it would write it anew); the payloads go beside it, in binary.
         kept = unpack_payloads(bytes(chunk.verification or b""))
         kept.update((position, dict(payloads[position])) for position in filled)
         chunk.verification = pack_payloads(kept)
     else:
+        changed.append("payload")
         # A registry changed since phase 1 marked its items again (verification_needed):
         # the items are stored whole, payloads in, as JSON. Only numbers and hex were added
         # to items whose text was checked with their hashes.
@@ -209,5 +212,5 @@ def screening_verify_chunk(
     if not needed:
         chunk.awaiting_payloads = False
         _enqueue_when_committed(chunk)
-    chunk.save(update_fields=["payload", "verification", "awaiting_payloads"])
+    chunk.save(update_fields=changed)
     return HashedChunk(chunk, True, needed)
