@@ -451,6 +451,56 @@ def _decoded_pdqs(number: int, value: Any) -> list[tuple[str, int] | None]:
     return pdqs
 
 
+def pack_payloads(payloads: Mapping[int, Mapping[str, Any]]) -> bytes:
+    """Verification payloads as decode_verification gives them, for the registry to keep
+    until their chunk is decided: binary where the wire is (half the size of their hex)."""
+    return msgpack.packb(
+        {
+            position: [
+                payload["information"],
+                payload["width"],
+                payload["height"],
+                bytes.fromhex(payload["pdq"]),
+                payload["pdq_quality"],
+                bytes.fromhex(payload["descriptor"]),
+                [bytes.fromhex(d) for d in payload.get(REGION_DESCRIPTORS, ())],
+                [
+                    None if pdq is None else [bytes.fromhex(pdq[0]), pdq[1]]
+                    for pdq in payload.get(REGION_PDQS, ())
+                ],
+            ]
+            for position, payload in payloads.items()
+        },
+        use_bin_type=True,
+    )
+
+
+def unpack_payloads(data: bytes) -> dict[int, dict[str, Any]]:
+    """What pack_payloads packed, as decode_verification gave it."""
+    if not data:
+        return {}
+    stored = msgpack.unpackb(data, raw=False, strict_map_key=False)
+    payloads: dict[int, dict[str, Any]] = {}
+    for position, row in stored.items():
+        information, width, height, pdq, pdq_quality, descriptor, regions, region_pdqs = row
+        payload = {
+            "information": information,
+            "width": width,
+            "height": height,
+            "pdq": pdq.hex(),
+            "pdq_quality": pdq_quality,
+            "descriptor": descriptor.hex(),
+        }
+        if regions:
+            payload[REGION_DESCRIPTORS] = [region.hex() for region in regions]
+        if region_pdqs:
+            payload[REGION_PDQS] = [
+                None if entry is None else (entry[0].hex(), entry[1]) for entry in region_pdqs
+            ]
+        payloads[position] = payload
+    return payloads
+
+
 def complete_item(item: dict[str, Any], payload: Mapping[str, Any]) -> None:
     """Add an item's verification payload to what its hashes brought: its fields, and each of
     its regions' descriptor. Raises WireFormatError when the payload brings descriptors for

@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -46,6 +47,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--planted", type=float, default=0.2, help="share of re-posts")
     parser.add_argument("--chunk", type=int, default=10_000, help="items per chunk")
     parser.add_argument("--rounds", type=int, default=1, help="JSON then binary, this many times")
+    parser.add_argument(
+        "--in-flight",
+        type=int,
+        default=2,
+        help="chunks the client keeps in flight (ChunkSender.send_all); 1: one after another",
+    )
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--celery-concurrency", type=int, default=2)
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/4", help="CELERY_BROKER_URL")
@@ -63,6 +70,8 @@ def environment(args: argparse.Namespace) -> dict[str, str]:
         "CELERY_QUEUE": "consentry-bench-economy",
         "CONSENTRY_THROTTLE_RATE": "1000000/min",
         "CONSENTRY_MAX_ITEMS_PER_REQUEST": str(max(args.chunk, 10_000)),
+        # A JSON chunk of 10,000 items with regions is 38 MB: over the default 32 MiB.
+        "CONSENTRY_MAX_REQUEST_BYTES": os.environ.get("CONSENTRY_MAX_REQUEST_BYTES", str(64 << 20)),
         "LOG_LEVEL": "WARNING",
     }
 
@@ -135,10 +144,13 @@ class Sent:
 
     per_item: dict[str, float] = field(default_factory=dict)
     verified: set[str] = field(default_factory=set)
+    with_regions: set[str] = field(default_factory=set)
 
 
 def _sender_class() -> type:
-    from registry.chunk_wire import VERIFICATION_MEDIA_TYPE, unpack
+    import msgpack
+
+    from registry.chunk_wire import HASHES_MEDIA_TYPE, VERIFICATION_MEDIA_TYPE, unpack
     from registry.client.chunks import ChunkSender
 
     class CountingSender(ChunkSender):
@@ -148,10 +160,11 @@ def _sender_class() -> type:
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.record = Sent()
-            self._items: Sequence[Mapping[str, Any]] = ()
+            # Chunks go from several threads (send_all): each attributes its own chunk's bodies.
+            self._local = threading.local()
 
         def send(self, screening_id: str, number: int, items: Sequence[Mapping[str, Any]]) -> None:
-            self._items = items
+            self._local.items = items
             super().send(screening_id, number, items)
 
         def _post(self, path: str, body: bytes, media_type: str) -> Any:
@@ -161,15 +174,30 @@ def _sender_class() -> type:
             return response
 
         def _attribute(self, body: bytes, media_type: str) -> None:
-            ids = [item["id"] for item in self._items]
+            ids = [item["id"] for item in self._local.items]
+            own: dict[str, int] = {}
             if media_type == VERIFICATION_MEDIA_TYPE:
-                # Rows are alike in size (fixed-size PDQ and descriptor): an even share each.
-                ids = [ids[row[0]] for row in unpack(body)["items"]]
-                self.record.verified.update(ids)
-            # Hashes: every item alike too, 53 bytes plus its id, ids all 9 characters here.
-            share = len(body) / len(ids)
-            for item_id in ids:
-                self.record.per_item[item_id] = self.record.per_item.get(item_id, 0.0) + share
+                # Each row to its own item (a region's descriptor adds to its row).
+                rows = unpack(body)["items"]
+                own = {ids[row[0]]: len(msgpack.packb(row, use_bin_type=True)) for row in rows}
+                self.record.verified.update(own)
+            elif media_type == HASHES_MEDIA_TYPE:
+                # Hashes: its id (with its header), 48 bytes of hashes and 4 of information
+                # each, and its regions (24 bytes each, and their position key) to the items
+                # that carry them; the envelope shared evenly.
+                regions = unpack(body).get("regions", {})
+                for position, item_id in enumerate(ids):
+                    own[item_id] = len(msgpack.packb(item_id)) + 52
+                    if position in regions:
+                        own[item_id] += len(msgpack.packb({position: regions[position]})) - 1
+                        self.record.with_regions.add(item_id)
+            else:  # JSON: shared evenly here, each item's own text counted by run_once
+                own = dict.fromkeys(ids, 0)
+            share = (len(body) - sum(own.values())) / len(own)
+            for item_id, size in own.items():
+                self.record.per_item[item_id] = (
+                    self.record.per_item.get(item_id, 0.0) + size + share
+                )
 
     return CountingSender
 
@@ -179,7 +207,9 @@ def json_item_bytes(items: list[dict[str, Any]]) -> dict[str, float]:
     return {item["id"]: len(json.dumps(item, allow_nan=False)) + 2.0 for item in items}
 
 
-def screen(base: str, key: str, items: list[dict[str, Any]], chunk: int, wire: str) -> dict:
+def screen(
+    base: str, key: str, items: list[dict[str, Any]], chunk: int, wire: str, in_flight: int
+) -> dict:
     import requests
 
     from registry.client.api import Registry
@@ -191,8 +221,12 @@ def screen(base: str, key: str, items: list[dict[str, Any]], chunk: int, wire: s
     http.headers["Authorization"] = f"Api-Key {key}"
     started = time.perf_counter()
     created = registry.post("screenings", json={"purpose": "ai_training", "keep_open": True})
-    for number, start in enumerate(range(0, len(items), chunk)):
-        sender.send(created["id"], number, items[start : start + chunk])
+    chunks = [
+        (number, items[start : start + chunk])
+        for number, start in enumerate(range(0, len(items), chunk))
+    ]
+    for _ in sender.send_all(created["id"], chunks, in_flight=in_flight):
+        pass
     registry.post(f"screenings/{created['id']}/close")
     sent_at = time.perf_counter() - started
     url = f"{base}/api/v1/screenings/{created['id']}"
@@ -254,6 +288,13 @@ def report(name: str, result: dict, grown: tuple[int, int], count: int) -> None:
             f"unmatched without a candidate {_mean(plain):,.1f} B each ({len(plain):,}), "
             f"with one {_mean(asked):,.1f} B each ({len(asked):,})"
         )
+        regions = result["record"].with_regions
+        bare = [per_item[i] for i in unmatched_ids if i not in verified and i not in regions]
+        framed = [per_item[i] for i in unmatched_ids if i not in verified and i in regions]
+        print(
+            f"  unmatched without a candidate: without regions {_mean(bare):,.1f} B each "
+            f"({len(bare):,}), with regions {_mean(framed):,.1f} B each ({len(framed):,})"
+        )
     if "cpu" in result:
         cpu = result["cpu"]
         shares = ", ".join(f"{name} {seconds * 1000 / count:,.2f}" for name, seconds in cpu.items())
@@ -305,10 +346,11 @@ def run_once(
     chunk: int,
     wire: str,
     groups: Mapping[str, int],
+    in_flight: int,
 ) -> dict:
     before = database_bytes()
     cpu_before = cpu_seconds(groups)
-    result = screen(base, key, items, chunk, wire)
+    result = screen(base, key, items, chunk, wire, in_flight)
     cpu_after = cpu_seconds(groups)
     after = database_bytes()
     result["grown"] = (after[0] - before[0], after[1] - before[1])
@@ -356,13 +398,14 @@ def main() -> None:
         wait_until_up(base)
         began = time.perf_counter()
         for wire in ("json", "binary"):
-            screen(base, key, warm_up, args.chunk, wire)
+            screen(base, key, warm_up, args.chunk, wire, args.in_flight)
         print(f"warm-up (a chunk each way): {time.perf_counter() - began:.0f} s")
+        print(f"client: {args.in_flight} chunk(s) in flight (ChunkSender.send_all)")
         results: dict[str, list[dict]] = {"json": [], "binary": []}
         for _ in range(args.rounds):
             for wire in ("json", "binary"):
                 groups = {"web": processes[0].pid, "worker": processes[1].pid}
-                result = run_once(base, key, items, args.chunk, wire, groups)
+                result = run_once(base, key, items, args.chunk, wire, groups, args.in_flight)
                 name = "JSON, one phase" if wire == "json" else "binary, two phases"
                 report(name, result, result["grown"], len(items))
                 results[wire].append(result)

@@ -118,7 +118,7 @@ def seed_registry(works: int, pool: Pool, *, seed: int = 7, codes: Codes = unifo
 def _copy_works(ids: range, artists: list[Artist], pool: Pool, now: object) -> None:
     columns = (
         "id, artist_id, title, image, thumbnail, source_urls, credit_line, sha256, width, "
-        "height, information, fingerprint_version, created_at, assurance"
+        "height, information, fingerprint_version, created_at, assurance, hold"
     )
     with (
         connection.cursor() as cursor,
@@ -143,6 +143,7 @@ def _copy_works(ids: range, artists: list[Artist], pool: Pool, now: object) -> N
                     FINGERPRINT_VERSION,
                     now,
                     SELF_ASSERTED,
+                    "",  # not held: registered as a checked registration is
                 )
             )
 

@@ -4,7 +4,10 @@ when the registry does not take the binary bodies (it answers 415)."""
 
 import json
 import sys
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from registry.chunk_wire import (
@@ -20,6 +23,10 @@ from registry.fingerprints import FingerprintFormatError, ImageFingerprint
 WIRES = ("auto", "binary", "json")
 # A work registered while a chunk is verified may add items to verify; never forever.
 MAX_VERIFICATION_ROUNDS = 5
+# Chunks in flight at once by default: while the registry searches one chunk's hashes, the
+# client encodes the next, or sends the payloads of the one before. Two keep a 2-core
+# registry's web processes and the client busy together; more only queue.
+IN_FLIGHT = 2
 _UNSUPPORTED_MEDIA_TYPE = 415
 
 
@@ -116,6 +123,52 @@ class ChunkSender:
         self.verified_items = 0
         # Ids of items decided without their verification payload, which came too late.
         self.expired_items: list[str] = []
+        # The counters above are shared by the threads of `send_all`.
+        self._lock = threading.Lock()
+
+    def send_all(
+        self,
+        screening_id: str,
+        chunks: Iterable[tuple[int, Sequence[Mapping[str, Any]]]],
+        *,
+        in_flight: int = IN_FLIGHT,
+    ) -> Iterator[int]:
+        """Send every chunk, up to `in_flight` at a time, and yield each chunk's number once
+        the registry has all it needs to decide it, in the order given: a caller records a
+        chunk as sent only when it is yielded. A chunk that fails raises once the chunks
+        before it are yielded; those after it that were in flight are finished or abandoned,
+        never yielded, so a resumed run sends them again (which the registry answers with
+        what it still needs, changing nothing). The first chunk goes alone: it settles which
+        wire the registry takes."""
+        pending = iter(chunks)
+        first = next(pending, None)
+        if first is None:
+            return
+        self.send(screening_id, *first)
+        yield first[0]
+        if in_flight <= 1:
+            for number, items in pending:
+                self.send(screening_id, number, items)
+                yield number
+            return
+        with ThreadPoolExecutor(in_flight, thread_name_prefix="chunk") as pool:
+            flying: deque[tuple[int, Future[None]]] = deque()
+            try:
+                for number, items in pending:
+                    if len(flying) >= in_flight:
+                        done, future = flying.popleft()
+                        future.result()
+                        yield done
+                    flying.append((number, pool.submit(self.send, screening_id, number, items)))
+                while flying:
+                    done, future = flying.popleft()
+                    future.result()
+                    yield done
+            finally:
+                # Failed or abandoned by the caller: the chunks still in flight finish (a
+                # request half sent is resent by the next run anyway), none is yielded.
+                for _, future in flying:
+                    future.cancel()
 
     def send(self, screening_id: str, number: int, items: Sequence[Mapping[str, Any]]) -> None:
         """Chunk `number` until the registry has everything it needs to decide it. Safe to
@@ -127,7 +180,8 @@ class ChunkSender:
         data = {"number": number, "items": list(items)}
         body = json.dumps(data, allow_nan=False).encode()
         checked(self._post(f"screenings/{screening_id}/chunks", body, "application/json"))
-        self.sent_bytes["json"] += len(body)
+        with self._lock:
+            self.sent_bytes["json"] += len(body)
 
     def _hashes_body(self, number: int, items: Sequence[Mapping[str, Any]]) -> bytes | None:
         version = hashes_version(items)
@@ -144,11 +198,14 @@ class ChunkSender:
     ) -> bool:
         """False when the registry does not take binary chunks (and `wire` allows JSON)."""
         response = self._post(f"screenings/{screening_id}/chunks", body, HASHES_MEDIA_TYPE)
-        if response.status_code == _UNSUPPORTED_MEDIA_TYPE and self.wire == "auto":
-            self.say("The registry does not take binary chunks; sending JSON.")
-            self.wire = "json"
+        if response.status_code == _UNSUPPORTED_MEDIA_TYPE and self.wire != "binary":
+            with self._lock:  # two chunks in flight may both learn it: said once
+                if self.wire == "auto":
+                    self.say("The registry does not take binary chunks; sending JSON.")
+                    self.wire = "json"
             return False
-        self.sent_bytes["hashes"] += len(body)
+        with self._lock:
+            self.sent_bytes["hashes"] += len(body)
         verification = checked(response)["verification"]
         digest = content_digest(items)
         for _ in range(MAX_VERIFICATION_ROUNDS):
@@ -160,8 +217,9 @@ class ChunkSender:
             payload = encode_verification(digest, chosen)
             path = f"screenings/{screening_id}/chunks/{number}/verification"
             answer = checked(self._post(path, payload, VERIFICATION_MEDIA_TYPE))
-            self.sent_bytes["verification"] += len(payload)
-            self.verified_items += len(needed)
+            with self._lock:
+                self.sent_bytes["verification"] += len(payload)
+                self.verified_items += len(needed)
             verification = answer["verification"]
         raise ApiError(
             f"chunk {number} still needs verification after {MAX_VERIFICATION_ROUNDS} rounds; "
@@ -176,7 +234,8 @@ class ChunkSender:
         expired = [items[position]["id"] for position in verification.get("expired") or []]
         if not expired:
             return
-        self.expired_items.extend(expired)
+        with self._lock:
+            self.expired_items.extend(expired)
         shown = ", ".join(expired[:5]) + (", ..." if len(expired) > 5 else "")
         self.say(
             f"Chunk {number}: the registry decided {len(expired)} item(s) `invalid` because "

@@ -173,12 +173,21 @@ class ScreeningRun:
 
     def _send(self, screening_id: str, wires: list[dict[str, Any]]) -> None:
         chunks = list(_chunks(wires, self.state.chunk_size, self.state.chunk_bytes))
-        for number, items in tqdm(chunks, desc="sending", unit="chunk", disable=not self.progress):
-            if number in self.state.sent_chunks:
-                continue
-            self.chunks.send(screening_id, number, items)
-            self.state.sent_chunks.append(number)
-            self.state.save(self.outputs.state)
+        unsent = [
+            (number, items) for number, items in chunks if number not in self.state.sent_chunks
+        ]
+        with tqdm(
+            total=len(chunks),
+            initial=len(chunks) - len(unsent),
+            desc="sending",
+            unit="chunk",
+            disable=not self.progress,
+        ) as bar:
+            # Two chunks in flight; each is recorded once the registry has all it needs.
+            for number in self.chunks.send_all(screening_id, unsent):
+                self.state.sent_chunks.append(number)
+                self.state.save(self.outputs.state)
+                bar.update()
         if not self.state.closed:
             self.registry.post(f"screenings/{screening_id}/close")
             self.state.closed = True

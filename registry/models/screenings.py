@@ -94,6 +94,12 @@ class ScreeningChunk(models.Model):
     # Still waiting for verification payloads (phase 2): the stalled-chunk sweep gives it
     # CONSENTRY_VERIFICATION_WAIT_SECONDS instead of CONSENTRY_STALLED_CHUNK_SECONDS.
     awaiting_payloads = models.BooleanField(_("awaiting verification payloads"), default=False)
+    # The verification payloads received for a chunk sent as hashes (phase 2), as compact
+    # MessagePack (registry.chunk_wire.pack_payloads), until the chunk is decided: the items'
+    # JSON is not written again for them. The database default keeps older code inserting.
+    verification = models.BinaryField(
+        _("verification payloads"), blank=True, default=b"", db_default=b""
+    )
 
     class Meta:
         verbose_name = _("chunk")

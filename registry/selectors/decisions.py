@@ -49,6 +49,10 @@ _CHECKED_AT, _NEEDED = "checked_at", "needed"
 # proves only the fields it carries, so an item that may pass as `unregistered` (a screening
 # that respects opt-outs) must show the rest is well-formed, as its JSON would.
 _WHOLE = "whole"
+# Written beside `needed: false` when the registry parsed the item's hashes as well-formed,
+# found it not weak, and no candidate for it: at that registry version it is decided without
+# being parsed again (no work to match it against, nothing but its reservations to read).
+_PLAIN = "plain"
 
 
 def work_url(work_id: int) -> str:
@@ -113,19 +117,21 @@ def _needs_whole(raw: Mapping[str, Any]) -> bool:
     return awaits_verification(raw) and raw[AWAITING_VERIFICATION].get(_WHOLE) is True
 
 
-def _triage(
-    items: Sequence[Mapping[str, Any]],
-) -> tuple[list[ImageFingerprint | ItemDecision | None], list[bool], int]:
-    """Each item parsed; whether it is one sent as hashes alone that cannot be decided
-    without its verification payload, because the registry itself finds a candidate work for
-    it (by hashes or SHA-256, whatever the client says) or cannot tell if it is weak; and the
-    registry version that holds at.
+Parsed = ImageFingerprint | ItemDecision | Mapping[str, Any] | None
+
+
+def _triage(items: Sequence[Mapping[str, Any]]) -> tuple[list[Parsed], list[bool], int]:
+    """Each item parsed (an item found plain at this version, by the mark phase 1 left, as
+    itself: it matches nothing and is not read again); whether it is one sent as hashes
+    alone that cannot be decided without its verification payload, because the registry
+    itself finds a candidate work for it (by hashes or SHA-256, whatever the client says) or
+    cannot tell if it is weak; and the registry version that holds at.
 
     The search is skipped for an item checked at the current version: nothing registered or
     removed since. The version is read before searching, so a work registered meanwhile
     makes the next look search again rather than go unseen."""
     version = registry_version().sequence
-    parsed = [_parse(item) for item in items]
+    parsed: list[Parsed] = [item if _plain_at(item, version) else _parse(item) for item in items]
     needs = [entry is None for entry in parsed]
     waiting: dict[int, ImageFingerprint] = {}
     for position, (raw, entry) in enumerate(zip(items, parsed, strict=True)):
@@ -158,17 +164,33 @@ def _needed_as_marked(items: Sequence[Mapping[str, Any]]) -> list[int] | None:
     return [position for position, mark in marks.items() if mark.get(_NEEDED) is not False]
 
 
+def _plain_at(raw: Mapping[str, Any], version: int) -> bool:
+    """Whether the registry found, at `version` (the current one), that an item sent as
+    hashes alone is well-formed, not weak, and no registered work a candidate for it."""
+    marker = raw.get(AWAITING_VERIFICATION)
+    return (
+        isinstance(marker, Mapping)
+        and marker.get(_PLAIN) is True
+        and marker.get(_NEEDED) is False
+        and marker.get(_WHOLE) is not True
+        and marker.get(_CHECKED_AT) == version
+    )
+
+
 def verification_needed(items: Sequence[dict[str, Any]]) -> list[int]:
     """Positions of the items sent as hashes alone that the registry needs to verify; each
     such item's mark records what was found, and at which registry version."""
     known = _needed_as_marked(items)
     if known is not None:
         return known
-    _, needs, version = _triage(items)
-    for item, need in zip(items, needs, strict=True):
+    parsed, needs, version = _triage(items)
+    for item, entry, need in zip(items, parsed, needs, strict=True):
         if awaits_verification(item):
             whole = _needs_whole(item)
-            item[AWAITING_VERIFICATION] = {_CHECKED_AT: version, _NEEDED: need, _WHOLE: whole}
+            mark = {_CHECKED_AT: version, _NEEDED: need, _WHOLE: whole}
+            if not need and not whole and (entry is item or isinstance(entry, ImageFingerprint)):
+                mark[_PLAIN] = True
+            item[AWAITING_VERIFICATION] = mark
     return [position for position, need in enumerate(needs) if need]
 
 
@@ -333,10 +355,21 @@ def _decide(
     wanted = _all_work_ids(matches_of).union(*unverified_of)
     permits = permits_for(wanted, organization=organization, purpose=purpose, at=now)
     work_permits, credits = _work_permits(permits), credits_for(permits)
-    return [
-        entry
-        if isinstance(entry, ItemDecision)
-        else decide(
+    # Most items of a scraped set match nothing and reserve nothing: one decision serves them
+    # all (decide is a function of its arguments, and ItemDecision is frozen).
+    nothing: ItemDecision | None = None
+    decisions = []
+    for entry, matches, reserved, unverified in zip(
+        parsed, matches_of, reservations, unverified_of, strict=True
+    ):
+        if isinstance(entry, ItemDecision):
+            decisions.append(entry)
+            continue
+        bare = not matches and not reserved and not unverified
+        if bare and nothing is not None:
+            decisions.append(nothing)
+            continue
+        decision = decide(
             [_matched(m) for m in matches],
             work_permits,
             credits,
@@ -346,7 +379,7 @@ def _decide(
             unverified=unverified,
             url_check=url_check,
         )
-        for entry, matches, reserved, unverified in zip(
-            parsed, matches_of, reservations, unverified_of, strict=True
-        )
-    ]
+        if bare:
+            nothing = decision
+        decisions.append(decision)
+    return decisions

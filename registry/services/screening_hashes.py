@@ -22,7 +22,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 
-from registry.chunk_wire import WireFormatError, complete_item, content_digest
+from registry.chunk_wire import (
+    WireFormatError,
+    complete_item,
+    content_digest,
+    pack_payloads,
+    unpack_payloads,
+)
 from registry.gatekeeper import UNREGISTERED, ReasonCode, passes
 from registry.models import Screening, ScreeningChunk
 from registry.selectors.decisions import (
@@ -33,6 +39,7 @@ from registry.selectors.decisions import (
 )
 from registry.services.screenings import (
     ChunkConflict,
+    chunk_items,
     enqueue_chunk,
     refuse_other_content,
     refuse_other_matching,
@@ -133,7 +140,7 @@ def screening_add_hashes(
 def _still_needed(chunk: ScreeningChunk) -> list[int]:
     if chunk.decided_at is not None or not chunk.payload:
         return []
-    return verification_needed(json.loads(chunk.payload))
+    return verification_needed(chunk_items(chunk))
 
 
 @transaction.atomic
@@ -160,13 +167,18 @@ def screening_verify_chunk(
         # Decided already: after an earlier phase 2 (this one is a retry), or by the sweep
         # without it (its items that needed verifying are `invalid`: `expired` says which).
         return HashedChunk(chunk, False, [], _expired(chunk))
-    items = json.loads(chunk.payload)
+    items = chunk_items(chunk)
+    marks = [item.get(AWAITING_VERIFICATION) for item in items]
     outside = sorted(position for position in payloads if not 0 <= position < len(items))
     if outside:
         raise ValidationError(
             f"position {outside[0]} is outside chunk {number}, which holds {len(items)} items."
         )
     needed_before = verification_needed(items)
+    # Marked again when the registry changed since phase 1 (a work registered or removed).
+    remarked = any(
+        item.get(AWAITING_VERIFICATION) is not mark for item, mark in zip(items, marks, strict=True)
+    )
     if not needed_before:
         if chunk.awaiting_payloads:  # a work removed since: nothing is a candidate any more
             chunk.awaiting_payloads = False
@@ -183,10 +195,22 @@ def screening_verify_chunk(
     if not filled:
         return HashedChunk(chunk, False, needed_before)
     needed = sorted(set(needed_before) - set(filled))
-    # Only numbers and hex were added to items whose text was checked with their hashes.
-    chunk.payload = json.dumps(items, ensure_ascii=False)
+    changed = ["verification", "awaiting_payloads"]
+    if not remarked:
+        # The items' text stays as phase 1 stored it, and is not sent to PostgreSQL again
+        # (it would write it anew); the payloads go beside it, in binary.
+        kept = unpack_payloads(bytes(chunk.verification or b""))
+        kept.update((position, dict(payloads[position])) for position in filled)
+        chunk.verification = pack_payloads(kept)
+    else:
+        changed.append("payload")
+        # A registry changed since phase 1 marked its items again (verification_needed):
+        # the items are stored whole, payloads in, as JSON. Only numbers and hex were added
+        # to items whose text was checked with their hashes.
+        chunk.payload = json.dumps(items, ensure_ascii=False, separators=(",", ":"))
+        chunk.verification = b""
     if not needed:
         chunk.awaiting_payloads = False
         _enqueue_when_committed(chunk)
-    chunk.save(update_fields=["payload", "awaiting_payloads"])
+    chunk.save(update_fields=changed)
     return HashedChunk(chunk, True, needed)

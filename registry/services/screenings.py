@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from registry.chunk_wire import content_digest
+from registry.chunk_wire import complete_item, content_digest, unpack_payloads
 from registry.fingerprints import ImageFingerprint
 from registry.gatekeeper import (
     ALLOWED,
@@ -46,7 +46,7 @@ from registry.receipts import (
     key_id,
     sign,
 )
-from registry.selectors.decisions import AWAITING_VERIFICATION, decide_items
+from registry.selectors.decisions import AWAITING_VERIFICATION, awaits_verification, decide_items
 from registry.selectors.ledger import registry_version
 from registry.services.bulk import insert_rows
 from registry.services.screening_uploads import UPLOAD_FIELD, fingerprinted_item
@@ -186,7 +186,7 @@ def validate_items(
             raise ValidationError(
                 f"item {position} nests lists or objects more than {MAX_ITEM_NESTING} levels deep."
             )
-    text = json.dumps(items, ensure_ascii=False)
+    text = json.dumps(items, ensure_ascii=False, separators=(",", ":"))
     if _may_hold_unstorable_text(text):
         for position, item in enumerate(items):
             if _holds_unstorable_text(item):
@@ -196,6 +196,18 @@ def validate_items(
     for position, item in enumerate(items):
         _refuse_missing_fields(item, position, uploaded=uploaded, hashes_only=hashes_only)
     return text
+
+
+def chunk_items(chunk: ScreeningChunk) -> list[dict[str, Any]]:
+    """A chunk's items as received: for a chunk sent as hashes, each completed with the
+    verification payload kept for it (checked against its hashes when it came)."""
+    items: list[dict[str, Any]] = json.loads(chunk.payload)
+    for position, payload in unpack_payloads(bytes(chunk.verification or b"")).items():
+        item = items[position]
+        if awaits_verification(item):
+            complete_item(item, payload)
+            del item[AWAITING_VERIFICATION]
+    return items
 
 
 def enqueue_chunk(chunk_id: int) -> None:
@@ -470,7 +482,7 @@ def chunk_record_decisions(
     chunk.allowed_items, chunk.denied_items = counts[ALLOWED], counts[DENIED]
     chunk.unregistered_items, chunk.invalid_items = counts[UNREGISTERED], counts[INVALID]
     # The fingerprints have served; the decisions are what is kept.
-    chunk.decided_at, chunk.payload = now, ""
+    chunk.decided_at, chunk.payload, chunk.verification = now, "", b""
     chunk.save(
         update_fields=[
             "merkle_root",
@@ -482,6 +494,7 @@ def chunk_record_decisions(
             "invalid_items",
             "decided_at",
             "payload",
+            "verification",
         ]
     )
     levels = Counter(
@@ -519,7 +532,7 @@ def chunk_decide(*, chunk_id: int) -> bool:
             return False
         screening = chunk.screening
         # Uploaded files are fingerprinted here, in the worker, never in the request.
-        raw_items = [fingerprinted_item(raw) for raw in json.loads(chunk.payload)]
+        raw_items = [fingerprinted_item(raw) for raw in chunk_items(chunk)]
         decisions = decide_items(
             organization=screening.organization,
             purpose=screening.purpose,

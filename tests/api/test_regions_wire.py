@@ -13,6 +13,7 @@ from PIL import Image, ImageDraw
 
 from registry.chunk_wire import (
     HASHES_MEDIA_TYPE,
+    REGION_PDQS,
     VERIFICATION_MEDIA_TYPE,
     WireFormatError,
     complete_item,
@@ -21,7 +22,9 @@ from registry.chunk_wire import (
     decode_verification,
     encode_hashes,
     encode_verification,
+    pack_payloads,
     unpack,
+    unpack_payloads,
 )
 from registry.client.chunks import hashes_version
 from registry.demo_art import artwork_bytes
@@ -348,6 +351,15 @@ def test_regions_cross_both_phases_exactly_and_an_item_without_keeps_its_digest(
     rows = [["stranger", False, stranger["sha256"], stranger["phash"], stranger["dhash"]]]
     text = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
     assert content_digest([stranger]) == hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_payloads_kept_between_the_phases_keep_the_regions_pdqs():
+    items = [screenshot_item("shot", 1), item("stranger", 40)]
+    _, payloads = decode_verification(
+        unpack(encode_verification(content_digest(items), dict(enumerate(items)))), max_items=9
+    )
+    assert payloads[0][REGION_PDQS][0] is not None
+    assert unpack_payloads(pack_payloads(payloads)) == payloads
 
 
 def test_malformed_region_pdqs_in_phase_2_are_refused_naming_the_item():

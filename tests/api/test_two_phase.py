@@ -624,3 +624,71 @@ def test_a_resent_chunk_is_answered_without_searching_the_index_again(acme_api, 
     assert again.json()["verification"]["needed"] == first.json()["verification"]["needed"]
     assert closed.status_code == 409
     assert searches == []  # neither the resent chunk nor the closed screening's searched
+
+
+def test_payloads_are_kept_as_bytes_beside_the_items_and_dropped_once_decided(
+    acme_api, works, run_pending
+):
+    """Phase 2 does not write the chunk's items again: their JSON stays as phase 1 stored it
+    and the payloads go beside it in binary (their descriptors half the size of hex); both
+    are dropped once the chunk is decided, and decisions are those of the JSON path."""
+    screening_id = _open_screening(acme_api)
+    items = [item("mine", 1), item("stranger", 40), item("theirs", 2)]
+
+    _hashes(acme_api, screening_id, items)
+    stored = ScreeningChunk.objects.get(screening_id=screening_id)
+    _verify(acme_api, screening_id, items, [0])
+    partial = ScreeningChunk.objects.get(pk=stored.pk)
+    _verify(acme_api, screening_id, items, [2])
+    complete = ScreeningChunk.objects.get(pk=stored.pk)
+    _close(acme_api, screening_id)
+    run_pending()
+    decided = ScreeningChunk.objects.get(pk=stored.pk)
+
+    assert partial.payload == complete.payload == stored.payload
+    assert bytes(stored.verification) == b""
+    assert 0 < len(bytes(partial.verification)) < len(bytes(complete.verification))
+    hex_payloads = sum(
+        len(items[p]["descriptor"])
+        + len(items[p]["pdq"])
+        + sum(len(region["descriptor"]) for region in items[p].get("regions", []))
+        for p in (0, 2)
+    )
+    assert len(bytes(complete.verification)) < 0.6 * hex_payloads
+    assert (decided.payload, bytes(decided.verification)) == ("", b"")
+    assert {key: value[0] for key, value in _decided(acme_api, screening_id, items).items()} == {
+        "mine": "allowed",
+        "stranger": "unregistered",
+        "theirs": "denied",
+    }
+
+
+def test_the_worker_does_not_parse_again_an_item_phase_1_found_plain(
+    acme_api, works, run_pending, monkeypatch
+):
+    """Found well-formed, not weak and without a candidate at the registry's current version,
+    a stranger is decided `unregistered` without its hashes being read again; the items that
+    phase 1 did not find plain (a candidate, a weak one) are parsed and decided as always."""
+    from registry.selectors import decisions
+
+    screening_id = _open_screening(acme_api)
+    items = [item("mine", 1), item("stranger", 40), item("weak", 45, information=1.5)]
+    _hashes(acme_api, screening_id, items)
+    _verify(acme_api, screening_id, items, [0])
+    parsed: list[str] = []
+    original = decisions._parse
+
+    def counted(raw):
+        parsed.append(raw["id"])
+        return original(raw)
+
+    monkeypatch.setattr(decisions, "_parse", counted)
+    _close(acme_api, screening_id)
+    run_pending()
+
+    assert sorted(parsed) == ["mine", "weak"]
+    assert {key: value[0] for key, value in _decided(acme_api, screening_id, items).items()} == {
+        "mine": "allowed",
+        "stranger": "unregistered",
+        "weak": "invalid",
+    }

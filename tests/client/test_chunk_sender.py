@@ -5,6 +5,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
@@ -286,3 +287,139 @@ def test_a_client_of_another_fingerprint_version_stops_before_hashing(
 
     assert not outputs.cache.exists()  # nothing was hashed
     assert state.screening_id is None
+
+
+def _pipelined_items() -> list[dict]:
+    """Re-posts of registered works, strangers, an item opted out by its header and an
+    unreadable one, spread over six chunks of three."""
+    return [
+        item("mine", 1),
+        item("s-40", 40),
+        item("theirs", 2),
+        item("s-41", 41),
+        item("licensed", 3),
+        item("noai", 42, headers={"X-Robots-Tag": "noai"}),
+        item("s-43", 43),
+        item("mine-again", 1, sha256="ab" * 32),
+        {"id": "broken", "unreadable": "cannot identify image file"},
+        *(item(f"s-{seed}", seed) for seed in range(44, 53)),
+    ]
+
+
+def _in_chunks(items: list[dict], size: int = 3) -> list[tuple[int, list[dict]]]:
+    return [
+        (number, items[start : start + size])
+        for number, start in enumerate(range(0, len(items), size))
+    ]
+
+
+def _decisions_of(registry: Registry, screening_id: str) -> dict[str, Any]:
+    registry.post(f"screenings/{screening_id}/close")
+    _decide_pending()
+    page = registry.get(f"screenings/{screening_id}/items", params={"page_size": 100})
+    listed = {
+        entry["id"]: (entry["decision"], entry["reason"], entry["matches"], entry["credit"])
+        for entry in page["results"]
+    }
+    screening = registry.get(f"screenings/{screening_id}")
+    return {"listed": listed, "counts": screening["counts"], "progress": screening["progress"]}
+
+
+@pytest.mark.parametrize("wire", ["binary", "json"])
+def test_chunks_sent_two_at_a_time_are_decided_exactly_as_one_after_another(
+    live_server, acme, works, wire
+):
+    _, key = api_key_create(organization=acme)
+    registry = Registry(live_server.url, key, retry_for=5)
+    chunks = _in_chunks(_pipelined_items())
+    outcomes, senders = [], []
+    for in_flight in (1, 2, 3):
+        sender = ChunkSender(registry, wire=wire)
+        created = registry.post("screenings", json={"purpose": "ai_training", "keep_open": True})
+        done = list(sender.send_all(created["id"], chunks, in_flight=in_flight))
+        assert done == [number for number, _ in chunks]  # in order, each once
+        outcomes.append(_decisions_of(registry, created["id"]))
+        senders.append(sender)
+
+    assert outcomes[0] == outcomes[1] == outcomes[2]
+    assert outcomes[0]["listed"]["mine"][0] == "allowed"
+    assert outcomes[0]["listed"]["theirs"][0] == "denied"
+    assert outcomes[0]["progress"]["done"] == outcomes[0]["progress"]["total"] == 18
+    assert len({tuple(sorted(sender.sent_bytes.items())) for sender in senders}) == 1
+    assert len({sender.verified_items for sender in senders}) == 1
+
+
+class _FailsOnce(ChunkSender):
+    """A sender whose chunk `failing` is refused the first time it is sent (the registry
+    went away, say): the error reaches the caller as it would from any chunk."""
+
+    def __init__(self, *args, failing: int, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.failing, self.failed = failing, False
+        self.started: list[int] = []
+
+    def send(self, screening_id, number, items) -> None:
+        self.started.append(number)
+        if number == self.failing and not self.failed:
+            self.failed = True
+            raise ApiError(f"chunk {number}: the registry went away")
+        super().send(screening_id, number, items)
+
+
+@pytest.mark.parametrize("failing", [0, 2, 5])
+def test_a_chunk_that_fails_mid_pipeline_loses_nothing_and_the_run_resumes(
+    live_server, acme, works, failing
+):
+    """The chunks before the failed one are reported sent; the failed one and those in
+    flight beside it are not, so the resumed run sends them (again): every item is decided,
+    once, exactly as in a run that never failed."""
+    _, key = api_key_create(organization=acme)
+    registry = Registry(live_server.url, key, retry_for=5)
+    chunks = _in_chunks(_pipelined_items())
+    created = registry.post("screenings", json={"purpose": "ai_training", "keep_open": True})
+    sender = _FailsOnce(registry, failing=failing)
+    sent: list[int] = []
+
+    with pytest.raises(ApiError, match="went away"):
+        for number in sender.send_all(created["id"], chunks):
+            sent.append(number)
+    assert sent == list(range(failing))
+    # The resumed run: what was not reported sent goes again, some of it a second time.
+    sent += sender.send_all(created["id"], [chunk for chunk in chunks if chunk[0] not in sent])
+    resumed = _decisions_of(registry, created["id"])
+
+    other = registry.post("screenings", json={"purpose": "ai_training", "keep_open": True})
+    list(ChunkSender(registry).send_all(other["id"], chunks, in_flight=1))
+    assert sorted(sent) == [number for number, _ in chunks]
+    assert resumed == _decisions_of(registry, other["id"])
+    assert resumed["progress"]["done"] == resumed["progress"]["total"] == 18
+
+
+def test_a_run_stopped_mid_pipeline_resumes_from_the_chunks_it_recorded(
+    live_server, acme, works, tmp_path
+):
+    """The screen command records a chunk as sent only once the registry has all it needs:
+    stopped by a failure with two chunks in flight, the same command finishes the screening."""
+    from registry.client.run import Outputs, RunState, ScreeningRun
+
+    _, key = api_key_create(organization=acme)
+    items = _pipelined_items()
+    state = RunState(
+        api=live_server.url, purpose="ai_training", mode="consent_required", chunk_size=3
+    )
+    run = ScreeningRun(
+        Registry(live_server.url, key, retry_for=5), state, Outputs(tmp_path / "r.jsonl"), False
+    )
+    run.chunks = _FailsOnce(run.registry, failing=3)
+    screening_id = run._start()
+
+    with pytest.raises(ApiError, match="went away"):
+        run._send(screening_id, items)
+    assert sorted(state.sent_chunks) == [0, 1, 2] and not state.closed
+    run._send(screening_id, items)
+    _decide_pending()
+
+    screening = run.registry.get(f"screenings/{screening_id}")
+    assert sorted(state.sent_chunks) == list(range(6)) and state.closed
+    assert screening["status"] == "finished"
+    assert screening["progress"]["done"] == screening["progress"]["total"] == 18
