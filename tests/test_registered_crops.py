@@ -2,11 +2,13 @@
 a drawing on white shown on the white page of a screenshot (its content box)."""
 
 import io
+from dataclasses import replace
 
 from PIL import Image, ImageDraw
 
 from registry.demo_art import artwork, artwork_bytes
-from registry.fingerprints import fingerprint_image
+from registry.fingerprints import fingerprint_image, fingerprint_work
+from registry.matching.rules import DEFAULT_MATCHING, verify_item
 from registry.selectors.matching import match_items
 from registry.services.works import work_register
 from tests.conftest import _SEED_BASE
@@ -111,3 +113,27 @@ def test_unrelated_pictures_and_their_crops_are_not_found(alice, register_work):
     )
 
     assert [(item.matches, item.unverified) for item in found] == [([], frozenset())] * 3
+
+
+def test_a_deep_crop_spends_one_comparison_and_leaves_nothing_unsettled():
+    """A work found through one deep crop is not compared again through its sibling crops
+    (none of them can make the match strong): the budget goes to other works' candidates, and
+    the work is not reported unsettled when the budget runs out."""
+    image = artwork(_SEED_BASE + 1)
+    query = fingerprint_image(_centre_crop(1, 0.5))
+    work = fingerprint_work(_png(image)).variants
+    near = [
+        (name, 0, hashes)
+        for name, hashes in work.items()
+        if (query.hashes.phash ^ hashes.phash).bit_count() <= DEFAULT_MATCHING.phash_radius
+    ]
+    assert {name for name, _, _ in near} <= set(DEFAULT_MATCHING.weak_variants)
+    assert len(near) > 1
+
+    found = verify_item([query.hashes], {9: near}, DEFAULT_MATCHING, whole=[True])
+    assert set(found.matched) == {9} and not found.strong
+    assert found.spent == 1
+    tight = verify_item(
+        [query.hashes], {9: near}, replace(DEFAULT_MATCHING, max_verifications=1), whole=[True]
+    )
+    assert set(tight.matched) == {9} and tight.unsettled == frozenset()

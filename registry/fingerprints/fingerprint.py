@@ -250,8 +250,13 @@ def _wire_region(
     ):
         raise FingerprintFormatError("a region's 'box' must be 4 thousandths, left < right")
     pdq, pdq_quality = NO_PDQ, 0
-    # Optional, both or neither: the untrimmed frame's PDQ (fingerprint_image).
+    # Optional, both or neither, and only for the untrimmed frame (fingerprint_image): a PDQ
+    # lets rules.verify judge the region as both plain hashes would the file.
     if "pdq" in item or "pdq_quality" in item:
+        if tuple(box) != WHOLE_FRAME:
+            raise FingerprintFormatError(
+                "only the untrimmed frame (box [0, 0, 1000, 1000]) carries a 'pdq'"
+            )
         pdq, pdq_quality = _wire_hex(item, "pdq", PDQ_BYTES), _wire_int(item, "pdq_quality", 0, 100)
     hashes = Hashes(
         phash=int.from_bytes(_wire_hex(item, "phash", 8), "big"),

@@ -417,8 +417,14 @@ def verify_item(
             if verdict.matched:
                 matched[work_id], found_by[work_id] = (variant, verdict), k
                 if not verdict.strong:
-                    later = nearest_first[position + 1 :]
-                    weak_rest[work_id] = [(v, r) for _, v, j, r in later if j == 0]
+                    # A weak variant never makes a match strong: worth comparing only for a
+                    # work found in a part, where a match of the whole query says more.
+                    partial = whole is not None and not whole[k]
+                    weak_rest[work_id] = [
+                        (v, r)
+                        for _, v, j, r in nearest_first[position + 1 :]
+                        if j == 0 and (partial or v not in config.weak_variants)
+                    ]
                 break
     unverified: set[int] = set()
     for _, work_id, variant, registered in sorted(found_by_dhash, key=lambda f: (f[0], f[1])):
@@ -480,7 +486,7 @@ def _unsettled(
             continue
         in_part = whole is not None and not whole[found_by[work_id]]
         for name, k, registered in candidates[work_id]:
-            if (work_id, name, k) in tried:
+            if (work_id, name, k) in tried or (name in config.weak_variants and not in_part):
                 continue
             near = (searched[k].phash ^ registered.phash).bit_count() <= config.phash_radius
             if (k == 0 and near) or (

@@ -52,7 +52,7 @@ _WHOLE = "whole"
 # Written beside `needed: false` when the registry parsed the item's hashes as well-formed,
 # found it not weak, and no candidate for it: at that registry version it is decided without
 # being parsed again (no work to match it against, nothing but its reservations to read).
-_PLAIN = "plain"
+_NO_CANDIDATE = "no_candidate"
 
 
 def work_url(work_id: int) -> str:
@@ -131,7 +131,9 @@ def _triage(items: Sequence[Mapping[str, Any]]) -> tuple[list[Parsed], list[bool
     removed since. The version is read before searching, so a work registered meanwhile
     makes the next look search again rather than go unseen."""
     version = registry_version().sequence
-    parsed: list[Parsed] = [item if _plain_at(item, version) else _parse(item) for item in items]
+    parsed: list[Parsed] = [
+        item if _without_candidate_at(item, version) else _parse(item) for item in items
+    ]
     needs = [entry is None for entry in parsed]
     waiting: dict[int, ImageFingerprint] = {}
     for position, (raw, entry) in enumerate(zip(items, parsed, strict=True)):
@@ -164,13 +166,13 @@ def _needed_as_marked(items: Sequence[Mapping[str, Any]]) -> list[int] | None:
     return [position for position, mark in marks.items() if mark.get(_NEEDED) is not False]
 
 
-def _plain_at(raw: Mapping[str, Any], version: int) -> bool:
+def _without_candidate_at(raw: Mapping[str, Any], version: int) -> bool:
     """Whether the registry found, at `version` (the current one), that an item sent as
     hashes alone is well-formed, not weak, and no registered work a candidate for it."""
     marker = raw.get(AWAITING_VERIFICATION)
     return (
         isinstance(marker, Mapping)
-        and marker.get(_PLAIN) is True
+        and marker.get(_NO_CANDIDATE) is True
         and marker.get(_NEEDED) is False
         and marker.get(_WHOLE) is not True
         and marker.get(_CHECKED_AT) == version
@@ -189,7 +191,7 @@ def verification_needed(items: Sequence[dict[str, Any]]) -> list[int]:
             whole = _needs_whole(item)
             mark = {_CHECKED_AT: version, _NEEDED: need, _WHOLE: whole}
             if not need and not whole and (entry is item or isinstance(entry, ImageFingerprint)):
-                mark[_PLAIN] = True
+                mark[_NO_CANDIDATE] = True
             item[AWAITING_VERIFICATION] = mark
     return [position for position, need in enumerate(needs) if need]
 

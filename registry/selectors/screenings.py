@@ -23,7 +23,7 @@ def screening_of(*, organization: Organization, screening_id: Any) -> Screening:
 
 def chunks_of(screening: Screening) -> QuerySet[ScreeningChunk]:
     """The screening's chunks without their payloads (the wire bytes, read only to decide)."""
-    return ScreeningChunk.objects.filter(screening=screening).defer("payload")
+    return ScreeningChunk.objects.filter(screening=screening).defer("payload", "verification")
 
 
 def screening_by_id(screening_id: Any) -> Screening:

@@ -663,12 +663,12 @@ def test_payloads_are_kept_as_bytes_beside_the_items_and_dropped_once_decided(
     }
 
 
-def test_the_worker_does_not_parse_again_an_item_phase_1_found_plain(
+def test_the_worker_does_not_parse_again_an_item_phase_1_found_without_candidate(
     acme_api, works, run_pending, monkeypatch
 ):
     """Found well-formed, not weak and without a candidate at the registry's current version,
     a stranger is decided `unregistered` without its hashes being read again; the items that
-    phase 1 did not find plain (a candidate, a weak one) are parsed and decided as always."""
+    phase 1 found a candidate for, or weak, are parsed and decided as always."""
     from registry.selectors import decisions
 
     screening_id = _open_screening(acme_api)

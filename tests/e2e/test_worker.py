@@ -126,10 +126,12 @@ def test_an_interrupted_client_run_resumes_without_resending_chunks(
 
     def request(session, method, url, *args, **kwargs):
         if url.endswith("/chunks"):
-            chunk_posts.append(_chunk_number(kwargs))
+            number = _chunk_number(kwargs)
+            chunk_posts.append(number)
             # The network drops while the second chunk is sent (the third may be in flight
-            # beside it: the client keeps two chunks going).
-            if chunk_posts[-1] == 1 and not dropped:
+            # beside it: the client keeps two chunks going, so this request's own number
+            # decides, not the last one appended).
+            if number == 1 and not dropped:
                 dropped.append(1)
                 raise requests.ConnectionError("connection reset")
         return real_request(session, method, url, *args, **kwargs)

@@ -651,7 +651,7 @@ def test_a_captioned_or_striped_repost_is_found_by_its_untrimmed_frame_and_its_p
     work = fingerprint_work(encode(source, "PNG")).variants
     query, frame = frame_with_pdq(encode(edit(web_copy(source)), "JPEG", quality=90))
     assert not verify(query.hashes, work["original"]).matched
-    # As a client of version 3 sent it: regions without a PDQ are held to a near copy.
+    # A frame sent without its PDQ is held to a near copy, as every region was before.
     without_pdq = replace(frame, pdq=NO_PDQ, pdq_quality=0)
     assert not verify(without_pdq, work["untrimmed"], region=True, variant="untrimmed").matched
     found = verify(frame, work["untrimmed"], region=True, variant="untrimmed")

@@ -180,8 +180,9 @@ def test_regions_travel_on_the_wire_and_are_optional() -> None:
 
 def test_the_untrimmed_frame_travels_with_its_pdq_and_other_regions_without() -> None:
     """The trimmed query's untrimmed frame carries its own PDQ (rules.verify judges a pair both
-    plain hashes accept there); other regions carry none. A region sent without one (a client
-    of version 3) still parses, with no PDQ; half a PDQ, or a malformed one, is refused."""
+    plain hashes accept there); other regions carry none, and a PDQ on one is refused. A frame
+    sent without one still parses, with no PDQ (held to a near copy); half a PDQ, or a
+    malformed one, is refused."""
     sheet = Image.new("RGB", (500, 700), "white")
     sheet.paste(painting(15), (10, 150))
     fingerprint = fingerprint_image(encode(sheet, "JPEG"))
@@ -199,6 +200,10 @@ def test_the_untrimmed_frame_travels_with_its_pdq_and_other_regions_without() ->
     parsed = dict(ImageFingerprint.from_wire({**wire, "regions": old}).regions)
     assert parsed[(0, 0, 1000, 1000)].pdq == bytes(32)
     assert parsed[(0, 0, 1000, 1000)].pdq_quality == 0
+
+    elsewhere = {**frames[0], "box": [0, 0, 500, 1000]}
+    with pytest.raises(FingerprintFormatError, match=r"region 0: only the untrimmed frame"):
+        ImageFingerprint.from_wire({**wire, "regions": [elsewhere]})
 
     halves = ({"pdq": frames[0]["pdq"]}, {"pdq_quality": 80})
     for broken in (*halves, {"pdq": "zz" * 32, "pdq_quality": 80}, {"pdq": "00", "pdq_quality": 1}):
