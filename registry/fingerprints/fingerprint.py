@@ -27,7 +27,8 @@ from registry.fingerprints.variants import variant_images
 # edges; the descriptor comparison models tone classes, hue turns and compact overlays.
 # 4: registered variants "content_box" (the picture trimmed to its content on every side on
 # its own) and deep centre crops keeping 70% and 50% of each side, five of each
-# ("crop_centre_70", "crop_centre_70_nw"...); matches through them are weak
+# ("crop_centre_70", "crop_centre_70_nw"...), and tilts of 7 degrees each way
+# ("tilt_left_7", "tilt_right_7": variants.WIDE_TILTS); matches through them are weak
 # (MatchingConfig.weak_variants). A trimmed query's untrimmed frame carries its own PDQ.
 FINGERPRINT_VERSION = 4
 # `information` reads the grey picture at this size, less its blur of this radius.

@@ -32,6 +32,13 @@ BRIGHTENED = 1.25
 DEEP_KEEPS = (0.70, 0.50)
 DEEP_OFFSET = 0.015
 DEEP_CORNERS = (("nw", -1, -1), ("ne", 1, -1), ("sw", -1, 1), ("se", 1, 1))
+# Version 4: a wider tilt each way. A painting turned in a re-post stays within the
+# candidate radius of a registered tilt only a few degrees from it (`python -m
+# bench.tilt_reach`; drawings on white much further), and 7 degrees reaches the turns of
+# 4-10 degrees that the 3-degree tilts miss. A second pair at 11 degrees reached 11-15 but
+# more than doubled the false matches the tilts brought on corpus 2's DEV set
+# (docs/matching.md, "Version 4").
+WIDE_TILTS = (7.0,)
 
 
 def _crop(image: Image.Image, keep: float, anchor_x: float, anchor_y: float) -> Image.Image:
@@ -132,13 +139,18 @@ _MAKERS: dict[str, Callable[[DecodedImage], Image.Image | None]] = {
     # (docs/matching.md, orientation).
     "rotate180": _transposed(Transpose.ROTATE_180),
     "flip_vertical": _transposed(Transpose.FLIP_TOP_BOTTOM),
-    # Version 4: the content box and the deep centre crops.
+    # Version 4: the content box, the deep centre crops and the wider tilts.
     "content_box": _content,
     **{f"crop_centre_{round(keep * 100)}": _cropped(keep, 0.5, 0.5) for keep in DEEP_KEEPS},
     **{
         f"crop_centre_{round(keep * 100)}_{corner}": _offset_crop(keep, dx, dy)
         for keep in DEEP_KEEPS
         for corner, dx, dy in DEEP_CORNERS
+    },
+    **{
+        f"tilt_{side}_{round(degrees)}": _tilted(sign * degrees)
+        for degrees in WIDE_TILTS
+        for side, sign in (("left", 1), ("right", -1))
     },
 }
 

@@ -18,7 +18,7 @@ from registry.fingerprints import FINGERPRINT_VERSION, Hashes, ImageFingerprint
 from registry.fingerprints.comparison import compare
 from registry.fingerprints.descriptor import DESCRIPTOR_BYTES
 from registry.fingerprints.hashing import PDQ_BYTES
-from registry.fingerprints.variants import DEEP_CORNERS, DEEP_KEEPS
+from registry.fingerprints.variants import DEEP_CORNERS, DEEP_KEEPS, WIDE_TILTS
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,9 @@ class MatchingConfig:
     # part of its template's siblings; the content box of a drawing on white is the framing
     # another drawing on the same sheet shares. On corpus 2's DEV set each raised the strong
     # false matches when it could allow, and none when weak (docs/matching.md, "Version 4").
+    # A 7-degree tilt turns the picture's corners out of its frame and brings fill in: like
+    # a deep crop it holds only part of the work, and unrelated pictures on white share the
+    # filled corners.
     weak_variants: tuple[str, ...] = (
         "content_box",
         *(f"crop_centre_{round(keep * 100)}" for keep in DEEP_KEEPS),
@@ -108,6 +111,7 @@ class MatchingConfig:
             for keep in DEEP_KEEPS
             for corner, _, _ in DEEP_CORNERS
         ),
+        *(f"tilt_{side}_{round(degrees)}" for degrees in WIDE_TILTS for side in ("left", "right")),
     )
     # A candidate both plain baselines accept (the whole query's pHash within `phash_radius`,
     # or its dHash within `dhash_radius`: a sticker moves pHash more; or the pHash of a query

@@ -124,9 +124,9 @@ def test_work_registers_named_variants_including_original() -> None:
     assert "original" in work.variants
     assert set(work.variants) <= set(VARIANTS)
     # The index's memory grows with every registered variant: version 3 added two (180 degrees
-    # and the vertical flip), version 4 eleven (the content box, deep centre crops), measured in
-    # docs/matching.md.
-    assert len(VARIANTS) <= 26
+    # and the vertical flip), version 4 thirteen (the content box, deep centre crops, ±7°
+    # tilts), measured in docs/matching.md.
+    assert len(VARIANTS) <= 28
     assert all(len(name) <= 32 for name in VARIANTS)
     assert work.variants["original"] == work.image.hashes
 
@@ -148,7 +148,12 @@ def test_version_4_registers_deep_crops_and_a_content_box_only_where_margins_are
     assert (framed["content_box"].phash ^ painted["original"].phash).bit_count() <= 4
     assert (framed["original"].phash ^ painted["original"].phash).bit_count() > 10
     # A match through them may deny, never allow; the same pair through "crop_centre" may.
-    assert deep | {"content_box"} <= set(DEFAULT_MATCHING.weak_variants) <= set(VARIANTS)
+    wide_tilts = {"tilt_left_7", "tilt_right_7"}
+    assert (
+        deep | {"content_box"} | wide_tilts <= set(DEFAULT_MATCHING.weak_variants) <= set(VARIANTS)
+    )
+    assert wide_tilts <= set(painted)
+    assert "tilt_left" not in DEFAULT_MATCHING.weak_variants  # the 3-degree tilts may allow
     crop = painted["crop_centre_50_nw"]
     assert verify(crop, crop, variant="crop_centre").strong
     weak = verify(crop, crop, variant="crop_centre_50_nw")
