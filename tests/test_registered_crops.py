@@ -137,3 +137,21 @@ def test_a_deep_crop_spends_one_comparison_and_leaves_nothing_unsettled():
         [query.hashes], {9: near}, replace(DEFAULT_MATCHING, max_verifications=1), whole=[True]
     )
     assert set(tight.matched) == {9} and tight.unsettled == frozenset()
+
+
+def test_a_work_found_in_a_part_stays_unsettled_while_its_whole_weak_match_is_unreached():
+    """A work found only in a region of the query, whose whole-query candidate (a deep crop)
+    the budget did not reach, is reported unsettled: at registration that holds the new work
+    for an operator's check rather than counting the check as finished (fail closed)."""
+    work = fingerprint_work(_png(artwork(_SEED_BASE + 1))).variants
+    query = fingerprint_image(_png(artwork(_SEED_BASE + 1))).hashes
+    region = work["original"]
+    candidates = {9: [("original", 1, region), ("crop_centre_70", 0, query)]}
+
+    tight = replace(DEFAULT_MATCHING, max_verifications=1)
+    found = verify_item([query, region], candidates, tight, whole=[True, False])
+
+    assert set(found.matched) == {9} and found.found_by[9] == 1
+    assert found.unsettled == frozenset({9})
+    roomy = verify_item([query, region], candidates, DEFAULT_MATCHING, whole=[True, False])
+    assert roomy.found_by[9] == 0 and roomy.unsettled == frozenset()

@@ -120,6 +120,25 @@ def _brightened(decoded: DecodedImage) -> Image.Image:
     return shrink(trim_borders(bright))
 
 
+# The version 4 variants: each holds only a part of the work (a deep crop, a turn that brings
+# fill into its corners) or frames it as another picture on the same sheet may be framed (the
+# content box), so a match through one may deny but never allow (MatchingConfig.weak_variants,
+# which reads WEAK_VARIANTS: named where they are made, so the two cannot drift apart).
+_WEAK_MAKERS: dict[str, Callable[[DecodedImage], Image.Image | None]] = {
+    "content_box": _content,
+    **{f"crop_centre_{round(keep * 100)}": _cropped(keep, 0.5, 0.5) for keep in DEEP_KEEPS},
+    **{
+        f"crop_centre_{round(keep * 100)}_{corner}": _offset_crop(keep, dx, dy)
+        for keep in DEEP_KEEPS
+        for corner, dx, dy in DEEP_CORNERS
+    },
+    **{
+        f"tilt_{side}_{round(degrees)}": _tilted(sign * degrees)
+        for degrees in WIDE_TILTS
+        for side, sign in (("left", 1), ("right", -1))
+    },
+}
+
 _MAKERS: dict[str, Callable[[DecodedImage], Image.Image | None]] = {
     "original": lambda decoded: decoded.trimmed,
     "mirror": _transposed(Transpose.FLIP_LEFT_RIGHT),
@@ -140,21 +159,11 @@ _MAKERS: dict[str, Callable[[DecodedImage], Image.Image | None]] = {
     "rotate180": _transposed(Transpose.ROTATE_180),
     "flip_vertical": _transposed(Transpose.FLIP_TOP_BOTTOM),
     # Version 4: the content box, the deep centre crops and the wider tilts.
-    "content_box": _content,
-    **{f"crop_centre_{round(keep * 100)}": _cropped(keep, 0.5, 0.5) for keep in DEEP_KEEPS},
-    **{
-        f"crop_centre_{round(keep * 100)}_{corner}": _offset_crop(keep, dx, dy)
-        for keep in DEEP_KEEPS
-        for corner, dx, dy in DEEP_CORNERS
-    },
-    **{
-        f"tilt_{side}_{round(degrees)}": _tilted(sign * degrees)
-        for degrees in WIDE_TILTS
-        for side, sign in (("left", 1), ("right", -1))
-    },
+    **_WEAK_MAKERS,
 }
 
 VARIANTS: tuple[str, ...] = tuple(_MAKERS)
+WEAK_VARIANTS: tuple[str, ...] = tuple(_WEAK_MAKERS)
 
 
 def variant_images(decoded: DecodedImage) -> dict[str, Image.Image]:

@@ -18,7 +18,7 @@ from registry.fingerprints import FINGERPRINT_VERSION, Hashes, ImageFingerprint
 from registry.fingerprints.comparison import compare
 from registry.fingerprints.descriptor import DESCRIPTOR_BYTES
 from registry.fingerprints.hashing import PDQ_BYTES
-from registry.fingerprints.variants import DEEP_CORNERS, DEEP_KEEPS, WIDE_TILTS
+from registry.fingerprints.variants import WEAK_VARIANTS
 
 
 @dataclass(frozen=True)
@@ -103,16 +103,7 @@ class MatchingConfig:
     # A 7-degree tilt turns the picture's corners out of its frame and brings fill in: like
     # a deep crop it holds only part of the work, and unrelated pictures on white share the
     # filled corners.
-    weak_variants: tuple[str, ...] = (
-        "content_box",
-        *(f"crop_centre_{round(keep * 100)}" for keep in DEEP_KEEPS),
-        *(
-            f"crop_centre_{round(keep * 100)}_{corner}"
-            for keep in DEEP_KEEPS
-            for corner, _, _ in DEEP_CORNERS
-        ),
-        *(f"tilt_{side}_{round(degrees)}" for degrees in WIDE_TILTS for side in ("left", "right")),
-    )
+    weak_variants: tuple[str, ...] = WEAK_VARIANTS
     # A candidate both plain baselines accept (the whole query's pHash within `phash_radius`,
     # or its dHash within `dhash_radius`: a sticker moves pHash more; or the pHash of a query
     # region that carries a real PDQ, such as the untrimmed frame; and its PDQ, 256 bits
@@ -421,13 +412,13 @@ def verify_item(
             if verdict.matched:
                 matched[work_id], found_by[work_id] = (variant, verdict), k
                 if not verdict.strong:
-                    # A weak variant never makes a match strong: worth comparing only for a
-                    # work found in a part, where a match of the whole query says more.
-                    partial = whole is not None and not whole[k]
+                    # A weak variant never makes a match strong (a work found in a part is
+                    # compared with the whole query's candidates, weak ones too, by
+                    # _whole_picture_matches).
                     weak_rest[work_id] = [
                         (v, r)
                         for _, v, j, r in nearest_first[position + 1 :]
-                        if j == 0 and (partial or v not in config.weak_variants)
+                        if j == 0 and v not in config.weak_variants
                     ]
                 break
     unverified: set[int] = set()
