@@ -16,7 +16,7 @@ import argparse
 import io
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,7 @@ from PIL import Image
 
 from bench.accuracy.edits import web_copy
 from registry.fingerprints import ImageDecodeError, decode_image, fingerprint_work
-from registry.fingerprints.decode import trim_borders
+from registry.fingerprints.decode import DecodedImage, trim_borders
 from registry.fingerprints.hashing import Hashes, hash_image
 from registry.matching.rules import DEFAULT_MATCHING, is_weak, verify
 
@@ -81,6 +81,28 @@ def _shifted(image: Image.Image, keep: float, dx: float, dy: float) -> Image.Ima
     return image.crop((left, top, left + kept_w, top + kept_h))
 
 
+def gated_works(corpus: Path, count: int) -> Iterator[tuple[bytes, DecodedImage]]:
+    """Every Nth work of the first corpus, `count` in all, as bytes and decoded, less those the
+    decoder or the weak-image gate refuses (such a work is registered for exact copies only)."""
+    manifest = json.loads((corpus / "manifest.json").read_text())
+    step = max(1, len(manifest) // count)
+    for work in manifest[::step][:count]:
+        data = (corpus / work["path"]).read_bytes()
+        try:
+            decoded = decode_image(data)
+        except ImageDecodeError:
+            continue
+        if not is_weak(fingerprint_work(data).image):
+            yield data, decoded
+
+
+def query_hashes(image: Image.Image) -> Hashes:
+    """A re-post's whole-query hashes: the picture re-encoded as JPEG, decoded and trimmed."""
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85)
+    return hash_image(decode_image(out.getvalue()).trimmed)
+
+
 def _accepts(query: Hashes, registered: list[Hashes], variant: str) -> bool:
     for hashes in registered:
         verdict = verify(query, hashes, DEFAULT_MATCHING, variant=variant)
@@ -107,21 +129,14 @@ WINDOW_LAYOUTS = {
 }
 
 
-def layouts(works: list[dict[str, str]], corpus: Path, draws: int, jitter: float) -> None:
+def layouts(corpus: Path, count: int, draws: int, jitter: float) -> None:
     """Recall of each layout on crops drawn as the issue defines them: centre keeps of 70% and
     50% with the centre off by up to `jitter` of the side on each axis, and the widest 16:9
     window anywhere along its axis."""
     rng = np.random.default_rng(7)
     hits: Counter[str] = Counter()
     totals: Counter[str] = Counter()
-    for work in works:
-        data = (corpus / work["path"]).read_bytes()
-        try:
-            decoded = decode_image(data)
-        except ImageDecodeError:
-            continue
-        if is_weak(fingerprint_work(data).image):
-            continue
+    for data, decoded in gated_works(corpus, count):
         untrimmed = decoded.untrimmed
         web = web_copy(Image.open(io.BytesIO(data)))
         for keep in (0.7, 0.5):
@@ -160,12 +175,6 @@ def layouts(works: list[dict[str, str]], corpus: Path, draws: int, jitter: float
         print(f"{key:<36}{totals[key]:>6}{hits[key] / totals[key]:>8.1%}")
 
 
-def query_hashes(image: Image.Image) -> Hashes:
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=85)
-    return hash_image(decode_image(out.getvalue()).trimmed)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=Path(".cache/corpus"))
@@ -174,11 +183,8 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=3, help="--layouts: crops drawn a work")
     parser.add_argument("--jitter", type=float, default=0.03)
     args = parser.parse_args()
-    manifest = json.loads((args.corpus / "manifest.json").read_text())
-    step = max(1, len(manifest) // args.works)
-    works = manifest[::step][: args.works]
     if args.layouts:
-        layouts(works, args.corpus, args.draws, args.jitter)
+        layouts(args.corpus, args.works, args.draws, args.jitter)
         return
     crops: dict[str, tuple[str, Crop]] = {
         "centre 70%, one axis": ("crop_centre_70", centre(0.70, both=False)),
@@ -193,14 +199,7 @@ def main() -> None:
     verified = {name: [0] * len(SHIFTS) for name in crops}
     either = {name: [0] * len(SHIFTS) for name in crops}
     counted = dict.fromkeys(crops, 0)
-    for work in works:
-        data = (args.corpus / work["path"]).read_bytes()
-        try:
-            decoded = decode_image(data)
-        except ImageDecodeError:
-            continue
-        if is_weak(fingerprint_work(data).image):
-            continue
+    for data, decoded in gated_works(args.corpus, args.works):
         web = web_copy(Image.open(io.BytesIO(data)))
         for name, (variant, crop) in crops.items():
             made = crop(decoded.untrimmed, 0.0)

@@ -1,7 +1,7 @@
 """How far in angle a query may be turned from a registered tilt and still match:
 `python -m bench.tilt_reach [--corpus FOLDER] [--works N]`.
 
-The registered tilts (variants.TILTS) are spaced by this reach, not by any evaluation set's
+The registered tilts (variants.WIDE_TILTS) are spaced by this reach, not by any evaluation set's
 edits. For every Nth work of the first corpus (bench.corpus: not an evaluation set), a tilt is
 made from the work as registered (variants._tilted: turned about the centre, corners filled
 with the picture's edge colour, trimmed), and queries are its web copy turned by other angles
@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 from pathlib import Path
 
 from PIL import Image
 
 from bench.accuracy.edits import web_copy
-from registry.fingerprints import ImageDecodeError, decode_image, fingerprint_work
-from registry.fingerprints.hashing import Hashes, hash_image
+from bench.crop_reach import gated_works, query_hashes
+from registry.fingerprints.hashing import hash_image
 from registry.fingerprints.variants import _tilted
-from registry.matching.rules import DEFAULT_MATCHING, is_weak, verify
+from registry.matching.rules import DEFAULT_MATCHING, verify
 
 REGISTERED = (3.0, 5.0, 7.0, 9.0, 11.0, 13.0)
 QUERIES = (4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0)
@@ -35,32 +34,16 @@ MODES = (
 )
 
 
-def query_hashes(image: Image.Image) -> Hashes:
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=85)
-    return hash_image(decode_image(out.getvalue()).trimmed)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=Path(".cache/corpus"))
     parser.add_argument("--works", type=int, default=60)
     args = parser.parse_args()
-    manifest = json.loads((args.corpus / "manifest.json").read_text())
-    step = max(1, len(manifest) // args.works)
-    works = manifest[::step][: args.works]
     radius = DEFAULT_MATCHING.phash_radius
     # hits[mode][registered][query] = (found and verified, pHash alone)
     hits = {m: {r: {q: [0, 0] for q in QUERIES} for r in REGISTERED} for m, _, _ in MODES}
     counted = 0
-    for work in works:
-        data = (args.corpus / work["path"]).read_bytes()
-        try:
-            decoded = decode_image(data)
-        except ImageDecodeError:
-            continue
-        if is_weak(fingerprint_work(data).image):
-            continue
+    for data, decoded in gated_works(args.corpus, args.works):
         counted += 1
         registered = {r: hash_image(_tilted(r)(decoded)) for r in REGISTERED}
         web = web_copy(Image.open(io.BytesIO(data)))

@@ -121,8 +121,8 @@ Parsed = ImageFingerprint | ItemDecision | Mapping[str, Any] | None
 
 
 def _triage(items: Sequence[Mapping[str, Any]]) -> tuple[list[Parsed], list[bool], int]:
-    """Each item parsed (an item found plain at this version, by the mark phase 1 left, as
-    itself: it matches nothing and is not read again); whether it is one sent as hashes
+    """Each item parsed (an item found without a candidate at this version, by the mark phase
+    1 left, as itself: it matches nothing and is not read again); whether it is one sent as hashes
     alone that cannot be decided without its verification payload, because the registry
     itself finds a candidate work for it (by hashes or SHA-256, whatever the client says) or
     cannot tell if it is weak; and the registry version that holds at.

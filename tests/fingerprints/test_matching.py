@@ -111,12 +111,12 @@ def test_hue_rotation_is_a_filter_not_another_work(name: str, degrees: int) -> N
     assert verify(turned.hashes, registered(name).variants["original"]).matched
 
 
-def caption_band(image: Image.Image) -> Image.Image:
-    """A semi-transparent dark band across the middle, with white text."""
+def caption_band(image: Image.Image, opacity: int = 140) -> Image.Image:
+    """A semi-transparent dark band across the middle (`opacity` of 255), with white text."""
     width, height = image.size
     layer = Image.new("RGBA", image.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(layer)
-    draw.rectangle((0, 0.45 * height, width, 0.58 * height), fill=(0, 0, 0, 140))
+    draw.rectangle((0, 0.45 * height, width, 0.58 * height), fill=(0, 0, 0, opacity))
     font = ImageFont.load_default(size=round(0.07 * height))
     draw.text((0.05 * width, 0.47 * height), "when the art hits", fill="white", font=font)
     return Image.alpha_composite(image.convert("RGBA"), layer).convert("RGB")
@@ -608,14 +608,8 @@ def on_a_margin(picture: Image.Image) -> Image.Image:
 
 
 def light_caption_band(image: Image.Image) -> Image.Image:
-    """A caption band of a third opacity across the whole width, with white text."""
-    width, height = image.size
-    layer = Image.new("RGBA", image.size, (0, 0, 0, 0))
-    draw = ImageDraw.Draw(layer)
-    draw.rectangle((0, 0.45 * height, width, 0.58 * height), fill=(0, 0, 0, 90))
-    font = ImageFont.load_default(size=round(0.07 * height))
-    draw.text((0.05 * width, 0.47 * height), "when the art hits", fill="white", font=font)
-    return Image.alpha_composite(image.convert("RGBA"), layer).convert("RGB")
+    """A caption band of about a third opacity across the whole width, with white text."""
+    return caption_band(image, opacity=90)
 
 
 def frame_with_pdq(data: bytes) -> tuple[ImageFingerprint, Hashes]:
