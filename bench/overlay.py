@@ -2,8 +2,9 @@
 
 Fingerprints come from bench.accuracy's cache (load_evalset); every query's candidates are
 found once, and the item decision (rules.verify_item) is re-run with `rules.verify` replaced
-by each variant of the verification (`variants`: without the rule for pairs both plain
-hashes accept, with it for pHash pairs only, as published), each pair's verdict computed
+by each variant of the verification (`variants`: without the rules for pairs the plain
+hashes accept, the PDQ@31 rule for pHash pairs only, for every plain path, and as published
+with `pdq_path_radius`), each pair's verdict computed
 once per variant (a run takes seconds once the fingerprints are cached). Prints, per edit,
 recall by any match and by strong match beside plain pHash@10 and PDQ@31 on the same files
 ("<" where a variant is below either), false matches (all probes, flat graphics), any and
@@ -62,6 +63,8 @@ class Outcome:
     # Edited queries matched to a work other than their own (any match, strong match).
     wrong_numbers: set[int] = field(default_factory=set)
     strong_wrong_numbers: set[int] = field(default_factory=set)
+    # Items over the verification budget (decided invalid): "edited", "probes".
+    over_budget: Counter[str] = field(default_factory=Counter)
 
 
 class Harness:
@@ -113,6 +116,7 @@ class Harness:
         outcome = Outcome()
         for number, query in enumerate(self.runner.queries):
             item = self.decide(name, verify, number)
+            outcome.over_budget["probes" if query.work is None else "edited"] += item.over_budget
             matched = set() if item.over_budget else set(item.matched)
             strong = set() if item.over_budget else set(item.strong)
             if query.work is None:
@@ -188,6 +192,10 @@ def table(harness: Harness, outcomes: dict[str, Outcome]) -> str:
     lines.append(f"{'wrong work':<15}{wrong}")
     below = "".join(f"{len(o.below_plain):>18}" for o in outcomes.values())
     lines.append(f"{'below plain':<15}{below}")
+    over = "".join(
+        f"{o.over_budget['edited']:>9}/{o.over_budget['probes']:<8}" for o in outcomes.values()
+    )
+    lines.append(f"{'over budget':<15}{over}   (edited/probes)")
     return "\n".join(lines)
 
 
@@ -232,8 +240,12 @@ def causes(harness: Harness, outcome: Outcome) -> str:
                 cause, path = "XY-cut region refused", regions
             variant, k, registered = min(path, key=phash)
             verdict = rules.verify(searched[k], registered, config, region=k > 0, variant=variant)
-            broken = broken_limits(verdict, config, k > 0, variant)
-            if k == 0 and not rules._pdq_agrees(searched[0], registered, config):
+            # Every hash agreeing (rules.verify's `pdq_path_radius`): held to the whole
+            # query's limits, not its path's stricter ones.
+            vouched = rules._pdq_agrees(searched[k], registered, config, config.pdq_path_radius)
+            vouched &= k == 0 or verdict.distances["dhash"] <= config.dhash_radius
+            broken = broken_limits(verdict, config, k > 0 and not vouched, variant, vouched)
+            if not rules._pdq_agrees(searched[k], registered, config, config.pdq_radius):
                 broken.append("PDQ over its radius")  # so the rule for plain pairs cannot help
             cause += f" ({'+'.join(broken)})"
         counts.setdefault(edit, Counter())[cause] += 1
@@ -244,10 +256,11 @@ def causes(harness: Harness, outcome: Outcome) -> str:
 
 
 def broken_limits(
-    verdict: Verdict, config: MatchingConfig, region: bool, variant: str
+    verdict: Verdict, config: MatchingConfig, region: bool, variant: str, vouched: bool = False
 ) -> list[str]:
     """The descriptor limits a refused pair breaks, with the limits of its path (rules.verify:
-    stricter for a dHash-only pair, a region, a registered crop)."""
+    stricter for a dHash-only pair, a region, a registered crop, unless every hash the pair
+    carries agrees: `vouched`)."""
     d = verdict.distances
     if "luma" not in d:
         return ["not compared"]  # a region against a registered crop
@@ -259,7 +272,7 @@ def broken_limits(
         "scattered": config.max_scattered,
         "changed_ink": config.max_changed_ink,
     }
-    if d["phash"] > config.phash_radius and d["dhash"] <= config.dhash_radius:
+    if d["phash"] > config.phash_radius and d["dhash"] <= config.dhash_radius and not vouched:
         limits["changed"] = min(limits["changed"], config.dhash_max_changed)
         limits["scattered"] = min(limits["scattered"], config.dhash_max_scattered)
         limits["changed_ink"] = min(limits["changed_ink"], config.dhash_max_changed_ink)
@@ -321,23 +334,31 @@ def side_by_side(left: str, right: str, height: int = 320) -> Image.Image:
 
 
 def variants(config: MatchingConfig) -> dict[str, VerifyFunction]:
-    """The verification without the rule for pairs both plain hashes accept (version 3 as
-    first published, `pdq_radius` -1), with it for pairs the whole query's pHash found only
-    (as first adopted: a dHash-only pair verified without it), and as published now."""
+    """The verification without the rules for pairs the plain hashes accept (version 3 as
+    first published, `pdq_radius` and `pdq_path_radius` -1), with the PDQ@31 rule for pairs
+    the whole query's pHash found only (as first adopted: a dHash-only pair verified without
+    it), with it on every plain path but without `pdq_path_radius` (as published before that
+    rule), and as published now."""
     verify = rules.verify
+
+    no_pdq = replace(config, pdq_radius=-1, pdq_path_radius=-1)
+    no_path_rule = replace(config, pdq_path_radius=-1)
 
     def without_pdq(
         query: Hashes, candidate: Hashes, _: MatchingConfig = config, **path: Any
     ) -> Verdict:
-        return verify(query, candidate, replace(config, pdq_radius=-1), **path)
+        return verify(query, candidate, no_pdq, **path)
 
     def phash_pairs_only(
         query: Hashes, candidate: Hashes, _: MatchingConfig = config, **path: Any
     ) -> Verdict:
         by_phash = (query.phash ^ candidate.phash).bit_count() <= config.phash_radius
-        return verify(
-            query, candidate, config if by_phash else replace(config, pdq_radius=-1), **path
-        )
+        return verify(query, candidate, no_path_rule if by_phash else no_pdq, **path)
+
+    def without_path_rule(
+        query: Hashes, candidate: Hashes, _: MatchingConfig = config, **path: Any
+    ) -> Verdict:
+        return verify(query, candidate, no_path_rule, **path)
 
     def published(
         query: Hashes, candidate: Hashes, _: MatchingConfig = config, **path: Any
@@ -347,6 +368,7 @@ def variants(config: MatchingConfig) -> dict[str, VerifyFunction]:
     return {
         "without the PDQ rule": without_pdq,
         "pHash pairs only": phash_pairs_only,
+        "PDQ@31 rule only": without_path_rule,
         "published": published,
     }
 

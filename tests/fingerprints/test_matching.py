@@ -171,13 +171,21 @@ def test_overlays_inside_the_picture_and_turned_copies_match(name: str, edit: st
 def test_a_query_region_matches_only_as_a_near_copy() -> None:
     """A region of a query (its untrimmed frame, an XY-cut rectangle) may carry no overlay of
     its own: on mateval's DEV set a sprite in its untrimmed frame matched another sprite
-    that differs from it in one blob. The whole query keeps its overlay allowance."""
+    that differs from it in one blob. The whole query keeps its overlay allowance, and so
+    does a frame whose pHash, dHash and PDQ all agree with the work's (weakly)."""
     work = registered("painting-a").variants["original"]
     stuck = fingerprint_image(encode(sticker(web_copy(PICTURES["painting-a"])), "JPEG"))
     assert verify(stuck.hashes, work).matched
-    as_region = verify(stuck.hashes, work, region=True)
+    # An XY-cut rectangle goes on the wire without a PDQ.
+    no_pdq = replace(stuck.hashes, pdq=NO_PDQ, pdq_quality=0)
+    as_region = verify(no_pdq, work, region=True)
     assert not as_region.matched
     assert as_region.distances["overlay"] > DEFAULT_MATCHING.region_max_overlay
+    as_frame = verify(stuck.hashes, work, region=True)
+    assert as_frame.distances["pdq"] <= DEFAULT_MATCHING.pdq_path_radius
+    assert as_frame.matched and not as_frame.strong
+    no_path_rule = replace(DEFAULT_MATCHING, pdq_path_radius=-1)
+    assert not verify(stuck.hashes, work, no_path_rule, region=True).matched
     plain = fingerprint_image(encode(web_copy(PICTURES["painting-a"]), "JPEG"))
     assert verify(plain.hashes, work, region=True).matched
 
@@ -193,12 +201,15 @@ def test_a_candidate_found_by_its_dhash_only_must_agree_closely() -> None:
     assert near.matched
     assert near.distances["phash"] > 0
     assert near.distances["changed"] > DEFAULT_MATCHING.dhash_max_changed
-    found_by_dhash = MatchingConfig(phash_radius=0, pdq_radius=-1)
+    found_by_dhash = MatchingConfig(phash_radius=0, pdq_radius=-1, pdq_path_radius=-1)
     assert not verify(captioned.hashes, work, found_by_dhash).matched
-    # PDQ agreeing too, the band is an overlay, not another work: matched, but weakly.
+    # PDQ agreeing too, the band is an overlay, not another work: matched, but weakly, by
+    # either PDQ rule.
     with_pdq = verify(captioned.hashes, work, replace(found_by_dhash, pdq_radius=31))
     assert with_pdq.distances["pdq"] <= 31
     assert with_pdq.matched and not with_pdq.strong
+    with_path_rule = verify(captioned.hashes, work, replace(found_by_dhash, pdq_path_radius=44))
+    assert with_path_rule.matched and not with_path_rule.strong
 
 
 def test_a_regions_candidate_found_by_dhash_only_is_not_verified() -> None:
@@ -673,6 +684,44 @@ def test_an_unrelated_drawing_with_the_same_overlay_is_not_found_by_its_frame(
     other = on_a_margin(drawing(seed))
     _, frame = frame_with_pdq(encode(edit(web_copy(other)), "JPEG", quality=90))
     assert not verify(frame, work, region=True, variant="untrimmed").matched
+
+
+def test_a_frame_whose_three_hashes_agree_is_judged_as_a_whole_query() -> None:
+    """A dark caption band across a drawing on a wide margin keeps the re-post from being
+    trimmed as its work was, and moves its untrimmed frame's PDQ just past 31 bits while the
+    frame's pHash and dHash stay close to the registered `untrimmed` variant. With every hash
+    agreeing, the frame is held to the whole query's limits, not a region's near copy: the
+    band is an overlay. Matched weakly (it may deny the item, never allow it)."""
+    source = on_a_margin(drawing(23))
+    work = fingerprint_work(encode(source, "PNG")).variants
+    query, frame = frame_with_pdq(encode(caption_band(web_copy(source)), "JPEG", quality=90))
+    assert not verify(query.hashes, work["original"]).matched
+    found = verify(frame, work["untrimmed"], region=True, variant="untrimmed")
+    assert found.distances["phash"] <= DEFAULT_MATCHING.phash_radius
+    assert found.distances["dhash"] <= DEFAULT_MATCHING.dhash_radius
+    assert DEFAULT_MATCHING.pdq_radius < found.distances["pdq"] <= DEFAULT_MATCHING.pdq_path_radius
+    assert found.matched and not found.strong
+    no_path_rule = replace(DEFAULT_MATCHING, pdq_path_radius=-1)
+    assert not verify(frame, work["untrimmed"], no_path_rule, region=True).matched
+    # The frame's dHash must agree too: with it far, the frame is a region held to a near copy.
+    far_dhash = replace(frame, dhash=frame.dhash ^ ((1 << (DEFAULT_MATCHING.dhash_radius + 2)) - 1))
+    assert not verify(far_dhash, work["untrimmed"], region=True, variant="untrimmed").matched
+    item = verify_item([query.hashes, frame], {7: [("untrimmed", 1, work["untrimmed"])]})
+    assert set(item.matched) == {7} and item.strong == frozenset()
+
+
+@pytest.mark.parametrize("seed", [25, 26, 27])
+def test_an_unrelated_drawing_under_the_same_band_is_not_found_by_its_frame(seed: int) -> None:
+    """Another drawing on the same margin under the same dark band: its frame's pHash may
+    come close to the work's, its PDQ does not, and the frame is held to a near copy.
+    (The hashes are the evidence here: forced to the work's three hashes, such a drawing
+    passes the whole query's limits, as it passes the rule for pairs within PDQ 31.)"""
+    work = fingerprint_work(encode(on_a_margin(drawing(23)), "PNG")).variants["untrimmed"]
+    other = on_a_margin(drawing(seed))
+    _, frame = frame_with_pdq(encode(caption_band(web_copy(other)), "JPEG", quality=90))
+    refused = verify(frame, work, region=True, variant="untrimmed")
+    assert refused.distances["pdq"] > DEFAULT_MATCHING.pdq_path_radius
+    assert not refused.matched
 
 
 def test_closest_work_is_the_lowest_score() -> None:
