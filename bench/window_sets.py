@@ -1,18 +1,21 @@
 """Which windows of a work (the widest 16:9, 9:16 or 1:1 crop, at places along the axis it
 slides on) earn their index rows: `python -m bench.window_sets --eval FOLDER [--sample N]`.
 
-Fingerprints an evaluation set once (bench.accuracy's cache), makes each registered work's
-windows from its file as `fingerprint_work` would make a variant (from the picture as
-published, then trimmed), and measures the set with them added as weak variants (they hold
-only a part of the work: MatchingConfig.weak_variants). A set says which aspects, how far
-apart the windows sit (a share of the side they slide along, spaced by `bench.crop_reach`),
-which works get windows (`fill`: every work; only works the symmetric trim leaves as they
-are; only works whose frame has no uniform page around the picture either) and how much
-information a window must carry (`fingerprint.information`, against the weak-image gate's
-MatchingConfig.min_information). Per set: crop_16x9 (any / strong) over all its queries and
-over those of works that get windows, every other edit's hits, the false matches (any /
-strong), pHash rows a work and the CPU a work's windows cost; `--matches` lists the probes a
-set brought.
+Fingerprints an evaluation set once (bench.accuracy's cache), takes out the windows version 4
+registers (variants.WINDOW_VARIANTS), makes each registered work's windows from its file as
+`fingerprint_work` makes a variant (from the picture as published), and measures the set with
+them added as weak variants (they hold only a part of the work). A set says which aspects, how
+far apart the windows sit (a share of the side they slide along, spaced by `bench.crop_reach`),
+which works get windows (`fill`: every work; only works the symmetric trim leaves as they are;
+only those with no uniform page around the picture either), whether a window must be left as
+it is by the trim (`window_trim`, what version 4 registers), how much of it the trim must keep,
+and how much information it must carry (`fingerprint.information`, against the weak-image
+gate's MatchingConfig.min_information). Per set: crop_16x9 (any / strong) over all its queries
+and over those of works that fill their frame ("fill"), 1:1 and 9:16 crops the bench draws
+from the same works (the evaluation sets make none), every other edit's hits, the false
+matches (any / strong), pHash rows a work and the CPU of the windows kept; `--matches` lists
+the probes a set brought, with the window that matched. Scratch files (the windows, the
+drawn crops) go beside bench.accuracy's cache.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from registry.fingerprints.decode import DecodedImage, trim_borders, trim_box
 from registry.fingerprints.fingerprint import information
 from registry.fingerprints.hashing import hash_image
 from registry.fingerprints.regions import content_box
+from registry.fingerprints.variants import WINDOW_VARIANTS
 from registry.matching.matcher import VARIANT_NUMBER
 from registry.matching.rules import DEFAULT_MATCHING, MatchingConfig
 
@@ -171,8 +175,10 @@ def with_windows(evalset: EvalSet, added: list[list[Window]]) -> EvalSet:
     registered = []
     for work, windows in zip(evalset.dataset.registered, added, strict=True):
         found = work.fingerprints
-        if found is not None and windows:
-            variants = dict(found.variants) | {w.name: w.hashes for w in windows}
+        if found is not None:
+            # The windows version 4 registers are taken out: each set brings its own.
+            variants = {n: h for n, h in found.variants.items() if n not in WINDOW_VARIANTS}
+            variants |= {w.name: w.hashes for w in windows}
             found = WorkFingerprints(image=found.image, variants=variants)
         registered.append(replace(work, fingerprints=found))
     return replace(evalset, dataset=replace(evalset.dataset, registered=registered))
@@ -310,9 +316,8 @@ def main() -> None:
         added = [chosen(work, spec) if spec else [] for work in made]
         evalset = with_windows(full, added)
         names_added = tuple(sorted({w.name for ws in added for w in ws}))
-        config = replace(
-            DEFAULT_MATCHING, weak_variants=DEFAULT_MATCHING.weak_variants + names_added
-        )
+        weak = [n for n in DEFAULT_MATCHING.weak_variants if n not in WINDOW_VARIANTS]
+        config = replace(DEFAULT_MATCHING, weak_variants=(*weak, *names_added))
         edited, probes, _, _ = measure(evalset, config)
         fill_set = replace(
             evalset,
