@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -39,6 +40,26 @@ DEEP_CORNERS = (("nw", -1, -1), ("ne", 1, -1), ("sw", -1, 1), ("se", 1, 1))
 # more than doubled the false matches the tilts brought on corpus 2's DEV set
 # (docs/matching.md, "Version 4").
 WIDE_TILTS = (7.0,)
+# Version 4: windows as social networks crop a post (16:9 here). A re-post cut to the
+# widest window of an aspect lies anywhere along the axis the window slides on, and is found
+# only about 1.5% of that side from a registered window (`python -m bench.crop_reach`), so
+# windows are registered every WINDOW_STEP of the side, both ends included. Only a window
+# the picture fills (the trim leaves it as it is): a drawing on white cut to a window
+# re-trims to a piece of the drawing that depends on where the cut fell, and such strips of
+# sparse drawings matched strips of other drawings (docs/matching.md, "Windows of pictures
+# that fill them").
+WINDOW_ASPECTS = {"16x9": 16 / 9}
+WINDOW_STEP = 0.03
+# A window keeping this much of the picture is "original" within what the comparison absorbs.
+WINDOW_MAX_AREA = 0.94
+# The most windows an aspect: a picture whose window would slide further than this many
+# steps (a tall strip cut to 16:9 keeps little of it) gets them that much further apart.
+WINDOW_SLOTS = 24
+# A window must carry this much information (fingerprint.information): twice what the
+# weak-image gate asks of any picture (MatchingConfig.min_information, 2.5). A window near
+# the gate (a strip of sky) is nearly as plain as the pictures the gate refuses, whose
+# hashes collide with every other such picture.
+WINDOW_MIN_INFORMATION = 5.0
 
 
 def _crop(image: Image.Image, keep: float, anchor_x: float, anchor_y: float) -> Image.Image:
@@ -113,6 +134,56 @@ def _offset_crop(keep: float, dx: int, dy: int) -> Callable[[DecodedImage], Imag
     return make
 
 
+def _window_box(size: tuple[int, int], aspect: float, position: float) -> tuple[int, int, int, int]:
+    """The widest window of `aspect` (width / height), `position` (0 to 1) of the way along
+    the axis it slides on."""
+    width, height = size
+    if width / height < aspect:
+        kept = round(width / aspect)
+        top = round((height - kept) * position)
+        return (0, top, width, top + kept)
+    kept = round(height * aspect)
+    left = round((width - kept) * position)
+    return (left, 0, left + kept, height)
+
+
+def _window_positions(size: tuple[int, int], aspect: float) -> list[float]:
+    """Evenly spaced places along the window's slide, at most WINDOW_STEP of the side apart
+    (WINDOW_SLOTS at most), both ends included; none when the window keeps nearly all."""
+    width, height = size
+    left, top, right, bottom = _window_box(size, aspect, 0.0)
+    if (right - left) * (bottom - top) >= WINDOW_MAX_AREA * width * height:
+        return []
+    slack = 1 - (bottom - top) / height if width / height < aspect else 1 - (right - left) / width
+    count = min(WINDOW_SLOTS, math.ceil(slack / WINDOW_STEP - 1e-9) + 1)
+    return [number / (count - 1) for number in range(count)]
+
+
+def _windows(decoded: DecodedImage) -> dict[str, Image.Image]:
+    """The picture's windows (WINDOW_ASPECTS) that it fills and that carry
+    WINDOW_MIN_INFORMATION, cut from the picture as published, as a re-post is."""
+    # fingerprint.py imports this module to make every variant: the import goes one way.
+    from registry.fingerprints.fingerprint import information
+
+    image = decoded.untrimmed
+    windows = {}
+    for label, aspect in WINDOW_ASPECTS.items():
+        for number, position in enumerate(_window_positions(image.size, aspect)):
+            window = image.crop(_window_box(image.size, aspect, position))
+            # A re-post cut here and trimmed is framed as the window only when the trim
+            # leaves the window as it is.
+            if trim_box(window) != (0, 0, window.width, window.height):
+                continue
+            if information(window) >= WINDOW_MIN_INFORMATION:
+                windows[f"crop_{label}_{number}"] = window
+    return windows
+
+
+WINDOW_VARIANTS: tuple[str, ...] = tuple(
+    f"crop_{label}_{number}" for label in WINDOW_ASPECTS for number in range(WINDOW_SLOTS)
+)
+
+
 def _brightened(decoded: DecodedImage) -> Image.Image:
     # Brightened at the size a query is trimmed at, so that it trims as a brightened
     # re-post does.
@@ -162,13 +233,15 @@ _MAKERS: dict[str, Callable[[DecodedImage], Image.Image | None]] = {
     **_WEAK_MAKERS,
 }
 
-VARIANTS: tuple[str, ...] = tuple(_MAKERS)
-WEAK_VARIANTS: tuple[str, ...] = tuple(_WEAK_MAKERS)
+# The windows come last: how many a work gets depends on its shape (_windows).
+VARIANTS: tuple[str, ...] = (*_MAKERS, *WINDOW_VARIANTS)
+WEAK_VARIANTS: tuple[str, ...] = (*_WEAK_MAKERS, *WINDOW_VARIANTS)
 
 
 def variant_images(decoded: DecodedImage) -> dict[str, Image.Image]:
     """Every registered variant's image. "untrimmed" only when trimming changed the image,
-    "content_box" only when it is framed differently from "original"."""
+    "content_box" only when it is framed differently from "original", windows only where
+    the picture fills them (_windows)."""
     images = {}
     for name, make in _MAKERS.items():
         if name == "untrimmed":
@@ -178,4 +251,5 @@ def variant_images(decoded: DecodedImage) -> dict[str, Image.Image]:
             images[name] = image
     if decoded.was_trimmed:
         images["untrimmed"] = decoded.untrimmed
+    images.update(_windows(decoded))
     return images
