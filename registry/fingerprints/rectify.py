@@ -42,19 +42,27 @@ ALONG_FRAME = 0.5
 LINE_TOLERANCE = 2.0
 # Line hypotheses drawn per side; fixed draws, so that a query always gives the same region.
 HYPOTHESES = 64
-# Each side is supported by at least this many points on its line, and at least this share of
-# its length: with its corners cut, a turned picture shows about half of each side.
+# Each side is supported by at least this many points on its line, and by this share of the
+# rows or columns it spans inside the frame: a picture's side is one straight edge from corner
+# to corner, where lines through the edges of a drawing, of a collage's tiles or of a picture
+# pasted over another leave gaps (on DEV, two such quadrilaterals had a side supported along
+# only 46% and 50%; an icon's rounded corners leave its sides supported along 68-75%).
 MIN_POINTS = 24
-MIN_SUPPORT = 0.25
+MIN_SUPPORT = 0.6
 # A side turned less than this from its axis leaves the picture upright enough for the
 # registered tilts (3 degrees) and the comparison; one turned more than this is another side.
 MIN_TURN = 2.0
 MAX_TURN = 40.0
+# Opposite sides of a turned, sheared or keystoned picture are parallel or converge slowly (a
+# keystone of 16% on a picture twice as wide as high: 18 degrees); lines through unrelated
+# edges meet at any angle.
+MAX_CONVERGENCE = 20.0
 # At most this share of the frame outside the quadrilateral (past LINE_TOLERANCE) is content:
 # what is left is fill, so the quadrilateral holds the whole picture.
 MAX_CONTENT_OUTSIDE = 0.01
 # The quadrilateral covers at least this share of the frame, and its corners lie at most this
-# share of the frame's side beyond it (cut off by the frame).
+# share of the frame's longer side beyond it (cut off by the frame: a banner turned in its own
+# frame loses corners deeper than its height).
 MIN_AREA = 0.2
 MAX_OVERHANG = 0.25
 
@@ -69,6 +77,7 @@ class Line:
     slope: float
     offset: float
     support: int  # points of the side's profile on the line
+    on_frame: bool = False  # the frame's own edge, along which the content runs
 
 
 @dataclass(frozen=True)
@@ -161,7 +170,7 @@ def _side_lines(content: np.ndarray) -> tuple[Line, Line, Line, Line] | None:
         line = _fit(along.astype(np.float64), first[along].astype(np.float64))
         on_frame = int((seen & ~inside).sum())
         if line is None and on_frame >= max(MIN_POINTS, ALONG_FRAME * int(seen.sum())):
-            line = Line(0.0, float(depth - 1 if from_end else 0), on_frame)
+            line = Line(0.0, float(depth - 1 if from_end else 0), on_frame, on_frame=True)
         if line is None:
             return None
         lines.append(line)
@@ -221,14 +230,20 @@ def _meet(level: Line, upright: Line) -> Point:
     return x, level.slope * x + level.offset
 
 
-def _plausible(corners: list[Point], lines: tuple[Line, ...], width: int, height: int) -> bool:
+def _plausible(
+    corners: list[Point], lines: tuple[Line, Line, Line, Line], width: int, height: int
+) -> bool:
     """A convex quadrilateral of a good size, its corners near the frame, each side supported
-    along MIN_SUPPORT of its length."""
+    along MIN_SUPPORT of the rows or columns it spans inside the frame."""
     xs = np.array([x for x, _ in corners])
     ys = np.array([y for _, y in corners])
-    if xs.min() < -MAX_OVERHANG * width or xs.max() > (1 + MAX_OVERHANG) * width:
+    overhang = MAX_OVERHANG * max(width, height)
+    if xs.min() < -overhang or xs.max() > width + overhang:
         return False
-    if ys.min() < -MAX_OVERHANG * height or ys.max() > (1 + MAX_OVERHANG) * height:
+    if ys.min() < -overhang or ys.max() > height + overhang:
+        return False
+    top, right, bottom, left = (math.degrees(math.atan(line.slope)) for line in lines)
+    if max(abs(top - bottom), abs(left - right)) > MAX_CONVERGENCE:
         return False
     # Shoelace area, and every turn the same way round: convex.
     turns = [
@@ -241,13 +256,29 @@ def _plausible(corners: list[Point], lines: tuple[Line, ...], width: int, height
     area = 0.5 * abs(float(np.dot(xs, np.roll(ys, -1)) - np.dot(ys, np.roll(xs, -1))))
     if area < MIN_AREA * width * height:
         return False
-    # Sides in the order of `lines` (top, right, bottom, left) between their corners.
-    ends = ((0, 1), (1, 2), (3, 2), (0, 3))
-    for line, (a, b) in zip(lines, ends, strict=True):
-        length = math.hypot(xs[b] - xs[a], ys[b] - ys[a])
-        if line.support < MIN_SUPPORT * length:
+    # Each side (top, right, bottom, left, as `lines`) between its corners: the columns (top,
+    # bottom) or rows (left, right) it spans, and how far across the frame they reach.
+    spans = (
+        (xs[0], xs[1], width, height),
+        (ys[1], ys[2], height, width),
+        (xs[3], xs[2], width, height),
+        (ys[0], ys[3], height, width),
+    )
+    for line, (start, end, lanes, depth) in zip(lines, spans, strict=True):
+        spanned = _spanned(line, min(start, end), max(start, end), lanes, depth)
+        if spanned < MIN_POINTS or line.support < MIN_SUPPORT * spanned:
             return False
     return True
+
+
+def _spanned(line: Line, start: float, end: float, lanes: int, depth: int) -> int:
+    """The rows or columns between `start` and `end` where the side lies inside the frame (or
+    along its edge, for a side that is the frame's edge): where its profile should find it."""
+    along = np.arange(max(0, math.ceil(start)), min(lanes - 1, math.floor(end)) + 1)
+    if line.on_frame:
+        return int(along.size)
+    across = line.slope * along + line.offset
+    return int(((across > FRAME_EDGE) & (across < depth - 1 - FRAME_EDGE)).sum())
 
 
 def _content_outside(content: np.ndarray, lines: tuple[Line, Line, Line, Line]) -> bool:
