@@ -29,8 +29,8 @@ from registry.fingerprints.decode import BORDER_TOLERANCE, WORK_SIZE, shrink, tr
 # border is for trimming): JPEG noise on a flat fill stays within it.
 FILL_TOLERANCE = BORDER_TOLERANCE
 # The corners of the frame sampled for the fill colour, this many pixels a side (at the
-# cut's 512 px). A turn of 4 degrees with its corners cut leaves triangles of fill some 18
-# pixels deep there.
+# working size, 256 px). A turn of 4 degrees with its corners cut leaves triangles of fill
+# some 9 pixels deep there.
 CORNER = 4
 # A profile point this close to the frame's side is where the frame cuts the content off
 # (a turn that kept its canvas), not a side of the picture.
@@ -39,9 +39,9 @@ FRAME_EDGE = 2
 # at least this share of the side's rows or columns.
 ALONG_FRAME = 0.5
 # A point is on a side's line within this many pixels (anti-aliasing, JPEG, resampling).
-LINE_TOLERANCE = 2.0
+LINE_TOLERANCE = 1.5
 # Line hypotheses drawn per side; fixed draws, so that a query always gives the same region.
-HYPOTHESES = 64
+HYPOTHESES = 32
 # Each side is supported by at least this many points on its line, and by this share of the
 # rows or columns it spans inside the frame: a picture's side is one straight edge from corner
 # to corner, where lines through the edges of a drawing, of a collage's tiles or of a picture
@@ -90,10 +90,9 @@ class Rectified:
     turn: float  # the largest angle, in degrees, of a side from its axis
 
 
-def rectified(frame: Image.Image, small: Image.Image) -> Rectified | None:
-    """The picture of `frame` (RGB, at most 512 px) put upright, read from `small` (the same
-    frame shrunk to the working size), or None when it holds no turned quadrilateral on a
-    uniform fill."""
+def rectified(frame: Image.Image) -> Rectified | None:
+    """The picture of `frame` (the untrimmed query, RGB, at most the working size) put upright,
+    or None when it holds no turned quadrilateral on a uniform fill."""
     pixels = np.asarray(frame, dtype=np.int16)
     for fill in _fill_colours(pixels):
         content = _content(pixels, fill)
@@ -107,8 +106,7 @@ def rectified(frame: Image.Image, small: Image.Image) -> Rectified | None:
         turn = max(math.degrees(math.atan(abs(line.slope))) for line in lines)
         if turn < MIN_TURN:
             continue
-        scale = (small.width / width, small.height / height)
-        image = _upright(small, [(x * scale[0], y * scale[1]) for x, y in corners])
+        image = _upright(frame, corners)
         return Rectified(_box(corners, width, height), image, turn)
     return None
 
@@ -284,8 +282,8 @@ def _spanned(line: Line, start: float, end: float, lanes: int, depth: int) -> in
 def _content_outside(content: np.ndarray, lines: tuple[Line, Line, Line, Line]) -> bool:
     """Whether more than MAX_CONTENT_OUTSIDE of the frame outside the quadrilateral (past the
     line tolerance) is content: then the lines are not the picture's sides (a drawing's
-    outline, a picture on a page with other things on it). Read every 4th pixel."""
-    step = 4
+    outline, a picture on a page with other things on it). Read every other pixel."""
+    step = 2
     y, x = np.mgrid[0 : content.shape[0] : step, 0 : content.shape[1] : step]
     sampled = content[::step, ::step]
     top, right, bottom, left = lines
@@ -299,16 +297,16 @@ def _content_outside(content: np.ndarray, lines: tuple[Line, Line, Line, Line]) 
     return bool((sampled & outside).sum() > MAX_CONTENT_OUTSIDE * sampled.size)
 
 
-def _upright(small: Image.Image, corners: list[Point]) -> Image.Image:
+def _upright(frame: Image.Image, corners: list[Point]) -> Image.Image:
     """The quadrilateral warped onto an upright rectangle as long as its sides, at most the
     working size. Where its corners lie beyond the frame (a turn that kept its canvas cut
     them off) the frame's edge pixels are repeated: the picture's own edge colour, as the
     registered tilts fill theirs."""
     xs = [x for x, _ in corners]
     ys = [y for _, y in corners]
-    beyond = max(0.0, -min(xs), -min(ys), max(xs) - small.width, max(ys) - small.height)
+    beyond = max(0.0, -min(xs), -min(ys), max(xs) - frame.width, max(ys) - frame.height)
     pad = math.ceil(beyond) + 2
-    padded = Image.fromarray(np.pad(np.asarray(small), ((pad, pad), (pad, pad), (0, 0)), "edge"))
+    padded = Image.fromarray(np.pad(np.asarray(frame), ((pad, pad), (pad, pad), (0, 0)), "edge"))
     tl, tr, br, bl = corners
     width = (math.dist(tl, tr) + math.dist(bl, br)) / 2
     height = (math.dist(tl, bl) + math.dist(tr, br)) / 2

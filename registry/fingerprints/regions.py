@@ -94,7 +94,7 @@ def query_regions(decoded: DecodedImage) -> list[Region]:
     # Cut at twice the working size: a collage's gutter of a few pixels blurs into one
     # non-uniform row at the working size.
     frame = shrink(decoded.decoded, 2 * WORK_SIZE)
-    upright = rectified(frame, decoded.untrimmed)
+    upright = rectified(decoded.untrimmed)
     if upright is not None:
         found.append(Region(upright.box, upright.image))
     grey = np.asarray(frame.convert("L"), dtype=np.float32)

@@ -155,7 +155,7 @@ def test_a_turned_sheared_or_keystoned_repost_is_found_upright(edit: str) -> Non
 def test_without_the_upright_region_the_repost_is_missed(
     edit: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(regions_module, "rectified", lambda frame, small: None)
+    monkeypatch.setattr(regions_module, "rectified", lambda frame: None)
     assert screened(fingerprint_image(repost(edit))).matched == {}
 
 
@@ -178,14 +178,14 @@ def test_an_upright_picture_or_a_drawing_gets_no_upright_region(
     picture: Callable[[], Image.Image],
 ) -> None:
     decoded = decode_image(encode(picture(), "JPEG", quality=90))
-    assert rectified(decoded.decoded, decoded.untrimmed) is None
+    assert rectified(decoded.untrimmed) is None
 
 
 def test_the_upright_region_is_framed_like_the_work_and_never_the_untrimmed_frame() -> None:
     """Its box is the quadrilateral's, clipped to the frame: a turned picture that kept its
     frame fills it, yet the box stays off WHOLE_FRAME, the one box that carries a PDQ."""
     decoded = decode_image(repost("turned -12, frame kept, white"))
-    found = rectified(decoded.decoded, decoded.untrimmed)
+    found = rectified(decoded.untrimmed)
     assert found is not None and 11.5 < found.turn < 12.5
     assert found.box != WHOLE_FRAME and found.box == (1, 1, 999, 999)
     assert abs(found.image.width / found.image.height - WORK.width / WORK.height) < 0.03
