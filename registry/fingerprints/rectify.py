@@ -35,6 +35,9 @@ CORNER = 4
 # A profile point this close to the frame's side is where the frame cuts the content off
 # (a turn that kept its canvas), not a side of the picture.
 FRAME_EDGE = 2
+# The quadrilateral is warped from this many pixels inside its sides: bilinear sampling on the
+# side itself mixes in the fill.
+INSET = 1.0
 # A side with no line of its own is the frame's edge when the content runs along that edge for
 # at least this share of the side's rows or columns.
 ALONG_FRAME = 0.5
@@ -106,7 +109,7 @@ def rectified(frame: Image.Image) -> Rectified | None:
         turn = max(math.degrees(math.atan(abs(line.slope))) for line in lines)
         if turn < MIN_TURN:
             continue
-        image = _upright(frame, corners)
+        image = _upright(frame, corners, _edge_colour(pixels, content, fill))
         return Rectified(_box(corners, width, height), image, turn)
     return None
 
@@ -297,26 +300,40 @@ def _content_outside(content: np.ndarray, lines: tuple[Line, Line, Line, Line]) 
     return bool((sampled & outside).sum() > MAX_CONTENT_OUTSIDE * sampled.size)
 
 
-def _upright(frame: Image.Image, corners: list[Point]) -> Image.Image:
+def _edge_colour(pixels: np.ndarray, content: np.ndarray, fill: np.ndarray) -> tuple[int, ...]:
+    """The picture's own colour where the frame cuts it: the median of the frame's border
+    pixels that are content (the fill's colour when the picture nowhere reaches the frame)."""
+    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+    touching = np.concatenate([content[0], content[-1], content[:, 0], content[:, -1]])
+    colour = np.median(border[touching], axis=0) if touching.any() else fill
+    return tuple(round(float(c)) for c in colour)
+
+
+def _upright(frame: Image.Image, corners: list[Point], edge: tuple[int, ...]) -> Image.Image:
     """The quadrilateral warped onto an upright rectangle as long as its sides, at most the
-    working size. Where its corners lie beyond the frame (a turn that kept its canvas cut
-    them off) the frame's edge pixels are repeated: the picture's own edge colour, as the
-    registered tilts fill theirs."""
-    xs = [x for x, _ in corners]
-    ys = [y for _, y in corners]
-    beyond = max(0.0, -min(xs), -min(ys), max(xs) - frame.width, max(ys) - frame.height)
-    pad = math.ceil(beyond) + 2
-    padded = Image.fromarray(np.pad(np.asarray(frame), ((pad, pad), (pad, pad), (0, 0)), "edge"))
+    working size, then trimmed as a query is. Its corners are moved INSET pixels in, so that
+    no fill bleeds into its edges (a dark line along a drawing's white margin keeps it from
+    trimming as its work did). Where they lie beyond the frame (a turn that kept its canvas
+    cut them off) the picture's edge colour fills them, as the registered tilts fill theirs:
+    a drawing on white turned on black trims again."""
+    centre_x = sum(x for x, _ in corners) / 4
+    centre_y = sum(y for _, y in corners) / 4
     tl, tr, br, bl = corners
     width = (math.dist(tl, tr) + math.dist(bl, br)) / 2
     height = (math.dist(tl, bl) + math.dist(tr, br)) / 2
+    shrunk = [
+        (
+            centre_x + (x - centre_x) * (1 - 2 * INSET / width),
+            centre_y + (y - centre_y) * (1 - 2 * INSET / height),
+        )
+        for x, y in corners
+    ]
     scale = min(1.0, WORK_SIZE / max(width, height))
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    source = [(x + pad, y + pad) for x, y in corners]
     target = [(0.0, 0.0), (size[0], 0.0), (size[0], size[1]), (0.0, size[1])]
-    coefficients = _perspective(target, source)
-    upright = padded.transform(
-        size, Image.Transform.PERSPECTIVE, coefficients, Image.Resampling.BILINEAR
+    coefficients = _perspective(target, shrunk)
+    upright = frame.transform(
+        size, Image.Transform.PERSPECTIVE, coefficients, Image.Resampling.BILINEAR, fillcolor=edge
     )
     return shrink(trim_borders(upright), WORK_SIZE)
 
