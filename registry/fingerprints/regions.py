@@ -32,6 +32,7 @@ from registry.fingerprints.decode import (
     shrink,
     trim_borders,
 )
+from registry.fingerprints.rectify import rectified
 
 MAX_REGIONS = 4
 # A row or column is uniform when its grey levels spread less than this (standard deviation).
@@ -84,7 +85,8 @@ class Region:
 
 
 def query_regions(decoded: DecodedImage) -> list[Region]:
-    """At most MAX_REGIONS regions: the untrimmed frame, then the cut's pieces and pasted
+    """At most MAX_REGIONS regions: the untrimmed frame, the picture put upright when it is
+    turned on a uniform fill (fingerprints.rectify), then the cut's pieces and pasted
     rectangles in the order of `_ranked`, less near duplicates and flat bars."""
     found: list[Region] = []
     if decoded.was_trimmed:
@@ -92,6 +94,9 @@ def query_regions(decoded: DecodedImage) -> list[Region]:
     # Cut at twice the working size: a collage's gutter of a few pixels blurs into one
     # non-uniform row at the working size.
     frame = shrink(decoded.decoded, 2 * WORK_SIZE)
+    upright = rectified(decoded.untrimmed)
+    if upright is not None:
+        found.append(Region(upright.box, upright.image))
     grey = np.asarray(frame.convert("L"), dtype=np.float32)
     kept: list[Box] = []
     for box in _ranked(grey):

@@ -1,0 +1,196 @@
+"""A re-post turned, sheared or keystoned on a uniform fill (registry/fingerprints/rectify.py) is
+put upright as a query region of its own, and the work is found through it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from registry.demo_art import artwork
+from registry.fingerprints import (
+    VARIANTS,
+    Hashes,
+    ImageFingerprint,
+    fingerprint_image,
+    fingerprint_work,
+)
+from registry.fingerprints import regions as regions_module
+from registry.fingerprints.decode import decode_image
+from registry.fingerprints.rectify import rectified
+from registry.fingerprints.regions import WHOLE_FRAME, query_regions
+from registry.matching.matcher import VARIANT_NUMBER, CandidateIndex
+from registry.matching.rules import DEFAULT_MATCHING, ItemVerdicts, verify_item
+from tests.fingerprints.images import drawing, encode, painting
+
+WHITE, BLACK = (255, 255, 255), (0, 0, 0)
+
+
+def framed_art(seed: int) -> Image.Image:
+    """A generated picture with a dark blue border of its own: its edge shows on white and
+    on black fill alike."""
+    return ImageOps.expand(artwork(seed, (600, 450)), border=10, fill=(40, 60, 160))
+
+
+WORK, OTHER = framed_art(3), framed_art(4)
+
+
+def turned(
+    degrees: float, expand: bool, fill: tuple[int, int, int]
+) -> Callable[[Image.Image], Image.Image]:
+    def edit(image: Image.Image) -> Image.Image:
+        return image.rotate(degrees, Image.Resampling.BICUBIC, expand=expand, fillcolor=fill)
+
+    return edit
+
+
+def sheared(shear: float, horizontal: bool) -> Callable[[Image.Image], Image.Image]:
+    """The picture sheared on a canvas grown to hold it, the new corners white."""
+
+    def edit(image: Image.Image) -> Image.Image:
+        width, height = image.size
+        if horizontal:
+            size = (width + round(shear * height), height)
+            matrix: tuple[float, ...] = (1, shear, -round(shear * height), 0, 1, 0)
+        else:
+            size = (width, height + round(shear * width))
+            matrix = (1, 0, 0, shear, 1, -round(shear * width))
+        return image.transform(
+            size, Image.Transform.AFFINE, matrix, Image.Resampling.BICUBIC, fillcolor=WHITE
+        )
+
+    return edit
+
+
+def keystoned(share: float) -> Callable[[Image.Image], Image.Image]:
+    """A photo of a screen from below: the top edge shrunk by `share` toward its middle."""
+
+    def edit(image: Image.Image) -> Image.Image:
+        width, height = image.size
+        inset = share * width / 2
+        corners = [(0.0, 0.0), (width, 0.0), (width, height), (0.0, height)]
+        shrunk = [(inset, 0.0), (width - inset, 0.0), (width, height), (0.0, height)]
+        # Pillow maps each output point back to its source: solve for the 8 coefficients.
+        rows = []
+        for (x, y), (u, v) in zip(shrunk, corners, strict=True):
+            rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+            rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+        solved = np.linalg.solve(np.array(rows, float), np.array(corners, float).reshape(8))
+        return image.transform(
+            image.size,
+            Image.Transform.PERSPECTIVE,
+            [float(c) for c in solved],
+            Image.Resampling.BICUBIC,
+            fillcolor=WHITE,
+        )
+
+    return edit
+
+
+EDITS = {
+    "turned 12, canvas grown, white": turned(12, True, WHITE),
+    "turned 12, canvas grown, black": turned(12, True, BLACK),
+    "turned -12, frame kept, white": turned(-12, False, WHITE),
+    "turned 12, frame kept, black": turned(12, False, BLACK),
+    "sheared across": sheared(0.25, True),
+    "sheared down": sheared(0.2, False),
+    "keystoned": keystoned(0.14),
+}
+
+
+@cache
+def index() -> tuple[CandidateIndex, dict[tuple[int, int], Hashes]]:
+    """The server's candidate index over both works' registered variants (work 1 is WORK)."""
+    hashes: dict[tuple[int, int], Hashes] = {}
+    for work_id, image in ((1, WORK), (2, OTHER)):
+        for name, variant in fingerprint_work(encode(image, "PNG")).variants.items():
+            hashes[work_id, VARIANT_NUMBER[name]] = variant
+    keys = list(hashes)
+    found = CandidateIndex.from_arrays(
+        np.array([work for work, _ in keys], dtype=np.int64),
+        np.array([variant for _, variant in keys], dtype=np.uint8),
+        np.array([h.phash for h in hashes.values()], dtype=np.uint64),
+        np.array([h.dhash for h in hashes.values()], dtype=np.uint64),
+        DEFAULT_MATCHING,
+    )
+    return found, hashes
+
+
+def screened(fingerprint: ImageFingerprint) -> ItemVerdicts:
+    """What the registry decides for one item: candidates from the index, verified by the rule."""
+    found, hashes = index()
+    searched = fingerprint.searched()
+    candidates = found.search(
+        np.array([h.phash for h in searched], dtype=np.uint64),
+        np.array([h.dhash for h in searched], dtype=np.uint64),
+    )
+    by_work: dict[int, list[tuple[str, int, Hashes]]] = {}
+    for k, work, variant in zip(
+        candidates.query_index.tolist(),
+        candidates.work_id.tolist(),
+        candidates.variant.tolist(),
+        strict=True,
+    ):
+        by_work.setdefault(work, []).append((VARIANTS[variant], k, hashes[work, variant]))
+    return verify_item(searched, by_work)
+
+
+def repost(edit: str, image: Image.Image = WORK) -> bytes:
+    return encode(EDITS[edit](image), "JPEG", quality=85)
+
+
+@pytest.mark.parametrize("edit", list(EDITS))
+def test_a_turned_sheared_or_keystoned_repost_is_found_upright(edit: str) -> None:
+    item = screened(fingerprint_image(repost(edit)))
+    assert set(item.matched) == {1}
+    _, verdict = item.matched[1]
+    # Through a region, so weakly: it may deny, never allow.
+    assert item.found_by[1] > 0 and not verdict.strong
+
+
+@pytest.mark.parametrize("edit", list(EDITS))
+def test_without_the_upright_region_the_repost_is_missed(
+    edit: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(regions_module, "rectified", lambda frame: None)
+    assert screened(fingerprint_image(repost(edit))).matched == {}
+
+
+@pytest.mark.parametrize("edit", list(EDITS))
+def test_an_unrelated_turned_picture_is_not_found(edit: str) -> None:
+    item = screened(fingerprint_image(repost(edit, framed_art(5))))
+    assert item.matched == {}
+
+
+@pytest.mark.parametrize(
+    "picture",
+    [
+        pytest.param(lambda: ImageOps.expand(WORK, border=60, fill=WHITE), id="upright on white"),
+        pytest.param(lambda: ImageOps.expand(WORK, border=40, fill=BLACK), id="upright on black"),
+        pytest.param(lambda: drawing(33, (500, 400)), id="drawing on white"),
+        pytest.param(lambda: painting(31, (640, 480)), id="painting to its edges"),
+    ],
+)
+def test_an_upright_picture_or_a_drawing_gets_no_upright_region(
+    picture: Callable[[], Image.Image],
+) -> None:
+    decoded = decode_image(encode(picture(), "JPEG", quality=90))
+    assert rectified(decoded.untrimmed) is None
+
+
+def test_the_upright_region_is_framed_like_the_work_and_never_the_untrimmed_frame() -> None:
+    """Its box is the quadrilateral's, clipped to the frame: a turned picture that kept its
+    frame fills it, yet the box stays off WHOLE_FRAME, the one box that carries a PDQ."""
+    decoded = decode_image(repost("turned -12, frame kept, white"))
+    found = rectified(decoded.untrimmed)
+    assert found is not None and 11.5 < found.turn < 12.5
+    assert found.box != WHOLE_FRAME and found.box == (1, 1, 999, 999)
+    # Framed as the work is registered: its own blue border trimmed off, within 3%.
+    registered = decode_image(encode(WORK, "PNG")).trimmed
+    aspect = (found.image.width / found.image.height) / (registered.width / registered.height)
+    assert abs(aspect - 1) < 0.03
+    boxes = [region.box for region in query_regions(decoded)]
+    assert found.box in boxes and boxes.count(WHOLE_FRAME) <= 1
