@@ -257,8 +257,10 @@ class MatchedWork:
             "strong": self.close,
         }
         if self.region is not None:
-            # The distances are the region's: an auditor recomputes them from this box of the
-            # image (fingerprints.regions), not from the whole of it.
+            # The distances are the region's, not the whole image's: an auditor finds the
+            # region again by running fingerprints.regions on the image; the box says where
+            # it lies (for a picture put upright, fingerprints.rectify, the box bounds the
+            # turned picture, which was warped rather than cut out).
             described["algorithm"] = f"region+{algorithm}"
             described["region"] = list(self.region)
         return described
