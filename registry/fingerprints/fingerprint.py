@@ -29,10 +29,11 @@ from registry.fingerprints.variants import variant_images
 # its own) and deep centre crops keeping 70% and 50% of each side, five of each
 # ("crop_centre_70", "crop_centre_70_nw"...), and tilts of 7 degrees each way
 # ("tilt_left_7", "tilt_right_7": variants.WIDE_TILTS); matches through them are weak
-# (MatchingConfig.weak_variants), as are the 16:9 windows of a picture that fills them
-# ("crop_16x9_0"...: variants.WINDOW_VARIANTS). A trimmed query's untrimmed frame carries its
-# own PDQ.
-FINGERPRINT_VERSION = 4
+# (MatchingConfig.weak_variants). A trimmed query's untrimmed frame carries its own PDQ.
+# 5: registered 16:9 windows of a picture that fills them ("crop_16x9_0"...:
+# variants.WINDOW_VARIANTS), weak too; a query turned, sheared or keystoned on a fill is
+# searched upright as one more region (fingerprints.rectify).
+FINGERPRINT_VERSION = 5
 # `information` reads the grey picture at this size, less its blur of this radius.
 STRUCTURE_GRID = 64
 STRUCTURE_BLUR = 1.5

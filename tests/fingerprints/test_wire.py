@@ -125,7 +125,7 @@ def test_work_registers_named_variants_including_original() -> None:
     assert set(work.variants) <= set(VARIANTS)
     # The index's memory grows with every registered variant: version 3 added two (180 degrees
     # and the vertical flip), version 4 thirteen (the content box, deep centre crops, ±7°
-    # tilts) and up to 24 16:9 windows of a picture that fills them, measured in
+    # tilts), version 5 up to 24 16:9 windows of a picture that fills them, measured in
     # docs/matching.md. The index numbers variants in one byte.
     assert len(VARIANTS) <= 52
     assert all(len(name) <= 32 for name in VARIANTS)
