@@ -1,4 +1,4 @@
-"""Version 4's 16:9 windows, as a screening finds them: a picture that fills its frame,
+"""Version 5's 16:9 windows, as a screening finds them: a picture that fills its frame,
 re-posted cut to 16:9 anywhere along its height, is found (weakly); a drawing on white gets no
 windows; an unrelated 16:9 picture is not found."""
 

@@ -109,7 +109,10 @@ def rectified(frame: Image.Image) -> Rectified | None:
         turn = max(math.degrees(math.atan(abs(line.slope))) for line in lines)
         if turn < MIN_TURN:
             continue
-        image = _upright(frame, corners, _edge_colour(pixels, content, fill))
+        try:
+            image = _upright(frame, corners, _edge_colour(pixels, content, fill))
+        except (np.linalg.LinAlgError, ValueError):
+            continue  # a degenerate quadrilateral costs this region, never the item
         return Rectified(_box(corners, width, height), image, turn)
     return None
 

@@ -94,11 +94,14 @@ def query_regions(decoded: DecodedImage) -> list[Region]:
     # Cut at twice the working size: a collage's gutter of a few pixels blurs into one
     # non-uniform row at the working size.
     frame = shrink(decoded.decoded, 2 * WORK_SIZE)
-    upright = rectified(decoded.untrimmed)
-    if upright is not None:
-        found.append(Region(upright.box, upright.image))
     grey = np.asarray(frame.convert("L"), dtype=np.float32)
     kept: list[Box] = []
+    # The upright picture comes before the cut's pieces: when the query is a turned picture
+    # on a fill, the pieces of its cut are that same picture still turned.
+    upright = rectified(decoded.untrimmed)
+    if upright is not None and np.asarray(upright.image.convert("L")).std() >= FLAT:
+        found.append(Region(upright.box, upright.image))
+        kept.append(_pixels(upright.box, frame.size))  # a cut piece framing it adds nothing
     for box in _ranked(grey):
         if len(found) >= MAX_REGIONS:
             break
@@ -329,6 +332,18 @@ def _overlap(a: Box, b: Box) -> float:
     inter = width * height
     union = _area(a) + _area(b) - inter
     return inter / union if union else 0.0
+
+
+def _pixels(box: tuple[int, int, int, int], size: tuple[int, int]) -> Box:
+    """A box in thousandths of the frame, in pixels of a frame of `size`."""
+    width, height = size
+    left, top, right, bottom = box
+    return (
+        left * width // 1000,
+        top * height // 1000,
+        right * width // 1000,
+        bottom * height // 1000,
+    )
 
 
 def _thousandths(box: Box, size: tuple[int, int]) -> tuple[int, int, int, int]:

@@ -40,7 +40,7 @@ DEEP_CORNERS = (("nw", -1, -1), ("ne", 1, -1), ("sw", -1, 1), ("se", 1, 1))
 # more than doubled the false matches the tilts brought on corpus 2's DEV set
 # (docs/matching.md, "Version 4").
 WIDE_TILTS = (7.0,)
-# Version 4: windows as social networks crop a post (16:9 here). A re-post cut to the
+# Version 5: windows as social networks crop a post (16:9 here). A re-post cut to the
 # widest window of an aspect lies anywhere along the axis the window slides on, and is found
 # only about 1.5% of that side from a registered window (`python -m bench.crop_reach`), so
 # windows are registered every WINDOW_STEP of the side, both ends included. Only a window
@@ -60,6 +60,10 @@ WINDOW_SLOTS = 24
 # the gate (a strip of sky) is nearly as plain as the pictures the gate refuses, whose
 # hashes collide with every other such picture.
 WINDOW_MIN_INFORMATION = 5.0
+# A window narrower than pHash's own 32x32 grid is hashed from pixels the hash invents; and on
+# a small picture, windows a step apart round to the same pixels (each would cost an index row
+# and a comparison of the budget for nothing), so a box equal to the one before is skipped.
+WINDOW_MIN_SIDE = 32
 
 
 def _crop(image: Image.Image, keep: float, anchor_x: float, anchor_y: float) -> Image.Image:
@@ -168,8 +172,13 @@ def _windows(decoded: DecodedImage) -> dict[str, Image.Image]:
     image = decoded.untrimmed
     windows = {}
     for label, aspect in WINDOW_ASPECTS.items():
+        previous = None
         for number, position in enumerate(_window_positions(image.size, aspect)):
-            window = image.crop(_window_box(image.size, aspect, position))
+            box = _window_box(image.size, aspect, position)
+            if box == previous or min(box[2] - box[0], box[3] - box[1]) < WINDOW_MIN_SIDE:
+                continue
+            previous = box
+            window = image.crop(box)
             # A re-post cut here and trimmed is framed as the window only when the trim
             # leaves the window as it is.
             if trim_box(window) != (0, 0, window.width, window.height):

@@ -307,8 +307,12 @@ def verify(
         # Both plain baselines accept the pair: how much changed (an overlay's area, the
         # light it takes) is no evidence of another work; erased detail and colour are. A
         # pair the whole query's dHash found (a sticker moves pHash more) is held to the
-        # stricter dHash limit on erased detail.
-        evidence = max(found.colour / config.max_colour, found.removed / max_scattered)
+        # stricter dHash limit on erased detail, vouched or not (the vouched relaxation is
+        # for the limits above, not for this rescue).
+        erased_limit = (
+            min(max_scattered, config.dhash_max_scattered) if found_by_dhash else max_scattered
+        )
+        evidence = max(found.colour / config.max_colour, found.removed / erased_limit)
         if evidence <= 1.0:
             matched, score = True, evidence
     strong = (

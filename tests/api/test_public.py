@@ -19,6 +19,9 @@ def test_matching_publishes_the_version_thresholds_and_limits(db, client):
     assert {"content_box", "crop_centre_50_nw", "crop_centre_70_se"} <= set(published["variants"])
     assert set(published["thresholds"]["weak_variants"]) == set(DEFAULT_MATCHING.weak_variants)
     assert "content_box" in published["thresholds"]["weak_variants"]
+    # Version 5's 16:9 windows deny only too, and a client can read the every-hash-agrees rule.
+    assert {"crop_16x9_0", "crop_16x9_23"} <= set(published["thresholds"]["weak_variants"])
+    assert published["thresholds"]["pdq_path_radius"] == 44
 
 
 def test_the_receipt_key_is_a_usable_ed25519_public_key(db, client):

@@ -611,6 +611,28 @@ def test_close_dhash_and_pdq_do_not_excuse_erased_detail_or_other_colours() -> N
     assert not verify(far_phash(low, 12), registered("painting-a").variants["original"]).matched
 
 
+def test_the_pdq_rescue_holds_a_dhash_pair_to_the_dhash_limit_on_erased_detail() -> None:
+    """A dHash-only pair every hash vouches for is judged by the whole query's limits; when it
+    fails them anyway and only the rescue for pairs both plain hashes accept is left, the
+    detail it erased is still held to the dHash pair's own stricter limit. Limits are set
+    around the pair's measured share of erased detail, so the rule, not the picture, decides."""
+    detailed = PICTURES["badge"]
+    for place in [(0.25, 0.3), (0.7, 0.25), (0.3, 0.75), (0.75, 0.7)]:
+        detailed = with_mark(detailed, *place, size=0.07)
+    work = fingerprint_work(encode(detailed, "PNG")).variants["original"]
+    plain = replace(reposted("badge"), dhash=work.dhash, pdq=work.pdq, pdq_quality=100)
+    query = far_phash(replace(plain, phash=work.phash), 12)
+    removed = verify(query, work).distances["removed"]
+    # The whole query's limits on erased detail would let it through; changes over the whole
+    # query's limit send it to the rescue.
+    loose = MatchingConfig(max_scattered=0.2, max_changed=0.01)
+    under = verify(query, work, replace(loose, dhash_max_scattered=removed * 1.1))
+    over = verify(query, work, replace(loose, dhash_max_scattered=removed * 0.9))
+    assert under.distances["dhash"] <= DEFAULT_MATCHING.dhash_radius < under.distances["phash"]
+    assert under.matched and not under.strong
+    assert not over.matched
+
+
 def on_a_margin(picture: Image.Image) -> Image.Image:
     """A sprite or a clip-art drawing in the middle of a wide white page."""
     page = Image.new("RGB", (640, 480), "white")
@@ -712,16 +734,30 @@ def test_a_frame_whose_three_hashes_agree_is_judged_as_a_whole_query() -> None:
 
 @pytest.mark.parametrize("seed", [25, 26, 27])
 def test_an_unrelated_drawing_under_the_same_band_is_not_found_by_its_frame(seed: int) -> None:
-    """Another drawing on the same margin under the same dark band: its frame's pHash may
-    come close to the work's, its PDQ does not, and the frame is held to a near copy.
-    (The hashes are the evidence here: forced to the work's three hashes, such a drawing
-    passes the whole query's limits, as it passes the rule for pairs within PDQ 31.)"""
+    """Another drawing on the same margin under the same dark band is not found by its frame
+    (its PDQ is far; for these drawings the frame's dHash or pHash is past its radius too: the
+    next test isolates PDQ)."""
     work = fingerprint_work(encode(on_a_margin(drawing(23)), "PNG")).variants["untrimmed"]
     other = on_a_margin(drawing(seed))
     _, frame = frame_with_pdq(encode(caption_band(web_copy(other)), "JPEG", quality=90))
     refused = verify(frame, work, region=True, variant="untrimmed")
     assert refused.distances["pdq"] > DEFAULT_MATCHING.pdq_path_radius
     assert not refused.matched
+
+
+def test_pdq_is_what_keeps_a_drawing_under_the_same_band_from_being_vouched_for() -> None:
+    """Drawing 27 under the band: its frame is a pHash candidate of the work; with its dHash
+    forced to the work's, only PDQ is left to tell them apart, and it does (at any radius
+    that admits it, the frame would pass as every hash agreeing)."""
+    work = fingerprint_work(encode(on_a_margin(drawing(23)), "PNG")).variants["untrimmed"]
+    _, frame = frame_with_pdq(encode(caption_band(web_copy(on_a_margin(drawing(27)))), "JPEG"))
+    forced = replace(frame, dhash=work.dhash)
+    refused = verify(forced, work, region=True, variant="untrimmed")
+    assert refused.distances["phash"] <= DEFAULT_MATCHING.phash_radius
+    assert refused.distances["pdq"] > DEFAULT_MATCHING.pdq_path_radius
+    assert not refused.matched
+    admitted = replace(DEFAULT_MATCHING, pdq_path_radius=256)
+    assert verify(forced, work, admitted, region=True, variant="untrimmed").matched
 
 
 def test_closest_work_is_the_lowest_score() -> None:
