@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import math
 import pickle
 import time
 from collections import Counter
@@ -47,14 +46,11 @@ from registry.fingerprints.decode import DecodedImage, trim_borders, trim_box
 from registry.fingerprints.fingerprint import information
 from registry.fingerprints.hashing import hash_image
 from registry.fingerprints.regions import content_box
-from registry.fingerprints.variants import WINDOW_VARIANTS
+from registry.fingerprints.variants import WINDOW_VARIANTS, window_box, window_positions
 from registry.matching.matcher import VARIANT_NUMBER
 from registry.matching.rules import DEFAULT_MATCHING, MatchingConfig
 
 ASPECTS = {"16x9": 16 / 9, "9x16": 9 / 16, "1x1": 1.0}
-# A window keeping nearly all of the picture is "original" within what the comparison absorbs.
-MAX_AREA = 0.94
-MAX_WINDOWS = 24  # the most a work gets of one aspect (a tall strip's 16:9 windows)
 
 
 @dataclass(frozen=True)
@@ -84,30 +80,6 @@ class WorkWindows:
     seconds: float  # CPU time to make and hash the windows
 
 
-def window_box(size: tuple[int, int], aspect: float, position: float) -> tuple[int, int, int, int]:
-    width, height = size
-    if width / height < aspect:
-        kept = round(width / aspect)
-        top = round((height - kept) * position)
-        return (0, top, width, top + kept)
-    kept = round(height * aspect)
-    left = round((width - kept) * position)
-    return (left, 0, left + kept, height)
-
-
-def positions(size: tuple[int, int], aspect: float, step: float) -> list[float]:
-    """Evenly spaced places along the slide, at most `step` of the side apart, both ends in."""
-    width, height = size
-    long_side = height if width / height < aspect else width
-    box = window_box(size, aspect, 0.0)
-    kept = (box[2] - box[0]) * (box[3] - box[1])
-    if kept >= MAX_AREA * width * height:
-        return []
-    slack = 1 - (box[3] - box[1] if width / height < aspect else box[2] - box[0]) / long_side
-    count = min(MAX_WINDOWS, math.ceil(slack / step - 1e-9) + 1)
-    return [i / (count - 1) for i in range(count)]
-
-
 def work_windows(decoded: DecodedImage, aspects: tuple[str, ...], step: float) -> WorkWindows:
     started = time.process_time()
     frame = decoded.decoded
@@ -118,7 +90,7 @@ def work_windows(decoded: DecodedImage, aspects: tuple[str, ...], step: float) -
     image = decoded.untrimmed
     windows = []
     for label in aspects:
-        for number, where in enumerate(positions(image.size, ASPECTS[label], step)):
+        for number, where in enumerate(window_positions(image.size, ASPECTS[label], step)):
             raw = image.crop(window_box(image.size, ASPECTS[label], where))
             window = trim_borders(raw)
             windows.append(

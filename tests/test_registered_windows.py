@@ -2,8 +2,6 @@
 re-posted cut to 16:9 anywhere along its height, is found (weakly); a drawing on white gets no
 windows; an unrelated 16:9 picture is not found."""
 
-import io
-
 import pytest
 from PIL import Image
 
@@ -14,18 +12,7 @@ from registry.matching.rules import DEFAULT_MATCHING, is_candidate, verify_item
 from registry.selectors.matching import match_items
 from registry.services.works import work_register
 from tests.conftest import _SEED_BASE
-
-
-def _jpeg(image: Image.Image, quality: int = 85) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=quality)
-    return buffer.getvalue()
-
-
-def _png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
+from tests.fingerprints.images import encode
 
 
 def _cut_16x9(image: Image.Image, position: float) -> Image.Image:
@@ -49,7 +36,9 @@ def _drawing_on_white(seed: int) -> Image.Image:
 def test_a_picture_cut_to_16x9_anywhere_is_found_through_a_window(alice, register_work, position):
     work = register_work(alice, seed=12)
     register_work(alice, seed=13)
-    cut = fingerprint_image(_jpeg(_cut_16x9(artwork(_SEED_BASE + 12), position)))
+    cut = fingerprint_image(
+        encode(_cut_16x9(artwork(_SEED_BASE + 12), position), "JPEG", quality=85)
+    )
 
     (item,) = match_items([cut])
 
@@ -63,8 +52,10 @@ def test_a_picture_cut_to_16x9_anywhere_is_found_through_a_window(alice, registe
 def test_without_its_windows_the_cut_picture_is_not_found(position):
     """What the windows add: the re-post, searched whole and by its regions, matches none of
     the work's other variants (version 4 before the windows)."""
-    registered = fingerprint_work(_png(artwork(_SEED_BASE + 12))).variants
-    cut = fingerprint_image(_jpeg(_cut_16x9(artwork(_SEED_BASE + 12), position)))
+    registered = fingerprint_work(encode(artwork(_SEED_BASE + 12), "PNG")).variants
+    cut = fingerprint_image(
+        encode(_cut_16x9(artwork(_SEED_BASE + 12), position), "JPEG", quality=85)
+    )
     searched = cut.searched()
     whole = [True] + [False] * (len(searched) - 1)
 
@@ -84,8 +75,8 @@ def test_without_its_windows_the_cut_picture_is_not_found(position):
 
 
 def test_a_drawing_on_white_gets_no_windows_and_a_full_bleed_picture_does():
-    on_white = fingerprint_work(_png(_drawing_on_white(13))).variants
-    full_bleed = fingerprint_work(_png(artwork(_SEED_BASE + 13))).variants
+    on_white = fingerprint_work(encode(_drawing_on_white(13), "PNG")).variants
+    full_bleed = fingerprint_work(encode(artwork(_SEED_BASE + 13), "PNG")).variants
 
     assert not set(on_white) & set(WINDOW_VARIANTS)
     # A 4:3 picture's 16:9 window slides over a quarter of its height: 10 places, 3% apart.
@@ -94,19 +85,19 @@ def test_a_drawing_on_white_gets_no_windows_and_a_full_bleed_picture_does():
 
 
 def test_a_picture_already_16x9_gets_no_windows():
-    wide = fingerprint_work(_png(artwork(_SEED_BASE + 14, (640, 360)))).variants
+    wide = fingerprint_work(encode(artwork(_SEED_BASE + 14, (640, 360)), "PNG")).variants
 
     assert not set(wide) & set(WINDOW_VARIANTS)
 
 
 def test_an_unrelated_16x9_picture_is_not_found(alice, register_work):
     register_work(alice, seed=12)
-    work_register(artist=alice, data=_png(_drawing_on_white(13)), title="On white")
+    work_register(artist=alice, data=encode(_drawing_on_white(13), "PNG"), title="On white")
 
     found = match_items(
         [
-            fingerprint_image(_jpeg(_cut_16x9(artwork(_SEED_BASE + 40), 0.5))),
-            fingerprint_image(_jpeg(artwork(_SEED_BASE + 41, (640, 360)))),
+            fingerprint_image(encode(_cut_16x9(artwork(_SEED_BASE + 40), 0.5), "JPEG", quality=85)),
+            fingerprint_image(encode(artwork(_SEED_BASE + 41, (640, 360)), "JPEG", quality=85)),
         ]
     )
 

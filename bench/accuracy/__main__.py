@@ -24,7 +24,7 @@ import numpy as np
 from bench.accuracy.beyond import BEYOND, load_beyond
 from bench.accuracy.dataset import Dataset, Query, load_dataset
 from bench.accuracy.edits import EDITS, TARGETS
-from registry.fingerprints import VARIANTS, Hashes
+from registry.fingerprints import VARIANTS, Hashes, ImageFingerprint
 from registry.fingerprints.descriptor import DESCRIPTOR_BYTES
 from registry.matching.matcher import VARIANT_NUMBER, CandidateIndex
 from registry.matching.rules import (
@@ -84,22 +84,51 @@ def build_registry(dataset: Dataset, config: MatchingConfig) -> tuple[Registry, 
             continue
         for name, variant in fingerprints.variants.items():
             hashes[number, VARIANT_NUMBER[name]] = variant
+    plain = [registered.plain for registered in dataset.registered]
+    registry = Registry(
+        index=candidate_index(hashes, config),
+        hashes=hashes,
+        plain_phash=np.array([p.phash for p in plain], dtype=np.uint64),
+        plain_pdq=_pdq_words([p.pdq for p in plain]),
+    )
+    return registry, weak
+
+
+def candidate_index(
+    hashes: dict[tuple[int, int], Hashes], config: MatchingConfig
+) -> CandidateIndex:
+    """The server's candidate index over registered variants, keyed (work, variant number)."""
     keys = list(hashes)
-    index = CandidateIndex.from_arrays(
+    return CandidateIndex.from_arrays(
         np.array([work for work, _ in keys], dtype=np.int64),
         np.array([variant for _, variant in keys], dtype=np.uint8),
         np.array([h.phash for h in hashes.values()], dtype=np.uint64),
         np.array([h.dhash for h in hashes.values()], dtype=np.uint64),
         config,
     )
-    plain = [registered.plain for registered in dataset.registered]
-    registry = Registry(
-        index=index,
-        hashes=hashes,
-        plain_phash=np.array([p.phash for p in plain], dtype=np.uint64),
-        plain_pdq=_pdq_words([p.pdq for p in plain]),
+
+
+def decide(
+    fingerprint: ImageFingerprint,
+    index: CandidateIndex,
+    hashes: dict[tuple[int, int], Hashes],
+    config: MatchingConfig = DEFAULT_MATCHING,
+) -> ItemVerdicts:
+    """rules.verify_item on the index's candidates for the whole query and its regions."""
+    searched = fingerprint.searched()
+    candidates = index.search(
+        np.array([h.phash for h in searched], dtype=np.uint64),
+        np.array([h.dhash for h in searched], dtype=np.uint64),
     )
-    return registry, weak
+    by_work: dict[int, list[tuple[str, int, Hashes]]] = {}
+    for k, work, variant in zip(
+        candidates.query_index.tolist(),
+        candidates.work_id.tolist(),
+        candidates.variant.tolist(),
+        strict=True,
+    ):
+        by_work.setdefault(work, []).append((VARIANTS[variant], k, hashes[work, variant]))
+    return verify_item(searched, by_work, config)
 
 
 def _pdq_words(hashes: list[bytes]) -> np.ndarray:
@@ -112,20 +141,7 @@ def consentry_item(query: Query, registry: Registry, config: MatchingConfig) -> 
     fingerprint = query.fingerprint
     if fingerprint is None or is_weak(fingerprint, config):
         return ItemVerdicts()
-    searched = fingerprint.searched()
-    candidates = registry.index.search(
-        np.array([h.phash for h in searched], dtype=np.uint64),
-        np.array([h.dhash for h in searched], dtype=np.uint64),
-    )
-    by_work: dict[int, list[tuple[str, int, Hashes]]] = {}
-    for k, work, variant in zip(
-        candidates.query_index.tolist(),
-        candidates.work_id.tolist(),
-        candidates.variant.tolist(),
-        strict=True,
-    ):
-        by_work.setdefault(work, []).append((VARIANTS[variant], k, registry.hashes[work, variant]))
-    return verify_item(searched, by_work, config)
+    return decide(fingerprint, registry.index, registry.hashes, config)
 
 
 def consentry_verdicts(

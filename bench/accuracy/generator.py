@@ -415,7 +415,7 @@ def skew(image: Image.Image, rng: np.random.Generator, other: Others) -> Result:
     return jpeg(sheared, rng, {"shear": shear, "horizontal": horizontal})
 
 
-def _perspective_coefficients(
+def perspective_coefficients(
     source: list[tuple[float, float]], target: list[tuple[float, float]]
 ) -> list[float]:
     """Coefficients mapping output (target) points back to input (source) points."""
@@ -442,7 +442,7 @@ def perspective(image: Image.Image, rng: np.random.Generator, other: Others) -> 
         target = [(0.0, dy), (width, 0.0), (width, height), (0.0, height - dy)]
     else:
         target = [(0.0, 0.0), (width, dy), (width, height - dy), (0.0, height)]
-    coefficients = _perspective_coefficients(corners, target)
+    coefficients = perspective_coefficients(corners, target)
     warped = image.transform(
         image.size,
         Image.Transform.PERSPECTIVE,

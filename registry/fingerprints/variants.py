@@ -138,7 +138,7 @@ def _offset_crop(keep: float, dx: int, dy: int) -> Callable[[DecodedImage], Imag
     return make
 
 
-def _window_box(size: tuple[int, int], aspect: float, position: float) -> tuple[int, int, int, int]:
+def window_box(size: tuple[int, int], aspect: float, position: float) -> tuple[int, int, int, int]:
     """The widest window of `aspect` (width / height), `position` (0 to 1) of the way along
     the axis it slides on."""
     width, height = size
@@ -151,15 +151,18 @@ def _window_box(size: tuple[int, int], aspect: float, position: float) -> tuple[
     return (left, 0, left + kept, height)
 
 
-def _window_positions(size: tuple[int, int], aspect: float) -> list[float]:
-    """Evenly spaced places along the window's slide, at most WINDOW_STEP of the side apart
-    (WINDOW_SLOTS at most), both ends included; none when the window keeps nearly all."""
+def window_positions(
+    size: tuple[int, int], aspect: float, step: float = WINDOW_STEP
+) -> list[float]:
+    """Evenly spaced places along the window's slide, at most `step` of the side apart
+    (WINDOW_SLOTS at most), both ends included; none when the window keeps nearly all.
+    (bench.window_sets measures other steps.)"""
     width, height = size
-    left, top, right, bottom = _window_box(size, aspect, 0.0)
+    left, top, right, bottom = window_box(size, aspect, 0.0)
     if (right - left) * (bottom - top) >= WINDOW_MAX_AREA * width * height:
         return []
     slack = 1 - (bottom - top) / height if width / height < aspect else 1 - (right - left) / width
-    count = min(WINDOW_SLOTS, math.ceil(slack / WINDOW_STEP - 1e-9) + 1)
+    count = min(WINDOW_SLOTS, math.ceil(slack / step - 1e-9) + 1)
     return [number / (count - 1) for number in range(count)]
 
 
@@ -173,8 +176,8 @@ def _windows(decoded: DecodedImage) -> dict[str, Image.Image]:
     windows = {}
     for label, aspect in WINDOW_ASPECTS.items():
         previous = None
-        for number, position in enumerate(_window_positions(image.size, aspect)):
-            box = _window_box(image.size, aspect, position)
+        for number, position in enumerate(window_positions(image.size, aspect)):
+            box = window_box(image.size, aspect, position)
             if box == previous or min(box[2] - box[0], box[3] - box[1]) < WINDOW_MIN_SIDE:
                 continue
             previous = box

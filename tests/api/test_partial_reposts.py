@@ -2,7 +2,6 @@
 registered 16:9 window, the picture put upright): it may deny, it never allows, whatever the
 artist's terms say, since consent covers a close copy of the whole picture."""
 
-import io
 from typing import Any
 
 import pytest
@@ -12,12 +11,7 @@ from registry.demo_art import artwork
 from registry.fingerprints import fingerprint_image
 from registry.gatekeeper import ReasonCode
 from tests.conftest import _SEED_BASE
-
-
-def _jpeg(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=85)
-    return buffer.getvalue()
+from tests.fingerprints.images import encode
 
 
 def cut_16x9(seed: int) -> bytes:
@@ -26,13 +20,17 @@ def cut_16x9(seed: int) -> bytes:
     image = artwork(_SEED_BASE + seed)
     kept = round(image.width * 9 / 16)
     top = round((image.height - kept) * 0.37)
-    return _jpeg(image.crop((0, top, image.width, top + kept)))
+    return encode(image.crop((0, top, image.width, top + kept)), "JPEG", quality=85)
 
 
 def turned(seed: int) -> bytes:
     """Artwork `seed` turned 12 degrees on a white canvas grown to hold it."""
     image = artwork(_SEED_BASE + seed)
-    return _jpeg(image.rotate(12, Image.Resampling.BICUBIC, expand=True, fillcolor="white"))
+    return encode(
+        image.rotate(12, Image.Resampling.BICUBIC, expand=True, fillcolor="white"),
+        "JPEG",
+        quality=85,
+    )
 
 
 EDITS = {"cut to 16:9": cut_16x9, "turned 12 degrees": turned}

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache
 
-import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
+from bench.accuracy.__main__ import candidate_index, decide
+from bench.accuracy.generator import perspective_coefficients
 from registry.demo_art import artwork
 from registry.fingerprints import (
-    VARIANTS,
     Hashes,
     ImageFingerprint,
     fingerprint_image,
@@ -23,7 +23,7 @@ from registry.fingerprints.decode import decode_image
 from registry.fingerprints.rectify import rectified
 from registry.fingerprints.regions import WHOLE_FRAME, query_regions
 from registry.matching.matcher import VARIANT_NUMBER, CandidateIndex
-from registry.matching.rules import DEFAULT_MATCHING, ItemVerdicts, verify_item
+from registry.matching.rules import DEFAULT_MATCHING, ItemVerdicts
 from tests.fingerprints.images import drawing, encode, painting
 
 WHITE, BLACK = (255, 255, 255), (0, 0, 0)
@@ -73,16 +73,10 @@ def keystoned(share: float) -> Callable[[Image.Image], Image.Image]:
         inset = share * width / 2
         corners = [(0.0, 0.0), (width, 0.0), (width, height), (0.0, height)]
         shrunk = [(inset, 0.0), (width - inset, 0.0), (width, height), (0.0, height)]
-        # Pillow maps each output point back to its source: solve for the 8 coefficients.
-        rows = []
-        for (x, y), (u, v) in zip(shrunk, corners, strict=True):
-            rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
-            rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
-        solved = np.linalg.solve(np.array(rows, float), np.array(corners, float).reshape(8))
         return image.transform(
             image.size,
             Image.Transform.PERSPECTIVE,
-            [float(c) for c in solved],
+            perspective_coefficients(corners, shrunk),
             Image.Resampling.BICUBIC,
             fillcolor=WHITE,
         )
@@ -108,34 +102,12 @@ def index() -> tuple[CandidateIndex, dict[tuple[int, int], Hashes]]:
     for work_id, image in ((1, WORK), (2, OTHER)):
         for name, variant in fingerprint_work(encode(image, "PNG")).variants.items():
             hashes[work_id, VARIANT_NUMBER[name]] = variant
-    keys = list(hashes)
-    found = CandidateIndex.from_arrays(
-        np.array([work for work, _ in keys], dtype=np.int64),
-        np.array([variant for _, variant in keys], dtype=np.uint8),
-        np.array([h.phash for h in hashes.values()], dtype=np.uint64),
-        np.array([h.dhash for h in hashes.values()], dtype=np.uint64),
-        DEFAULT_MATCHING,
-    )
-    return found, hashes
+    return candidate_index(hashes, DEFAULT_MATCHING), hashes
 
 
 def screened(fingerprint: ImageFingerprint) -> ItemVerdicts:
     """What the registry decides for one item: candidates from the index, verified by the rule."""
-    found, hashes = index()
-    searched = fingerprint.searched()
-    candidates = found.search(
-        np.array([h.phash for h in searched], dtype=np.uint64),
-        np.array([h.dhash for h in searched], dtype=np.uint64),
-    )
-    by_work: dict[int, list[tuple[str, int, Hashes]]] = {}
-    for k, work, variant in zip(
-        candidates.query_index.tolist(),
-        candidates.work_id.tolist(),
-        candidates.variant.tolist(),
-        strict=True,
-    ):
-        by_work.setdefault(work, []).append((VARIANTS[variant], k, hashes[work, variant]))
-    return verify_item(searched, by_work)
+    return decide(fingerprint, *index())
 
 
 def repost(edit: str, image: Image.Image = WORK) -> bytes:
