@@ -242,8 +242,9 @@ def causes(harness: Harness, outcome: Outcome) -> str:
             verdict = rules.verify(searched[k], registered, config, region=k > 0, variant=variant)
             # Every hash agreeing (rules.verify's `pdq_path_radius`): held to the whole
             # query's limits, not its path's stricter ones.
-            vouched = rules._pdq_agrees(searched[k], registered, config, config.pdq_path_radius)
-            vouched &= k == 0 or verdict.distances["dhash"] <= config.dhash_radius
+            vouched = rules.vouched_for(
+                searched[k], registered, verdict.distances, config, region=k > 0
+            )
             broken = broken_limits(verdict, config, k > 0 and not vouched, variant, vouched)
             if not rules._pdq_agrees(searched[k], registered, config, config.pdq_radius):
                 broken.append("PDQ over its radius")  # so the rule for plain pairs cannot help

@@ -271,19 +271,8 @@ def verify(
     )
     found_by_phash = distances["phash"] <= config.phash_radius
     found_by_dhash = not found_by_phash and distances["dhash"] <= config.dhash_radius
-    # Found by the whole query's pHash or dHash, or by a region's pHash when the region
-    # carries a PDQ of its own: the untrimmed frame is the file as a plain hash reads it, and
-    # a caption band or stripes across a sprite's margin keep the whole query from being
-    # trimmed as its work was (a region sent without PDQ, all zeros, never qualifies).
-    found_plainly = (found_by_phash or found_by_dhash) and not region
-    found_plainly |= region and found_by_phash
-    # Every hash the pair carries agrees (the frame's dHash too): the path's stricter limits
-    # are not needed to tell the work from a sibling the hashes confuse.
-    vouched = (
-        found_plainly
-        and (not region or distances["dhash"] <= config.dhash_radius)
-        and _pdq_agrees(query, candidate, config, config.pdq_path_radius)
-    )
+    found_plainly = _found_plainly(distances, config, region)
+    vouched = vouched_for(query, candidate, distances, config, region=region)
     if found_by_dhash and not vouched:
         max_changed = min(max_changed, config.dhash_max_changed)
         max_scattered = min(max_scattered, config.dhash_max_scattered)
@@ -325,6 +314,35 @@ def verify(
         and variant not in config.weak_variants
     )
     return Verdict(matched=matched, distances=distances, score=round(score, 4), strong=strong)
+
+
+def _found_plainly(distances: Mapping[str, float], config: MatchingConfig, region: bool) -> bool:
+    """Found by the whole query's pHash or dHash, or by a region's pHash when the region
+    carries a PDQ of its own: the untrimmed frame is the file as a plain hash reads it, and
+    a caption band or stripes across a sprite's margin keep the whole query from being
+    trimmed as its work was (a region sent without PDQ, all zeros, never qualifies)."""
+    found_by_phash = distances["phash"] <= config.phash_radius
+    if region:
+        return found_by_phash
+    return found_by_phash or distances["dhash"] <= config.dhash_radius
+
+
+def vouched_for(
+    query: Hashes,
+    candidate: Hashes,
+    distances: Mapping[str, float],
+    config: MatchingConfig,
+    *,
+    region: bool,
+) -> bool:
+    """Every hash the pair carries agrees (PDQ within `pdq_path_radius`, a region's dHash
+    too): the path's stricter limits are not needed to tell the work from a sibling the
+    hashes confuse."""
+    return (
+        _found_plainly(distances, config, region)
+        and (not region or distances["dhash"] <= config.dhash_radius)
+        and _pdq_agrees(query, candidate, config, config.pdq_path_radius)
+    )
 
 
 def _pdq_agrees(query: Hashes, candidate: Hashes, config: MatchingConfig, radius: int) -> bool:
