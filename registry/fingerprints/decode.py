@@ -220,6 +220,8 @@ def trim_box(image: Image.Image) -> tuple[int, int, int, int]:
 def _pair_trim(grey: np.ndarray) -> tuple[int, int]:
     """How many border rows to take off the top and bottom (both, or neither)."""
     height = grey.shape[0]
+    if grey.size == 0:
+        return 0, 0  # nothing to trim (a crop of a picture one pixel wide)
     first, last = float(np.median(grey[0])), float(np.median(grey[-1]))
     if abs(first - last) > BORDER_TOLERANCE:
         return 0, 0

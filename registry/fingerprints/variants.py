@@ -259,7 +259,8 @@ def variant_images(decoded: DecodedImage) -> dict[str, Image.Image]:
         if name == "untrimmed":
             continue
         image = make(decoded)
-        if image is not None:
+        # A crop of a picture a pixel or two wide can keep nothing: no variant to register.
+        if image is not None and min(image.size) > 0:
             images[name] = image
     if decoded.was_trimmed:
         images["untrimmed"] = decoded.untrimmed

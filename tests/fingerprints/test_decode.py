@@ -15,6 +15,7 @@ from registry.fingerprints import (
     ImageDecodeError,
     decode_image,
     fingerprint_image,
+    fingerprint_work,
     load_image,
 )
 from tests.fingerprints.images import encode, painting
@@ -173,3 +174,14 @@ def test_sixteen_bit_grey_decodes() -> None:
     image = load_image(encode(Image.fromarray(ramp), "PNG"))
     pixels = np.asarray(image)
     assert pixels.min() < 10 and pixels.max() > 245
+
+
+@pytest.mark.parametrize("size", [(1, 1), (1, 40), (40, 1), (1, 1000), (2, 300)])
+def test_a_work_a_pixel_or_two_wide_registers(size: tuple[int, int]) -> None:
+    """A divider line or a one-pixel swatch is a valid upload: registering it must not crash
+    on a crop that keeps nothing, and the work keeps its unedited variant."""
+    data = encode(Image.new("RGB", size, (90, 30, 160)), "PNG")
+    work = fingerprint_work(data)
+    # The same upload screened later carries the registered original's hashes.
+    assert work.variants["original"] == fingerprint_image(data).hashes
+    assert work.image.sha256 == fingerprint_image(data).sha256
