@@ -296,7 +296,8 @@ def _longest_runs(steps: np.ndarray) -> np.ndarray:
     and content of the same grey on both sides break an edge)."""
     length = steps.shape[1]
     bridged = steps.copy()
-    for gap in range(1, EDGE_GAP + 1):
+    # A line shorter than the gap has nothing to bridge (a picture a few pixels wide).
+    for gap in range(1, min(EDGE_GAP, length - 1) + 1):
         # True at x and at x + gap + 1: the gap between them is bridged.
         ends = steps[:, : length - gap - 1] & steps[:, gap + 1 :]
         for offset in range(1, gap + 1):

@@ -185,3 +185,13 @@ def test_a_work_a_pixel_or_two_wide_registers(size: tuple[int, int]) -> None:
     # The same upload screened later carries the registered original's hashes.
     assert work.variants["original"] == fingerprint_image(data).hashes
     assert work.image.sha256 == fingerprint_image(data).sha256
+
+
+@pytest.mark.parametrize("size", [(1, 6), (3, 7), (7, 7), (2, 20)])
+def test_a_tiny_picture_is_fingerprinted_for_screening(size: tuple[int, int]) -> None:
+    """A scraped favicon-sized picture of noise must get a fingerprint (or a decode error),
+    never an unexpected exception that stops a client's unattended run."""
+    pixels = np.random.default_rng(7).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    data = encode(Image.fromarray(pixels), "BMP")
+    found = fingerprint_image(data)
+    assert (found.width, found.height) == size
