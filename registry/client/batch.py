@@ -12,6 +12,7 @@ from functools import cache
 from typing import Any
 
 from registry.client.api import ApiError, Registry
+from registry.client.hashing import failed
 from registry.fingerprints import ImageDecodeError, fingerprint_image
 from registry.optout import embedded_to_wire
 
@@ -45,6 +46,8 @@ def fingerprint_one(data: bytes | None) -> dict[str, Any]:
         wire: dict[str, Any] = dict(fingerprint_image(data).to_wire())
     except ImageDecodeError as error:
         return {"unreadable": str(error)}
+    except Exception as error:  # one odd image must not fail the whole batch
+        return {"unreadable": failed(error)}
     # The signals embedded in the image travel with its fingerprint (see hashing.py).
     embedded = embedded_to_wire(data)
     if embedded:

@@ -15,6 +15,12 @@ from registry.fingerprints import FINGERPRINT_VERSION, ImageDecodeError, fingerp
 from registry.optout import embedded_to_wire
 
 
+def failed(error: Exception) -> str:
+    """The reason an item is unreadable when fingerprinting it raised what no image should: the
+    item is decided `invalid` (never passed), and the run goes on with the other files."""
+    return f"fingerprinting failed on this file ({type(error).__name__}: {error}); please report it"
+
+
 def fingerprint_item(item: InputItem) -> dict[str, Any]:
     """The wire item the API takes: id, url and fingerprint fields, or why it was unreadable."""
     wire: dict[str, Any] = {"id": item.id}
@@ -34,6 +40,8 @@ def fingerprint_item(item: InputItem) -> dict[str, Any]:
         wire["unreadable"] = str(error)
     except OSError as error:
         wire["unreadable"] = f"cannot read the file: {error.strerror}"
+    except Exception as error:  # one odd file must not stop an unattended run
+        wire["unreadable"] = failed(error)
     return wire
 
 

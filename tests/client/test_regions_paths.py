@@ -104,3 +104,23 @@ def test_screen_batch_finds_a_work_inside_a_screenshot_through_its_region(
     assert row["decision"] == "unregistered" and row["passes"] is False
     assert row["matched_work_ids"] == [works["allowed"].pk]
     assert ReasonCode.INSIDE_LARGER_PICTURE in row["reason"]
+
+
+def test_a_file_whose_fingerprinting_fails_is_unreadable_and_the_run_goes_on(
+    tmp_path, shot, monkeypatch
+):
+    """Fail closed, unattended: an unexpected error on one file makes that item unreadable
+    (decided invalid, never passed) instead of stopping the folder or the batch."""
+    path = tmp_path / "odd.png"
+    path.write_bytes(shot)
+
+    def broken(data: bytes) -> None:
+        raise ValueError("a bug in the edge search")
+
+    monkeypatch.setattr("registry.client.hashing.fingerprint_image", broken)
+    monkeypatch.setattr("registry.client.batch.fingerprint_image", broken)
+    folder = fingerprint_item(InputItem(path=str(path), id="odd"))
+    batch = fingerprint_batch([shot, None])
+    assert "a bug in the edge search" in folder["unreadable"]
+    assert "fingerprinting failed" in batch[0]["unreadable"]
+    assert batch[1] == {"unreadable": "the sample holds no image"}
