@@ -48,10 +48,8 @@ class Descriptor:
 
 def describe(image: Image.Image) -> bytes:
     """The descriptor of an image already normalized by decode (RGB, trimmed, working size)."""
-    cells = np.asarray(
-        image.convert("RGB").resize((GREY_GRID, GREY_GRID), Image.Resampling.BOX),
-        dtype=np.float32,
-    )
+    rgb = image if image.mode == "RGB" else image.convert("RGB")  # not a copy of every variant
+    cells = np.asarray(rgb.resize((GREY_GRID, GREY_GRID), Image.Resampling.BOX), dtype=np.float32)
     grey = cells @ _LUMA
     low, high = int(np.floor(grey.min())), int(np.ceil(grey.max()))
     grey_levels = np.round((grey - low) * (_LEVELS / max(high - low, 1)))

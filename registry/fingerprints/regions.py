@@ -260,8 +260,11 @@ def _edge_rectangles(grey: np.ndarray) -> list[Box]:
     frame's own sides are not candidate sides: with them, the bands of a flag or a caption
     bar across the frame made rectangles, and false matches (corpus 2's DEV set)."""
     height, width = grey.shape
+    # The mean of each 2x2 block, as four strided slices: a tenth of the time of a mean over
+    # the axes of a reshaped array, and the same values (grey levels are whole numbers, so
+    # the float32 sums are exact in any order and the division by 4 too).
     half = grey[: height // 2 * 2, : width // 2 * 2]
-    half = half.reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3))
+    half = (half[0::2, 0::2] + half[0::2, 1::2] + half[1::2, 0::2] + half[1::2, 1::2]) / 4
     steps_down = np.abs(np.diff(half, axis=0)) >= EDGE_STEP  # between row y and y + 1
     steps_across = np.abs(np.diff(half, axis=1)) >= EDGE_STEP  # between column x and x + 1
     rows = sorted(_edge_lines(steps_down, half.shape[1]))
