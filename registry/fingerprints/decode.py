@@ -208,7 +208,8 @@ def trim_borders(image: Image.Image) -> Image.Image:
 
 def trim_box(image: Image.Image) -> tuple[int, int, int, int]:
     """The box (left, top, right, bottom) that `trim_borders` keeps."""
-    pixels = np.asarray(image.convert("L"), dtype=np.int16)
+    # Grey levels as they are (uint8): _pair_trim reads them as float64 against a level.
+    pixels = np.asarray(image.convert("L"))
     top, bottom, left, right = 0, pixels.shape[0], 0, pixels.shape[1]
     for _ in range(3):
         window = pixels[top:bottom, left:right]

@@ -76,8 +76,10 @@ def parse(data: bytes) -> Descriptor:
 
 def _opponent_colour(cells: np.ndarray) -> np.ndarray:
     """Red - green and yellow - blue, averaged over 2x2 grey cells: colour needs less detail."""
-    size = GREY_GRID // COLOUR_GRID
-    coarse = cells.reshape(COLOUR_GRID, size, COLOUR_GRID, size, 3).mean(axis=(1, 3))
+    # GREY_GRID is twice COLOUR_GRID. Four strided slices rather than a mean over two axes
+    # of a reshape: the same values (cells are whole grey levels: float32 sums exact in any
+    # order, then a division by 4), in half the time.
+    coarse = (cells[0::2, 0::2] + cells[0::2, 1::2] + cells[1::2, 0::2] + cells[1::2, 1::2]) / 4
     red, green, blue = coarse[..., 0], coarse[..., 1], coarse[..., 2]
     return np.stack([red - green, (red + green) / 2 - blue])
 
