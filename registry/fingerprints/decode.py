@@ -127,10 +127,13 @@ def _open_and_load(data: bytes, max_pixels: int) -> tuple[Image.Image, int, int]
         # working size: most of the speed.
         image.draft("RGB", (WORK_SIZE, WORK_SIZE))
     image.load()
-    oriented = ImageOps.exif_transpose(image)
-    if (oriented.width, oriented.height) != (image.width, image.height):
+    loaded = image.size
+    # In place: the image is ours, and a copy of every picture without an orientation cost
+    # as much as hashing it with dHash.
+    ImageOps.exif_transpose(image, in_place=True)
+    if image.size != loaded:
         width, height = height, width
-    return oriented, width, height
+    return image, width, height
 
 
 def _unidentified_message(data: bytes) -> str:
@@ -169,7 +172,8 @@ def _flatten_to_rgb(image: Image.Image) -> Image.Image:
         rgba = image.convert("RGBA")
         page = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(page, rgba).convert("RGB")
-    return image.convert("RGB")
+    # Converting an RGB image would only copy it.
+    return image if image.mode == "RGB" else image.convert("RGB")
 
 
 def _eight_bit(image: Image.Image) -> Image.Image:
@@ -204,7 +208,8 @@ def trim_borders(image: Image.Image) -> Image.Image:
 
 def trim_box(image: Image.Image) -> tuple[int, int, int, int]:
     """The box (left, top, right, bottom) that `trim_borders` keeps."""
-    pixels = np.asarray(image.convert("L"), dtype=np.int16)
+    # Grey levels as they are (uint8): _pair_trim reads them as float64 against a level.
+    pixels = np.asarray(image.convert("L"))
     top, bottom, left, right = 0, pixels.shape[0], 0, pixels.shape[1]
     for _ in range(3):
         window = pixels[top:bottom, left:right]
@@ -225,10 +230,9 @@ def _pair_trim(grey: np.ndarray) -> tuple[int, int]:
     first, last = float(np.median(grey[0])), float(np.median(grey[-1]))
     if abs(first - last) > BORDER_TOLERANCE:
         return 0, 0
-    off = (np.abs(grey - (first + last) / 2) > BORDER_TOLERANCE).mean(axis=1)
-    is_border = off <= BORDER_OUTLIERS
-    top = _leading_true(is_border)
-    bottom = _leading_true(is_border[::-1])
+    level = (first + last) / 2
+    top = _border_depth(grey, level)
+    bottom = _border_depth(grey[::-1], level) if top else 0
     if top == 0 or bottom == 0:
         return 0, 0
     # As deep on both sides: a letterbox is as thick at the top as at the bottom, and the
@@ -237,6 +241,22 @@ def _pair_trim(grey: np.ndarray) -> tuple[int, int]:
     if height - top - bottom < max(2, MIN_CONTENT_SHARE * height):
         return 0, 0
     return top, bottom
+
+
+def _border_depth(grey: np.ndarray, level: float) -> int:
+    """How many rows from the first are border at `level`. Read a block at a time, each
+    twice as deep as the one before, until a row is not: most pictures have no border, and
+    testing every row of the picture cost as much as the rest of the decoding."""
+    depth, block = 0, 8
+    while depth < grey.shape[0]:
+        rows = grey[depth : depth + block]
+        off = (np.abs(rows - level) > BORDER_TOLERANCE).mean(axis=1)
+        run = _leading_true(off <= BORDER_OUTLIERS)
+        depth += run
+        if run < rows.shape[0]:
+            break
+        block *= 2
+    return depth
 
 
 def _leading_true(flags: np.ndarray) -> int:

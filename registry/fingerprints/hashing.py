@@ -52,7 +52,9 @@ def hash_region(image: Image.Image) -> Hashes:
 
 
 def _imagehash_int(value: imagehash.ImageHash) -> int:
-    return int(str(value), 16)
+    """The hash's bits, first bit highest, as `int(str(value), 16)` reads them: packed
+    rather than printed and parsed, which cost as much as the hash's own DCT."""
+    return int.from_bytes(np.packbits(value.hash.ravel()).tobytes(), "big")
 
 
 def pdq_to_bytes(bits: np.ndarray) -> bytes:

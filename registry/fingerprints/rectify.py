@@ -17,6 +17,7 @@ line) and a photograph to its edges get nothing.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -96,7 +97,9 @@ class Rectified:
 def rectified(frame: Image.Image) -> Rectified | None:
     """The picture of `frame` (the untrimmed query, RGB, at most the working size) put upright,
     or None when it holds no turned quadrilateral on a uniform fill."""
-    pixels = np.asarray(frame, dtype=np.int16)
+    # As decoded (uint8): every reading of them is a difference from a float colour, a
+    # max - min or a median, so no conversion is needed first.
+    pixels = np.asarray(frame)
     for fill in _fill_colours(pixels):
         content = _content(pixels, fill)
         lines = _side_lines(content)
@@ -187,9 +190,7 @@ def _fit(along: np.ndarray, across: np.ndarray) -> Line | None:
     points within LINE_TOLERANCE of the best), or None when too few points support it."""
     if along.size < MIN_POINTS:
         return None
-    rng = np.random.default_rng(0)
-    first = rng.integers(0, along.size, HYPOTHESES)
-    second = rng.integers(0, along.size, HYPOTHESES)
+    first, second = _draws(along.size)
     spread = along[second] - along[first]
     usable = np.abs(spread) >= 4
     if not usable.any():
@@ -212,6 +213,17 @@ def _fit(along: np.ndarray, across: np.ndarray) -> Line | None:
     if on_line.sum() < MIN_POINTS or abs(fitted_slope) > math.tan(math.radians(MAX_TURN)):
         return None
     return Line(float(fitted_slope), float(fitted_offset), int(on_line.sum()))
+
+
+@functools.lru_cache(maxsize=1024)
+def _draws(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The fixed draw of HYPOTHESES pairs of points out of `size`: kept, since making the
+    generator cost more than the fit (the arrays are read, never written)."""
+    rng = np.random.default_rng(0)
+    first = rng.integers(0, size, HYPOTHESES)
+    second = rng.integers(0, size, HYPOTHESES)
+    first.flags.writeable = second.flags.writeable = False
+    return first, second
 
 
 def _least_squares(along: np.ndarray, across: np.ndarray) -> tuple[float, float]:

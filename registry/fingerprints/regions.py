@@ -260,19 +260,26 @@ def _edge_rectangles(grey: np.ndarray) -> list[Box]:
     frame's own sides are not candidate sides: with them, the bands of a flag or a caption
     bar across the frame made rectangles, and false matches (corpus 2's DEV set)."""
     height, width = grey.shape
-    half = grey[: height // 2 * 2, : width // 2 * 2]
-    half = half.reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3))
+    # The mean of each 2x2 block, pairs of rows then of columns: a tenth of the time of a
+    # mean over the axes of a reshaped array, and the same values (grey levels are whole
+    # numbers, so the float32 sums are exact in any order and the division by 4 too).
+    even = grey[: height // 2 * 2, : width // 2 * 2]
+    pairs = even[0::2] + even[1::2]
+    half = (pairs[:, 0::2] + pairs[:, 1::2]) / 4
     steps_down = np.abs(np.diff(half, axis=0)) >= EDGE_STEP  # between row y and y + 1
     steps_across = np.abs(np.diff(half, axis=1)) >= EDGE_STEP  # between column x and x + 1
     rows = sorted(_edge_lines(steps_down, half.shape[1]))
     columns = sorted(_edge_lines(steps_across.T, half.shape[0]))
+    # Each candidate side's steps counted once, not once for every rectangle it bounds.
+    along_rows = _stepped_counts(steps_down, rows)
+    along_columns = _stepped_counts(steps_across.T, columns)
     found: list[tuple[float, Box]] = []
     for i, top in enumerate(rows):
         for bottom in rows[i + 1 :]:
             for j, left in enumerate(columns):
                 for right in columns[j + 1 :]:
                     box = (left, top, right, bottom)
-                    support = _perimeter_support(box, steps_down, steps_across)
+                    support = _perimeter_support(box, along_rows, along_columns)
                     if support >= EDGE_SUPPORT:
                         found.append((support, (2 * left, 2 * top, 2 * right, 2 * bottom)))
     return [box for _, box in sorted(found, key=lambda f: (-f[0], -_area(f[1])))]
@@ -307,19 +314,32 @@ def _longest_runs(steps: np.ndarray) -> np.ndarray:
     return (position - last_gap).max(axis=1) if bridged.size else np.zeros(len(steps), int)
 
 
-def _perimeter_support(box: Box, steps_down: np.ndarray, steps_across: np.ndarray) -> float:
+def _stepped_counts(steps: np.ndarray, lines: list[int]) -> dict[int, np.ndarray]:
+    """For each candidate side inside the frame (between lines `line - 1` and `line` of
+    `steps`): how many of the first n positions along it step, at n, the side's reach being
+    the step lines `line - 2` to `line`."""
+    counts = {}
+    for line in lines:
+        if 0 < line < steps.shape[0] + 1:
+            band = steps[max(0, line - 2) : line + 1].any(axis=0)
+            counts[line] = np.concatenate(([0], np.cumsum(band)))
+    return counts
+
+
+def _perimeter_support(
+    box: Box, along_rows: dict[int, np.ndarray], along_columns: dict[int, np.ndarray]
+) -> float:
     """The share of the box's sides (inside the frame) along which the grey level steps."""
     left, top, right, bottom = box
-    height, width = steps_down.shape[0] + 1, steps_across.shape[1] + 1
     stepped, total = 0, 0
     for row in (top, bottom):
-        if 0 < row < height:
-            band = steps_down[max(0, row - 2) : row + 1, left:right].any(axis=0)
-            stepped, total = stepped + int(band.sum()), total + band.size
+        if row in along_rows:
+            stepped += int(along_rows[row][right] - along_rows[row][left])
+            total += right - left
     for column in (left, right):
-        if 0 < column < width:
-            band = steps_across[top:bottom, max(0, column - 2) : column + 1].any(axis=1)
-            stepped, total = stepped + int(band.sum()), total + band.size
+        if column in along_columns:
+            stepped += int(along_columns[column][bottom] - along_columns[column][top])
+            total += bottom - top
     return stepped / total if total else 0.0
 
 
