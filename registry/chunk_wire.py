@@ -1,38 +1,48 @@
 """Two-phase screening chunks on the wire: the MessagePack bodies, encoded by the client and
 decoded by the server into the same item objects the JSON API takes. Plain Python, no Django.
 
-Phase 1, `application/vnd.consentry.hashes+msgpack`, one MessagePack map per chunk:
+Each phase carries what is read at that phase, nothing more: phase 1 what the candidate search
+and the weak-image gate read, phase 2 what verification reads.
 
-    number       int    the chunk number, as in the JSON body
-    version      int    the fingerprint version of every hashed item
-    ids          array  N strings, the item ids (1 to 512 characters, unique in the chunk)
-    hashes       bin    48 x N bytes: per item pHash (8 bytes, big-endian), dHash (8), SHA-256 (32)
-    information  bin    4 x N bytes: per item its information, IEEE-754 float32 big-endian
-    extra        map    optional, position -> map of the item's other fields: url, headers,
-                        embedded, user_agent, or unreadable (its hashes are then ignored)
-    regions      map    optional, position -> bin, 24 bytes per region of the item (at most 4,
-                        fingerprints.regions): its box (left, top, right, bottom in thousandths,
-                        4 x uint16 big-endian), pHash (8 bytes), dHash (8), in the item's order
+Phase 1, `application/vnd.consentry.hashes+msgpack`, one MessagePack map per chunk (layout 2):
 
-An item without extra fields or regions costs 53 bytes plus its id: 64 bytes for an id of 11
-characters; each region adds 24. The registry answers which positions it needs phase 2 for:
-items with a candidate work (found by the item's pHash or dHash, by a region's pHash, or by the
-SHA-256; a region's dHash-only candidates are never verified, so they ask for nothing) and
-items whose float32 information is too close to the weak-image threshold to decide on. The
-others it decides from phase 1 alone. Hashes within the search radius of some registered
-variant by chance are candidates too: a stranger's are, at a million works (about 18 codes
-indexed per work, 10 bits of 64), about one time in six (docs/benchmarks.md, economy).
+    layout         int    2 (a body without it follows layout 1, which is refused: 415)
+    number         int    the chunk number, as in the JSON body
+    version        int    the fingerprint version of every hashed item
+    ids            array  N strings, the item ids (1 to 512 characters, unique in the chunk)
+    hashes         bin    48 x N bytes: per item pHash (8 bytes, big-endian), dHash (8),
+                          SHA-256 (32)
+    information    bin    2 x N bytes: per item its information, IEEE-754 binary16 big-endian
+    extra          map    optional, position -> map of the item's other fields: url, headers,
+                          embedded, user_agent, or unreadable (its hashes are then ignored)
+    region_counts  bin    optional, N bytes: per item its number of regions (0 to 4,
+                          fingerprints.regions)
+    region_phashes bin    with region_counts, 8 bytes a region: each region's pHash
+                          (big-endian), items in order, each item's regions in its order
+
+An item without extra fields costs 51 bytes plus its id (62 for an id of 11 characters), one
+more in a chunk where some item has regions, and 8 a region. Phase 1 carries a region's pHash
+alone: it is all the search reads of a region (its dHash-only candidates are never verified),
+and the region's box and dHash go with its descriptor in phase 2. The registry answers which
+positions it needs phase 2 for: items with a candidate work (found by the item's pHash or
+dHash, by a region's pHash, or by the SHA-256) and items whose binary16 information is too
+close to the weak-image threshold to decide on. The others it decides from phase 1 alone.
+Hashes within the search radius of some registered variant by chance are candidates too: a
+stranger's are, at a million works (about 18 codes indexed per work, 10 bits of 64), about
+one time in six (docs/benchmarks.md, economy).
 
 Phase 2, `application/vnd.consentry.verification+msgpack`, one map per chunk:
 
     digest       bin    32 bytes: the content digest of the chunk these payloads complete
-                        (SHA-256 of its items' ids and hashes, regions' too, `content_digest`)
+                        (SHA-256 of its items' ids and hashes, regions' pHashes too,
+                        `content_digest`)
     items        array  per item [position, information (float64), width, height,
                         pdq (bin, 32 bytes), pdq_quality, descriptor (bin, 963 bytes)], and
-                        for an item whose hashes carried regions an eighth value: the array of
-                        its regions' descriptors (bin, 963 bytes each), one per region, in order;
-                        and when one of its regions has a PDQ (the untrimmed frame's) a ninth:
-                        per region in order, nil or [pdq (bin, 32 bytes), pdq_quality]
+                        for an item whose hashes carried regions an eighth value: per region
+                        in order, [box (array of 4 integers: left, top, right, bottom in
+                        thousandths), dhash (bin, 8 bytes), descriptor (bin, 963 bytes)],
+                        with two more for a region that has a PDQ (the untrimmed frame's):
+                        pdq (bin, 32 bytes), pdq_quality
 
 A chunk number stands for one content: sent again (as hashes or JSON) with other items, or
 completed by payloads naming another digest, it is refused. A client puts in a hashes body
@@ -48,30 +58,49 @@ import json
 import math
 import struct
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgpack
 
+from registry.fingerprints import FINGERPRINT_VERSION, FingerprintFormatError, ImageFingerprint
+from registry.fingerprints.hashing import Hashes
 from registry.fingerprints.regions import MAX_REGIONS
 
 HASHES_MEDIA_TYPE = "application/vnd.consentry.hashes+msgpack"
 VERIFICATION_MEDIA_TYPE = "application/vnd.consentry.verification+msgpack"
+# The layout of the hashes body. 1 (no `layout` field): 4-byte information and a `regions`
+# map of 24 bytes a region (box, pHash, dHash). 2: 2-byte information, regions as their
+# pHashes alone; their boxes and dHashes moved to phase 2, which needs them.
+LAYOUT = 2
 HASH_BYTES = 8 + 8 + 32
-INFORMATION_BYTES = 4
+INFORMATION_BYTES = 2
+REGION_HASH_BYTES = 8
 DIGEST_BYTES = 32
+_HASHES = struct.Struct(">QQ32s")
+_HASHES_FIELDS = frozenset(
+    {
+        "layout",
+        "number",
+        "version",
+        "ids",
+        "hashes",
+        "information",
+        "extra",
+        "region_counts",
+        "region_phashes",
+    }
+)
 # The fields phase 1 leaves out and phase 2 brings (information again, exactly).
 VERIFICATION_FIELDS = ("information", "width", "height", "pdq", "pdq_quality", "descriptor")
 EXTRA_FIELDS = ("url", "headers", "embedded", "user_agent", "unreadable")
-# A region in phase 1: its box (4 x uint16) and its pHash and dHash.
-_REGION = struct.Struct(">4H8s8s")
-# Phase 2's name for the regions' descriptors of an item, in its regions' order.
-REGION_DESCRIPTORS = "region_descriptors"
-# And for their PDQs: per region, None or (pdq hex, pdq_quality).
-REGION_PDQS = "region_pdqs"
+# Phase 2's name for what it brings of an item's regions: per region, in the item's order,
+# the fields its hashes left out (box, dhash, descriptor, and pdq with pdq_quality if any).
+REGION_FIELDS = "regions"
 MAX_ID_LENGTH = 512
-# A float32 lies within 2**-24 of the value it stands for (relative): a threshold that close
-# might fall between the two, and only the exact value (phase 2) decides.
-_FLOAT32_MARGIN = 2.0**-20
+# A binary16 lies within 2**-11 of the value it stands for (relative; below 2**-14 within
+# 2**-25 absolute): a threshold within 8 times that might fall between the two, and only the
+# exact value (phase 2) decides.
+_INFORMATION_MARGIN = 2.0**-8
 
 
 class WireFormatError(ValueError):
@@ -80,6 +109,10 @@ class WireFormatError(ValueError):
 
 class TooManyItems(WireFormatError):
     """More items than one request may carry."""
+
+
+class OtherLayout(WireFormatError):
+    """A hashes body in a layout this registry does not read (an older client's)."""
 
 
 def unpack(body: bytes) -> Any:
@@ -92,10 +125,52 @@ def unpack(body: bytes) -> Any:
 
 
 def information_undecided(value: float, threshold: float) -> bool:
-    """Whether a float32 information cannot say which side of `threshold` the exact one is."""
+    """Whether a binary16 information cannot say which side of `threshold` the exact one is."""
     if not math.isfinite(value) or value == 0:  # 0 may be a tiny or negative value rounded
         return True
-    return abs(value - threshold) <= max(abs(threshold), 1.0) * _FLOAT32_MARGIN
+    return abs(value - threshold) <= max(abs(threshold), 1.0) * _INFORMATION_MARGIN
+
+
+class HashedQuery(NamedTuple):
+    """What the registry reads of an item sent as hashes alone: its fingerprint as
+    `ImageFingerprint.from_wire_hashes` reads it, without regions, and its regions' pHashes
+    (all the candidate search reads of a region). A tuple: phase 1 makes one an item."""
+
+    fingerprint: ImageFingerprint
+    region_phashes: tuple[int, ...] = ()
+
+
+def hashed_query(raw: Mapping[str, Any]) -> HashedQuery:
+    """An item sent as hashes alone, as phase 1 stored it: checked as `from_wire_hashes`
+    checks a fingerprint, its regions as pHashes (their boxes and dHashes come in phase 2).
+    Raises FingerprintFormatError."""
+    if not isinstance(raw, Mapping) or "regions" not in raw:
+        return HashedQuery(ImageFingerprint.from_wire_hashes(raw))
+    whole = {name: value for name, value in raw.items() if name != "regions"}
+    return HashedQuery(ImageFingerprint.from_wire_hashes(whole), _region_phashes(raw["regions"]))
+
+
+def _region_phashes(regions: Any) -> tuple[int, ...]:
+    if not isinstance(regions, list) or len(regions) > MAX_REGIONS:
+        raise FingerprintFormatError(f"'regions' must be a list of at most {MAX_REGIONS}")
+    codes = []
+    for number, region in enumerate(regions):
+        text = region.get("phash") if isinstance(region, Mapping) else None
+        code = _hex_code(text)
+        if code is None:
+            raise FingerprintFormatError(f"region {number}: 'phash' must be 16 hex digits")
+        codes.append(code)
+    return tuple(codes)
+
+
+def _hex_code(text: Any) -> int | None:
+    if not isinstance(text, str) or len(text) != 16:
+        return None
+    try:
+        value = bytes.fromhex(text)
+    except ValueError:
+        return None
+    return int.from_bytes(value, "big") if len(value) == 8 else None
 
 
 # --- phase 1 -----------------------------------------------------------------------------------
@@ -106,22 +181,27 @@ def encode_hashes(number: int, version: int, items: Sequence[Mapping[str, Any]])
     ids: list[str] = []
     hashes, information = bytearray(), bytearray()
     extra: dict[int, dict[str, Any]] = {}
-    regions: dict[int, bytes] = {}
+    counts, region_phashes = bytearray(), bytearray()
     for position, item in enumerate(items):
         ids.append(item["id"])
         fields = {name: item[name] for name in EXTRA_FIELDS if name in item}
         if "unreadable" in item:
             hashes += bytes(HASH_BYTES)
             information += bytes(INFORMATION_BYTES)
+            counts.append(0)
         else:
             hashes += bytes.fromhex(item["phash"]) + bytes.fromhex(item["dhash"])
             hashes += bytes.fromhex(item["sha256"])
-            information += _float32(item["information"])
-            if item.get("regions"):
-                regions[position] = b"".join(_region_bytes(region) for region in item["regions"])
+            information += _binary16(item["information"])
+            regions = item.get("regions") or []
+            if len(regions) > MAX_REGIONS:
+                raise WireFormatError(f"an item has more than {MAX_REGIONS} regions")
+            counts.append(len(regions))
+            region_phashes += b"".join(_region_phash(region) for region in regions)
         if fields:
             extra[position] = fields
     body: dict[str, Any] = {
+        "layout": LAYOUT,
         "number": number,
         "version": version,
         "ids": ids,
@@ -130,31 +210,31 @@ def encode_hashes(number: int, version: int, items: Sequence[Mapping[str, Any]])
     }
     if extra:
         body["extra"] = extra
-    if regions:
-        body["regions"] = regions
+    if region_phashes:
+        body["region_counts"] = bytes(counts)
+        body["region_phashes"] = bytes(region_phashes)
     return msgpack.packb(body, use_bin_type=True)
 
 
-def _region_bytes(region: Mapping[str, Any]) -> bytes:
-    try:
-        return _REGION.pack(
-            *region["box"], bytes.fromhex(region["phash"]), bytes.fromhex(region["dhash"])
-        )
-    except struct.error as error:  # a box beyond uint16, or too few values
-        raise WireFormatError(f"a region does not fit the binary layout ({error})") from None
+def _region_phash(region: Mapping[str, Any]) -> bytes:
+    code = bytes.fromhex(region["phash"])
+    if len(code) != REGION_HASH_BYTES:
+        raise WireFormatError(f"a region's pHash has {len(code)} bytes, not {REGION_HASH_BYTES}")
+    return code
 
 
-def _float32(value: float) -> bytes:
+def _binary16(value: float) -> bytes:
     try:
-        return struct.pack(">f", value)
-    except OverflowError:  # beyond float32 it would arrive infinite, and be decided `invalid`
-        raise WireFormatError(f"information {value!r} does not fit a float32") from None
+        return struct.pack(">e", value)
+    except (OverflowError, struct.error):  # beyond binary16: JSON carries it
+        raise WireFormatError(f"information {value!r} does not fit a binary16") from None
 
 
 def content_digest(items: Sequence[Mapping[str, Any]]) -> str:
     """SHA-256 (hex) of what a chunk is: its items' ids, and for each readable one its
-    SHA-256, pHash and dHash as sent; the same for the JSON and the binary form of one chunk
-    (the client sends hashes as binary only when their hex is canonical)."""
+    SHA-256, pHash and dHash as sent, and its regions' pHashes (what phase 1 carries); the
+    same for the JSON and the binary form of one chunk (the client sends hashes as binary
+    only when their hex is canonical)."""
     rows = [
         [item.get("id"), True]
         if "unreadable" in item
@@ -173,19 +253,14 @@ def content_digest(items: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _searched_regions(item: Mapping[str, Any]) -> list[Any]:
-    """What the search reads of an item's regions (their boxes and hashes, as sent), when it
-    has any: an item without regions keeps the digest it had before regions existed."""
+    """What phase 1 carries of an item's regions (their pHashes, as sent), when it has any:
+    an item without regions keeps the digest it had before regions existed."""
     if "regions" not in item:
         return []
     regions = item["regions"]
     if not isinstance(regions, list):
         return [regions]
-    return [
-        [region.get(name) for name in ("box", "phash", "dhash")]
-        if isinstance(region, Mapping)
-        else region
-        for region in regions
-    ]
+    return [region.get("phash") if isinstance(region, Mapping) else region for region in regions]
 
 
 def _json_like(value: Any) -> bool:
@@ -214,11 +289,29 @@ def _field(body: Mapping[str, Any], name: str, kind: type | tuple[type, ...], wh
     return value
 
 
-def decode_hashes(body: Any, *, max_items: int) -> tuple[int, list[dict[str, Any]]]:
-    """The chunk number and its items as the JSON API has them, less the verification
-    fields (`information` is the float32 sent); raises WireFormatError."""
+class DecodedHashes(NamedTuple):
+    """A hashes body read: the chunk number, its items as the JSON API has them less the
+    verification fields (`information` is the binary16 sent), and per item what the search
+    reads of it, built straight from the binary arrays (None for an unreadable item, and for
+    one whose fields `ImageFingerprint` refuses: the registry parses those from the item, so
+    that their reason is its parser's)."""
+
+    number: int
+    items: list[dict[str, Any]]
+    queries: list[HashedQuery | None]
+
+
+def decode_hashes(body: Any, *, max_items: int) -> DecodedHashes:
+    """Phase 1 of a chunk; raises WireFormatError (OtherLayout for another layout's body)."""
     if not isinstance(body, Mapping):
         raise WireFormatError("the body must be a MessagePack map.")
+    _check_layout(body)
+    unknown = sorted(str(name) for name in body if name not in _HASHES_FIELDS)
+    if unknown:
+        raise WireFormatError(
+            f"the body has {', '.join(unknown)[:200]}, which layout {LAYOUT} does not have; it "
+            f"may hold {', '.join(sorted(_HASHES_FIELDS))}."
+        )
     number = _field(body, "number", int, "an integer, the chunk number")
     version = _field(body, "version", int, "an integer, the fingerprint version")
     ids = _field(body, "ids", list, "an array of item id strings")
@@ -229,67 +322,122 @@ def decode_hashes(body: Any, *, max_items: int) -> tuple[int, list[dict[str, Any
             f"{len(ids)} items is more than the {max_items} allowed per request; send them "
             "in chunks."
         )
+    count = len(ids)
     hashes = _field(body, "hashes", bytes, f"binary, {HASH_BYTES} bytes an item")
-    information = _field(body, "information", bytes, f"binary, {INFORMATION_BYTES} bytes an item")
-    for name, value, size in (("hashes", hashes, HASH_BYTES), ("information", information, 4)):
-        if len(value) != size * len(ids):
+    information = _field(
+        body, "information", bytes, f"binary, {INFORMATION_BYTES} bytes an item (binary16)"
+    )
+    for name, value, size in (
+        ("hashes", hashes, HASH_BYTES),
+        ("information", information, INFORMATION_BYTES),
+    ):
+        if len(value) != size * count:
             raise WireFormatError(
-                f"{name!r} holds {len(value)} bytes; {len(ids)} items need {size * len(ids)}."
+                f"{name!r} holds {len(value)} bytes; {count} items need {size * count}."
             )
-    extra = _extra(body.get("extra", {}), len(ids))
-    regions = _regions(body.get("regions", {}), len(ids))
-    values = struct.unpack(f">{len(ids)}f", information)
-    items = []
-    for position, item_id in enumerate(ids):
+    extra = _extra(body.get("extra", {}), count)
+    counts, codes = _region_arrays(body, count)
+    values = struct.unpack(f">{count}e", information)
+    # Items of the fingerprint version the registry reads, with an information it takes, are
+    # built here as `from_wire_hashes` would build them; the others it parses (and refuses).
+    current = version == FINGERPRINT_VERSION
+    items: list[dict[str, Any]] = []
+    queries: list[HashedQuery | None] = []
+    taken = 0
+    for position, (item_id, (phash, dhash, sha256), value) in enumerate(
+        zip(ids, _HASHES.iter_unpack(hashes), values, strict=True)
+    ):
         if not isinstance(item_id, str):
             raise WireFormatError(f"id {position} must be a string.")
-        fields = extra.get(position, {})
-        if "unreadable" in fields:
-            if position in regions:
+        fields = extra.get(position)
+        regions = counts[position] if counts else 0
+        if fields is not None and "unreadable" in fields:
+            if regions:
                 raise WireFormatError(f"position {position} is unreadable and has regions.")
             items.append({"id": item_id, **fields})
+            queries.append(None)
             continue
-        start = position * HASH_BYTES
-        item = {
+        digest = sha256.hex()
+        item: dict[str, Any] = {
             "id": item_id,
             "version": version,
-            "sha256": hashes[start + 16 : start + 48].hex(),
-            "phash": hashes[start : start + 8].hex(),
-            "dhash": hashes[start + 8 : start + 16].hex(),
-            "information": values[position],
-            **fields,
+            "sha256": digest,
+            "phash": f"{phash:016x}",
+            "dhash": f"{dhash:016x}",
+            "information": value,
         }
-        if position in regions:
-            item["regions"] = regions[position]
+        if fields is not None:
+            item.update(fields)
+        region_codes: tuple[int, ...] = ()
+        if regions:
+            region_codes = codes[taken : taken + regions]
+            taken += regions
+            item["regions"] = [{"phash": f"{code:016x}"} for code in region_codes]
         items.append(item)
-    return number, items
+        if current and math.isfinite(value) and value >= 0:
+            hashed = Hashes(phash=phash, dhash=dhash, pdq=b"", pdq_quality=0, descriptor=b"")
+            fingerprint = ImageFingerprint(version, digest, 0, 0, value, hashed)
+            queries.append(HashedQuery(fingerprint, region_codes))
+        else:
+            queries.append(None)
+    return DecodedHashes(number, items, queries)
 
 
-def _regions(value: Any, count: int) -> dict[int, list[dict[str, Any]]]:
-    """position -> the item's regions as the JSON API has them, less their descriptors."""
-    if not isinstance(value, Mapping):
-        raise WireFormatError("'regions' must be a map from item position to binary.")
-    regions: dict[int, list[dict[str, Any]]] = {}
-    for position, packed in value.items():
-        if isinstance(position, bool) or not isinstance(position, int):
-            raise WireFormatError("'regions' keys must be item positions (integers).")
-        if not 0 <= position < count:
-            raise WireFormatError(f"'regions' names position {position}, outside 0 to {count - 1}.")
-        if (
-            not isinstance(packed, bytes)
-            or not packed
-            or len(packed) % _REGION.size
-            or len(packed) > MAX_REGIONS * _REGION.size
-        ):
-            raise WireFormatError(
-                f"'regions' of position {position} must be binary, {_REGION.size} bytes for "
-                f"each of 1 to {MAX_REGIONS} regions."
-            )
-        regions[position] = [
-            {"box": [left, top, right, bottom], "phash": phash.hex(), "dhash": dhash.hex()}
-            for left, top, right, bottom, phash, dhash in _REGION.iter_unpack(packed)
-        ]
-    return regions
+def _check_layout(body: Mapping[str, Any]) -> None:
+    """Refuse a body of another layout before reading anything of it: read as this one, an
+    older client's information would be misread and its regions lost."""
+    layout = body.get("layout")
+    if layout == LAYOUT and not isinstance(layout, bool):
+        return
+    if layout is None:
+        if not _layout_1(body):
+            raise WireFormatError(f"the body has no 'layout' (an integer, {LAYOUT}).")
+        what = (
+            "follows layout 1 (no 'layout' field: 4-byte information, regions with their "
+            "boxes and dHashes)"
+        )
+    else:
+        what = f"names layout {str(layout)[:20]!r}"
+    raise OtherLayout(
+        f"this {HASHES_MEDIA_TYPE} body {what}; this registry reads layout {LAYOUT} only "
+        "(docs/design.md, 'Two-phase chunks'). Update the Consentry client (registry.client), "
+        "or send the chunk as JSON."
+    )
+
+
+def _layout_1(body: Mapping[str, Any]) -> bool:
+    """Whether a body without `layout` is one of layout 1: 4 bytes of information an item."""
+    ids, information = body.get("ids"), body.get("information")
+    return (
+        isinstance(ids, list)
+        and isinstance(information, bytes)
+        and len(information) == 4 * len(ids)
+    )
+
+
+def _region_arrays(body: Mapping[str, Any], count: int) -> tuple[bytes, tuple[int, ...]]:
+    """Each item's number of regions (empty: none has any), and every region's pHash."""
+    if "region_counts" not in body and "region_phashes" not in body:
+        return b"", ()
+    counts = _field(body, "region_counts", bytes, f"binary, 1 byte an item (0 to {MAX_REGIONS})")
+    codes = _field(body, "region_phashes", bytes, f"binary, {REGION_HASH_BYTES} bytes a region")
+    if len(counts) != count:
+        raise WireFormatError(
+            f"'region_counts' holds {len(counts)} bytes; {count} items need {count}."
+        )
+    if max(counts) > MAX_REGIONS:
+        position = next(p for p, regions in enumerate(counts) if regions > MAX_REGIONS)
+        raise WireFormatError(
+            f"'region_counts' gives position {position} {counts[position]} regions; an item "
+            f"has at most {MAX_REGIONS}."
+        )
+    total = sum(counts)
+    if len(codes) != REGION_HASH_BYTES * total:
+        raise WireFormatError(
+            f"'region_phashes' holds {len(codes)} bytes; {total} regions need "
+            f"{REGION_HASH_BYTES * total}."
+        )
+    return counts, struct.unpack(f">{total}Q", codes)
 
 
 def _extra(value: Any, count: int) -> dict[int, dict[str, Any]]:
@@ -335,27 +483,26 @@ def encode_verification(digest: str, payloads: Mapping[int, Mapping[str, Any]]) 
             bytes.fromhex(item["pdq"]),
             item["pdq_quality"],
             bytes.fromhex(item["descriptor"]),
-            *_region_descriptors(item),
+            *_region_rows(item),
         ]
         for position, item in sorted(payloads.items())
     ]
     return msgpack.packb({"digest": bytes.fromhex(digest), "items": rows}, use_bin_type=True)
 
 
-def _region_descriptors(item: Mapping[str, Any]) -> list[Any]:
-    """The eighth value of an item's row, its regions' descriptors, when it has regions; and
-    the ninth, their PDQs, when one of them has a PDQ."""
+def _region_rows(item: Mapping[str, Any]) -> list[Any]:
+    """The eighth value of an item's row, when it has regions: per region what phase 1 left
+    out of it."""
     regions = item.get("regions")
     if not regions:
         return []
-    row: list[Any] = [[bytes.fromhex(region["descriptor"]) for region in regions]]
-    if any("pdq" in region for region in regions):
-        row.append(
-            [
-                [bytes.fromhex(region["pdq"]), region["pdq_quality"]] if "pdq" in region else None
-                for region in regions
-            ]
-        )
+    return [[_region_row(region) for region in regions]]
+
+
+def _region_row(region: Mapping[str, Any]) -> list[Any]:
+    row = [list(region["box"]), bytes.fromhex(region["dhash"]), bytes.fromhex(region["descriptor"])]
+    if "pdq" in region:
+        row += [bytes.fromhex(region["pdq"]), region["pdq_quality"]]
     return row
 
 
@@ -372,7 +519,7 @@ _ROW: tuple[tuple[str, type | tuple[type, ...], str], ...] = (
 
 def decode_verification(body: Any, *, max_items: int) -> tuple[str, dict[int, dict[str, Any]]]:
     """The content digest the payloads name (hex), and position -> the verification fields
-    as the JSON API has them (hex for binary)."""
+    as the JSON API has them (hex for binary), its regions' under REGION_FIELDS."""
     if not isinstance(body, Mapping):
         raise WireFormatError("the body must be a MessagePack map.")
     digest = _field(
@@ -388,10 +535,11 @@ def decode_verification(body: Any, *, max_items: int) -> tuple[str, dict[int, di
         raise TooManyItems(f"{len(rows)} items is more than the {max_items} a chunk holds.")
     payloads: dict[int, dict[str, Any]] = {}
     for number, row in enumerate(rows):
-        if not isinstance(row, list) or not len(_ROW) <= len(row) <= len(_ROW) + 2:
+        if not isinstance(row, list) or not len(_ROW) <= len(row) <= len(_ROW) + 1:
             raise WireFormatError(
                 f"item {number} must be an array of {len(_ROW)} values, {len(_ROW) + 1} with "
-                f"its regions' descriptors, or {len(_ROW) + 2} with their PDQs too."
+                f"its regions (layout {LAYOUT}; layout 1's ninth value, the regions' PDQs, "
+                "now goes with each region: update the Consentry client)."
             )
         for (name, kind, what), value in zip(_ROW, row[: len(_ROW)], strict=True):
             if isinstance(value, bool) or not isinstance(value, kind):
@@ -408,47 +556,45 @@ def decode_verification(body: Any, *, max_items: int) -> tuple[str, dict[int, di
             "descriptor": row[6].hex(),
         }
         if len(row) > len(_ROW):
-            payloads[position][REGION_DESCRIPTORS] = _decoded_descriptors(number, row[len(_ROW)])
-        if len(row) > len(_ROW) + 1:
-            payloads[position][REGION_PDQS] = _decoded_pdqs(number, row[-1])
+            payloads[position][REGION_FIELDS] = _decoded_regions(number, row[len(_ROW)])
     return digest.hex(), payloads
 
 
-def _decoded_descriptors(number: int, value: Any) -> list[str]:
+def _decoded_regions(number: int, value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_REGIONS:
+        raise WireFormatError(
+            f"item {number}: its regions must be an array of 1 to {MAX_REGIONS} regions."
+        )
+    return [_decoded_region(number, entry) for entry in value]
+
+
+def _decoded_region(number: int, entry: Any) -> dict[str, Any]:
     if (
-        not isinstance(value, list)
-        or not 1 <= len(value) <= MAX_REGIONS
-        or not all(isinstance(descriptor, bytes) for descriptor in value)
+        not isinstance(entry, list)
+        or len(entry) not in (3, 5)
+        or not _integers(entry[0], 4)
+        or not isinstance(entry[1], bytes)
+        or not isinstance(entry[2], bytes)
+        or (len(entry) == 5 and (not isinstance(entry[3], bytes) or not _integers([entry[4]], 1)))
     ):
         raise WireFormatError(
-            f"item {number}: its regions' descriptors must be an array of 1 to {MAX_REGIONS} "
-            "binary values."
+            f"item {number}: each of its regions must be [box (4 integers), dhash (binary), "
+            "descriptor (binary)], with pdq (binary) and pdq_quality (an integer) for a region "
+            "that has a PDQ (layout 1's bare descriptors are no longer taken: update the "
+            "Consentry client)."
         )
-    return [descriptor.hex() for descriptor in value]
+    region = {"box": list(entry[0]), "dhash": entry[1].hex(), "descriptor": entry[2].hex()}
+    if len(entry) == 5:
+        region["pdq"], region["pdq_quality"] = entry[3].hex(), entry[4]
+    return region
 
 
-def _decoded_pdqs(number: int, value: Any) -> list[tuple[str, int] | None]:
-    what = (
-        f"item {number}: its regions' PDQs must be an array of 1 to {MAX_REGIONS} values, each "
-        "nil or [pdq (binary), pdq_quality (an integer)]."
+def _integers(value: Any, count: int) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) == count
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
     )
-    if not isinstance(value, list) or not 1 <= len(value) <= MAX_REGIONS:
-        raise WireFormatError(what)
-    pdqs: list[tuple[str, int] | None] = []
-    for entry in value:
-        if entry is None:
-            pdqs.append(None)
-            continue
-        if (
-            not isinstance(entry, list)
-            or len(entry) != 2
-            or not isinstance(entry[0], bytes)
-            or isinstance(entry[1], bool)
-            or not isinstance(entry[1], int)
-        ):
-            raise WireFormatError(what)
-        pdqs.append((entry[0].hex(), entry[1]))
-    return pdqs
 
 
 def pack_payloads(payloads: Mapping[int, Mapping[str, Any]]) -> bytes:
@@ -463,11 +609,7 @@ def pack_payloads(payloads: Mapping[int, Mapping[str, Any]]) -> bytes:
                 bytes.fromhex(payload["pdq"]),
                 payload["pdq_quality"],
                 bytes.fromhex(payload["descriptor"]),
-                [bytes.fromhex(d) for d in payload.get(REGION_DESCRIPTORS, ())],
-                [
-                    None if pdq is None else [bytes.fromhex(pdq[0]), pdq[1]]
-                    for pdq in payload.get(REGION_PDQS, ())
-                ],
+                [_region_row(region) for region in payload.get(REGION_FIELDS, ())],
             ]
             for position, payload in payloads.items()
         },
@@ -476,13 +618,14 @@ def pack_payloads(payloads: Mapping[int, Mapping[str, Any]]) -> bytes:
 
 
 def unpack_payloads(data: bytes) -> dict[int, dict[str, Any]]:
-    """What pack_payloads packed, as decode_verification gave it."""
+    """What pack_payloads packed, as decode_verification gave it; and what it packed before
+    layout 2 (the regions' descriptors and PDQs apart, their boxes and dHashes in the items)."""
     if not data:
         return {}
     stored = msgpack.unpackb(data, raw=False, strict_map_key=False)
     payloads: dict[int, dict[str, Any]] = {}
     for position, row in stored.items():
-        information, width, height, pdq, pdq_quality, descriptor, regions, region_pdqs = row
+        information, width, height, pdq, pdq_quality, descriptor, regions, *before = row
         payload = {
             "information": information,
             "width": width,
@@ -491,36 +634,36 @@ def unpack_payloads(data: bytes) -> dict[int, dict[str, Any]]:
             "pdq_quality": pdq_quality,
             "descriptor": descriptor.hex(),
         }
-        if regions:
-            payload[REGION_DESCRIPTORS] = [region.hex() for region in regions]
-        if region_pdqs:
-            payload[REGION_PDQS] = [
-                None if entry is None else (entry[0].hex(), entry[1]) for entry in region_pdqs
-            ]
+        if before:
+            payload[REGION_FIELDS] = _regions_before_layout_2(regions, before[0])
+        elif regions:
+            payload[REGION_FIELDS] = [_decoded_region(position, entry) for entry in regions]
+        if not payload.get(REGION_FIELDS):
+            payload.pop(REGION_FIELDS, None)
         payloads[position] = payload
     return payloads
 
 
+def _regions_before_layout_2(descriptors: list[bytes], pdqs: list[Any]) -> list[dict[str, Any]]:
+    regions: list[dict[str, Any]] = [{"descriptor": d.hex()} for d in descriptors]
+    for region, pdq in zip(regions, pdqs, strict=False):
+        if pdq is not None:
+            region["pdq"], region["pdq_quality"] = pdq[0].hex(), pdq[1]
+    return regions
+
+
 def complete_item(item: dict[str, Any], payload: Mapping[str, Any]) -> None:
-    """Add an item's verification payload to what its hashes brought: its fields, and each of
-    its regions' descriptor. Raises WireFormatError when the payload brings descriptors for
+    """Add an item's verification payload to what its hashes brought: its fields, and what
+    each of its regions' hashes left out. Raises WireFormatError when the payload brings
     other regions than the hashes carried."""
     regions = item.get("regions") or []
-    descriptors = payload.get(REGION_DESCRIPTORS, [])
-    if len(descriptors) != len(regions):
+    brought = payload.get(REGION_FIELDS, [])
+    if len(brought) != len(regions):
         raise WireFormatError(
-            f"the payload brings {len(descriptors)} regions' descriptors; the item's hashes "
-            f"carried {len(regions)} regions."
-        )
-    pdqs = payload.get(REGION_PDQS, [None] * len(regions))
-    if len(pdqs) != len(regions):
-        raise WireFormatError(
-            f"the payload brings {len(pdqs)} regions' PDQs; the item's hashes carried "
+            f"the payload brings {len(brought)} regions; the item's hashes carried "
             f"{len(regions)} regions."
         )
     item.update({name: payload[name] for name in VERIFICATION_FIELDS})
-    for region, descriptor, pdq in zip(regions, descriptors, pdqs, strict=True):
-        region["descriptor"] = descriptor
-        if pdq is not None:
-            # Checked as the JSON API checks it, by ImageFingerprint.from_wire.
-            region["pdq"], region["pdq_quality"] = pdq
+    # Checked as the JSON API checks them, by ImageFingerprint.from_wire.
+    for region, fields in zip(regions, brought, strict=True):
+        region.update(fields)

@@ -182,14 +182,15 @@ def _sender_class() -> type:
                 own = {ids[row[0]]: len(msgpack.packb(row, use_bin_type=True)) for row in rows}
                 self.record.verified.update(own)
             elif media_type == HASHES_MEDIA_TYPE:
-                # Hashes: its id (with its header), 48 bytes of hashes and 4 of information
-                # each, and its regions (24 bytes each, and their position key) to the items
-                # that carry them; the envelope shared evenly.
-                regions = unpack(body).get("regions", {})
+                # Hashes (layout 2): its id (with its header), 48 bytes of hashes and 2 of
+                # information each; where the chunk has regions, a byte for its count and 8
+                # bytes a region (its pHash) to each item; the envelope shared evenly.
+                counts = unpack(body).get("region_counts", b"")
                 for position, item_id in enumerate(ids):
-                    own[item_id] = len(msgpack.packb(item_id)) + 52
-                    if position in regions:
-                        own[item_id] += len(msgpack.packb({position: regions[position]})) - 1
+                    own[item_id] = len(msgpack.packb(item_id)) + 50
+                    if counts:
+                        own[item_id] += 1 + 8 * counts[position]
+                    if counts and counts[position]:
                         self.record.with_regions.add(item_id)
             else:  # JSON: shared evenly here, each item's own text counted by run_once
                 own = dict.fromkeys(ids, 0)

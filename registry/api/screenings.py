@@ -15,6 +15,7 @@ from drf_spectacular.utils import (
     extend_schema_field,
 )
 from rest_framework import serializers, status
+from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import MultiPartParser
@@ -41,6 +42,7 @@ from registry.choice_labels import Assurance, Decision, MinimumAssurance, Purpos
 from registry.chunk_wire import (
     HASHES_MEDIA_TYPE,
     VERIFICATION_MEDIA_TYPE,
+    OtherLayout,
     TooManyItems,
     WireFormatError,
     decode_hashes,
@@ -419,24 +421,28 @@ class ScreeningDetailApi(OrganizationApi):
 
 
 HASHES_LAYOUT = (
-    "A MessagePack map: `number` (int, the chunk number); `version` (int, the fingerprint "
-    "version of every hashed item); `ids` (array of N item id strings); `hashes` (bin, 48 bytes "
-    "an item: pHash 8 bytes big-endian, dHash 8, SHA-256 32); `information` (bin, 4 bytes an "
-    "item: float32 big-endian); optional `extra` (map from item position to a map of its "
-    "`url`, `headers`, `embedded`, `user_agent`, or `unreadable`); optional `regions` (map "
-    "from item position to bin, 24 bytes for each of the item's 1 to 4 regions: box as 4 "
-    "uint16 big-endian thousandths, left, top, right, bottom; pHash 8 bytes; dHash 8). An "
-    "item with no extra fields or regions costs 53 bytes plus its id."
+    "A MessagePack map (layout 2): `layout` (int, 2: a body without it, an older client's "
+    "layout 1, answers 415); `number` (int, the chunk number); `version` (int, the "
+    "fingerprint version of every hashed item); `ids` (array of N item id strings); `hashes` "
+    "(bin, 48 bytes an item: pHash 8 bytes big-endian, dHash 8, SHA-256 32); `information` "
+    "(bin, 2 bytes an item: IEEE-754 binary16 big-endian); optional `extra` (map from item "
+    "position to a map of its `url`, `headers`, `embedded`, `user_agent`, or `unreadable`); "
+    "optional, together, `region_counts` (bin, 1 byte an item: its number of regions, 0 to 4) "
+    "and `region_phashes` (bin, 8 bytes a region: its pHash, big-endian; items in order, each "
+    "item's regions in its order). A region's box and dHash go with its descriptor in phase "
+    "2. An item with no extra fields costs 51 bytes plus its id, one more where the chunk has "
+    "regions, and 8 a region."
 )
 VERIFICATION_LAYOUT = (
     "A MessagePack map: `digest` (bin, 32 bytes: SHA-256 of the chunk's content as "
     "registry.chunk_wire.content_digest computes it from its items' ids and hashes, their "
-    "regions' too); `items`, an array with, per item, [position (int), information "
+    "regions' pHashes too); `items`, an array with, per item, [position (int), information "
     "(float64), width (int), height (int), pdq (bin, 32 bytes), pdq_quality (int), "
     "descriptor (bin, 963 bytes)], plus, for an item whose hashes carried regions, an eighth "
-    "value: the array of its regions' descriptors (bin, 963 bytes each), in their order; and "
-    "when one of its regions carries a PDQ, a ninth: per region in order, nil or [pdq (bin, "
-    "32 bytes), pdq_quality (int)]."
+    "value: per region in their order, [box (array of 4 ints: left, top, right, bottom in "
+    "thousandths), dhash (bin, 8 bytes), descriptor (bin, 963 bytes)], with pdq (bin, 32 "
+    "bytes) and pdq_quality (int) after them for a region that has a PDQ (the untrimmed "
+    "frame's)."
 )
 
 
@@ -449,6 +455,10 @@ def _hashed_response(request: Request, hashed: HashedChunk, code: int) -> Respon
 def _wire_refusal(error: WireFormatError) -> Exception:
     if isinstance(error, TooManyItems):
         return PayloadTooLarge(str(error))
+    if isinstance(error, OtherLayout):
+        # 415: a client of an older layout falls back to JSON (registry.client does), and
+        # one that cannot is told what to do.
+        return UnsupportedMediaType(HASHES_MEDIA_TYPE, detail=str(error))
     return serializers.ValidationError({"detail": str(error)})
 
 
@@ -484,6 +494,10 @@ class ScreeningChunkApi(OrganizationApi):
                 "is closed, or the registry's matching changed since it started"
             ),
             413: error("Too many items or bytes"),
+            415: error(
+                f"A {HASHES_MEDIA_TYPE} body of another layout than this registry's (an "
+                "older client's): update the client, or send the chunk as JSON"
+            ),
         },
         summary="Add a chunk of items to an open screening",
         description="Re-sending a chunk number already received with the same items (ids "
@@ -517,15 +531,18 @@ class ScreeningChunkApi(OrganizationApi):
 
     def _hashes(self, request: Request, screening: Screening) -> Response:
         try:
-            number, items = decode_hashes(
+            decoded = decode_hashes(
                 request.data, max_items=settings.CONSENTRY_MAX_ITEMS_PER_REQUEST
             )
         except WireFormatError as failure:
             raise _wire_refusal(failure) from None
-        envelope = self.ChunkIn(data={"number": number})
+        envelope = self.ChunkIn(data={"number": decoded.number})
         envelope.is_valid(raise_exception=True)
         hashed = screening_add_hashes(
-            screening=screening, number=envelope.validated_data["number"], items=items
+            screening=screening,
+            number=envelope.validated_data["number"],
+            items=decoded.items,
+            queries=decoded.queries,
         )
         return _hashed_response(request, hashed, 202 if hashed.changed else 200)
 

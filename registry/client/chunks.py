@@ -189,7 +189,7 @@ class ChunkSender:
             return None
         try:
             return encode_hashes(number, version, items)
-        # WireFormatError is a ValueError: information beyond a float32, say.
+        # WireFormatError is a ValueError: information beyond a binary16, say.
         except (ValueError, TypeError, OverflowError):  # JSON carries what this cannot
             return None
 

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from registry.assurance import VERIFIED
-from registry.chunk_wire import information_undecided
+from registry.chunk_wire import HashedQuery, hashed_query, information_undecided
 from registry.fingerprints import FingerprintFormatError, ImageFingerprint
 from registry.gatekeeper import (
     SOURCE_URL,
@@ -78,10 +78,13 @@ def credits_for(permits: Mapping[int, Permit]) -> dict[int, Credit]:
     }
 
 
-def _parse(raw: Mapping[str, Any]) -> ImageFingerprint | ItemDecision | None:
-    """The item's fingerprint, or its decision when that is `invalid`; None for an item sent
-    as hashes alone whose information is too close to the weak-image limit to tell, or that
-    must be decided on its whole fingerprint."""
+def _parse(
+    raw: Mapping[str, Any], query: HashedQuery | None = None
+) -> ImageFingerprint | HashedQuery | ItemDecision | None:
+    """The item's fingerprint (for one sent as hashes alone, what the search reads of it:
+    `query` when phase 1 built it from the binary arrays), or its decision when that is
+    `invalid`; None for an item sent as hashes alone whose information is too close to the
+    weak-image limit to tell, or that must be decided on its whole fingerprint."""
     if "unreadable" in raw:  # set by the server when an uploaded file could not be decoded
         return invalid(f"{ReasonCode.UNREADABLE}: {raw['unreadable']}")
     awaiting = awaits_verification(raw)
@@ -89,7 +92,8 @@ def _parse(raw: Mapping[str, Any]) -> ImageFingerprint | ItemDecision | None:
         return None
     try:
         if awaiting:
-            fingerprint = ImageFingerprint.from_wire_hashes(raw)
+            hashed = query if query is not None else hashed_query(raw)
+            fingerprint = hashed.fingerprint
         else:
             fingerprint = ImageFingerprint.from_wire(raw)
     except FingerprintFormatError as error:
@@ -99,7 +103,7 @@ def _parse(raw: Mapping[str, Any]) -> ImageFingerprint | ItemDecision | None:
         return None
     if is_weak(fingerprint):
         return invalid(Reason(ReasonCode.WEAK_IMAGE))
-    return fingerprint
+    return hashed if awaiting else fingerprint
 
 
 def awaits_verification(raw: Mapping[str, Any]) -> bool:
@@ -117,10 +121,12 @@ def _needs_whole(raw: Mapping[str, Any]) -> bool:
     return awaits_verification(raw) and raw[AWAITING_VERIFICATION].get(_WHOLE) is True
 
 
-Parsed = ImageFingerprint | ItemDecision | Mapping[str, Any] | None
+Parsed = ImageFingerprint | HashedQuery | ItemDecision | Mapping[str, Any] | None
 
 
-def _triage(items: Sequence[Mapping[str, Any]]) -> tuple[list[Parsed], list[bool], int]:
+def _triage(
+    items: Sequence[Mapping[str, Any]], queries: Sequence[HashedQuery | None] | None = None
+) -> tuple[list[Parsed], list[bool], int]:
     """Each item parsed (an item found without a candidate at this version, by the mark phase
     1 left, as itself: it matches nothing and is not read again); whether it is one sent as hashes
     alone that cannot be decided without its verification payload, because the registry
@@ -129,15 +135,21 @@ def _triage(items: Sequence[Mapping[str, Any]]) -> tuple[list[Parsed], list[bool
 
     The search is skipped for an item checked at the current version: nothing registered or
     removed since. The version is read before searching, so a work registered meanwhile
-    makes the next look search again rather than go unseen."""
+    makes the next look search again rather than go unseen. `queries`: what phase 1 read of
+    each item from the binary arrays, where it could (None: parsed from the item)."""
     version = registry_version().sequence
     parsed: list[Parsed] = [
-        item if _without_candidate_at(item, version) else _parse(item) for item in items
+        item
+        if _without_candidate_at(item, version)
+        else _parse(item)
+        if query is None
+        else _parse(item, query)
+        for item, query in zip(items, queries or [None] * len(items), strict=True)
     ]
     needs = [entry is None for entry in parsed]
-    waiting: dict[int, ImageFingerprint] = {}
+    waiting: dict[int, HashedQuery] = {}
     for position, (raw, entry) in enumerate(zip(items, parsed, strict=True)):
-        if not isinstance(entry, ImageFingerprint) or not awaits_verification(raw):
+        if not isinstance(entry, HashedQuery):
             continue
         marker = raw[AWAITING_VERIFICATION]
         if _needs_whole(raw):
@@ -179,18 +191,21 @@ def _without_candidate_at(raw: Mapping[str, Any], version: int) -> bool:
     )
 
 
-def verification_needed(items: Sequence[dict[str, Any]]) -> list[int]:
+def verification_needed(
+    items: Sequence[dict[str, Any]], queries: Sequence[HashedQuery | None] | None = None
+) -> list[int]:
     """Positions of the items sent as hashes alone that the registry needs to verify; each
-    such item's mark records what was found, and at which registry version."""
+    such item's mark records what was found, and at which registry version. `queries`, from
+    phase 1's binary arrays, spare parsing the items again."""
     known = _needed_as_marked(items)
     if known is not None:
         return known
-    parsed, needs, version = _triage(items)
+    parsed, needs, version = _triage(items, queries)
     for item, entry, need in zip(items, parsed, needs, strict=True):
         if awaits_verification(item):
             whole = _needs_whole(item)
             mark = {_CHECKED_AT: version, _NEEDED: need, _WHOLE: whole}
-            if not need and not whole and (entry is item or isinstance(entry, ImageFingerprint)):
+            if not need and not whole and (entry is item or isinstance(entry, HashedQuery)):
                 mark[_NO_CANDIDATE] = True
             item[AWAITING_VERIFICATION] = mark
     return [position for position, need in enumerate(needs) if need]
@@ -251,7 +266,7 @@ def decide_items(
     over = {position for position, result in found.items() if result.over_budget}
     if over:
         logger.warning("%d of %d items over the verification budget", len(over), len(items))
-    decided: list[Mapping[str, Any] | ImageFingerprint | ItemDecision] = [
+    decided: list[Mapping[str, Any] | ImageFingerprint | HashedQuery | ItemDecision] = [
         invalid(Reason(OVER_BUDGET)) if position in over else entry
         for position, entry in enumerate(parsed)
     ]
@@ -277,7 +292,7 @@ def decide_items(
 
 
 def _exact_copies_of_weak(
-    decided: Sequence[Mapping[str, Any] | ImageFingerprint | ItemDecision],
+    decided: Sequence[Mapping[str, Any] | ImageFingerprint | HashedQuery | ItemDecision],
     items: Sequence[Mapping[str, Any]],
 ) -> dict[int, list[WorkMatch]]:
     """The works each item too plain to match is an exact copy of, by position. A plain work
@@ -340,7 +355,7 @@ def _works_by_url_digest(digests: Collection[bytes]) -> dict[bytes, list[WorkMat
 
 
 def _decide(
-    parsed: Sequence[Mapping[str, Any] | ImageFingerprint | ItemDecision],
+    parsed: Sequence[Mapping[str, Any] | ImageFingerprint | HashedQuery | ItemDecision],
     matches_of: Sequence[list[WorkMatch]],
     items: Sequence[Mapping[str, Any]],
     *,

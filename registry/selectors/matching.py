@@ -15,6 +15,7 @@ import numpy as np
 from django.db import connection
 from django.db.models import Case, Value, When
 
+from registry.chunk_wire import HashedQuery
 from registry.fingerprints import VARIANTS, Hashes, ImageFingerprint, to_unsigned64
 from registry.gatekeeper import SOURCE_URL, Box, covers_whole_picture
 from registry.ledger import GENESIS_HASH
@@ -448,32 +449,37 @@ def _verify_item(
 
 
 def has_candidates(
-    fingerprints: Sequence[ImageFingerprint], *, index: RegistryIndex | None = None
+    queries: Sequence[HashedQuery], *, index: RegistryIndex | None = None
 ) -> list[bool]:
-    """For each fingerprint, whether any active work is a candidate for it: found by the
-    index's hash search or by its SHA-256. Needs no descriptor: it says which items must be
-    verified, never that one matched."""
-    if not fingerprints:
+    """For each item sent as hashes alone, whether any active work is a candidate for it:
+    found by the index's hash search or by its SHA-256. Needs no descriptor: it says which
+    items must be verified, never that one matched."""
+    if not queries:
         return []
     index = index or shared_index()
     index.sync()
     # The regions are searched as in `match_items`: a copy only a region finds needs verifying,
-    # found by the region's pHash (its dHash-only candidates are never verified).
-    owner = np.fromiter(
-        (item for item, fp in enumerate(fingerprints) for _ in fp.searched()), dtype=np.int64
+    # found by the region's pHash (its dHash-only candidates are never verified, and phase 1
+    # does not carry a region's dHash: 0 stands for it, never searched).
+    sizes = np.fromiter((1 + len(q.region_phashes) for q in queries), np.int64, len(queries))
+    owner = np.repeat(np.arange(len(queries)), sizes)
+    total = int(sizes.sum())
+    phashes = np.fromiter(
+        (code for q in queries for code in (q.fingerprint.hashes.phash, *q.region_phashes)),
+        dtype=np.uint64,
+        count=total,
     )
-    codes = [hashes for fp in fingerprints for hashes in fp.searched()]
-    whole = np.fromiter(
-        (k == 0 for fp in fingerprints for k in range(len(fp.searched()))),
-        dtype=bool,
-        count=len(codes),
+    dhashes = np.zeros(total, dtype=np.uint64)
+    whole = np.zeros(total, dtype=bool)
+    starts = np.cumsum(sizes) - sizes
+    dhashes[starts] = np.fromiter(
+        (q.fingerprint.hashes.dhash for q in queries), np.uint64, len(queries)
     )
-    candidates = index.search(
-        np.fromiter((h.phash for h in codes), dtype=np.uint64, count=len(codes)),
-        np.fromiter((h.dhash for h in codes), dtype=np.uint64, count=len(codes)),
-        by_dhash=whole,
-    )
-    searched = np.zeros(len(fingerprints), dtype=bool)
+    whole[starts] = True
+    candidates = index.search(phashes, dhashes, by_dhash=whole)
+    searched = np.zeros(len(queries), dtype=bool)
     searched[owner[candidates.query_index]] = True
-    exact = _exact_matches(fingerprints)
-    return [bool(hit) or fp.sha256 in exact for hit, fp in zip(searched, fingerprints, strict=True)]
+    exact = _works_by_sha256({q.fingerprint.sha256 for q in queries})
+    return [
+        bool(hit) or q.fingerprint.sha256 in exact for hit, q in zip(searched, queries, strict=True)
+    ]

@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import F
 
 from registry.chunk_wire import (
+    HashedQuery,
     WireFormatError,
     complete_item,
     content_digest,
@@ -99,10 +100,15 @@ def _resent(existing: ScreeningChunk, items: Sequence[Mapping[str, Any]]) -> Has
 
 
 def screening_add_hashes(
-    *, screening: Screening, number: int, items: Sequence[Mapping[str, Any]]
+    *,
+    screening: Screening,
+    number: int,
+    items: Sequence[Mapping[str, Any]],
+    queries: Sequence[HashedQuery | None] | None = None,
 ) -> HashedChunk:
     """Phase 1: store chunk `number` as hashes and say which items must be verified. Sent
-    again, it changes nothing and answers the positions still needed (a resumed client)."""
+    again, it changes nothing and answers the positions still needed (a resumed client).
+    `queries`: what the search reads of each item, as chunk_wire.decode_hashes built it."""
     # A resent chunk, or one for a closed screening, is answered before the search: the search
     # is the slow part, and a resuming client must not pay it again. Checked again under lock.
     existing = ScreeningChunk.objects.filter(screening=screening, number=number).first()
@@ -114,7 +120,7 @@ def screening_add_hashes(
     marked = _awaiting(items, whole=_unregistered_passes(screening))
     # Searched before the screening's row is locked. The marks it writes are stored with the
     # items, so the envelope is checked after it.
-    needed = verification_needed(marked)
+    needed = verification_needed(marked, queries)
     payload = validate_items(marked, hashes_only=True)
     with transaction.atomic():
         locked = Screening.objects.select_for_update().get(pk=screening.pk)

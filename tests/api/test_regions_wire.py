@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 
 from registry.chunk_wire import (
     HASHES_MEDIA_TYPE,
-    REGION_PDQS,
+    REGION_FIELDS,
     VERIFICATION_MEDIA_TYPE,
     WireFormatError,
     complete_item,
@@ -22,13 +22,19 @@ from registry.chunk_wire import (
     decode_verification,
     encode_hashes,
     encode_verification,
+    hashed_query,
     pack_payloads,
     unpack,
     unpack_payloads,
 )
 from registry.client.chunks import hashes_version
 from registry.demo_art import artwork_bytes
-from registry.fingerprints import FINGERPRINT_VERSION, ImageFingerprint, fingerprint_image
+from registry.fingerprints import (
+    FINGERPRINT_VERSION,
+    FingerprintFormatError,
+    ImageFingerprint,
+    fingerprint_image,
+)
 from registry.fingerprints.hashing import to_unsigned64
 from registry.gatekeeper import ReasonCode
 from registry.matching import rules
@@ -227,7 +233,7 @@ def test_regions_bind_the_chunks_content(acme_api, works):
 def test_malformed_regions_in_phase_1_are_refused_naming_the_field(acme_api):
     items = [item("stranger", 40)]
     body = msgpack.unpackb(encode_hashes(0, FINGERPRINT_VERSION, items))
-    body["regions"] = {0: b"\x00" * 23}
+    body["region_counts"], body["region_phashes"] = b"\x01", b"\x00" * 7
 
     answer = acme_api.post(
         CHUNKS.format(_screening(acme_api)),
@@ -236,7 +242,7 @@ def test_malformed_regions_in_phase_1_are_refused_naming_the_field(acme_api):
     )
 
     assert answer.status_code == 400
-    assert "'regions' of position 0" in answer.json()["detail"]
+    assert "'region_phashes' holds 7 bytes; 1 regions need 8" in answer.json()["detail"]
 
 
 @pytest.fixture
@@ -333,13 +339,15 @@ def test_no_path_compares_an_item_more_often_than_its_budget(works, monkeypatch)
 
 def test_regions_cross_both_phases_exactly_and_an_item_without_keeps_its_digest():
     items = [screenshot_item("shot", 1), item("stranger", 40)]
-    _, decoded = decode_hashes(unpack(encode_hashes(0, FINGERPRINT_VERSION, items)), max_items=9)
+    decoded = decode_hashes(unpack(encode_hashes(0, FINGERPRINT_VERSION, items)), max_items=9).items
     digest, payloads = decode_verification(
         unpack(encode_verification(content_digest(items), dict(enumerate(items)))), max_items=9
     )
 
     assert [len(entry.get("regions", [])) for entry in decoded] == [len(items[0]["regions"]), 0]
     assert len(items[0]["regions"]) >= 2  # the untrimmed frame and the post's picture at least
+    # Phase 1 carries a region's pHash alone; its box and dHash come in phase 2.
+    assert decoded[0]["regions"] == [{"phash": region["phash"]} for region in items[0]["regions"]]
     # The untrimmed frame carries its PDQ across phase 2 too (and the others none).
     assert [("pdq" in region) for region in items[0]["regions"]][:2] == [True, False]
     assert digest == content_digest(decoded) == content_digest(items)
@@ -353,34 +361,101 @@ def test_regions_cross_both_phases_exactly_and_an_item_without_keeps_its_digest(
     assert content_digest([stranger]) == hashlib.sha256(text.encode()).hexdigest()
 
 
+def test_phase_1_reads_the_binary_arrays_as_the_parser_reads_the_items():
+    """What phase 1 builds straight from the binary arrays is what parsing the stored item
+    gives (`from_wire_hashes`, the regions' pHashes); an item the parser would refuse is left
+    to it."""
+    items = [
+        screenshot_item("shot", 1),
+        item("stranger", 40),
+        item("weak", 45, information=1.5),
+        item("negative", 46, information=-1.0),
+    ]
+    decoded = decode_hashes(unpack(encode_hashes(0, FINGERPRINT_VERSION, items)), max_items=9)
+
+    for entry, query in zip(decoded.items[:3], decoded.queries[:3], strict=True):
+        assert query == hashed_query(entry)
+    assert len(hashed_query(decoded.items[0]).region_phashes) == len(items[0]["regions"])
+    assert decoded.queries[3] is None
+    with pytest.raises(FingerprintFormatError, match="must not be negative"):
+        hashed_query(decoded.items[3])
+    other = decode_hashes(unpack(encode_hashes(0, FINGERPRINT_VERSION - 1, items)), max_items=9)
+    assert other.queries == [None] * 4
+
+
 def test_payloads_kept_between_the_phases_keep_the_regions_pdqs():
     items = [screenshot_item("shot", 1), item("stranger", 40)]
     _, payloads = decode_verification(
         unpack(encode_verification(content_digest(items), dict(enumerate(items)))), max_items=9
     )
-    assert payloads[0][REGION_PDQS][0] is not None
+    assert "pdq" in payloads[0][REGION_FIELDS][0]
     assert unpack_payloads(pack_payloads(payloads)) == payloads
 
 
-def test_malformed_region_pdqs_in_phase_2_are_refused_naming_the_item():
+def test_payloads_kept_before_layout_2_complete_their_items():
+    """Payloads a registry of layout 1 kept (the regions' descriptors and PDQs apart; their
+    boxes and dHashes came in phase 1) complete their items as they did."""
+    shot = screenshot_item("shot", 1)
+    stored = {k: v for k, v in shot.items() if k != "regions"}
+    stored["regions"] = [
+        {key: region[key] for key in ("box", "phash", "dhash")} for region in shot["regions"]
+    ]
+    row = [
+        shot["information"],
+        shot["width"],
+        shot["height"],
+        bytes.fromhex(shot["pdq"]),
+        shot["pdq_quality"],
+        bytes.fromhex(shot["descriptor"]),
+        [bytes.fromhex(region["descriptor"]) for region in shot["regions"]],
+        [
+            [bytes.fromhex(region["pdq"]), region["pdq_quality"]] if "pdq" in region else None
+            for region in shot["regions"]
+        ],
+    ]
+
+    (payload,) = unpack_payloads(msgpack.packb({0: row}, use_bin_type=True)).values()
+    complete_item(stored, payload)
+
+    assert ImageFingerprint.from_wire(stored) == ImageFingerprint.from_wire(shot)
+
+
+def test_malformed_regions_in_phase_2_are_refused_naming_the_item():
     shot = screenshot_item("shot", 1)
     row = msgpack.unpackb(encode_verification(content_digest([shot]), {0: shot}))["items"][0]
-    assert len(row) == 9  # the regions' descriptors, then their PDQs
-    pdqs = row[8]
-    for broken in ([], "none", [[b"0" * 32, True], *pdqs[1:]], [[b"0" * 32], *pdqs[1:]]):
+    assert len(row) == 8  # the regions: box, dHash, descriptor, and PDQ where there is one
+    regions = row[7]
+    assert [len(region) for region in regions][:2] == [5, 3]
+    layout_1 = [bytes.fromhex(region["descriptor"]) for region in shot["regions"]]
+    for broken in (
+        [],
+        "none",
+        layout_1,
+        [[*regions[0][:4], True], *regions[1:]],
+        [regions[0][:4], *regions[1:]],
+        [[[0, 0, 1000], *regions[0][1:]], *regions[1:]],
+        [[regions[0][0], regions[0][1].hex(), *regions[0][2:]], *regions[1:]],
+    ):
         body = msgpack.packb(
-            {"digest": bytes(32), "items": [[*row[:8], broken]]}, use_bin_type=True
+            {"digest": bytes(32), "items": [[*row[:7], broken]]}, use_bin_type=True
         )
-        with pytest.raises(WireFormatError, match="item 0: its regions' PDQs"):
+        with pytest.raises(WireFormatError, match=r"item 0: (each of )?its regions"):
             decode_verification(unpack(body), max_items=9)
-    (entry,) = decode_hashes(unpack(encode_hashes(0, FINGERPRINT_VERSION, [shot])), max_items=9)[1]
+    nine = msgpack.packb({"digest": bytes(32), "items": [[*row, []]]}, use_bin_type=True)
+    with pytest.raises(WireFormatError, match="update the Consentry client"):
+        decode_verification(unpack(nine), max_items=9)
+    entry = decode_hashes(unpack(encode_hashes(0, FINGERPRINT_VERSION, [shot])), max_items=9).items[
+        0
+    ]
     _, payloads = decode_verification(
         unpack(
-            msgpack.packb({"digest": bytes(32), "items": [[*row[:8], pdqs[:1]]]}, use_bin_type=True)
+            msgpack.packb(
+                {"digest": bytes(32), "items": [[*row[:7], regions[:1]]]}, use_bin_type=True
+            )
         ),
         max_items=9,
     )
-    with pytest.raises(WireFormatError, match="regions' PDQs"):
+    with pytest.raises(WireFormatError, match="brings 1 regions"):
         complete_item(entry, payloads[0])
 
 

@@ -2,6 +2,7 @@
 only the items the registry finds candidates for. Decided exactly as the same items in JSON."""
 
 import random
+import struct
 from datetime import timedelta
 
 import msgpack
@@ -320,11 +321,12 @@ def test_a_json_item_cannot_pose_as_one_awaiting_verification(acme_api, works):
 
 def _body(**fields):
     base = {
+        "layout": 2,
         "number": 0,
         "version": FINGERPRINT_VERSION,
         "ids": ["a", "b"],
         "hashes": bytes(96),
-        "information": bytes(8),
+        "information": bytes(4),
     }
     return msgpack.packb({**base, **fields}, use_bin_type=True)
 
@@ -342,7 +344,13 @@ def _body(**fields):
         (_body(ids=["a", ""]), "needs an 'id'"),
         (_body(hashes="00" * 96), "'hashes' must be binary"),
         (_body(hashes=bytes(95)), "'hashes' holds 95 bytes; 2 items need 96"),
-        (_body(information=bytes(9)), "'information' holds 9 bytes"),
+        (_body(information=bytes(9)), "'information' holds 9 bytes; 2 items need 4"),
+        (_body(region_counts=b"\x01\x00"), "no 'region_phashes'"),
+        (_body(region_counts=b"\x01", region_phashes=bytes(8)), "'region_counts' holds 1 bytes"),
+        (_body(region_counts=b"\x05\x00", region_phashes=bytes(40)), "at most 4"),
+        (_body(region_counts=b"\x01\x01", region_phashes=bytes(8)), "2 regions need 16"),
+        (_body(regions={0: bytes(24)}), "layout 2 does not have"),
+        (_body(layout=None), "no 'layout'"),
         (_body(number="0"), "'number' must be an integer"),
         (_body(number=-1), "number"),
         (_body(number=2**31), "number"),
@@ -361,6 +369,43 @@ def test_a_bad_hashes_body_gets_a_clear_400(acme_api, body, message):
 
     assert response.status_code == 400, response.content
     assert message in str(response.json())
+    assert Screening.objects.get(pk=screening_id).total_items == 0
+
+
+def _layout_1(**fields):
+    """A hashes body as a client of layout 1 encoded it."""
+    body = {
+        "number": 0,
+        "version": FINGERPRINT_VERSION,
+        "ids": ["a", "b"],
+        "hashes": bytes(96),
+        "information": struct.pack(">2f", 9.0, 9.0),
+        **fields,
+    }
+    return msgpack.packb(body, use_bin_type=True)
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        (_layout_1(), "follows layout 1"),
+        (_layout_1(regions={0: bytes(24)}), "follows layout 1"),
+        (_body(layout=3), "names layout '3'"),
+        (_body(layout=True), "names layout 'True'"),
+    ],
+)
+def test_a_hashes_body_of_another_layout_is_refused_never_misread(acme_api, body, named):
+    """An older client's body (4-byte information, regions with boxes and dHashes) is never
+    read as this layout: 415, which registry.client answers by sending JSON, and a message
+    saying what to do."""
+    screening_id = _open_screening(acme_api)
+
+    response = acme_api.post(CHUNKS.format(screening_id), body, content_type=HASHES_MEDIA_TYPE)
+
+    assert response.status_code == 415, response.content
+    detail = response.json()["detail"]
+    assert named in detail and "layout 2" in detail
+    assert "Update the Consentry client" in detail and "send the chunk as JSON" in detail
     assert Screening.objects.get(pk=screening_id).total_items == 0
 
 
@@ -445,7 +490,8 @@ def test_truncated_or_corrupted_bodies_never_answer_a_server_error(acme_api, wor
         for cut in range(0, len(payloads), 97)
     }
 
-    assert statuses <= {200, 202, 400, 409, 413}
+    # 415: a corrupted `layout` names another layout.
+    assert statuses <= {200, 202, 400, 409, 413, 415}
 
 
 def test_the_schema_documents_both_bodies(acme_api, client, db):
@@ -611,9 +657,9 @@ def test_a_resent_chunk_is_answered_without_searching_the_index_again(acme_api, 
     searches = []
     search = decisions.has_candidates
 
-    def counted(fingerprints):
-        searches.append(len(fingerprints))
-        return search(fingerprints)
+    def counted(queries):
+        searches.append(len(queries))
+        return search(queries)
 
     monkeypatch.setattr(decisions, "has_candidates", counted)
     again = _hashes(acme_api, screening_id, items)
@@ -678,9 +724,9 @@ def test_the_worker_does_not_parse_again_an_item_phase_1_found_without_candidate
     parsed: list[str] = []
     original = decisions._parse
 
-    def counted(raw):
+    def counted(raw, query=None):
         parsed.append(raw["id"])
-        return original(raw)
+        return original(raw, query)
 
     monkeypatch.setattr(decisions, "_parse", counted)
     _close(acme_api, screening_id)

@@ -18,7 +18,7 @@ from registry.fingerprints import FINGERPRINT_VERSION
 from registry.models import ScreeningChunk
 from registry.services.organizations import api_key_create
 from registry.services.screenings import chunk_decide
-from tests.api.conftest import item, screenshot_bytes
+from tests.api.conftest import item, screenshot_bytes, screenshot_item
 
 
 def _decide_pending() -> None:
@@ -90,9 +90,27 @@ def test_an_unregistered_item_costs_at_most_64_bytes_on_the_wire():
     chunk = len(encode_hashes(0, FINGERPRINT_VERSION, items[:10_000]))
     one_more = len(encode_hashes(0, FINGERPRINT_VERSION, items)) - chunk
 
-    # 1 + 9 bytes of id (a LAION key), 48 of hashes and 4 of information.
-    assert one_more == 62
+    # 1 + 9 bytes of id (a LAION key), 48 of hashes and 2 of information.
+    assert one_more == 60
     assert chunk / 10_000 <= 64
+
+
+def test_a_region_costs_8_bytes_in_phase_1_and_its_count_1_an_item():
+    """Phase 1 carries a region's pHash alone (its box and dHash go in phase 2): an item with
+    two regions, in a chunk where items have regions, costs 1 + 16 bytes more than one
+    without."""
+    shot = screenshot_item("000000000", 1)
+    regions = shot["regions"][:2]
+    plain = [{**item("000000000", 40), "id": f"{n:09d}"} for n in range(101)]
+    with_regions = [{**entry, "regions": regions} for entry in plain]
+
+    def one_more(items):
+        return len(encode_hashes(0, FINGERPRINT_VERSION, items)) - len(
+            encode_hashes(0, FINGERPRINT_VERSION, items[:100])
+        )
+
+    assert one_more(with_regions) == 60 + 1 + 2 * 8
+    assert one_more([*with_regions[:100], plain[100]]) == 60 + 1
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -212,7 +230,6 @@ def test_json_chunks_are_split_to_fit_the_registrys_published_request_limit(
     """Items with four regions take about 10 KB each as JSON: a chunk of the client's count
     would pass the registry's limit, so the run sizes its chunks by bytes as well."""
     from registry.client.run import Outputs, RunState, ScreeningRun
-    from tests.api.conftest import screenshot_item
 
     settings.CONSENTRY_MAX_REQUEST_BYTES = 64 * 1024
     shot = screenshot_item("shot", 1)
