@@ -117,10 +117,16 @@ def query_regions(decoded: DecodedImage) -> list[Region]:
 
 
 def _ranked(grey: np.ndarray) -> Iterator[Box]:
-    """Plausible pictures, in order: the cut's pieces by tier, largest first in each, then
-    pasted rectangles (found only when the cut leaves room: the edges cost most)."""
+    """Plausible pictures, in order: the runs of bands between lines (_blocks), the cut's
+    pieces by tier, largest first in each, then pasted rectangles (found only when the cut
+    leaves room: the edges cost most)."""
     height, width = grey.shape
     tiers: tuple[list[Box], list[Box], list[Box]] = ([], [], [])
+    # First the pictures between lines of text: drawn on the page's own colour, a post's
+    # picture or a meme's falls apart in the cut, and its parts took the places.
+    yield from (
+        b for b in sorted(_blocks(grey), key=_area, reverse=True) if _plausible(b, width, height)
+    )
     for box, tier in _cut_pieces(grey):
         tiers[tier].append(box)
     for boxes in tiers:
@@ -188,6 +194,55 @@ def _cut_pieces(grey: np.ndarray) -> list[tuple[Box, int]]:
                     pieces.append((piece, 0))  # a band's column
                 pending.append((piece, 1 - axis, depth + 1, False))
     return pieces
+
+
+def _is_line(box: Box) -> bool:
+    """A band too thin or too elongated to be a picture: a line of text, a bar, a row of
+    buttons."""
+    left, top, right, bottom = box
+    w, h = right - left, bottom - top
+    return min(w, h) < MIN_SIDE_PIXELS or w > MAX_ELONGATION * h
+
+
+def _blocks(grey: np.ndarray) -> list[Box]:
+    """Pictures stacked between lines of text or bars (a post between its caption and its
+    buttons, a meme's picture between its captions): the first cut's bands, each framed by
+    its own content, split at the bands that are lines; each run of bands between lines is
+    framed by its content. A drawing on the page's colour falls apart into several bands
+    along its inner gaps; the run puts it back together."""
+    height, width = grey.shape
+    level = _background(grey)
+    bands = _runs(grey, (0, 0, width, height), 0, level)
+    framed: list[Box] = []
+    for top, bottom in bands:
+        columns = _runs(grey, (0, top, width, bottom), 1, level)
+        if columns:
+            framed.append((columns[0][0], top, columns[-1][1], bottom))
+    found: list[Box] = []
+    run: list[Box] = []
+    after_line = False
+    for band in [*framed, None]:
+        if band is not None and not _is_line(band):
+            run.append(band)
+            continue
+        # Only a run that lines bound: without a line, the run is the whole content (a
+        # collage's rows of tiles); a run of one band, only between two lines (a row of a
+        # collage's tiles above a line took a tile's place).
+        lines = int(after_line) + int(band is not None)
+        if run and lines >= (2 if len(run) == 1 else 1):
+            found.append(_framed(grey, level, run[0][1], run[-1][3]))
+        run = []
+        after_line = band is not None
+    return found
+
+
+def _framed(grey: np.ndarray, level: float | None, top: int, bottom: int) -> Box:
+    """Rows top to bottom, less the background columns on either side."""
+    width = grey.shape[1]
+    columns = _runs(grey, (0, top, width, bottom), 1, level)
+    if not columns:
+        return (0, top, width, bottom)
+    return (columns[0][0], top, columns[-1][1], bottom)
 
 
 def _piece(box: Box, axis: int, stretch: tuple[int, int]) -> Box:

@@ -1,0 +1,99 @@
+"""A drawing on white re-posted on a page of the same white (a screenshot of a post, a meme's
+caption bars): no edge shows where the page ends and the picture begins, and a drawing in
+parts falls apart along its own white gaps. The run of picture bands between the lines of text
+frames it as its registered content box (regions._blocks)."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from PIL import Image, ImageDraw, ImageFont
+
+from registry.fingerprints import (
+    ImageFingerprint,
+    WorkFingerprints,
+    fingerprint_image,
+    fingerprint_work,
+)
+from registry.fingerprints.regions import MAX_REGIONS
+from registry.matching.rules import is_candidate, verify
+from tests.fingerprints.images import drawing, encode, painting
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    return ImageFont.load_default(size=size)
+
+
+def drawing_in_parts(first: int, second: int) -> Image.Image:
+    """Two drawings on one white sheet, white rows between them, uneven margins: clip art
+    whose parts the cut takes for separate bands."""
+    sheet = Image.new("RGB", (360, 400), "white")
+    sheet.paste(drawing(first, (300, 150)).crop((20, 20, 280, 130)), (30, 40))
+    sheet.paste(drawing(second, (300, 150)).crop((20, 20, 280, 130)), (60, 190))
+    return sheet
+
+
+WORK = drawing_in_parts(71, 72)
+OTHER = drawing_in_parts(73, 74)
+
+
+def screenshot(picture: Image.Image) -> Image.Image:
+    """A white page: app bar, author row, caption, the picture, likes, other thumbnails."""
+    width, height = 540, 1140
+    screen = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(screen)
+    draw.rectangle((0, 0, width, 90), fill=(30, 120, 220))
+    draw.text((20, 30), "Discover", fill="white", font=_font(28))
+    draw.ellipse((20, 110, 80, 170), fill=(200, 120, 60))
+    draw.text((95, 120), "someone posted", fill="black", font=_font(20))
+    draw.text((20, 190), "look at this, so true", fill="black", font=_font(22))
+    screen.paste(picture.resize((450, 500)), (45, 235))
+    draw.text((20, 760), "1234 likes", fill="black", font=_font(22))
+    for slot, seed in enumerate((41, 42, 43)):
+        screen.paste(painting(seed).resize((160, 160)), (15 + slot * 175, 1000))
+    return screen
+
+
+def meme(picture: Image.Image) -> Image.Image:
+    """White caption bars above and below the picture, as wide as it."""
+    width, height = picture.size
+    framed = Image.new("RGB", (width, height + 150), "white")
+    framed.paste(picture, (0, 80))
+    draw = ImageDraw.Draw(framed)
+    draw.text((40, 25), "WHEN THE BUILD PASSES", fill="black", font=_font(26))
+    draw.text((60, height + 95), "ON THE FIRST TRY", fill="black", font=_font(26))
+    return framed
+
+
+@cache
+def registered(which: str) -> WorkFingerprints:
+    return fingerprint_work(encode(WORK if which == "work" else OTHER, "PNG"))
+
+
+def _found(fingerprint: ImageFingerprint, which: str) -> set[str]:
+    """The variants of a registered work the query or one of its regions verifies against."""
+    return {
+        variant
+        for variant, hashes in registered(which).variants.items()
+        for k, searched in enumerate(fingerprint.searched())
+        if is_candidate(searched, hashes)
+        and verify(searched, hashes, region=k > 0, variant=variant).matched
+    }
+
+
+def test_a_drawing_in_parts_reposted_in_a_screenshot_of_a_white_page_is_found() -> None:
+    fingerprint = fingerprint_image(encode(screenshot(WORK), "JPEG", quality=90))
+    assert len(fingerprint.regions) <= MAX_REGIONS
+    assert _found(fingerprint, "work")
+    assert not _found(fingerprint, "other")
+
+
+def test_a_drawing_in_parts_between_white_meme_captions_is_found() -> None:
+    fingerprint = fingerprint_image(encode(meme(WORK), "JPEG", quality=90))
+    assert _found(fingerprint, "work")
+    assert not _found(fingerprint, "other")
+
+
+def test_a_screenshot_of_another_drawing_finds_nothing() -> None:
+    fingerprint = fingerprint_image(encode(screenshot(OTHER), "JPEG", quality=90))
+    assert not _found(fingerprint, "work")
