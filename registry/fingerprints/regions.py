@@ -214,10 +214,17 @@ def _blocks(grey: np.ndarray) -> list[Box]:
     level = _background(grey)
     bands = _runs(grey, (0, 0, width, height), 0, level)
     framed: list[Box] = []
+    # Bands holding two pictures side by side or more: a row of a grid of tiles.
+    rows_of_tiles: set[Box] = set()
     for top, bottom in bands:
         columns = _runs(grey, (0, top, width, bottom), 1, level)
-        if columns:
-            framed.append((columns[0][0], top, columns[-1][1], bottom))
+        if not columns:
+            continue
+        band = (columns[0][0], top, columns[-1][1], bottom)
+        framed.append(band)
+        tiles = [(a, top, b, bottom) for a, b in columns]
+        if sum(_plausible(tile, width, height) for tile in tiles) >= 2:
+            rows_of_tiles.add(band)
     found: list[Box] = []
     run: list[Box] = []
     after_line = False
@@ -227,9 +234,12 @@ def _blocks(grey: np.ndarray) -> list[Box]:
             continue
         # Only a run that lines bound: without a line, the run is the whole content (a
         # collage's rows of tiles); a run of one band, only between two lines (a row of a
-        # collage's tiles above a line took a tile's place).
+        # collage's tiles above a line took a tile's place). Never a run with a row of
+        # tiles: a captioned collage or a post of four pictures is a grid, whose box matches
+        # none of its pictures and would take the place of one (the cut's pieces find them).
         lines = int(after_line) + int(band is not None)
-        if run and lines >= (2 if len(run) == 1 else 1):
+        is_grid = any(member in rows_of_tiles for member in run)
+        if run and not is_grid and lines >= (2 if len(run) == 1 else 1):
             found.append(_framed(grey, level, run[0][1], run[-1][3]))
         run = []
         after_line = band is not None

@@ -89,6 +89,7 @@ def test_a_drawing_in_parts_reposted_in_a_screenshot_of_a_white_page_is_found() 
 
 
 def test_a_drawing_in_parts_between_white_meme_captions_is_found() -> None:
+    # A guard: the cut's pieces found this before the run of bands; the run must keep it.
     fingerprint = fingerprint_image(encode(meme(WORK), "JPEG", quality=90))
     assert _found(fingerprint, "work")
     assert not _found(fingerprint, "other")
@@ -97,3 +98,37 @@ def test_a_drawing_in_parts_between_white_meme_captions_is_found() -> None:
 def test_a_screenshot_of_another_drawing_finds_nothing() -> None:
     fingerprint = fingerprint_image(encode(screenshot(OTHER), "JPEG", quality=90))
     assert not _found(fingerprint, "work")
+
+
+def captioned_grid(rows: int, columns: int, tile: tuple[int, int] = (220, 180)) -> Image.Image:
+    """Paintings in a grid with white gutters under a line of caption: a collage as posted."""
+    width = 20 + columns * (tile[0] + 20)
+    height = 90 + rows * (tile[1] + 20)
+    page = Image.new("RGB", (width, height), "white")
+    ImageDraw.Draw(page).text(
+        (20, 20), "MY FAVOURITE ARTISTS THIS WEEK", fill="black", font=_font(26)
+    )
+    for row in range(rows):
+        for column in range(columns):
+            seed = 100 + row * columns + column
+            page.paste(
+                painting(seed, tile), (20 + column * (tile[0] + 20), 70 + row * (tile[1] + 20))
+            )
+    return page
+
+
+def _verifies(fingerprint: ImageFingerprint, work: WorkFingerprints) -> bool:
+    return any(
+        is_candidate(searched, hashes)
+        and verify(searched, hashes, region=k > 0, variant=name).matched
+        for name, hashes in work.variants.items()
+        for k, searched in enumerate(fingerprint.searched())
+    )
+
+
+def test_a_caption_over_a_grid_does_not_cost_a_tile_its_region() -> None:
+    """A line of text bounds the grid's rows, yet the grid is no one picture: its box would
+    match none of the tiles and take the place of one (at most MAX_REGIONS are searched)."""
+    fingerprint = fingerprint_image(encode(captioned_grid(2, 2), "PNG"))
+    first_tile = fingerprint_work(encode(painting(100, (220, 180)), "PNG"))
+    assert _verifies(fingerprint, first_tile)
