@@ -12,9 +12,7 @@ from functools import cache
 from typing import Any
 
 from registry.client.api import ApiError, Registry
-from registry.client.hashing import failed
-from registry.fingerprints import ImageDecodeError, fingerprint_image
-from registry.optout import embedded_to_wire
+from registry.client.hashing import image_fields
 
 # The registry's default published maximum for one synchronous check (GET /api/v1/matching).
 CHECK_BATCH = 1000
@@ -42,17 +40,7 @@ def fingerprint_one(data: bytes | None) -> dict[str, Any]:
     """The wire fingerprint fields of one image, or `unreadable` with the reason."""
     if not data:
         return {"unreadable": NO_IMAGE}
-    try:
-        wire: dict[str, Any] = dict(fingerprint_image(data).to_wire())
-    except ImageDecodeError as error:
-        return {"unreadable": str(error)}
-    except Exception as error:  # one odd image must not fail the whole batch
-        return {"unreadable": failed(error)}
-    # The signals embedded in the image travel with its fingerprint (see hashing.py).
-    embedded = embedded_to_wire(data)
-    if embedded:
-        wire["embedded"] = embedded
-    return wire
+    return image_fields(data)
 
 
 def fingerprint_batch(images: Sequence[Any]) -> list[dict[str, Any]]:

@@ -21,6 +21,23 @@ def failed(error: Exception) -> str:
     return f"fingerprinting failed on this file ({type(error).__name__}: {error}); please report it"
 
 
+def image_fields(data: bytes) -> dict[str, Any]:
+    """The wire fingerprint fields of one encoded image and the signals embedded in it, or
+    `unreadable` with the reason: never an exception, and never fields and a reason both."""
+    try:
+        fields: dict[str, Any] = dict(fingerprint_image(data).to_wire())
+        # The signals embedded in the image travel with its fingerprint: the server never
+        # sees the image, yet reads them exactly as if it had.
+        embedded = embedded_to_wire(data)
+    except ImageDecodeError as error:
+        return {"unreadable": str(error)}
+    except Exception as error:  # one odd file must not stop an unattended run
+        return {"unreadable": failed(error)}
+    if embedded:
+        fields["embedded"] = embedded
+    return fields
+
+
 def fingerprint_item(item: InputItem) -> dict[str, Any]:
     """The wire item the API takes: id, url and fingerprint fields, or why it was unreadable."""
     wire: dict[str, Any] = {"id": item.id}
@@ -30,18 +47,10 @@ def fingerprint_item(item: InputItem) -> dict[str, Any]:
         wire["headers"] = item.headers
     try:
         data = Path(item.path).read_bytes()
-        wire.update(fingerprint_image(data).to_wire())
-        # The signals embedded in the image travel with its fingerprint: the server never
-        # sees the image, yet reads them exactly as if it had.
-        embedded = embedded_to_wire(data)
-        if embedded:
-            wire["embedded"] = embedded
-    except ImageDecodeError as error:
-        wire["unreadable"] = str(error)
     except OSError as error:
         wire["unreadable"] = f"cannot read the file: {error.strerror}"
-    except Exception as error:  # one odd file must not stop an unattended run
-        wire["unreadable"] = failed(error)
+        return wire
+    wire.update(image_fields(data))
     return wire
 
 

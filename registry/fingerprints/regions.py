@@ -220,11 +220,11 @@ def _blocks(grey: np.ndarray) -> list[Box]:
         columns = _runs(grey, (0, top, width, bottom), 1, level)
         if not columns:
             continue
-        band = (columns[0][0], top, columns[-1][1], bottom)
-        framed.append(band)
+        content = (columns[0][0], top, columns[-1][1], bottom)
+        framed.append(content)
         tiles = [(a, top, b, bottom) for a, b in columns]
         if sum(_plausible(tile, width, height) for tile in tiles) >= 2:
-            rows_of_tiles.add(band)
+            rows_of_tiles.add(content)
     found: list[Box] = []
     run: list[Box] = []
     after_line = False

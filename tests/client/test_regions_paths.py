@@ -116,9 +116,26 @@ def test_a_file_whose_fingerprinting_fails_is_unreadable_and_the_run_goes_on(
         raise ValueError("a bug in the edge search")
 
     monkeypatch.setattr("registry.client.hashing.fingerprint_image", broken)
-    monkeypatch.setattr("registry.client.batch.fingerprint_image", broken)
     folder = fingerprint_item(InputItem(path=str(path), id="odd"))
     batch = fingerprint_batch([shot, None])
     assert "a bug in the edge search" in folder["unreadable"]
     assert "fingerprinting failed" in batch[0]["unreadable"]
     assert batch[1] == {"unreadable": "the sample holds no image"}
+
+
+def test_an_error_reading_the_embedded_signals_leaves_no_fingerprint_beside_the_reason(
+    tmp_path, shot, monkeypatch
+):
+    """The item is unreadable and carries nothing else: not fields and a reason both."""
+    path = tmp_path / "odd.png"
+    path.write_bytes(shot)
+
+    def broken(data: bytes) -> None:
+        raise KeyError("a malformed IPTC record")
+
+    monkeypatch.setattr("registry.client.hashing.embedded_to_wire", broken)
+    folder = fingerprint_item(InputItem(path=str(path), id="odd"))
+    batch = fingerprint_batch([shot])
+    assert set(folder) == {"id", "unreadable"}
+    assert set(batch[0]) == {"unreadable"}
+    assert "malformed IPTC" in batch[0]["unreadable"]
