@@ -137,6 +137,11 @@ class RegistryIndex:
             raise RuntimeError("sync() the index before searching it.")
         return index.search(phashes, dhashes, by_dhash=by_dhash)
 
+    @property
+    def joint_limited(self) -> bool:
+        """Whether the pHash search is filtered by the item's dHash too (matcher.JointLimits)."""
+        return self._index is not None and self._index.joint is not None
+
     def reset(self) -> None:
         with self._lock:
             self._index = None
@@ -458,6 +463,10 @@ def has_candidates(
         return []
     index = index or shared_index()
     index.sync()
+    if index.joint_limited:
+        # Phase 1 does not carry a region's dHash: a search that filters by it would drop a
+        # region's true candidates, and the item would be decided unregistered unverified.
+        raise RuntimeError("phase 1 cannot search an index with joint limits; use one phase")
     # The regions are searched as in `match_items`: a copy only a region finds needs verifying,
     # found by the region's pHash (its dHash-only candidates are never verified, and phase 1
     # does not carry a region's dHash: 0 stands for it, never searched).

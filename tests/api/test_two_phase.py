@@ -738,3 +738,20 @@ def test_the_worker_does_not_parse_again_an_item_phase_1_found_without_candidate
         "stranger": "unregistered",
         "weak": "invalid",
     }
+
+
+def test_phase_one_refuses_an_index_that_filters_by_the_regions_missing_dhash(monkeypatch):
+    """Fail closed: phase 1 carries no region dHash, so an index whose pHash search is filtered
+    by the dHash too (joint limits) would drop a region's true candidates, and the item would be
+    decided unregistered without being verified. Such an index is refused outright."""
+    from typing import cast
+
+    from registry.chunk_wire import HashedQuery
+    from registry.matching.matcher import CandidateIndex, JointLimits
+    from registry.selectors.matching import RegistryIndex, has_candidates
+
+    index = RegistryIndex(DEFAULT_MATCHING)
+    index._index = CandidateIndex(DEFAULT_MATCHING, JointLimits((16,), (16,)))
+    monkeypatch.setattr(index, "sync", lambda: None)
+    with pytest.raises(RuntimeError, match="joint limits"):
+        has_candidates([cast(HashedQuery, None)], index=index)
