@@ -62,7 +62,8 @@ from typing import Any, NamedTuple
 
 import msgpack
 
-from registry.fingerprints import FINGERPRINT_VERSION, FingerprintFormatError, ImageFingerprint
+from registry.fingerprints import FINGERPRINT_VERSION, ImageFingerprint
+from registry.fingerprints.fingerprint import wire_region_phashes
 from registry.fingerprints.hashing import Hashes
 from registry.fingerprints.regions import MAX_REGIONS
 
@@ -144,33 +145,8 @@ def hashed_query(raw: Mapping[str, Any]) -> HashedQuery:
     """An item sent as hashes alone, as phase 1 stored it: checked as `from_wire_hashes`
     checks a fingerprint, its regions as pHashes (their boxes and dHashes come in phase 2).
     Raises FingerprintFormatError."""
-    if not isinstance(raw, Mapping) or "regions" not in raw:
-        return HashedQuery(ImageFingerprint.from_wire_hashes(raw))
-    whole = {name: value for name, value in raw.items() if name != "regions"}
-    return HashedQuery(ImageFingerprint.from_wire_hashes(whole), _region_phashes(raw["regions"]))
-
-
-def _region_phashes(regions: Any) -> tuple[int, ...]:
-    if not isinstance(regions, list) or len(regions) > MAX_REGIONS:
-        raise FingerprintFormatError(f"'regions' must be a list of at most {MAX_REGIONS}")
-    codes = []
-    for number, region in enumerate(regions):
-        text = region.get("phash") if isinstance(region, Mapping) else None
-        code = _hex_code(text)
-        if code is None:
-            raise FingerprintFormatError(f"region {number}: 'phash' must be 16 hex digits")
-        codes.append(code)
-    return tuple(codes)
-
-
-def _hex_code(text: Any) -> int | None:
-    if not isinstance(text, str) or len(text) != 16:
-        return None
-    try:
-        value = bytes.fromhex(text)
-    except ValueError:
-        return None
-    return int.from_bytes(value, "big") if len(value) == 8 else None
+    fingerprint = ImageFingerprint.from_wire_hashes(raw)  # refuses a raw that is no mapping
+    return HashedQuery(fingerprint, wire_region_phashes(raw))
 
 
 # --- phase 1 -----------------------------------------------------------------------------------

@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from PIL import Image, ImageFilter
@@ -39,6 +39,8 @@ STRUCTURE_GRID = 64
 STRUCTURE_BLUR = 1.5
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+# What a reader of one wire region gives (_each_region).
+_Read = TypeVar("_Read")
 # A region's PDQ when it has none (hashing.hash_region): all zero, quality 0.
 NO_PDQ = bytes(PDQ_BYTES)
 
@@ -120,10 +122,10 @@ class ImageFingerprint:
 
     @classmethod
     def from_wire_hashes(cls, data: Mapping[str, object]) -> ImageFingerprint:
-        """What the candidate search reads (version, SHA-256, pHash, dHash, information, the
-        regions' boxes and hashes), checked as `from_wire` checks it. The rest is left empty:
-        with no descriptor, no candidate can ever be verified against it (rules.verify fails
-        closed)."""
+        """What the candidate search reads of the whole picture (version, SHA-256, pHash,
+        dHash, information), checked as `from_wire` checks it; of the regions it reads their
+        pHashes alone (`wire_region_phashes`). The rest is left empty: with no descriptor, no
+        candidate can ever be verified against it (rules.verify fails closed)."""
         if not isinstance(data, Mapping):
             raise FingerprintFormatError("a fingerprint must be a JSON object")
         version, sha256 = _wire_version(data), _wire_sha256(data)
@@ -135,8 +137,7 @@ class ImageFingerprint:
             descriptor=b"",
         )
         information = _wire_float(data, "information")
-        regions = _wire_regions(data, descriptors=False)
-        return cls(version, sha256, 0, 0, information, hashes, regions)
+        return cls(version, sha256, 0, 0, information, hashes)
 
 
 @dataclass(frozen=True)
@@ -221,29 +222,40 @@ def _region_wire(box: tuple[int, int, int, int], hashes: Hashes) -> dict[str, ob
 
 
 def _wire_regions(
-    data: Mapping[str, object], *, descriptors: bool = True
+    data: Mapping[str, object],
 ) -> tuple[tuple[tuple[int, int, int, int], Hashes], ...]:
-    """Optional: a fingerprint without regions is searched as a whole only. Without
-    `descriptors` (phase 1 of a binary chunk) the regions' descriptors are left empty."""
+    """Optional: a fingerprint without regions is searched as a whole only."""
+    return tuple(_each_region(data, _wire_region))
+
+
+def wire_region_phashes(data: Mapping[str, object]) -> tuple[int, ...]:
+    """The regions' pHashes alone, each checked as `from_wire` checks it: all that phase 1 of
+    a binary chunk reads of a region (its box and dHash come in phase 2, chunk_wire)."""
+    return tuple(
+        _each_region(data, lambda item: int.from_bytes(_wire_hex(item, "phash", 8), "big"))
+    )
+
+
+def _each_region(
+    data: Mapping[str, object], read: Callable[[Mapping[str, object]], _Read]
+) -> list[_Read]:
     raw = data.get("regions", [])
     if not isinstance(raw, list) or len(raw) > MAX_REGIONS:
         raise FingerprintFormatError(f"'regions' must be a list of at most {MAX_REGIONS}")
-    regions = []
+    found = []
     for number, item in enumerate(raw):
         if not isinstance(item, Mapping):
             raise FingerprintFormatError("each region must be a JSON object")
         try:
-            regions.append(_wire_region(item, descriptors=descriptors))
+            found.append(read(item))
         except FingerprintFormatError as error:
             # Name the region: a malformed one must be found and fixed, never skipped.
             raise FingerprintFormatError(f"region {number}: {error}") from None
-    return tuple(regions)
+    return found
 
 
-def _wire_region(
-    item: Mapping[str, object], *, descriptors: bool
-) -> tuple[tuple[int, int, int, int], Hashes]:
-    """One region's box and hashes; without `descriptors` its descriptor is left empty."""
+def _wire_region(item: Mapping[str, object]) -> tuple[tuple[int, int, int, int], Hashes]:
+    """One region's box and hashes."""
     box = item.get("box")
     if (
         not isinstance(box, list)
@@ -267,7 +279,7 @@ def _wire_region(
         dhash=int.from_bytes(_wire_hex(item, "dhash", 8), "big"),
         pdq=pdq,
         pdq_quality=pdq_quality,
-        descriptor=_wire_hex(item, "descriptor", DESCRIPTOR_BYTES) if descriptors else b"",
+        descriptor=_wire_hex(item, "descriptor", DESCRIPTOR_BYTES),
     )
     return (box[0], box[1], box[2], box[3]), hashes
 
