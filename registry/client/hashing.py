@@ -15,7 +15,7 @@ from registry.fingerprints import FINGERPRINT_VERSION, ImageDecodeError, fingerp
 from registry.optout import embedded_to_wire
 
 
-def failed(error: Exception) -> str:
+def _failed(error: Exception) -> str:
     """The reason an item is unreadable when fingerprinting it raised what no image should: the
     item is decided `invalid` (never passed), and the run goes on with the other files."""
     return f"fingerprinting failed on this file ({type(error).__name__}: {error}); please report it"
@@ -32,7 +32,7 @@ def image_fields(data: bytes) -> dict[str, Any]:
     except ImageDecodeError as error:
         return {"unreadable": str(error)}
     except Exception as error:  # one odd file must not stop an unattended run
-        return {"unreadable": failed(error)}
+        return {"unreadable": _failed(error)}
     if embedded:
         fields["embedded"] = embedded
     return fields

@@ -104,38 +104,31 @@ def test_screen_batch_finds_a_work_inside_a_screenshot_through_its_region(
     assert ReasonCode.INSIDE_LARGER_PICTURE in row["reason"]
 
 
+@pytest.mark.parametrize(
+    ("step", "error"),
+    [
+        ("fingerprint_image", ValueError("a bug in the edge search")),
+        ("embedded_to_wire", KeyError("a malformed IPTC record")),
+    ],
+)
 def test_a_file_whose_fingerprinting_fails_is_unreadable_and_the_run_goes_on(
-    tmp_path, shot, monkeypatch
+    tmp_path, shot, monkeypatch, step, error
 ):
-    """Fail closed, unattended: an unexpected error on one file makes that item unreadable
-    (decided invalid, never passed) instead of stopping the folder or the batch."""
+    """Fail closed, unattended: an unexpected error on one file, in its fingerprint or in its
+    embedded signals, makes that item unreadable (decided invalid, never passed) and nothing
+    else, instead of stopping the folder or the batch."""
     path = tmp_path / "odd.png"
     path.write_bytes(shot)
 
     def broken(data: bytes) -> None:
-        raise ValueError("a bug in the edge search")
+        raise error
 
-    monkeypatch.setattr("registry.client.hashing.fingerprint_image", broken)
+    monkeypatch.setattr(f"registry.client.hashing.{step}", broken)
     folder = fingerprint_item(InputItem(path=str(path), id="odd"))
     batch = fingerprint_batch([shot, None])
-    assert "a bug in the edge search" in folder["unreadable"]
-    assert "fingerprinting failed" in batch[0]["unreadable"]
-    assert batch[1] == {"unreadable": "the sample holds no image"}
-
-
-def test_an_error_reading_the_embedded_signals_leaves_no_fingerprint_beside_the_reason(
-    tmp_path, shot, monkeypatch
-):
-    """The item is unreadable and carries nothing else: not fields and a reason both."""
-    path = tmp_path / "odd.png"
-    path.write_bytes(shot)
-
-    def broken(data: bytes) -> None:
-        raise KeyError("a malformed IPTC record")
-
-    monkeypatch.setattr("registry.client.hashing.embedded_to_wire", broken)
-    folder = fingerprint_item(InputItem(path=str(path), id="odd"))
-    batch = fingerprint_batch([shot])
     assert set(folder) == {"id", "unreadable"}
+    assert str(error) in folder["unreadable"]
     assert set(batch[0]) == {"unreadable"}
-    assert "malformed IPTC" in batch[0]["unreadable"]
+    assert "fingerprinting failed" in batch[0]["unreadable"]
+    assert str(error) in batch[0]["unreadable"]
+    assert batch[1] == {"unreadable": "the sample holds no image"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 
 def painting(seed: int, size: tuple[int, int] = (480, 360)) -> Image.Image:
@@ -103,3 +103,32 @@ def encode(image: Image.Image, format: str = "JPEG", **params: object) -> bytes:
     out = io.BytesIO()
     image.save(out, format, **params)
     return out.getvalue()
+
+
+def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    return ImageFont.load_default(size=size)
+
+
+def post_screenshot(
+    picture: Image.Image,
+    box: tuple[int, int, int, int] = (20, 240, 520, 615),
+    likes: str | None = None,
+) -> Image.Image:
+    """A phone screenshot of a post on a white page: app bar, author, caption, the picture
+    resized into `box`, optionally a line of likes under it, and a row of other pictures'
+    thumbnails cut by the bottom of the screen."""
+    width, height = 540, 1140
+    screen = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(screen)
+    draw.rectangle((0, 0, width, 90), fill=(30, 120, 220))
+    draw.text((20, 30), "Discover", fill="white", font=font(28))
+    draw.ellipse((20, 110, 80, 170), fill=(200, 120, 60))
+    draw.text((95, 120), "someone posted", fill="black", font=font(20))
+    draw.text((20, 190), "look at this, so true", fill="black", font=font(22))
+    left, top, right, bottom = box
+    screen.paste(picture.resize((right - left, bottom - top)), (left, top))
+    if likes is not None:
+        draw.text((20, bottom + 25), likes, fill="black", font=font(22))
+    for slot, seed in enumerate((41, 42, 43)):
+        screen.paste(painting(seed).resize((160, 160)), (15 + slot * 175, 1000))
+    return screen

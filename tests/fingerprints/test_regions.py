@@ -7,14 +7,14 @@ from collections.abc import Callable
 from functools import cache
 
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from bench.accuracy.edits import web_copy
 from registry.fingerprints import WorkFingerprints, fingerprint_image, fingerprint_work
 from registry.fingerprints.decode import decode_image
 from registry.fingerprints.regions import MAX_REGIONS, query_regions
 from registry.matching.rules import is_candidate, verify
-from tests.fingerprints.images import drawing, encode, painting
+from tests.fingerprints.images import drawing, encode, painting, post_screenshot
 
 WORK = painting(31)
 OTHERS = {"other-painting": painting(32), "other-drawing": drawing(33)}
@@ -28,27 +28,10 @@ def registered(name: str) -> WorkFingerprints:
     return fingerprint_work(encode(image, "PNG"))
 
 
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    return ImageFont.load_default(size=size)
-
-
 def screenshot(picture: Image.Image) -> tuple[Image.Image, Box]:
-    """A phone screenshot of a post: app bar, author, caption, the picture, a row of other
-    pictures' thumbnails cut by the bottom of the screen."""
-    width, height = 540, 1140
-    screen = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(screen)
-    draw.rectangle((0, 0, width, 90), fill=(30, 120, 220))
-    draw.text((20, 30), "Discover", fill="white", font=_font(28))
-    draw.ellipse((20, 110, 80, 170), fill=(200, 120, 60))
-    draw.text((95, 120), "someone posted", fill="black", font=_font(20))
-    draw.text((20, 190), "look at this, so true", fill="black", font=_font(22))
-    shown = picture.resize((500, 375))
+    """A phone screenshot of a post, and where the picture sits in it."""
     box = (20, 240, 520, 615)
-    screen.paste(shown, box[:2])
-    for slot, seed in enumerate((41, 42, 43)):
-        screen.paste(painting(seed).resize((160, 160)), (15 + slot * 175, 1000))
-    return screen, box
+    return post_screenshot(picture, box), box
 
 
 def collage(picture: Image.Image) -> tuple[Image.Image, Box]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from registry.fingerprints import (
     ImageFingerprint,
@@ -17,11 +17,7 @@ from registry.fingerprints import (
 )
 from registry.fingerprints.regions import MAX_REGIONS
 from registry.matching.rules import is_candidate, verify
-from tests.fingerprints.images import drawing, encode, painting
-
-
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    return ImageFont.load_default(size=size)
+from tests.fingerprints.images import drawing, encode, font, painting, post_screenshot
 
 
 def drawing_in_parts(first: int, second: int) -> Image.Image:
@@ -39,19 +35,7 @@ OTHER = drawing_in_parts(73, 74)
 
 def screenshot(picture: Image.Image) -> Image.Image:
     """A white page: app bar, author row, caption, the picture, likes, other thumbnails."""
-    width, height = 540, 1140
-    screen = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(screen)
-    draw.rectangle((0, 0, width, 90), fill=(30, 120, 220))
-    draw.text((20, 30), "Discover", fill="white", font=_font(28))
-    draw.ellipse((20, 110, 80, 170), fill=(200, 120, 60))
-    draw.text((95, 120), "someone posted", fill="black", font=_font(20))
-    draw.text((20, 190), "look at this, so true", fill="black", font=_font(22))
-    screen.paste(picture.resize((450, 500)), (45, 235))
-    draw.text((20, 760), "1234 likes", fill="black", font=_font(22))
-    for slot, seed in enumerate((41, 42, 43)):
-        screen.paste(painting(seed).resize((160, 160)), (15 + slot * 175, 1000))
-    return screen
+    return post_screenshot(picture, (45, 235, 495, 735), likes="1234 likes")
 
 
 def meme(picture: Image.Image) -> Image.Image:
@@ -60,8 +44,8 @@ def meme(picture: Image.Image) -> Image.Image:
     framed = Image.new("RGB", (width, height + 150), "white")
     framed.paste(picture, (0, 80))
     draw = ImageDraw.Draw(framed)
-    draw.text((40, 25), "WHEN THE BUILD PASSES", fill="black", font=_font(26))
-    draw.text((60, height + 95), "ON THE FIRST TRY", fill="black", font=_font(26))
+    draw.text((40, 25), "WHEN THE BUILD PASSES", fill="black", font=font(26))
+    draw.text((60, height + 95), "ON THE FIRST TRY", fill="black", font=font(26))
     return framed
 
 
@@ -106,7 +90,7 @@ def captioned_grid(rows: int, columns: int, tile: tuple[int, int] = (220, 180)) 
     height = 90 + rows * (tile[1] + 20)
     page = Image.new("RGB", (width, height), "white")
     ImageDraw.Draw(page).text(
-        (20, 20), "MY FAVOURITE ARTISTS THIS WEEK", fill="black", font=_font(26)
+        (20, 20), "MY FAVOURITE ARTISTS THIS WEEK", fill="black", font=font(26)
     )
     for row in range(rows):
         for column in range(columns):
