@@ -111,6 +111,18 @@ class Registry:
         self.http = session(api_key)
         self.retry_for, self.say = retry_for, say
 
+    # A run closes its registry when it ends: a kept-alive connection holds one of the
+    # server's request threads (and that thread's database connection) until the socket
+    # closes, which an embedding program may not do for a long time.
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> "Registry":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def url(self, path: str) -> str:
         return f"{self.base}/api/v1/{path}"
 

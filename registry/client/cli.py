@@ -262,12 +262,14 @@ def _screen(args: argparse.Namespace) -> int:
     outputs = Outputs(args.out)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     state, resuming = _state_for(args, outputs)
-    registry = Registry(args.api, args.key, retry_for=args.retry_for)
-    run = ScreeningRun(registry, state, outputs, not args.quiet, resuming=resuming, wire=args.wire)
-    if state.finished:
-        screening = run.reuse(discovery.items, discovery.skipped)
-    else:
-        screening = run.run(discovery.items, discovery.skipped, timeout=args.wait)
+    with Registry(args.api, args.key, retry_for=args.retry_for) as registry:
+        run = ScreeningRun(
+            registry, state, outputs, not args.quiet, resuming=resuming, wire=args.wire
+        )
+        if state.finished:
+            screening = run.reuse(discovery.items, discovery.skipped)
+        else:
+            screening = run.run(discovery.items, discovery.skipped, timeout=args.wait)
     print(_summary(screening, discovery, outputs))
     return 0
 
@@ -301,22 +303,22 @@ def _screen_dataset(args: argparse.Namespace, shards: list[Shard]) -> int:
         timeout=args.wait,
         wire=args.wire,
     )
-    registry = Registry(args.api, args.key, retry_for=args.retry_for)
-    if args.engine == "local":
-        run = ShardRun(registry, args.out, settings, restart=args.restart, reuse=args.reuse)
-        totals = run.run(shards)
-    else:
-        totals = run_on_cluster(
-            args.engine,
-            registry,
-            args.out,
-            settings,
-            shards,
-            key=args.key,
-            restart=args.restart,
-            reuse=args.reuse,
-            address=args.cluster,
-        )
+    with Registry(args.api, args.key, retry_for=args.retry_for) as registry:
+        if args.engine == "local":
+            run = ShardRun(registry, args.out, settings, restart=args.restart, reuse=args.reuse)
+            totals = run.run(shards)
+        else:
+            totals = run_on_cluster(
+                args.engine,
+                registry,
+                args.out,
+                settings,
+                shards,
+                key=args.key,
+                restart=args.restart,
+                reuse=args.reuse,
+                address=args.cluster,
+            )
     print(_dataset_summary(totals, args.out, args.filtered_out))
     return 1 if totals.failed else 0
 
@@ -333,8 +335,8 @@ def _screen_urls(args: argparse.Namespace) -> int:
     run = UrlRun(
         args.source, args.url_column, args.purpose, args.mode, args.keep, args.min_assurance
     )
-    registry = Registry(args.api, args.key, retry_for=args.retry_for)
-    screen_urls(registry, run, args.out, results, receipt)
+    with Registry(args.api, args.key, retry_for=args.retry_for) as registry:
+        screen_urls(registry, run, args.out, results, receipt)
     counts = ", ".join(f"{name} {count}" for name, count in sorted(run.counts.items()))
     print(
         f"URLs checked (minimum assurance {run.min_assurance}): {counts}. {run.kept} rows kept "

@@ -69,19 +69,19 @@ def screen_shard(job: ShardJob, shard: Shard) -> Outcome:
     A registry that fails (after the client's retries) fails the shard, not the run; nothing
     of it counts as screened, and a rerun takes it up where it stopped."""
     notes: list[str] = []
-    registry = Registry(job.api, job.key, retry_for=job.retry_for)
     # One process per task: the cluster's parallelism is its tasks, not a pool inside each.
     settings = replace(job.settings, workers=1, progress=False)
-    run = ShardRun(
-        registry, job.out, settings, restart=job.restart, reuse=job.reuse, say=notes.append
-    )
-    try:
-        outcome = run.screen_shard(shard, job.version)
-    except requests.RequestException as error:
-        problem = f"the connection failed ({connection_problem(error)})"
-        outcome = Outcome(shard.name, FAILED, error=problem)
-    except (ApiError, OSError) as error:
-        outcome = Outcome(shard.name, FAILED, error=str(error))
+    with Registry(job.api, job.key, retry_for=job.retry_for) as registry:
+        run = ShardRun(
+            registry, job.out, settings, restart=job.restart, reuse=job.reuse, say=notes.append
+        )
+        try:
+            outcome = run.screen_shard(shard, job.version)
+        except requests.RequestException as error:
+            problem = f"the connection failed ({connection_problem(error)})"
+            outcome = Outcome(shard.name, FAILED, error=problem)
+        except (ApiError, OSError) as error:
+            outcome = Outcome(shard.name, FAILED, error=str(error))
     return replace(outcome, notes=(*notes, *outcome.notes))
 
 
