@@ -37,9 +37,9 @@ goes there again, and must agree, `complete_item`). The registry answers which p
 needs phase 2 for: items with a candidate work (found by the item's pHash or dHash, by a
 region's pHash or the upright region's dHash, or by the SHA-256) and items whose binary16
 information is too close to the weak-image threshold to decide on. The others it decides from
-phase 1 alone. Hashes within the search radius of some registered variant by chance are candidates too: a
-stranger's are, at a million works (about 18 codes indexed per work, 10 bits of 64), about
-one time in six (docs/benchmarks.md, economy).
+phase 1 alone. Hashes within the search radius of some registered variant by chance are
+candidates too: a stranger's are, at a million works (about 18 codes indexed per work, 10 bits
+of 64), about one time in six (docs/benchmarks.md, economy).
 
 Phase 2, `application/vnd.consentry.verification+msgpack`, one map per chunk:
 
