@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from functools import cache
+from typing import cast
 
 import pytest
 from PIL import Image, ImageOps
@@ -224,16 +225,16 @@ def test_the_fingerprint_marks_its_upright_region_on_the_wire(edit: str) -> None
     assert fingerprint.upright is not None and upright is not None
     assert fingerprint.regions[fingerprint.upright][0] == upright.box
     wire = fingerprint.to_wire()
-    marked = [region for region in wire["regions"] if region.get("upright")]  # type: ignore[union-attr]
-    assert marked == [wire["regions"][fingerprint.upright]]  # type: ignore[index]
+    regions = cast(list[dict[str, object]], wire["regions"])
+    assert [region for region in regions if region.get("upright")] == [regions[fingerprint.upright]]
     assert ImageFingerprint.from_wire(wire) == fingerprint
 
 
 def test_a_query_without_an_upright_region_marks_none() -> None:
     fingerprint = fingerprint_image(encode(ImageOps.expand(WORK, border=60, fill=WHITE), "PNG"))
     assert fingerprint.upright is None
-    regions = fingerprint.to_wire().get("regions", [])
-    assert not any("upright" in region for region in regions)  # type: ignore[union-attr]
+    regions = cast(list[dict[str, object]], fingerprint.to_wire().get("regions", []))
+    assert not any("upright" in region for region in regions)
 
 
 @pytest.mark.parametrize("edit", list(TURNED_10))
