@@ -723,8 +723,10 @@ def complete_item(item: dict[str, Any], payload: Mapping[str, Any]) -> None:
         )
     for place, (region, fields) in enumerate(zip(regions, brought, strict=True)):
         # The upright region's dHash came with its hashes, was searched, and is in the
-        # content digest: the payload may not bring another.
-        if "dhash" in region and region["dhash"] != fields.get("dhash"):
+        # content digest: the payload may not bring another. (Payloads kept before layout 2
+        # bring no dHash: their items carried every region's.)
+        searched = region.get("dhash")
+        if region.get("upright") is True and fields.get("dhash", searched) != searched:
             raise WireFormatError(
                 f"the payload brings region {place} another dhash than the item's hashes "
                 "carried for its upright region."
