@@ -11,6 +11,8 @@ distinct work re-encoded, and every edit on a sample of `--distinct-per-edit` di
 
 The parameters of every edit come from a generator seeded by (edit, work id), so the same
 corpus gives the same files. DEV is for tuning; HOLDOUT is for reporting acceptance only.
+`--salt TEXT` draws another sample of works and other edit parameters from the same part (a
+fresh confirmation set, once HOLDOUT has been read); without it the sets are as before.
 """
 
 from __future__ import annotations
@@ -41,10 +43,16 @@ class Job:
     edit: str
     registered: bool
     target_stem: str  # absolute path without suffix
+    salt: str = ""  # "" keeps the seeds sets had before --salt
 
 
 def seed_of(*parts: str) -> int:
     return int.from_bytes(hashlib.sha256("/".join(parts).encode()).digest()[:8], "big")
+
+
+def salted(salt: str, *parts: str) -> tuple[str, ...]:
+    """Seed parts with the salt in front, the parts alone without one."""
+    return (salt, *parts) if salt else parts
 
 
 def sample(works: list[CorpusWork], count: int, salt: str) -> list[CorpusWork]:
@@ -72,7 +80,9 @@ def _other_picture(path: str) -> Image.Image:
 
 def _run(job: Job) -> tuple[str, dict[str, object]]:
     rng = np.random.default_rng(
-        seed_of(job.edit, job.source, "registered" if job.registered else "distinct")
+        seed_of(
+            *salted(job.salt, job.edit, job.source, "registered" if job.registered else "distinct")
+        )
     )
     with Image.open(job.work_file) as image:
         picture = web_copy(image)
@@ -113,7 +123,7 @@ def others_for(part: str, pool: list[PoolPicture], corpus: list[CorpusWork]) -> 
 
 
 def write_set(
-    part: str, out: Path, per_edit: int, distinct_per_edit: int, processes: int
+    part: str, out: Path, per_edit: int, distinct_per_edit: int, processes: int, salt: str = ""
 ) -> dict[str, int]:
     corpus = build_corpus(part, processes=processes)
     pool = build_pool()
@@ -142,7 +152,8 @@ def write_set(
     for edit in EDITS:
         folder = out / "queries" / edit
         folder.mkdir(parents=True)
-        for work in sample(registered, per_edit, edit):
+        drawn = "/".join(salted(salt, edit))
+        for work in sample(registered, per_edit, drawn):
             jobs.append(
                 Job(
                     work.key,
@@ -150,9 +161,10 @@ def write_set(
                     edit,
                     True,
                     str(folder / ("r_" + safe(work.key))),
+                    salt,
                 )
             )
-        probes = distinct if edit == "reencode" else sample(distinct, distinct_per_edit, edit)
+        probes = distinct if edit == "reencode" else sample(distinct, distinct_per_edit, drawn)
         for work in probes:
             jobs.append(
                 Job(
@@ -161,6 +173,7 @@ def write_set(
                     edit,
                     False,
                     str(folder / ("d_" + safe(work.key))),
+                    salt,
                 )
             )
     others = others_for(part, pool, corpus)
@@ -200,8 +213,13 @@ def main() -> None:
     parser.add_argument("--per-edit", type=int, default=300)
     parser.add_argument("--distinct-per-edit", type=int, default=40)
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument(
+        "--salt", default="", help="another sample and other edit parameters (a fresh set)"
+    )
     args = parser.parse_args()
-    counts = write_set(args.part, args.out, args.per_edit, args.distinct_per_edit, args.processes)
+    counts = write_set(
+        args.part, args.out, args.per_edit, args.distinct_per_edit, args.processes, args.salt
+    )
     print(f"{args.part} set in {args.out}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
     sys.stdout.flush()
 

@@ -108,7 +108,8 @@ class Harness:
 
         rules.verify = cached
         try:
-            return rules.verify_item(searched, by_work, self.config)
+            upright = self.runner.upright[number]
+            return rules.verify_item(searched, by_work, self.config, upright=upright)
         finally:
             rules.verify = original
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.accuracy.__main__ import build_registry
+from bench.accuracy.__main__ import build_registry, search_flags
 from bench.accuracy.dataset import Query
 from bench.accuracy.external import EvalSet, load_evalset
 from registry.fingerprints import VARIANTS, Hashes
@@ -56,6 +56,11 @@ class Runner:
         self.queries: list[Query] = [*evalset.dataset.queries, *evalset.dataset.distinct]
         self._verdicts: dict[tuple[int, int, int, str, MatchingConfig], Verdict] = {}
         self.candidates = [self._candidates(q) for q in self.queries]
+        # Each query's upright region, an index into its searched hashes (rules.verify_item).
+        self.upright = [
+            None if q.fingerprint is None else q.fingerprint.upright_searched()
+            for q in self.queries
+        ]
 
     def _candidates(
         self, query: Query
@@ -67,6 +72,7 @@ class Runner:
         found = self.registry.index.search(
             np.array([h.phash for h in searched], dtype=np.uint64),
             np.array([h.dhash for h in searched], dtype=np.uint64),
+            **search_flags(fingerprint),
         )
         by_work: dict[int, list[tuple[str, int, Hashes]]] = {}
         for k, work, variant in zip(
@@ -125,7 +131,7 @@ class Runner:
 
         rules.verify = cached  # type: ignore[assignment]
         try:
-            return rules.verify_item(searched, by_work, config)
+            return rules.verify_item(searched, by_work, config, upright=self.upright[number])
         finally:
             rules.verify = original
 

@@ -4,9 +4,10 @@ decoded by the server into the same item objects the JSON API takes. Plain Pytho
 Each phase carries what is read at that phase, nothing more: phase 1 what the candidate search
 and the weak-image gate read, phase 2 what verification reads.
 
-Phase 1, `application/vnd.consentry.hashes+msgpack`, one MessagePack map per chunk (layout 2):
+Phase 1, `application/vnd.consentry.hashes+msgpack`, one MessagePack map per chunk (layout 3):
 
-    layout         int    2 (a body without it follows layout 1, which is refused: 415)
+    layout         int    3 (a body without it follows layout 1, and one of layout 2 has no
+                          upright region: both are refused, 415)
     number         int    the chunk number, as in the JSON body
     version        int    the fingerprint version of every hashed item
     ids            array  N strings, the item ids (1 to 512 characters, unique in the chunk)
@@ -15,27 +16,36 @@ Phase 1, `application/vnd.consentry.hashes+msgpack`, one MessagePack map per chu
     information    bin    2 x N bytes: per item its information, IEEE-754 binary16 big-endian
     extra          map    optional, position -> map of the item's other fields: url, headers,
                           embedded, user_agent, or unreadable (its hashes are then ignored)
-    region_counts  bin    optional, N bytes: per item its number of regions (0 to 4,
-                          fingerprints.regions)
+    region_counts  bin    optional, N bytes: per item, in the low 4 bits its number of
+                          regions (0 to 4, fingerprints.regions), in the high 4 bits 0, or 1
+                          plus the place among them of its upright region (the picture put
+                          upright, `"upright": true` in JSON; at most one)
     region_phashes bin    with region_counts, 8 bytes a region: each region's pHash
                           (big-endian), items in order, each item's regions in its order
+    upright_dhashes bin   with region_counts, when some item has an upright region: 8 bytes
+                          an upright region, its dHash (big-endian), items in order
 
 An item without extra fields costs 51 bytes plus its id (62 for an id of 11 characters), one
-more in a chunk where some item has regions, and 8 a region. Phase 1 carries a region's pHash
-alone: it is all the search reads of a region (its dHash-only candidates are never verified),
-and the region's box and dHash go with its descriptor in phase 2. The registry answers which
-positions it needs phase 2 for: items with a candidate work (found by the item's pHash or
-dHash, by a region's pHash, or by the SHA-256) and items whose binary16 information is too
-close to the weak-image threshold to decide on. The others it decides from phase 1 alone.
-Hashes within the search radius of some registered variant by chance are candidates too: a
-stranger's are, at a million works (about 18 codes indexed per work, 10 bits of 64), about
-one time in six (docs/benchmarks.md, economy).
+more in a chunk where some item has regions, 8 a region, and 8 more for an upright region
+(and 18 once in a chunk that has one, the field's name and length: 19 past 31 of them); an
+item without an upright region costs what it did in layout 2, and a chunk without one is
+layout 2's body but for the layout number. Phase 1 carries a region's pHash, all the search
+reads of a region, and the upright region's dHash, which is searched too (over the variants
+framed as it is, rules.verify_item); other regions' dHash-only candidates are never verified,
+and their boxes and dHashes go with their descriptors in phase 2 (the upright region's dHash
+goes there again, and must agree, `complete_item`). The registry answers which positions it
+needs phase 2 for: items with a candidate work (found by the item's pHash or dHash, by a
+region's pHash or the upright region's dHash, or by the SHA-256) and items whose binary16
+information is too close to the weak-image threshold to decide on. The others it decides from
+phase 1 alone. Hashes within the search radius of some registered variant by chance are
+candidates too: a stranger's are, at a million works (about 18 codes indexed per work, 10 bits
+of 64), about one time in six (docs/benchmarks.md, economy).
 
 Phase 2, `application/vnd.consentry.verification+msgpack`, one map per chunk:
 
     digest       bin    32 bytes: the content digest of the chunk these payloads complete
-                        (SHA-256 of its items' ids and hashes, regions' pHashes too,
-                        `content_digest`)
+                        (SHA-256 of its items' ids and hashes, regions' pHashes too, and the
+                        upright region's dHash, `content_digest`)
     items        array  per item [position, information (float64), width, height,
                         pdq (bin, 32 bytes), pdq_quality, descriptor (bin, 963 bytes)], and
                         for an item whose hashes carried regions an eighth value: per region
@@ -63,7 +73,7 @@ from typing import Any, NamedTuple
 import msgpack
 
 from registry.fingerprints import FINGERPRINT_VERSION, ImageFingerprint
-from registry.fingerprints.fingerprint import wire_region_phashes
+from registry.fingerprints.fingerprint import wire_region_phashes, wire_upright_dhash
 from registry.fingerprints.hashing import Hashes
 from registry.fingerprints.regions import MAX_REGIONS
 
@@ -71,8 +81,13 @@ HASHES_MEDIA_TYPE = "application/vnd.consentry.hashes+msgpack"
 VERIFICATION_MEDIA_TYPE = "application/vnd.consentry.verification+msgpack"
 # The layout of the hashes body. 1 (no `layout` field): 4-byte information and a `regions`
 # map of 24 bytes a region (box, pHash, dHash). 2: 2-byte information, regions as their
-# pHashes alone; their boxes and dHashes moved to phase 2, which needs them.
-LAYOUT = 2
+# pHashes alone; their boxes and dHashes moved to phase 2, which needs them. 3: the upright
+# region named in `region_counts`' high bits, its dHash in `upright_dhashes` (it is searched).
+LAYOUT = 3
+# region_counts: the number of regions in the low bits, the upright region's place plus one
+# in the high bits.
+_COUNT_BITS = 4
+_COUNT_MASK = (1 << _COUNT_BITS) - 1
 HASH_BYTES = 8 + 8 + 32
 INFORMATION_BYTES = 2
 REGION_HASH_BYTES = 8
@@ -89,6 +104,7 @@ _HASHES_FIELDS = frozenset(
         "extra",
         "region_counts",
         "region_phashes",
+        "upright_dhashes",
     }
 )
 # The fields phase 1 leaves out and phase 2 brings (information again, exactly).
@@ -134,19 +150,21 @@ def information_undecided(value: float, threshold: float) -> bool:
 
 class HashedQuery(NamedTuple):
     """What the registry reads of an item sent as hashes alone: its fingerprint as
-    `ImageFingerprint.from_wire_hashes` reads it, without regions, and its regions' pHashes
-    (all the candidate search reads of a region). A tuple: phase 1 makes one an item."""
+    `ImageFingerprint.from_wire_hashes` reads it, without regions, its regions' pHashes
+    and its upright region's place and dHash (all the candidate search reads of its
+    regions). A tuple: phase 1 makes one an item."""
 
     fingerprint: ImageFingerprint
     region_phashes: tuple[int, ...] = ()
+    upright: tuple[int, int] | None = None  # (place among the regions, dHash)
 
 
 def hashed_query(raw: Mapping[str, Any]) -> HashedQuery:
     """An item sent as hashes alone, as phase 1 stored it: checked as `from_wire_hashes`
-    checks a fingerprint, its regions as pHashes (their boxes and dHashes come in phase 2).
-    Raises FingerprintFormatError."""
+    checks a fingerprint, its regions as pHashes and the upright one's dHash (the others'
+    boxes and dHashes come in phase 2). Raises FingerprintFormatError."""
     fingerprint = ImageFingerprint.from_wire_hashes(raw)  # refuses a raw that is no mapping
-    return HashedQuery(fingerprint, wire_region_phashes(raw))
+    return HashedQuery(fingerprint, wire_region_phashes(raw), wire_upright_dhash(raw))
 
 
 # --- phase 1 -----------------------------------------------------------------------------------
@@ -157,7 +175,7 @@ def encode_hashes(number: int, version: int, items: Sequence[Mapping[str, Any]])
     ids: list[str] = []
     hashes, information = bytearray(), bytearray()
     extra: dict[int, dict[str, Any]] = {}
-    counts, region_phashes = bytearray(), bytearray()
+    counts, region_phashes, upright_dhashes = bytearray(), bytearray(), bytearray()
     for position, item in enumerate(items):
         ids.append(item["id"])
         fields = {name: item[name] for name in EXTRA_FIELDS if name in item}
@@ -172,8 +190,11 @@ def encode_hashes(number: int, version: int, items: Sequence[Mapping[str, Any]])
             regions = item.get("regions") or []
             if len(regions) > MAX_REGIONS:
                 raise WireFormatError(f"an item has more than {MAX_REGIONS} regions")
-            counts.append(len(regions))
+            upright = _upright_place(regions)
+            counts.append(len(regions) | (0 if upright is None else upright + 1) << _COUNT_BITS)
             region_phashes += b"".join(_region_phash(region) for region in regions)
+            if upright is not None:
+                upright_dhashes += _region_code(regions[upright], "dhash")
         if fields:
             extra[position] = fields
     body: dict[str, Any] = {
@@ -189,13 +210,26 @@ def encode_hashes(number: int, version: int, items: Sequence[Mapping[str, Any]])
     if region_phashes:
         body["region_counts"] = bytes(counts)
         body["region_phashes"] = bytes(region_phashes)
+    if upright_dhashes:
+        body["upright_dhashes"] = bytes(upright_dhashes)
     return msgpack.packb(body, use_bin_type=True)
 
 
+def _upright_place(regions: Sequence[Mapping[str, Any]]) -> int | None:
+    marked = [place for place, region in enumerate(regions) if region.get("upright") is True]
+    if len(marked) > 1:
+        raise WireFormatError("an item has more than one upright region")
+    return marked[0] if marked else None
+
+
 def _region_phash(region: Mapping[str, Any]) -> bytes:
-    code = bytes.fromhex(region["phash"])
+    return _region_code(region, "phash")
+
+
+def _region_code(region: Mapping[str, Any], name: str) -> bytes:
+    code = bytes.fromhex(region[name])
     if len(code) != REGION_HASH_BYTES:
-        raise WireFormatError(f"a region's pHash has {len(code)} bytes, not {REGION_HASH_BYTES}")
+        raise WireFormatError(f"a region's {name} has {len(code)} bytes, not {REGION_HASH_BYTES}")
     return code
 
 
@@ -208,7 +242,8 @@ def _binary16(value: float) -> bytes:
 
 def content_digest(items: Sequence[Mapping[str, Any]]) -> str:
     """SHA-256 (hex) of what a chunk is: its items' ids, and for each readable one its
-    SHA-256, pHash and dHash as sent, and its regions' pHashes (what phase 1 carries); the
+    SHA-256, pHash and dHash as sent, and its regions' pHashes with the upright region's
+    dHash (what phase 1 carries); the
     same for the JSON and the binary form of one chunk (the client sends hashes as binary
     only when their hex is canonical)."""
     rows = [
@@ -229,14 +264,23 @@ def content_digest(items: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _searched_regions(item: Mapping[str, Any]) -> list[Any]:
-    """What phase 1 carries of an item's regions (their pHashes, as sent), when it has any:
-    an item without regions keeps the digest it had before regions existed."""
+    """What phase 1 carries of an item's regions (their pHashes, as sent, and the upright
+    region's dHash), when it has any: an item without regions keeps the digest it had before
+    regions existed, and one without an upright region the digest it had in layout 2."""
     if "regions" not in item:
         return []
     regions = item["regions"]
     if not isinstance(regions, list):
         return [regions]
-    return [region.get("phash") if isinstance(region, Mapping) else region for region in regions]
+    return [_searched_region(region) for region in regions]
+
+
+def _searched_region(region: Any) -> Any:
+    if not isinstance(region, Mapping):
+        return region
+    if region.get("upright") is True:
+        return [region.get("phash"), region.get("dhash")]
+    return region.get("phash")
 
 
 def _json_like(value: Any) -> bool:
@@ -312,23 +356,24 @@ def decode_hashes(body: Any, *, max_items: int) -> DecodedHashes:
                 f"{name!r} holds {len(value)} bytes; {count} items need {size * count}."
             )
     extra = _extra(body.get("extra", {}), count)
-    counts, codes = _region_arrays(body, count)
+    counts, codes, upright_codes = _region_arrays(body, count)
     values = struct.unpack(f">{count}e", information)
     # Items of the fingerprint version the registry reads, with an information it takes, are
     # built here as `from_wire_hashes` would build them; the others it parses (and refuses).
     current = version == FINGERPRINT_VERSION
     items: list[dict[str, Any]] = []
     queries: list[HashedQuery | None] = []
-    taken = 0
+    taken = uprights_taken = 0
     for position, (item_id, (phash, dhash, sha256), value) in enumerate(
         zip(ids, _HASHES.iter_unpack(hashes), values, strict=True)
     ):
         if not isinstance(item_id, str):
             raise WireFormatError(f"id {position} must be a string.")
         fields = extra.get(position)
-        regions = counts[position] if counts else 0
+        regions = counts[position] & _COUNT_MASK if counts else 0
+        upright = (counts[position] >> _COUNT_BITS) - 1 if counts else -1
         if fields is not None and "unreadable" in fields:
-            if regions:
+            if counts and counts[position]:
                 raise WireFormatError(f"position {position} is unreadable and has regions.")
             items.append({"id": item_id, **fields})
             queries.append(None)
@@ -345,15 +390,20 @@ def decode_hashes(body: Any, *, max_items: int) -> DecodedHashes:
         if fields is not None:
             item.update(fields)
         region_codes: tuple[int, ...] = ()
+        searched_upright: tuple[int, int] | None = None
         if regions:
             region_codes = codes[taken : taken + regions]
             taken += regions
             item["regions"] = [{"phash": f"{code:016x}"} for code in region_codes]
+        if upright >= 0:
+            searched_upright = (upright, upright_codes[uprights_taken])
+            uprights_taken += 1
+            item["regions"][upright].update(dhash=f"{searched_upright[1]:016x}", upright=True)
         items.append(item)
         if current and math.isfinite(value) and value >= 0:
             hashed = Hashes(phash=phash, dhash=dhash, pdq=b"", pdq_quality=0, descriptor=b"")
             fingerprint = ImageFingerprint(version, digest, 0, 0, value, hashed)
-            queries.append(HashedQuery(fingerprint, region_codes))
+            queries.append(HashedQuery(fingerprint, region_codes, searched_upright))
         else:
             queries.append(None)
     return DecodedHashes(number, items, queries)
@@ -372,6 +422,8 @@ def _check_layout(body: Mapping[str, Any]) -> None:
             "follows layout 1 (no 'layout' field: 4-byte information, regions with their "
             "boxes and dHashes)"
         )
+    elif layout == 2 and not isinstance(layout, bool):
+        what = "follows layout 2 (no upright region: its dHash is not searched)"
     else:
         what = f"names layout {str(layout)[:20]!r}"
     raise OtherLayout(
@@ -391,29 +443,59 @@ def _layout_1(body: Mapping[str, Any]) -> bool:
     )
 
 
-def _region_arrays(body: Mapping[str, Any], count: int) -> tuple[bytes, tuple[int, ...]]:
-    """Each item's number of regions (empty: none has any), and every region's pHash."""
-    if "region_counts" not in body and "region_phashes" not in body:
-        return b"", ()
-    counts = _field(body, "region_counts", bytes, f"binary, 1 byte an item (0 to {MAX_REGIONS})")
+def _region_arrays(
+    body: Mapping[str, Any], count: int
+) -> tuple[bytes, tuple[int, ...], tuple[int, ...]]:
+    """Each item's region byte (empty: none has any regions), every region's pHash, and every
+    upright region's dHash."""
+    if not {"region_counts", "region_phashes", "upright_dhashes"} & set(body):
+        return b"", (), ()
+    counts = _field(
+        body,
+        "region_counts",
+        bytes,
+        f"binary, 1 byte an item (its number of regions, 0 to {MAX_REGIONS}, plus 16 times "
+        "1 + its upright region's place, if any)",
+    )
     codes = _field(body, "region_phashes", bytes, f"binary, {REGION_HASH_BYTES} bytes a region")
     if len(counts) != count:
         raise WireFormatError(
             f"'region_counts' holds {len(counts)} bytes; {count} items need {count}."
         )
-    if max(counts) > MAX_REGIONS:
-        position = next(p for p, regions in enumerate(counts) if regions > MAX_REGIONS)
-        raise WireFormatError(
-            f"'region_counts' gives position {position} {counts[position]} regions; an item "
-            f"has at most {MAX_REGIONS}."
-        )
-    total = sum(counts)
+    for position, byte in enumerate(counts):
+        regions, upright = byte & _COUNT_MASK, (byte >> _COUNT_BITS) - 1
+        if regions > MAX_REGIONS:
+            raise WireFormatError(
+                f"'region_counts' gives position {position} {regions} regions; an item "
+                f"has at most {MAX_REGIONS}."
+            )
+        if upright >= regions:
+            raise WireFormatError(
+                f"'region_counts' names region {upright} of position {position} upright; it "
+                f"has {regions} regions."
+            )
+    total = sum(byte & _COUNT_MASK for byte in counts)
     if len(codes) != REGION_HASH_BYTES * total:
         raise WireFormatError(
             f"'region_phashes' holds {len(codes)} bytes; {total} regions need "
             f"{REGION_HASH_BYTES * total}."
         )
-    return counts, struct.unpack(f">{total}Q", codes)
+    uprights = sum(1 for byte in counts if byte >> _COUNT_BITS)
+    upright_codes = body.get("upright_dhashes", b"")
+    if not isinstance(upright_codes, bytes):
+        raise WireFormatError(
+            f"'upright_dhashes' must be binary, {REGION_HASH_BYTES} bytes an upright region."
+        )
+    if len(upright_codes) != REGION_HASH_BYTES * uprights:
+        raise WireFormatError(
+            f"'upright_dhashes' holds {len(upright_codes)} bytes; {uprights} upright regions "
+            f"need {REGION_HASH_BYTES * uprights}."
+        )
+    return (
+        counts,
+        struct.unpack(f">{total}Q", codes),
+        struct.unpack(f">{uprights}Q", upright_codes),
+    )
 
 
 def _extra(value: Any, count: int) -> dict[int, dict[str, Any]]:
@@ -639,6 +721,16 @@ def complete_item(item: dict[str, Any], payload: Mapping[str, Any]) -> None:
             f"the payload brings {len(brought)} regions; the item's hashes carried "
             f"{len(regions)} regions."
         )
+    for place, (region, fields) in enumerate(zip(regions, brought, strict=True)):
+        # The upright region's dHash came with its hashes, was searched, and is in the
+        # content digest: the payload may not bring another. (Payloads kept before layout 2
+        # bring no dHash: their items carried every region's.)
+        searched = region.get("dhash")
+        if region.get("upright") is True and fields.get("dhash", searched) != searched:
+            raise WireFormatError(
+                f"the payload brings region {place} another dhash than the item's hashes "
+                "carried for its upright region."
+            )
     item.update({name: payload[name] for name in VERIFICATION_FIELDS})
     # Checked as the JSON API checks them, by ImageFingerprint.from_wire.
     for region, fields in zip(regions, brought, strict=True):

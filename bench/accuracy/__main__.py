@@ -116,9 +116,11 @@ def decide(
 ) -> ItemVerdicts:
     """rules.verify_item on the index's candidates for the whole query and its regions."""
     searched = fingerprint.searched()
+    upright = fingerprint.upright_searched()
     candidates = index.search(
         np.array([h.phash for h in searched], dtype=np.uint64),
         np.array([h.dhash for h in searched], dtype=np.uint64),
+        **search_flags(fingerprint),
     )
     by_work: dict[int, list[tuple[str, int, Hashes]]] = {}
     for k, work, variant in zip(
@@ -128,7 +130,15 @@ def decide(
         strict=True,
     ):
         by_work.setdefault(work, []).append((VARIANTS[variant], k, hashes[work, variant]))
-    return verify_item(searched, by_work, config)
+    return verify_item(searched, by_work, config, upright=upright)
+
+
+def search_flags(fingerprint: ImageFingerprint) -> dict[str, np.ndarray]:
+    """Which of the fingerprint's searched hashes the index searches by dHash, as the
+    registry asks (selectors.matching): the whole query, and the upright region over the
+    variants framed as it is."""
+    places = np.arange(1 + len(fingerprint.regions))
+    return {"by_dhash": places == 0, "upright": places == fingerprint.upright_searched()}
 
 
 def _pdq_words(hashes: list[bytes]) -> np.ndarray:
@@ -357,12 +367,21 @@ def main() -> None:
     parser.add_argument(
         "--sample", type=int, help="--eval: only the first N queries (and probes) of each edit"
     )
+    parser.add_argument(
+        "--no-upright-dhash",
+        action="store_true",
+        help="--eval: the upright region's dHash not searched (the registry before it), to "
+        "compare on the same fingerprints",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     if args.eval is not None:
         from bench.accuracy.external import run
 
-        run(args.eval, args.processes, args.sample)
+        config = DEFAULT_MATCHING
+        if args.no_upright_dhash:
+            config = replace(config, upright_dhash_variants=())
+        run(args.eval, args.processes, args.sample, config)
         print(f"({time.perf_counter() - started:.0f} s)")
         return
     dataset = load_dataset(args.processes)

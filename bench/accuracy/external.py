@@ -312,14 +312,19 @@ def _report_by_kind(evalset: EvalSet, tally: Tally) -> None:
         )
 
 
-def run(folder: Path, processes: int, sample: int | None = None) -> None:
+def run(
+    folder: Path,
+    processes: int,
+    sample: int | None = None,
+    config: MatchingConfig = DEFAULT_MATCHING,
+) -> None:
     evalset = load_evalset(folder, processes, sample)
     unknown = [edit for edit in evalset.edits if edit not in EDITS]
     if unknown:
         print(f"edits without a target in bench/accuracy/generator.py: {', '.join(unknown)}")
     if sample is not None:
         print(f"sample: the first {sample} queries of each edit and as many probes")
-    report(evalset, DEFAULT_MATCHING, folder)
+    report(evalset, config, folder)
 
 
 __all__ = ["Plain", "run"]

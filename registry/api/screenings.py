@@ -115,6 +115,12 @@ class RegionDoc(serializers.Serializer):
     pdq_quality = serializers.IntegerField(
         required=False, min_value=0, max_value=100, help_text="PDQ's quality of the region."
     )
+    upright = serializers.BooleanField(
+        required=False,
+        help_text="Optional, true on at most one region: the picture found turned, sheared or "
+        "keystoned on a fill and put upright (fingerprints.rectify). Its dHash is searched too, "
+        "over the registered variants framed as it is; an item marking two is invalid.",
+    )
 
 
 class ItemDoc(serializers.Serializer):
@@ -421,22 +427,27 @@ class ScreeningDetailApi(OrganizationApi):
 
 
 HASHES_LAYOUT = (
-    "A MessagePack map (layout 2): `layout` (int, 2: a body without it, an older client's "
-    "layout 1, answers 415); `number` (int, the chunk number); `version` (int, the "
-    "fingerprint version of every hashed item); `ids` (array of N item id strings); `hashes` "
-    "(bin, 48 bytes an item: pHash 8 bytes big-endian, dHash 8, SHA-256 32); `information` "
-    "(bin, 2 bytes an item: IEEE-754 binary16 big-endian); optional `extra` (map from item "
-    "position to a map of its `url`, `headers`, `embedded`, `user_agent`, or `unreadable`); "
-    "optional, together, `region_counts` (bin, 1 byte an item: its number of regions, 0 to 4) "
-    "and `region_phashes` (bin, 8 bytes a region: its pHash, big-endian; items in order, each "
-    "item's regions in its order). A region's box and dHash go with its descriptor in phase "
-    "2. An item with no extra fields costs 51 bytes plus its id, one more where the chunk has "
-    "regions, and 8 a region."
+    "A MessagePack map (layout 3): `layout` (int, 3: a body without it, an older client's "
+    "layout 1, or one of layout 2 answers 415); `number` (int, the chunk number); `version` "
+    "(int, the fingerprint version of every hashed item); `ids` (array of N item id strings); "
+    "`hashes` (bin, 48 bytes an item: pHash 8 bytes big-endian, dHash 8, SHA-256 32); "
+    "`information` (bin, 2 bytes an item: IEEE-754 binary16 big-endian); optional `extra` (map "
+    "from item position to a map of its `url`, `headers`, `embedded`, `user_agent`, or "
+    "`unreadable`); optional, together, `region_counts` (bin, 1 byte an item: in its low 4 "
+    "bits its number of regions, 0 to 4; in its high 4 bits 0, or 1 plus the place among them "
+    'of its upright region, the one marked `"upright": true` in JSON) and `region_phashes` '
+    "(bin, 8 bytes a region: its pHash, big-endian; items in order, each item's regions in its "
+    "order), and `upright_dhashes` (bin, 8 bytes an upright region: its dHash, big-endian, "
+    "items in order) when some item has one. A region's box and dHash go with its descriptor "
+    "in phase 2 (the upright region's dHash again, equal). An item with no extra fields costs "
+    "51 bytes plus its id, one more where the chunk has regions, 8 a region, and 8 more for "
+    "an upright region."
 )
 VERIFICATION_LAYOUT = (
     "A MessagePack map: `digest` (bin, 32 bytes: SHA-256 of the chunk's content as "
     "registry.chunk_wire.content_digest computes it from its items' ids and hashes, their "
-    "regions' pHashes too); `items`, an array with, per item, [position (int), information "
+    "regions' pHashes and upright regions' dHashes too); `items`, an array with, per item, "
+    "[position (int), information "
     "(float64), width (int), height (int), pdq (bin, 32 bytes), pdq_quality (int), "
     "descriptor (bin, 963 bytes)], plus, for an item whose hashes carried regions, an eighth "
     "value: per region in their order, [box (array of 4 ints: left, top, right, bottom in "

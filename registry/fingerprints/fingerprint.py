@@ -58,10 +58,18 @@ class ImageFingerprint:
     # Parts of the query that may hold a work inside a bigger picture (fingerprints.regions):
     # (left, top, right, bottom) in thousandths of the frame, and their hashes (no PDQ).
     regions: tuple[tuple[tuple[int, int, int, int], Hashes], ...] = ()
+    # Which of `regions` is the picture put upright (fingerprints.rectify), if any: on the
+    # wire `"upright": true` on that region. Its dHash is searched as the whole query's is,
+    # over the variants framed as it is (rules.verify_item).
+    upright: int | None = None
 
     def searched(self) -> list[Hashes]:
         """Every set of hashes the index is asked about: the whole query, then its regions."""
         return [self.hashes, *(hashes for _, hashes in self.regions)]
+
+    def upright_searched(self) -> int | None:
+        """The upright region's index into `searched()`, if the query has one."""
+        return None if self.upright is None else self.upright + 1
 
     # The fields of to_wire, every one required of a client's fingerprint.
     WIRE_FIELDS = (
@@ -80,7 +88,10 @@ class ImageFingerprint:
     def to_wire(self) -> dict[str, object]:
         wire = self._wire_main()
         if self.regions:
-            wire["regions"] = [_region_wire(box, hashes) for box, hashes in self.regions]
+            regions = [_region_wire(box, hashes) for box, hashes in self.regions]
+            if self.upright is not None:
+                regions[self.upright]["upright"] = True
+            wire["regions"] = regions
         return wire
 
     def _wire_main(self) -> dict[str, object]:
@@ -118,13 +129,15 @@ class ImageFingerprint:
             information=_wire_float(data, "information"),
             hashes=hashes,
             regions=_wire_regions(data),
+            upright=wire_upright(data),
         )
 
     @classmethod
     def from_wire_hashes(cls, data: Mapping[str, object]) -> ImageFingerprint:
         """What the candidate search reads of the whole picture (version, SHA-256, pHash,
-        dHash, information), checked as `from_wire` checks it; of the regions it reads their
-        pHashes alone (`wire_region_phashes`). The rest is left empty: with no descriptor, no
+        dHash, information), checked as `from_wire` checks it; what the search reads of the
+        regions (their pHashes, the upright one's dHash) is read apart (`wire_region_phashes`,
+        `wire_upright_dhash`). The rest is left empty: with no descriptor, no
         candidate can ever be verified against it (rules.verify fails closed)."""
         if not isinstance(data, Mapping):
             raise FingerprintFormatError("a fingerprint must be a JSON object")
@@ -154,8 +167,10 @@ def fingerprint_image(
     """Fingerprint a query image. Raises ImageDecodeError for anything unsafe or broken."""
     decoded = decode_image(data, max_bytes=max_bytes, max_pixels=max_pixels)
     whole = _image_fingerprint(data, decoded.width, decoded.height, decoded.trimmed)
-    regions = tuple((region.box, _region_hashes(region)) for region in query_regions(decoded))
-    return replace(whole, regions=regions)
+    found = query_regions(decoded)
+    regions = tuple((region.box, _region_hashes(region)) for region in found)
+    upright = next((number for number, region in enumerate(found) if region.upright), None)
+    return replace(whole, regions=regions, upright=upright)
 
 
 def _region_hashes(region: Region) -> Hashes:
@@ -234,6 +249,38 @@ def wire_region_phashes(data: Mapping[str, object]) -> tuple[int, ...]:
     return tuple(
         _each_region(data, lambda item: int.from_bytes(_wire_hex(item, "phash", 8), "big"))
     )
+
+
+def wire_upright(data: Mapping[str, object]) -> int | None:
+    """Which region is marked `"upright": true` (a boolean when present), if any; two marked
+    raise FingerprintFormatError: a query has one picture put upright at most."""
+    marked = [number for number, flag in enumerate(_each_region(data, _upright_flag)) if flag]
+    if len(marked) > 1:
+        raise FingerprintFormatError(
+            f"regions {marked[0]} and {marked[1]} are both marked 'upright'; at most one region "
+            "is the picture put upright"
+        )
+    return marked[0] if marked else None
+
+
+def wire_upright_dhash(data: Mapping[str, object]) -> tuple[int, int] | None:
+    """The upright region's index and dHash, checked as `from_wire` checks them: what phase 1
+    of a binary chunk reads of it besides its pHash (chunk_wire)."""
+    upright = wire_upright(data)
+    if upright is None:
+        return None
+    region = data["regions"][upright]  # type: ignore[index]  # checked by wire_upright
+    try:
+        return upright, int.from_bytes(_wire_hex(region, "dhash", 8), "big")
+    except FingerprintFormatError as error:
+        raise FingerprintFormatError(f"region {upright}: {error}") from None
+
+
+def _upright_flag(item: Mapping[str, object]) -> bool:
+    flag = item.get("upright", False)
+    if not isinstance(flag, bool):
+        raise FingerprintFormatError("'upright' must be true or false")
+    return flag
 
 
 def _each_region(

@@ -82,6 +82,10 @@ WHOLE_FRAME = (0, 0, 1000, 1000)
 class Region:
     box: tuple[int, int, int, int]  # left, top, right, bottom in thousandths of the frame
     image: Image.Image
+    # The picture found by four fitted sides on a fill and put upright (fingerprints.rectify):
+    # geometric evidence of a placed picture, which a cut piece lacks, so its dHash is
+    # searched too (rules.verify_item). At most one region of a query.
+    upright: bool = False
 
 
 def query_regions(decoded: DecodedImage) -> list[Region]:
@@ -100,7 +104,7 @@ def query_regions(decoded: DecodedImage) -> list[Region]:
     # on a fill, the pieces of its cut are that same picture still turned.
     upright = rectified(decoded.untrimmed)
     if upright is not None and np.asarray(upright.image.convert("L")).std() >= FLAT:
-        found.append(Region(upright.box, upright.image))
+        found.append(Region(upright.box, upright.image, upright=True))
         kept.append(_pixels(upright.box, frame.size))  # a cut piece framing it adds nothing
     for box in _ranked(grey):
         if len(found) >= MAX_REGIONS:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from registry.fingerprints import VARIANTS
-from registry.matching.index import HammingIndex
+from registry.matching.index import HammingIndex, SearchResult
 from registry.matching.rules import DEFAULT_MATCHING, MatchingConfig
 
 VARIANT_NUMBER = {name: number for number, name in enumerate(VARIANTS)}
@@ -73,6 +73,9 @@ class CandidateIndex:
         )
         if config.dhash_radius < 0:  # the dHash search is off: nothing to index for it
             self._dhash_numbers = self._dhash_numbers[:0]
+        self._upright_numbers = variant_numbers(
+            [name for name in config.upright_dhash_variants if name in VARIANT_NUMBER]
+        )
 
     @classmethod
     def from_arrays(
@@ -127,11 +130,20 @@ class CandidateIndex:
         self._dhash.remove_works(work_ids)
 
     def search(
-        self, phashes: np.ndarray, dhashes: np.ndarray, *, by_dhash: np.ndarray | None = None
+        self,
+        phashes: np.ndarray,
+        dhashes: np.ndarray,
+        *,
+        by_dhash: np.ndarray | None = None,
+        upright: np.ndarray | None = None,
     ) -> Candidates:
         """Every candidate of each query (a pHash and its dHash). `by_dhash`, a boolean per
         query: only those are searched by dHash too (None: all). A query region's dHash-only
-        candidates are never verified (rules.verify_item), so they need not be found."""
+        candidates are never verified (rules.verify_item), so they need not be found; but
+        for `upright`, a boolean per query (a query's upright region), the dHash is searched
+        too and its candidates kept through `config.upright_dhash_variants` only."""
+        if upright is not None and by_dhash is not None:
+            by_dhash = np.asarray(by_dhash, dtype=bool) | np.asarray(upright, dtype=bool)
         joint = self.joint
         if joint is None:
             found = [self._phash.search(phashes)]
@@ -152,10 +164,21 @@ class CandidateIndex:
                 by_d = self._dhash.search(
                     chosen_d, companions=chosen_p, limits=np.array(joint.phash_given_dhash)
                 )
+            rows = by_d.query_index if positions is None else positions[by_d.query_index]
+            if upright is not None:
+                # The upright region's dHash reaches only the variants framed as it is.
+                kept = ~np.asarray(upright, dtype=bool)[rows] | np.isin(
+                    by_d.variant, self._upright_numbers
+                )
+                by_d = SearchResult(
+                    by_d.query_index[kept],
+                    by_d.work_id[kept],
+                    by_d.variant[kept],
+                    by_d.distance[kept],
+                )
+                rows = rows[kept]
             found.append(by_d)
-            query_index.append(
-                by_d.query_index if positions is None else positions[by_d.query_index]
-            )
+            query_index.append(rows)
         query = np.concatenate(query_index).astype(np.int64)
         work = np.concatenate([f.work_id for f in found]).astype(np.int64)
         variant = np.concatenate([f.variant for f in found]).astype(np.int64)

@@ -37,6 +37,13 @@ class MatchingConfig:
         "tilt_right",
         "crop_centre",
     )
+    # The query's upright region (a picture found by four fitted sides on a fill and put
+    # upright, fingerprints.rectify) is searched by dHash too, over these variants only: the
+    # ones framed as it is. A warped flat sprite's pHash bits flip easily while its dHash
+    # holds, and its fitted sides are evidence a cut piece lacks; a match through a
+    # registered tilt would contradict its being upright (on corpus 2 every such match was
+    # another work). Held to the near-copy limits of both paths, never strong. Empty: off.
+    upright_dhash_variants: tuple[str, ...] = ("original", "untrimmed")
     # What counts as a changed descriptor cell (registry.fingerprints.comparison): off by more
     # than this share of the query's grey range, beyond its neighbours' range widened by
     # `contrast_tolerance` times itself.
@@ -178,11 +185,13 @@ class MatchingConfig:
     def to_dict(self) -> dict[str, object]:
         published: dict[str, object] = asdict(self)
         published["dhash_variants"] = list(self.dhash_variants)
+        published["upright_dhash_variants"] = list(self.upright_dhash_variants)
         published["weak_variants"] = list(self.weak_variants)
         published["candidates"] = (
             "phash within phash_radius of the query or of one of its regions, all verified "
-            "within max_verifications; then the query's dhash within dhash_radius, nearest "
-            "first, as far as max_verifications allows"
+            "within max_verifications; then the query's dhash within dhash_radius, and its "
+            "upright region's over upright_dhash_variants (held to the dhash_max_* and "
+            "region_max_* limits), nearest first, as far as max_verifications allows"
         )
         published["strength"] = (
             "a weak match can deny, only a strong match can allow: a match is strong when the "
@@ -396,6 +405,7 @@ def verify_item(
     config: MatchingConfig = DEFAULT_MATCHING,
     *,
     whole: Sequence[bool] | None = None,
+    upright: int | None = None,
 ) -> ItemVerdicts:
     """Verify one item's candidates, up to `config.max_verifications` comparisons.
 
@@ -409,8 +419,12 @@ def verify_item(
     (decided invalid, fail closed). Candidates found by the whole query's dHash only are
     then verified nearest dHash first with what the budget has left: dHash codes of sprites
     and icons on flat backgrounds cluster (up to 950 candidates an item on the DEV set), and
-    those the budget does not reach are not candidates. A region's dHash-only candidates are
-    never verified: a region matches as a near copy, so pHash finds it.
+    those the budget does not reach are not candidates. `upright`, the index into `searched`
+    of the query's upright region (ImageFingerprint.upright_searched): its dHash-only
+    candidates through `config.upright_dhash_variants` take their turn among those, held to
+    the near-copy limits of both paths (verify, `region`). Other regions' dHash-only
+    candidates are never verified: a region matches as a near copy, so pHash finds it, and a
+    cut piece's dHash says too little (it brought false matches on flat graphics).
     Last, a work settled by a weak match keeps its remaining variants found by the whole
     query's pHash, verified nearest first with what the budget still has left, until one
     matches strongly (Verdict.strong); a work they do not reach stays weak, which can deny
@@ -425,7 +439,7 @@ def verify_item(
     never allows. Without `whole` (bench.accuracy) that pass is skipped.
     The same function decides in the registry and in bench.accuracy."""
     found_by_phash: dict[int, list[tuple[int, str, int, Hashes]]] = {}
-    found_by_dhash: list[tuple[int, int, str, Hashes]] = []
+    found_by_dhash: list[tuple[int, int, int, str, Hashes]] = []
     for work_id, pairs in candidates.items():
         for variant, k, registered in pairs:
             if k > 0 and variant.startswith("crop_") and not config.region_matches_crops:
@@ -433,9 +447,9 @@ def verify_item(
             phash = (registered.phash ^ searched[k].phash).bit_count()
             if phash <= config.phash_radius:
                 found_by_phash.setdefault(work_id, []).append((phash, variant, k, registered))
-            elif k == 0:
-                dhash = (registered.dhash ^ searched[0].dhash).bit_count()
-                found_by_dhash.append((dhash, work_id, variant, registered))
+            elif _dhash_searched(k, variant, upright, config):
+                dhash = (registered.dhash ^ searched[k].dhash).bit_count()
+                found_by_dhash.append((dhash, work_id, k, variant, registered))
     matched: dict[int, tuple[str, Verdict]] = {}
     found_by: dict[int, int] = {}
     # Per weakly matched work, its whole-query pHash candidates not verified yet.
@@ -463,17 +477,19 @@ def verify_item(
                     ]
                 break
     unverified: set[int] = set()
-    for _, work_id, variant, registered in sorted(found_by_dhash, key=lambda f: (f[0], f[1])):
+    for _, work_id, k, variant, registered in sorted(
+        found_by_dhash, key=lambda f: (f[0], f[1], f[2])
+    ):
         if work_id in matched:
             continue
         if spent >= config.max_verifications:
             unverified.add(work_id)
             continue
         spent += 1
-        tried.add((work_id, variant, 0))
-        verdict = verify(searched[0], registered, config, variant=variant)
+        tried.add((work_id, variant, k))
+        verdict = verify(searched[k], registered, config, region=k > 0, variant=variant)
         if verdict.matched:
-            matched[work_id], found_by[work_id] = (variant, verdict), 0
+            matched[work_id], found_by[work_id] = (variant, verdict), k
     # A weak match can deny but not allow: a near copy among the work's other variants can.
     for work_id, rest in sorted(weak_rest.items()):
         for variant, registered in rest:
@@ -490,7 +506,7 @@ def verify_item(
                 break
     if whole is not None:
         spent = _whole_picture_matches(
-            searched, candidates, config, whole, matched, found_by, tried, spent
+            searched, candidates, config, whole, matched, found_by, tried, spent, upright=upright
         )
     unsettled: frozenset[int] = frozenset()
     if spent >= config.max_verifications:
@@ -502,6 +518,13 @@ def verify_item(
         found_by=found_by,
         unsettled=unsettled,
     )
+
+
+def _dhash_searched(k: int, variant: str, upright: int | None, config: MatchingConfig) -> bool:
+    """Whether a candidate the `k`th searched hashes found by dHash alone is verified: the
+    whole query's (the index holds only `dhash_variants`), and the upright region's through
+    a variant framed as it is."""
+    return k == 0 or (k == upright and variant in config.upright_dhash_variants)
 
 
 def _unsettled(
@@ -542,6 +565,8 @@ def _whole_picture_matches(
     found_by: dict[int, int],
     tried: set[tuple[int, str, int]],
     spent: int,
+    *,
+    upright: int | None = None,
 ) -> int:
     """verify_item's last pass: each work settled weakly through a part of the picture is
     verified against its candidates found by hashes of the whole picture, nearest pHash
@@ -559,8 +584,8 @@ def _whole_picture_matches(
             key=lambda c: (c[0], c[2]),
         )
         for phash, name, k, registered in rest:
-            if k > 0 and phash > config.phash_radius:
-                continue  # a region's dHash-only candidate is never verified
+            if phash > config.phash_radius and not _dhash_searched(k, name, upright, config):
+                continue  # a (not upright) region's dHash-only candidate is never verified
             if spent >= config.max_verifications:
                 return spent
             spent += 1

@@ -129,13 +129,18 @@ class RegistryIndex:
             return self._version
 
     def search(
-        self, phashes: np.ndarray, dhashes: np.ndarray, *, by_dhash: np.ndarray | None = None
+        self,
+        phashes: np.ndarray,
+        dhashes: np.ndarray,
+        *,
+        by_dhash: np.ndarray | None = None,
+        upright: np.ndarray | None = None,
     ) -> Candidates:
         # No lock: the index answers each search from one consistent snapshot of itself.
         index = self._index
         if index is None:
             raise RuntimeError("sync() the index before searching it.")
-        return index.search(phashes, dhashes, by_dhash=by_dhash)
+        return index.search(phashes, dhashes, by_dhash=by_dhash, upright=upright)
 
     @property
     def joint_limited(self) -> bool:
@@ -333,7 +338,9 @@ def match_items(
     if registration:
         config = replace(config, max_verifications=config.registration_max_verifications)
     items = [
-        _verify_item(own, _boxes(fingerprint), works, hashes, config)
+        _verify_item(
+            own, _boxes(fingerprint), works, hashes, config, fingerprint.upright_searched()
+        )
         for own, fingerprint, works in zip(searched, fingerprints, per_item, strict=True)
     ]
     exact = _exact_matches(fingerprints)
@@ -349,14 +356,17 @@ def _candidates_per_item(
     """Each item's searched hashes (whole, then regions), and per item its candidate works,
     each with its (variant, index of the searched hashes that found it) pairs."""
     index.sync()
-    # Each item is searched as a whole and by its regions (fingerprints.regions).
+    # Each item is searched as a whole and by its regions (fingerprints.regions); by dHash
+    # as a whole and by its upright region.
     searched = [fingerprint.searched() for fingerprint in fingerprints]
     owner = [(item, k) for item, hashes in enumerate(searched) for k in range(len(hashes))]
     count = len(owner)
+    upright = [fingerprint.upright_searched() for fingerprint in fingerprints]
     candidates = index.search(
         np.fromiter((h.phash for hashes in searched for h in hashes), dtype=np.uint64, count=count),
         np.fromiter((h.dhash for hashes in searched for h in hashes), dtype=np.uint64, count=count),
         by_dhash=np.fromiter((k == 0 for _, k in owner), dtype=bool, count=count),
+        upright=np.fromiter((k == upright[item] for item, k in owner), dtype=bool, count=count),
     )
     per_item: list[dict[int, list[tuple[str, int]]]] = [defaultdict(list) for _ in fingerprints]
     for row, work_id, number in zip(
@@ -404,7 +414,7 @@ def match_item_fully(
         # Every pass compares a (work, variant, hashes) triple once at most.
         unlimited = sum(len(found_pairs) for found_pairs in part.values()) + 1
         config = replace(index.config, max_verifications=unlimited)
-        result = _verify_item(searched, boxes, part, hashes, config)
+        result = _verify_item(searched, boxes, part, hashes, config, fingerprint.upright_searched())
         if result.over_budget or result.unverified or result.unsettled:
             raise RuntimeError("an unlimited check ran out of its budget")
         found += result.matches
@@ -425,9 +435,11 @@ def _verify_item(
     works: dict[int, list[tuple[str, int]]],
     hashes: dict[tuple[int, str], tuple[int, Hashes]],
     config: MatchingConfig,
+    upright: int | None,
 ) -> ItemMatches:
     """Verify an item's candidates (rules.verify_item); `searched` are the item's hashes
-    (whole, then regions), each candidate names the one that found it; `boxes` their boxes."""
+    (whole, then regions), each candidate names the one that found it; `boxes` their boxes;
+    `upright` which of them is the upright region."""
     candidates = {
         work_id: [
             (variant, k, hashes[work_id, variant][1])
@@ -438,7 +450,7 @@ def _verify_item(
     }
     # The untrimmed frame stands for the whole picture as the whole query does.
     whole = [covers_whole_picture(box) for box in boxes]
-    result = verify_item(searched, candidates, config, whole=whole)
+    result = verify_item(searched, candidates, config, whole=whole, upright=upright)
     found = [
         WorkMatch(
             work_id,
@@ -468,8 +480,9 @@ def has_candidates(
         # region's true candidates, and the item would be decided unregistered unverified.
         raise RuntimeError("phase 1 cannot search an index with joint limits; use one phase")
     # The regions are searched as in `match_items`: a copy only a region finds needs verifying,
-    # found by the region's pHash (its dHash-only candidates are never verified, and phase 1
-    # does not carry a region's dHash: 0 stands for it, never searched).
+    # found by the region's pHash, or by the upright region's dHash (other regions' dHash-only
+    # candidates are never verified, and phase 1 does not carry their dHash: 0 stands for it,
+    # never searched).
     sizes = np.fromiter((1 + len(q.region_phashes) for q in queries), np.int64, len(queries))
     owner = np.repeat(np.arange(len(queries)), sizes)
     total = int(sizes.sum())
@@ -485,7 +498,13 @@ def has_candidates(
         (q.fingerprint.hashes.dhash for q in queries), np.uint64, len(queries)
     )
     whole[starts] = True
-    candidates = index.search(phashes, dhashes, by_dhash=whole)
+    upright = np.zeros(total, dtype=bool)
+    for start, query in zip(starts.tolist(), queries, strict=True):
+        if query.upright is not None:
+            number, dhash = query.upright
+            upright[start + 1 + number] = True
+            dhashes[start + 1 + number] = dhash
+    candidates = index.search(phashes, dhashes, by_dhash=whole, upright=upright)
     searched = np.zeros(len(queries), dtype=bool)
     searched[owner[candidates.query_index]] = True
     exact = _works_by_sha256({q.fingerprint.sha256 for q in queries})

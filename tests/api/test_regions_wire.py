@@ -28,7 +28,7 @@ from registry.chunk_wire import (
     unpack_payloads,
 )
 from registry.client.chunks import hashes_version
-from registry.demo_art import artwork_bytes
+from registry.demo_art import artwork, artwork_bytes
 from registry.fingerprints import (
     FINGERPRINT_VERSION,
     FingerprintFormatError,
@@ -53,6 +53,7 @@ from tests.api.conftest import (
     screenshot_item,
 )
 from tests.conftest import _SEED_BASE
+from tests.fingerprints.test_rectify import only_upright_dhash
 
 CHUNKS = "/api/v1/screenings/{}/chunks"
 VERIFY = "/api/v1/screenings/{}/chunks/{}/verification"
@@ -598,3 +599,140 @@ def test_a_region_near_a_registered_work_by_its_dhash_only_needs_no_payload(
         assert decided["by-dhash"]["decision"] == "unregistered"
         assert decided["by-dhash"]["matches"] == []
     assert two_phases == as_json
+
+
+# -- the upright region: its dHash is searched, on every wire ----------------------------------
+
+
+def turned_item(item_id: str, seed: int, page: str = "white") -> dict[str, Any]:
+    """Artwork `seed` turned 10 degrees on a page, every searched hash but its upright region's
+    dHash moved far from the work's (as a warped flat sprite's pHash bits flip): found, if at
+    all, through that dHash alone."""
+    art = artwork(_SEED_BASE + seed)
+    turned = art.rotate(10, Image.Resampling.BICUBIC, expand=True, fillcolor=page)
+    buffer = io.BytesIO()
+    turned.save(buffer, format="JPEG", quality=85)
+    fingerprint = fingerprint_image(buffer.getvalue())
+    return {"id": item_id, **only_upright_dhash(fingerprint).to_wire()}
+
+
+def _upright_box(entry: dict[str, Any]) -> list[int]:
+    (box,) = [region["box"] for region in entry["regions"] if region.get("upright")]
+    return box
+
+
+def test_a_turned_repost_found_only_by_its_upright_dhash_is_decided_alike_on_every_wire(
+    acme_api, works, run_pending
+):
+    """Phase 1 carries the upright region's dHash, so the registry finds the work as a
+    candidate and asks for the payload; JSON, two phases and the synchronous check decide
+    alike: the refused work denies, the allowed one is named but does not allow (weak)."""
+    items = [
+        turned_item("refused", 2),
+        turned_item("allowed", 1, page="#e8c878"),
+        item("stranger", 40),
+    ]
+    as_json = _decided(acme_api, _screening(acme_api, items), items, run_pending)
+    screening_id = _screening(acme_api)
+    first = _hashes(acme_api, screening_id, items)
+    assert first.json()["verification"]["needed"] == [0, 1]
+    assert _verify(acme_api, screening_id, items, [0, 1]).status_code == 202
+    two_phases = _decided(acme_api, screening_id, items, run_pending)
+    checked = _check(acme_api, items, "consent_required")
+
+    for decided in (as_json, two_phases, checked):
+        assert decided["refused"]["decision"] == "denied"
+        assert [match["work_id"] for match in decided["refused"]["matches"]] == [
+            works["refused"].pk
+        ]
+        assert decided["refused"]["matches"][0]["region"] == _upright_box(items[0])
+        assert decided["allowed"]["decision"] == "unregistered"
+        assert [match["work_id"] for match in decided["allowed"]["matches"]] == [
+            works["allowed"].pk
+        ]
+        assert decided["stranger"]["decision"] == "unregistered"
+    assert checked["allowed"]["passes"] is False
+    for name in ("refused", "allowed", "stranger"):
+        assert as_json[name]["decision"] == two_phases[name]["decision"]
+        assert as_json[name]["matches"] == two_phases[name]["matches"]
+
+
+def test_without_the_upright_mark_its_dhash_finds_nothing(acme_api, works):
+    """The same item with its upright region unmarked is a cut piece: its dHash is not
+    searched, and nothing is found."""
+    entry = turned_item("refused", 2)
+    for region in entry["regions"]:
+        region.pop("upright", None)
+
+    decided = _check(acme_api, [entry], "consent_required")["refused"]
+
+    assert decided["decision"] == "unregistered" and decided["matches"] == []
+
+
+def test_the_upright_region_crosses_both_phases_exactly():
+    items = [turned_item("turned", 2), screenshot_item("shot", 1), item("stranger", 40)]
+    decoded = decode_hashes(unpack(encode_hashes(0, FINGERPRINT_VERSION, items)), max_items=9)
+    place = next(n for n, region in enumerate(items[0]["regions"]) if region.get("upright"))
+    dhash = items[0]["regions"][place]["dhash"]
+
+    # Phase 1 carries the upright region's dHash and mark beside every region's pHash.
+    assert decoded.items[0]["regions"][place] == {
+        "phash": items[0]["regions"][place]["phash"],
+        "dhash": dhash,
+        "upright": True,
+    }
+    assert decoded.queries[0] is not None
+    assert decoded.queries[0].upright == (place, int(dhash, 16))
+    assert decoded.queries[1] is not None and decoded.queries[1].upright is None
+    for entry, query in zip(decoded.items, decoded.queries, strict=True):
+        assert query == hashed_query(entry)
+    digest, payloads = decode_verification(
+        unpack(encode_verification(content_digest(items), dict(enumerate(items)))), max_items=9
+    )
+    assert digest == content_digest(decoded.items) == content_digest(items)
+    for entry, payload, sent in zip(decoded.items, payloads.values(), items, strict=True):
+        complete_item(entry, payload)
+        assert ImageFingerprint.from_wire(entry) == ImageFingerprint.from_wire(sent)
+    # The mark and the dHash bind the chunk's content.
+    unmarked = [{**items[0], "regions": [_unmarked(r) for r in items[0]["regions"]]}]
+    assert content_digest(unmarked) != content_digest(items[:1])
+
+
+def _unmarked(region: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in region.items() if key != "upright"}
+
+
+def test_a_payload_bringing_another_upright_dhash_is_refused():
+    items = [turned_item("turned", 2)]
+    (entry,) = decode_hashes(
+        unpack(encode_hashes(0, FINGERPRINT_VERSION, items)), max_items=9
+    ).items
+    place = next(n for n, region in enumerate(items[0]["regions"]) if region.get("upright"))
+    other = [dict(region) for region in items[0]["regions"]]
+    other[place]["dhash"] = f"{int(other[place]['dhash'], 16) ^ 1:016x}"
+    _, payloads = decode_verification(
+        unpack(encode_verification(content_digest(items), {0: {**items[0], "regions": other}})),
+        max_items=9,
+    )
+
+    with pytest.raises(WireFormatError, match=f"region {place} another dhash"):
+        complete_item(entry, payloads[0])
+
+
+def test_an_item_with_two_upright_regions_is_refused_with_a_clear_error(acme_api, works):
+    entry = screenshot_item("twice", 2)
+    assert len(entry["regions"]) >= 2
+    for region in entry["regions"][:2]:
+        region["upright"] = True
+
+    with pytest.raises(FingerprintFormatError, match="regions 0 and 1 are both marked 'upright'"):
+        ImageFingerprint.from_wire(entry)
+    with pytest.raises(WireFormatError, match="more than one upright region"):
+        encode_hashes(0, FINGERPRINT_VERSION, [entry])
+    assert hashes_version([entry]) is None  # the client sends it as JSON, where it is invalid
+    decided = _check(acme_api, [entry], "respect_opt_outs")["twice"]
+    assert decided["decision"] == "invalid" and decided["passes"] is False
+    assert "both marked 'upright'" in decided["reason"]
+    entry["regions"][1]["upright"] = "yes"
+    with pytest.raises(FingerprintFormatError, match="'upright' must be true or false"):
+        ImageFingerprint.from_wire(entry)

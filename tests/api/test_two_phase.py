@@ -23,6 +23,7 @@ from registry.services.screenings import stalled_chunk_ids
 from registry.services.sites import site_register, site_verify
 from registry.services.terms import default_terms_set
 from tests.api.conftest import all_decisions, item
+from tests.api.test_regions_wire import turned_item
 
 CHUNKS = "/api/v1/screenings/{}/chunks"
 VERIFY = "/api/v1/screenings/{}/chunks/{}/verification"
@@ -87,6 +88,8 @@ def mixed(alice, works):
         item("just-weak", 48, information=WEAK_LIMIT - 1e-9),
         item("copy-bad-descriptor", 1, descriptor="00" * 10),
         item("copy-bad-quality", 2, pdq_quality=101),
+        # Found through its upright region's dHash alone (test_regions_wire).
+        turned_item("turned-theirs", 2),
         *MALFORMED_STRANGERS,
         {"id": "unreadable", "unreadable": "cannot identify image file"},
     ]
@@ -133,6 +136,7 @@ def test_two_phase_items_are_decided_exactly_as_json_ones(acme_api, mixed, run_p
             "licensed",
             "copy-bad-descriptor",
             "copy-bad-quality",
+            "turned-theirs",
             "just-strong",
             "just-weak",
         }
@@ -154,6 +158,7 @@ def test_two_phase_items_are_decided_exactly_as_json_ones(acme_api, mixed, run_p
         "just-weak": "invalid",
         "copy-bad-descriptor": "invalid",
         "copy-bad-quality": "invalid",
+        "turned-theirs": "denied",
         **{name: "invalid" for name in MALFORMED_STRANGER_IDS},
         "unreadable": "invalid",
     }
@@ -321,7 +326,7 @@ def test_a_json_item_cannot_pose_as_one_awaiting_verification(acme_api, works):
 
 def _body(**fields):
     base = {
-        "layout": 2,
+        "layout": 3,
         "number": 0,
         "version": FINGERPRINT_VERSION,
         "ids": ["a", "b"],
@@ -349,7 +354,14 @@ def _body(**fields):
         (_body(region_counts=b"\x01", region_phashes=bytes(8)), "'region_counts' holds 1 bytes"),
         (_body(region_counts=b"\x05\x00", region_phashes=bytes(40)), "at most 4"),
         (_body(region_counts=b"\x01\x01", region_phashes=bytes(8)), "2 regions need 16"),
-        (_body(regions={0: bytes(24)}), "layout 2 does not have"),
+        (_body(region_counts=b"\x21\x00", region_phashes=bytes(8)), "names region 1 of position 0"),
+        (_body(region_counts=b"\x11\x00", region_phashes=bytes(8)), "1 upright regions need 8"),
+        (
+            _body(region_counts=b"\x11\x00", region_phashes=bytes(8), upright_dhashes="00" * 8),
+            "'upright_dhashes' must be binary",
+        ),
+        (_body(upright_dhashes=bytes(8)), "no 'region_counts'"),
+        (_body(regions={0: bytes(24)}), "layout 3 does not have"),
         (_body(layout=None), "no 'layout'"),
         (_body(number="0"), "'number' must be an integer"),
         (_body(number=-1), "number"),
@@ -390,21 +402,22 @@ def _layout_1(**fields):
     [
         (_layout_1(), "follows layout 1"),
         (_layout_1(regions={0: bytes(24)}), "follows layout 1"),
-        (_body(layout=3), "names layout '3'"),
+        (_body(layout=2), "follows layout 2 (no upright region"),
+        (_body(layout=4), "names layout '4'"),
         (_body(layout=True), "names layout 'True'"),
     ],
 )
 def test_a_hashes_body_of_another_layout_is_refused_never_misread(acme_api, body, named):
-    """An older client's body (4-byte information, regions with boxes and dHashes) is never
-    read as this layout: 415, which registry.client answers by sending JSON, and a message
-    saying what to do."""
+    """An older client's body (layout 1: 4-byte information, regions with boxes and dHashes;
+    layout 2: no upright region) is never read as this layout: 415, which registry.client
+    answers by sending JSON, and a message saying what to do."""
     screening_id = _open_screening(acme_api)
 
     response = acme_api.post(CHUNKS.format(screening_id), body, content_type=HASHES_MEDIA_TYPE)
 
     assert response.status_code == 415, response.content
     detail = response.json()["detail"]
-    assert named in detail and "layout 2" in detail
+    assert named in detail and "reads layout 3 only" in detail
     assert "Update the Consentry client" in detail and "send the chunk as JSON" in detail
     assert Screening.objects.get(pk=screening_id).total_items == 0
 

@@ -113,6 +113,29 @@ def test_a_region_costs_8_bytes_in_phase_1_and_its_count_1_an_item():
     assert one_more([*with_regions[:100], plain[100]]) == 60 + 1
 
 
+def test_an_upright_region_costs_8_bytes_more_and_items_without_one_nothing():
+    """Phase 1 carries the upright region's dHash (it is searched): 8 bytes an item that has
+    one, and 18 once in a chunk where one does (the field's name and length); its mark rides
+    in the region count's byte. An item without one costs what it did in layout 2."""
+    shot = screenshot_item("000000000", 1)
+    regions = shot["regions"][:2]
+    upright = [regions[0], {**regions[1], "upright": True}]
+    plain = [{**item("000000000", 40), "id": f"{n:09d}"} for n in range(101)]
+    with_regions = [{**entry, "regions": regions} for entry in plain]
+    with_upright = [{**entry, "regions": upright} for entry in plain]
+
+    def size(items):
+        return len(encode_hashes(0, FINGERPRINT_VERSION, items))
+
+    def one_more(items):
+        return size(items) - size(items[:100])
+
+    assert one_more(with_upright) == 60 + 1 + 2 * 8 + 8
+    assert one_more([*with_upright[:100], with_regions[100]]) == 60 + 1 + 2 * 8
+    assert one_more([*with_upright[:100], plain[100]]) == 60 + 1
+    assert size([*with_regions[:100], with_upright[100]]) - size(with_regions) == 8 + 18
+
+
 class _Recorder(BaseHTTPRequestHandler):
     """Answers JSON chunks like a registry; binary ones with `binary_status`."""
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from PIL import Image
 from bench.accuracy.external import load_evalset, measure
 from bench.accuracy.generator import EDITS, TARGETS, web_copy
 from bench.collisions import pair_counts
+from bench.evalset import salted, sample, seed_of
 from bench.matching.realistic import entries_touched, flip_bits
 from registry.matching.rules import DEFAULT_MATCHING
 from tests.fingerprints.images import painting
@@ -126,6 +128,19 @@ def test_evaluation_set_counts_recall_false_matches_and_gate_misses(tmp_path: Pa
     assert probes.total["reencode"] == 1 and probes.hits["reencode"] == 0
     assert probes.strong["reencode"] == 0
     assert by_kind.total["other"] == 1 and by_kind.total["flat"] == 0
+
+
+def test_a_salt_draws_another_sample_and_none_keeps_the_sets_as_they_were() -> None:
+    """bench.evalset --salt: a fresh confirmation set from the same part; without a salt the
+    seeds are the ones earlier sets were written with."""
+    works = [SimpleNamespace(key=f"work-{n}") for n in range(200)]
+    unsalted = sample(works, 20, "blur")  # type: ignore[arg-type]
+
+    assert salted("", "blur", "work-1") == ("blur", "work-1")
+    assert unsalted == sorted(works, key=lambda w: seed_of("blur", w.key))[:20]
+    fresh = sample(works, 20, "/".join(salted("fresh1", "blur")))  # type: ignore[arg-type]
+    assert fresh != unsalted
+    assert seed_of(*salted("fresh1", "blur", "work-1")) != seed_of("blur", "work-1")
 
 
 def test_collision_counts_leave_out_same_family_pairs_and_copies() -> None:

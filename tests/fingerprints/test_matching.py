@@ -25,6 +25,8 @@ from registry.fingerprints.decode import decode_image
 from registry.fingerprints.fingerprint import NO_PDQ
 from registry.fingerprints.hashing import hash_image
 from registry.fingerprints.regions import WHOLE_FRAME
+from registry.fingerprints.variants import VARIANTS
+from registry.matching.matcher import VARIANT_NUMBER, CandidateIndex
 from registry.matching.rules import (
     DEFAULT_MATCHING,
     MatchingConfig,
@@ -223,6 +225,67 @@ def test_a_regions_candidate_found_by_dhash_only_is_not_verified() -> None:
     assert by_region.matched == {} and by_region.spent == 0
     by_whole = verify_item([region, query], {7: [("original", 1, work)]})
     assert set(by_whole.matched) == {7} and by_whole.spent == 1
+
+
+def test_only_the_upright_regions_dhash_only_candidates_framed_as_it_are_verified() -> None:
+    """The upright region (found by four fitted sides and put upright) is searched by dHash
+    too: its dHash-only candidate through the registered original or untrimmed frame is
+    verified, weakly, held to the near-copy limits of both paths. A cut piece's is not, nor
+    the upright region's through a tilt, a centre crop or any variant framed otherwise."""
+    work = registered("painting-a").variants["original"]
+    query = fingerprint_image(encode(web_copy(PICTURES["painting-a"]), "JPEG")).hashes
+    far = query.phash ^ ((1 << (DEFAULT_MATCHING.phash_radius + 1)) - 1)  # pHash too far
+    region = replace(query, phash=far, pdq=NO_PDQ, pdq_quality=0)
+    whole = replace(query, phash=~query.phash & (2**64 - 1), dhash=~query.dhash & (2**64 - 1))
+    searched = [whole, region, region]  # a cut piece, then the upright region
+
+    for variant in ("original", "untrimmed"):
+        upright = verify_item(searched, {7: [(variant, 2, work)]}, upright=2)
+        assert set(upright.matched) == {7} and upright.found_by[7] == 2
+        assert upright.spent == 1 and not upright.matched[7][1].strong
+    piece = verify_item(searched, {7: [("original", 1, work)]}, upright=2)
+    assert piece.matched == {} and piece.spent == 0
+    for variant in ("tilt_left", "tilt_right", "crop_centre", "mirror"):
+        tilted = verify_item(searched, {7: [(variant, 2, work)]}, upright=2)
+        assert tilted.matched == {} and tilted.spent == 0
+    off = replace(DEFAULT_MATCHING, upright_dhash_variants=())
+    assert verify_item(searched, {7: [("original", 2, work)]}, off, upright=2).matched == {}
+    # Held to the near-copy limits of a region and of a dHash-only pair, which a stickered
+    # copy passes as a whole query found by pHash but not here.
+    stuck = fingerprint_image(encode(sticker(web_copy(PICTURES["painting-a"])), "JPEG")).hashes
+    assert verify(stuck, work).matched
+    stuck_region = replace(stuck, phash=far, pdq=NO_PDQ, pdq_quality=0)
+    assert verify_item([whole, stuck_region], {7: [("original", 1, work)]}, upright=1).matched == {}
+
+
+def test_the_index_finds_the_upright_regions_dhash_candidates_framed_as_it_only() -> None:
+    """CandidateIndex.search: the upright region's dHash reaches the registered original and
+    untrimmed frame, never a tilt; a cut piece's dHash is not searched."""
+    work = registered("painting-a")
+    variants = list(work.variants)
+    hashes = [work.variants[name] for name in variants]
+    index = CandidateIndex.from_arrays(
+        np.full(len(variants), 7, dtype=np.int64),
+        np.array([VARIANT_NUMBER[name] for name in variants], dtype=np.uint8),
+        np.array([h.phash for h in hashes], dtype=np.uint64),
+        np.array([h.dhash for h in hashes], dtype=np.uint64),
+    )
+    framed = {"original", "untrimmed", "tilt_left", "tilt_right"}
+    dhash = work.variants["tilt_left"].dhash
+    # The pHash far from every variant (its complement), the dHash exactly the tilt's.
+    phash = ~work.variants["original"].phash & (2**64 - 1)
+    found = index.search(
+        np.full(3, phash, dtype=np.uint64),
+        np.array([dhash, dhash, dhash], dtype=np.uint64),
+        by_dhash=np.array([True, False, False]),
+        upright=np.array([False, False, True]),
+    )
+    by_query: dict[int, set[str]] = {0: set(), 1: set(), 2: set()}
+    for k, number in zip(found.query_index.tolist(), found.variant.tolist(), strict=True):
+        by_query[k].add(VARIANTS[number])
+    assert "tilt_left" in by_query[0] and by_query[0] <= framed | {"crop_centre"}
+    assert by_query[1] == set()
+    assert by_query[2] <= {"original", "untrimmed"}
 
 
 def test_an_item_over_its_verification_budget_says_so() -> None:

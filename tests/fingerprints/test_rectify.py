@@ -4,7 +4,9 @@ put upright as a query region of its own, and the work is found through it."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from functools import cache
+from typing import cast
 
 import pytest
 from PIL import Image, ImageOps
@@ -178,3 +180,85 @@ def test_a_plain_card_turned_on_white_gets_no_upright_region() -> None:
     upright = rectified(decoded.untrimmed)
     assert upright is not None  # the geometry is found...
     assert upright.box not in [region.box for region in query_regions(decoded)]  # ...not searched
+
+
+# -- the upright region's dHash ---------------------------------------------------------------
+
+TURNED_10 = {
+    "turned 10 on white": turned(10, True, WHITE),
+    "turned -10 on a coloured page": turned(-10, True, (235, 205, 120)),
+}
+
+
+def far(code: int) -> int:
+    """The code with 32 of its 64 bits flipped: no registered variant within any radius."""
+    return code ^ 0xFFFFFFFF00000000
+
+
+def only_upright_dhash(fingerprint: ImageFingerprint) -> ImageFingerprint:
+    """The fingerprint with every searched hash moved far away but its upright region's dHash
+    (its descriptors kept): what a warped flat sprite whose pHash bits flipped looks like to
+    the index, reduced to the one path that can still find it."""
+    assert fingerprint.upright is not None
+
+    def moved(hashes: Hashes, keep_dhash: bool) -> Hashes:
+        dhash = hashes.dhash if keep_dhash else far(hashes.dhash)
+        return replace(hashes, phash=far(hashes.phash), dhash=dhash)
+
+    regions = tuple(
+        (box, moved(hashes, number == fingerprint.upright))
+        for number, (box, hashes) in enumerate(fingerprint.regions)
+    )
+    return replace(fingerprint, hashes=moved(fingerprint.hashes, False), regions=regions)
+
+
+def turned_10(edit: str, image: Image.Image = WORK) -> ImageFingerprint:
+    return fingerprint_image(encode(TURNED_10[edit](image), "JPEG", quality=85))
+
+
+@pytest.mark.parametrize("edit", list(EDITS))
+def test_the_fingerprint_marks_its_upright_region_on_the_wire(edit: str) -> None:
+    fingerprint = fingerprint_image(repost(edit))
+    decoded = decode_image(repost(edit))
+    upright = rectified(decoded.untrimmed)
+
+    assert fingerprint.upright is not None and upright is not None
+    assert fingerprint.regions[fingerprint.upright][0] == upright.box
+    wire = fingerprint.to_wire()
+    regions = cast(list[dict[str, object]], wire["regions"])
+    assert [region for region in regions if region.get("upright")] == [regions[fingerprint.upright]]
+    assert ImageFingerprint.from_wire(wire) == fingerprint
+
+
+def test_a_query_without_an_upright_region_marks_none() -> None:
+    fingerprint = fingerprint_image(encode(ImageOps.expand(WORK, border=60, fill=WHITE), "PNG"))
+    assert fingerprint.upright is None
+    regions = cast(list[dict[str, object]], fingerprint.to_wire().get("regions", []))
+    assert not any("upright" in region for region in regions)
+
+
+@pytest.mark.parametrize("edit", list(TURNED_10))
+def test_a_turned_picture_found_only_by_its_upright_dhash_is_matched(edit: str) -> None:
+    """Turned 10 degrees on a page, its every hash but the upright region's dHash too far from
+    the work's: matched through that dHash and the registered original (or untrimmed), weakly,
+    held to the near-copy limits of both paths. With the rule off, nothing finds it."""
+    fingerprint = turned_10(edit)
+    reduced = only_upright_dhash(fingerprint)
+
+    item = screened(reduced)
+
+    assert set(item.matched) == {1}
+    variant, verdict = item.matched[1]
+    assert item.found_by[1] == reduced.upright_searched()
+    assert variant in DEFAULT_MATCHING.upright_dhash_variants and not verdict.strong
+    assert verdict.distances["phash"] > DEFAULT_MATCHING.phash_radius
+    assert verdict.distances["dhash"] <= DEFAULT_MATCHING.dhash_radius
+    off = replace(DEFAULT_MATCHING, upright_dhash_variants=())
+    _, hashes = index()
+    assert decide(reduced, candidate_index(hashes, off), hashes, off).matched == {}
+
+
+@pytest.mark.parametrize("edit", list(TURNED_10))
+def test_another_turned_picture_is_not_matched_through_its_upright_dhash(edit: str) -> None:
+    item = screened(only_upright_dhash(turned_10(edit, framed_art(5))))
+    assert item.matched == {}
