@@ -124,7 +124,8 @@ class UrlCheckApi(OrganizationApi):
         summary="Check URLs before downloading them",
         description="`denied`: a work registered at that URL, or an artist's verified site "
         "prefix over it, refuses the purpose; `allowed`: the URL is a known source of works "
-        "allowed for the purpose (with their credit); `unknown`: nothing is known, so screen "
+        "allowed for the purpose (with their credit), each listed by an artist verified by "
+        "staff or under a verified site of the artist's own; `unknown`: nothing is known, so screen "
         "the image by fingerprint once downloaded. Every answer is about the URL only, not "
         "a screening decision: the page may serve another picture by the time it is "
         "downloaded, and a screening never allows an image on its URL (only a close match "

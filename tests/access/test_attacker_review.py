@@ -1,0 +1,88 @@
+"""An attacker's view of the registry: each test is a way someone tried to make it say
+something false, with alice (the rights holder) on one side and bob (the claimant) on the other."""
+
+import pytest
+
+from registry.models import Artist, Permission, Purpose
+from registry.services.artists import artist_assurance_set
+from registry.services.sites import site_register, site_verify
+from registry.services.terms import default_terms_set, terms_set
+from tests.api.conftest import api_client
+from tests.factories import unverified
+
+ALICE_URL = "https://alice.example/art/fox.png"
+BOB_SITE = "https://bob.example/"
+BOB_URL = "https://bob.example/gallery/owl.png"
+
+
+def _site_verified(artist: Artist, prefix: str) -> None:
+    """What the site-token check does once the token is served: anyone can do it for a site
+    of their own, without staff."""
+    site = site_register(artist=artist, url_prefix=prefix)
+    site_verify(site=site)
+    artist_assurance_set(artist=artist, method="site", evidence=f"token served at {prefix}")
+
+
+def _url_check(organization, urls: list[str]) -> list[dict]:
+    response = api_client(organization).post(
+        "/api/v1/urls/check",
+        {"purpose": Purpose.AI_TRAINING, "mode": "consent_required", "urls": urls},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    return response.json()["results"]
+
+
+@pytest.fixture
+def bob_claims_alices_url(alice, bob, register_work, acme):
+    """bob, a new account, proves control of his own site and lists alice's URL, which she
+    has not registered, as the source of a work of his allowed for AI training."""
+    bob = unverified(bob)
+    _site_verified(bob, BOB_SITE)
+    # His site's own reservation steps aside where his defaults allow the purpose.
+    default_terms_set(artist=bob, purpose=Purpose.AI_TRAINING, permission=Permission.ALLOWED)
+    owl = register_work(bob, seed=2, title="Owl", source_urls=[ALICE_URL, BOB_URL])
+    terms_set(
+        artist=bob,
+        works=[owl],
+        purpose=Purpose.AI_TRAINING,
+        permission=Permission.ALLOWED,
+        license="CC0-1.0",
+    )
+    return owl
+
+
+def test_a_site_verified_on_one_host_does_not_allow_a_url_on_another(bob_claims_alices_url, acme):
+    (result,) = _url_check(acme, [ALICE_URL])
+
+    assert result["decision"] != "allowed", result
+    assert result["passes"] is False
+    assert result["credit"] == []
+    assert "consent_unverified" in result["reason"]
+
+
+def test_a_url_under_the_artists_own_verified_site_is_still_allowed(bob_claims_alices_url, acme):
+    (result,) = _url_check(acme, [BOB_URL])
+
+    assert result["decision"] == "allowed", result
+    assert [credit["work_id"] for credit in result["credit"]] == [bob_claims_alices_url.pk]
+
+
+def test_an_unproven_url_claim_still_denies(alice, bob, register_work, acme):
+    """A restriction counts at any assurance: the fix must not turn a refusal into `unknown`."""
+    bob = unverified(bob)
+    register_work(bob, seed=2, title="Owl", source_urls=[ALICE_URL])
+
+    (result,) = _url_check(acme, [ALICE_URL])
+
+    assert result["decision"] == "denied"
+
+
+def test_an_operator_verified_artist_keeps_her_listed_urls(alice, register_work, acme):
+    """Staff checked alice's evidence: her listed sources count, as before."""
+    fox = register_work(alice, seed=1, title="Fox", source_urls=[ALICE_URL])
+    terms_set(artist=alice, works=[fox], purpose=Purpose.AI_TRAINING, permission=Permission.ALLOWED)
+
+    (result,) = _url_check(acme, [ALICE_URL])
+
+    assert result["decision"] == "allowed"
