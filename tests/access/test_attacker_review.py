@@ -7,7 +7,7 @@ from registry.models import Artist, Permission, Purpose
 from registry.services.artists import artist_assurance_set
 from registry.services.sites import site_register, site_verify
 from registry.services.terms import default_terms_set, terms_set
-from tests.api.conftest import api_client
+from tests.api.conftest import api_client, artist_client
 from tests.factories import unverified
 
 ALICE_URL = "https://alice.example/art/fox.png"
@@ -86,3 +86,45 @@ def test_an_operator_verified_artist_keeps_her_listed_urls(alice, register_work,
     (result,) = _url_check(acme, [ALICE_URL])
 
     assert result["decision"] == "allowed"
+
+
+# --- One request, one bounded body --------------------------------------------------------------
+
+PADDING = "x" * 5_000
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/check", {"purpose": "ai_training", "items": [], "padding": PADDING}),
+        ("/api/v1/urls/check", {"purpose": "ai_training", "urls": [PADDING]}),
+    ],
+)
+def test_an_organizations_oversized_json_body_is_refused_with_413(settings, acme, bob, path, body):
+    """The published maximum request size (max_request_bytes at /api/v1/matching) held for a
+    screening's chunks only: every other JSON endpoint read and parsed any body in full."""
+    settings.CONSENTRY_MAX_REQUEST_BYTES = 2_000
+
+    response = api_client(acme).post(path, body, format="json")
+
+    assert response.status_code == 413, response.content
+    assert "2000" in response.json()["detail"]
+
+
+def test_an_artists_oversized_json_body_is_refused_with_413(settings, alice, bob):
+    settings.CONSENTRY_MAX_REQUEST_BYTES = 2_000
+    body = {"purpose": "ai_training", "permission": "allowed", "attribution": PADDING}
+
+    response = artist_client(alice).post("/api/v1/artist/defaults", body, format="json")
+
+    assert response.status_code == 413, response.content
+
+
+def test_a_body_within_the_limit_is_read_as_before(settings, acme):
+    settings.CONSENTRY_MAX_REQUEST_BYTES = 2_000
+
+    response = api_client(acme).post(
+        "/api/v1/check", {"purpose": "ai_training", "items": []}, format="json"
+    )
+
+    assert response.status_code == 200, response.content
