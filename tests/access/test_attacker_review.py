@@ -1,12 +1,19 @@
 """An attacker's view of the registry: each test is a way someone tried to make it say
 something false, with alice (the rights holder) on one side and bob (the claimant) on the other."""
 
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 
+from registry import site_fetch
 from registry.models import Artist, Permission, Purpose
 from registry.services.artists import artist_assurance_set
 from registry.services.sites import site_register, site_verify
 from registry.services.terms import default_terms_set, terms_set
+from registry.site_fetch import VERIFICATION_FILE, SiteFetchError, fetch_token
 from tests.api.conftest import api_client, artist_client
 from tests.factories import unverified
 
@@ -128,3 +135,61 @@ def test_a_body_within_the_limit_is_read_as_before(settings, acme):
     )
 
     assert response.status_code == 200, response.content
+
+
+# --- The registry's own requests: site verification ----------------------------------------------
+
+
+INTERNAL_HITS: list[str] = []
+
+
+class _TokenHandler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        INTERNAL_HITS.append(self.path)
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"internal-secret-token")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def internal_service() -> Iterator[int]:
+    """Something listening on this machine's loopback only, as an internal service does."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _TokenHandler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield httpd.server_address[1]
+    finally:
+        httpd.shutdown()
+
+
+def test_a_name_that_rebinds_to_loopback_after_the_check_is_not_fetched(
+    internal_service, monkeypatch
+):
+    """DNS rebinding: bob's name answers a public address to the registry's check, then the
+    loopback address to the lookup the HTTP library makes for the connection. The fetch must go
+    to the address that was checked."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    real_getaddrinfo = socket.getaddrinfo
+    answers = iter(["93.184.216.34"])
+
+    def rebinding(host, port, *args, **kwargs):
+        if host != "rebind.bob.example":
+            return real_getaddrinfo(host, port, *args, **kwargs)
+        address = next(answers, "127.0.0.1")
+        return real_getaddrinfo(address, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    # The checked public address need not answer: the test is that loopback is never reached.
+    monkeypatch.setattr(site_fetch, "TIMEOUTS", (1, 1))
+    url = f"http://rebind.bob.example:{internal_service}/{VERIFICATION_FILE}"
+
+    INTERNAL_HITS.clear()
+
+    with pytest.raises(SiteFetchError):
+        fetch_token(url, allow_private=False)
+    assert INTERNAL_HITS == []
