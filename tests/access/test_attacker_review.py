@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from registry import site_fetch
-from registry.models import Artist, Permission, Purpose
+from registry.models import Artist, ArtistSite, Permission, Purpose
 from registry.services.artists import artist_assurance_set
 from registry.services.sites import site_register, site_verify
 from registry.services.terms import default_terms_set, terms_set
@@ -193,3 +194,46 @@ def test_a_name_that_rebinds_to_loopback_after_the_check_is_not_fetched(
     with pytest.raises(SiteFetchError):
         fetch_token(url, allow_private=False)
     assert INTERNAL_HITS == []
+
+
+# --- Site prefixes: registering one is not owning it ---------------------------------------------
+
+
+def test_an_unverified_prefix_does_not_keep_the_sites_owner_out(alice, bob):
+    """bob registers alice's site under both schemes and never verifies it (he cannot): alice
+    must still be able to register it, verify it, and have it reserve her URLs."""
+    bob_api = artist_client(bob)
+    for prefix in ("https://alice.example/", "http://alice.example/"):
+        assert (
+            bob_api.post("/api/v1/artist/sites", {"url_prefix": prefix}, format="json").status_code
+            == 201
+        )
+
+    response = artist_client(alice).post(
+        "/api/v1/artist/sites", {"url_prefix": "https://alice.example/"}, format="json"
+    )
+
+    assert response.status_code == 201, response.content
+    site = ArtistSite.objects.get(pk=response.json()["id"])
+    assert site.artist == alice
+    assert site_verify(site=site)
+
+
+def test_a_verified_prefix_is_one_artists_only(alice, bob):
+    alices = site_register(artist=alice, url_prefix="https://alice.example/")
+    bobs = site_register(artist=bob, url_prefix="https://alice.example/")
+    assert site_verify(site=alices)
+
+    with pytest.raises(ValidationError):
+        site_verify(site=bobs)
+    with pytest.raises(ValidationError):
+        site_register(artist=bob, url_prefix="https://alice.example/")
+    bobs.refresh_from_db()
+    assert not bobs.verified
+
+
+def test_an_artist_registers_a_prefix_once(alice):
+    site_register(artist=alice, url_prefix="https://alice.example/")
+
+    with pytest.raises(ValidationError):
+        site_register(artist=alice, url_prefix="https://alice.example")
