@@ -8,13 +8,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.test import Client
+from django.urls import reverse
 
 from registry import site_fetch
 from registry.models import Artist, ArtistSite, Permission, Purpose
-from registry.services.artists import artist_assurance_set
+from registry.services.artists import artist_assurance_set, artist_profile_update
 from registry.services.sites import site_register, site_verify
 from registry.services.terms import default_terms_set, terms_set
 from registry.site_fetch import VERIFICATION_FILE, SiteFetchError, fetch_token
+from tests.access.test_extra_fields import _submitted
 from tests.api.conftest import api_client, artist_client
 from tests.factories import unverified
 
@@ -237,3 +240,32 @@ def test_an_artist_registers_a_prefix_once(alice):
 
     with pytest.raises(ValidationError):
         site_register(artist=alice, url_prefix="https://alice.example")
+
+
+# --- A verified name is the name that was verified -----------------------------------------------
+
+
+def test_a_verified_artist_cannot_rename_himself_after_another(alice, bob):
+    """Staff verified bob as "Bob Chen": renamed "Alice Liu", every credit of his would name
+    her at operator_verified, and the ledger would not show the change."""
+    client = Client()
+    client.force_login(bob.user)
+    url = reverse("admin:registry_artist_change", args=[bob.pk])
+
+    assert _submitted(client, url, {"display_name": alice.display_name}) == 302
+
+    bob.refresh_from_db()
+    assert bob.display_name == "Bob Chen"
+    with pytest.raises(ValidationError):
+        artist_profile_update(artist=bob, display_name=alice.display_name, credit_line="")
+
+
+def test_an_unverified_artist_still_renames_himself_and_operators_rename_anyone(alice, bob):
+    bob = unverified(bob)
+    assert artist_profile_update(artist=bob, display_name="Bob C.", credit_line="").pk
+    assert (
+        artist_profile_update(
+            artist=alice, display_name="Alice L.", credit_line="", by_operator=True
+        ).display_name
+        == "Alice L."
+    )
