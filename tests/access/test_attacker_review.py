@@ -18,7 +18,11 @@ from registry.services.sites import site_register, site_verify
 from registry.services.terms import default_terms_set, terms_set
 from registry.site_fetch import VERIFICATION_FILE, SiteFetchError, fetch_token
 from tests.access.test_extra_fields import _submitted
+from tests.api.conftest import acme_api as acme_api
 from tests.api.conftest import api_client, artist_client
+from tests.api.test_receipt_binding import HONEST, _lines, _rewrite, _screen, _verify
+from tests.api.test_receipt_binding import folder as folder
+from tests.api.test_receipt_binding import key_file as key_file
 from tests.factories import unverified
 
 ALICE_URL = "https://alice.example/art/fox.png"
@@ -269,3 +273,24 @@ def test_an_unverified_artist_still_renames_himself_and_operators_rename_anyone(
         ).display_name
         == "Alice L."
     )
+
+
+# --- verify-receipt: a results file says nothing the receipt did not sign ------------------------
+
+
+def test_a_skipped_line_carrying_a_decision_is_not_verified(
+    acme_api, works, run_pending, folder, key_file, capsys
+):
+    """acme passes bob's file off as allowed in its results: a line without an id (as the
+    client writes for a file it never sent) is not checked against the receipt, so it must
+    carry no decision either."""
+    outputs = _screen(acme_api, run_pending, folder, fingerprint_of=HONEST)
+    lines = _lines(outputs)
+    allowed = next(line for line in lines if line["decision"] == "allowed")
+    forged = {key: value for key, value in allowed.items() if key != "id"}
+    forged |= {"path": str(folder / "bob_secret.png"), "skipped": "not an image"}
+
+    _rewrite(outputs, [*lines, forged])
+
+    assert _verify(outputs, key_file, "--results", str(outputs.results)) == 1
+    assert "bob_secret.png" in capsys.readouterr().err
