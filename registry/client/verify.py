@@ -398,6 +398,20 @@ def url_run_document(receipt: dict[str, Any], public_key: Ed25519PublicKey) -> d
     )
     if rebuilt != summary:
         raise ReceiptError("the run's summary does not match its batches' signed attestations")
-    if len({json.dumps(a["document"]["organization"]) for a in attestations}) > 1:
-        raise ReceiptError("the batches were answered to different organizations")
+    # The summary states the first batch's organization, purpose and mode: every batch must
+    # have been answered for the same, else a batch checked for a purpose that allows more
+    # would pass as one of this run.
+    first = _answered_for(attestations[0]["document"]) if attestations else None
+    for number, attestation in enumerate(attestations):
+        if _answered_for(attestation["document"]) != first:
+            raise ReceiptError(
+                f"batch {number} was answered for another organization, purpose, mode or "
+                "minimum assurance than batch 0"
+            )
     return summary
+
+
+def _answered_for(document: dict[str, Any]) -> str:
+    """What a URL check's answers hold for: who asked, for which purpose, mode and minimum."""
+    fields = ("organization", "purpose", "mode", "min_assurance")
+    return json.dumps([document.get(field) for field in fields], sort_keys=True)

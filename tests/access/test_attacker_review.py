@@ -1,6 +1,7 @@
 """An attacker's view of the registry: each test is a way someone tried to make it say
 something false, with alice (the rights holder) on one side and bob (the claimant) on the other."""
 
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -12,11 +13,13 @@ from django.test import Client
 from django.urls import reverse
 
 from registry import site_fetch
+from registry.client.cli import main as client_main
 from registry.models import Artist, ArtistSite, Permission, Purpose
 from registry.services.artists import artist_assurance_set, artist_profile_update
 from registry.services.sites import site_register, site_verify
 from registry.services.terms import default_terms_set, terms_set
 from registry.site_fetch import VERIFICATION_FILE, SiteFetchError, fetch_token
+from registry.url_receipts import run_document
 from tests.access.test_extra_fields import _submitted
 from tests.api.conftest import acme_api as acme_api
 from tests.api.conftest import api_client, artist_client
@@ -294,3 +297,38 @@ def test_a_skipped_line_carrying_a_decision_is_not_verified(
 
     assert _verify(outputs, key_file, "--results", str(outputs.results)) == 1
     assert "bob_secret.png" in capsys.readouterr().err
+
+
+def _url_attestation(organization, purpose: str, mode: str = "consent_required") -> dict:
+    response = api_client(organization).post(
+        "/api/v1/urls/check",
+        {"purpose": purpose, "mode": mode, "urls": [ALICE_URL]},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    return response.json()["attestation"]
+
+
+@pytest.mark.parametrize(
+    ("purpose", "mode"),
+    [(Purpose.AI_INFERENCE, "consent_required"), (Purpose.AI_TRAINING, "respect_opt_outs")],
+)
+def test_a_url_run_of_batches_answered_for_another_purpose_or_mode_is_refused(
+    alice, register_work, acme, key_file, tmp_path, capsys, purpose, mode
+):
+    """acme's run receipt says ai_training, consent_required (its first batch), while a later
+    batch was answered for another purpose or mode: each batch is signed, so the run verified."""
+    fox = register_work(alice, seed=1, title="Fox", source_urls=[ALICE_URL])
+    terms_set(artist=alice, works=[fox], purpose=Purpose.AI_INFERENCE, permission="allowed")
+    attestations = [
+        _url_attestation(acme, Purpose.AI_TRAINING),
+        _url_attestation(acme, purpose, mode),
+    ]
+    receipt = tmp_path / "urls.receipt.json"
+    document = run_document(attestations, source="scraped.parquet", url_column="url")
+    receipt.write_text(json.dumps({"document": document, "attestations": attestations}))
+
+    code = client_main(["verify-receipt", str(receipt), "--key-file", str(key_file)])
+
+    assert code == 1
+    assert "batch" in capsys.readouterr().err
