@@ -6,9 +6,12 @@ import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.files.uploadhandler import FileUploadHandler
 from django.test import Client
 from django.urls import reverse
 
@@ -332,3 +335,51 @@ def test_a_url_run_of_batches_answered_for_another_purpose_or_mode_is_refused(
 
     assert code == 1
     assert "batch" in capsys.readouterr().err
+
+
+# --- Uploads: refused before they are read ------------------------------------------------------
+
+
+class _CountingHandler(FileUploadHandler):
+    """Counts the file bytes Django's multipart parser takes in, and keeps none of them."""
+
+    received: ClassVar[list[int]] = []
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
+        _CountingHandler.received.append(len(raw_data))
+
+    def file_complete(self, file_size: int) -> None:
+        return None
+
+
+@pytest.fixture
+def counted_uploads(settings) -> list[int]:
+    settings.FILE_UPLOAD_HANDLERS = [f"{__name__}._CountingHandler"]
+    settings.CONSENTRY_MAX_REQUEST_BYTES = 2_000
+    settings.CONSENTRY_UPLOAD_MAX_BYTES = 2_000
+    _CountingHandler.received.clear()
+    return _CountingHandler.received
+
+
+def _big_image() -> SimpleUploadedFile:
+    return SimpleUploadedFile("big.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 300_000, "image/png")
+
+
+def test_an_artists_oversized_upload_is_refused_before_it_is_read(alice, bob, counted_uploads):
+    """The upload limits were applied after the whole body had been parsed to files."""
+    response = artist_client(alice).post(
+        "/api/v1/artist/works", {"images": [_big_image()]}, format="multipart"
+    )
+
+    assert sum(counted_uploads) == 0
+    assert response.status_code == 413, response.content
+
+
+def test_an_oversized_upload_to_the_admin_is_refused_before_it_is_read(alice, counted_uploads):
+    client = Client()
+    client.force_login(alice.user)
+
+    response = client.post(reverse("admin:registry_work_upload"), {"images": [_big_image()]})
+
+    assert sum(counted_uploads) == 0
+    assert response.status_code == 413
