@@ -106,6 +106,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Static files straight from gunicorn, compressed and cached for ever (hashed names).
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before anything reads a body (CSRF reads the form): an oversized one is refused unread.
+    "registry.api.request_size.RequestSizeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

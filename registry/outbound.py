@@ -105,20 +105,13 @@ def _host_header(target: Target) -> str:
     return host if target.port == default else f"{host}:{target.port}"
 
 
-def post_to_checked_address(
-    target: Target,
-    body: bytes,
-    headers: Mapping[str, str],
-    *,
-    timeouts: tuple[float, float],
-    ca_certs: str | None = None,
-) -> int:
-    """POST to the target's checked address; the status code (a redirect is just answered,
-    never followed). Raises urllib3.exceptions.HTTPError when no answer came."""
+def _pool(
+    target: Target, *, timeouts: tuple[float, float], ca_certs: str | None
+) -> urllib3.HTTPConnectionPool:
+    """A pool whose sockets go to the target's checked address, never to a new lookup."""
     timeout = urllib3.Timeout(connect=timeouts[0], read=timeouts[1])
-    pool: urllib3.HTTPConnectionPool
     if target.scheme == "https":
-        pool = urllib3.HTTPSConnectionPool(
+        return urllib3.HTTPSConnectionPool(
             target.address,
             target.port,
             timeout=timeout,
@@ -129,11 +122,20 @@ def post_to_checked_address(
             server_hostname=target.host,
             assert_hostname=target.host,
         )
-    else:
-        pool = urllib3.HTTPConnectionPool(
-            target.address, target.port, timeout=timeout, retries=False
-        )
-    with pool:
+    return urllib3.HTTPConnectionPool(target.address, target.port, timeout=timeout, retries=False)
+
+
+def post_to_checked_address(
+    target: Target,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    timeouts: tuple[float, float],
+    ca_certs: str | None = None,
+) -> int:
+    """POST to the target's checked address; the status code (a redirect is just answered,
+    never followed). Raises urllib3.exceptions.HTTPError when no answer came."""
+    with _pool(target, timeouts=timeouts, ca_certs=ca_certs) as pool:
         response = pool.urlopen(
             "POST",
             target.path,
@@ -144,3 +146,40 @@ def post_to_checked_address(
             preload_content=True,
         )
         return int(response.status)
+
+
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+@dataclass(frozen=True)
+class Fetched:
+    status: int
+    location: str  # the Location header of a redirect, else ""
+    body: bytes  # at most max_bytes + 1 bytes, so that a longer body shows as too long
+
+
+def get_from_checked_address(
+    target: Target,
+    *,
+    timeouts: tuple[float, float],
+    max_bytes: int,
+    ca_certs: str | None = None,
+) -> Fetched:
+    """GET from the target's checked address, reading at most max_bytes + 1 bytes of the
+    body; a redirect is answered, never followed. Raises urllib3.exceptions.HTTPError when
+    no answer came."""
+    with _pool(target, timeouts=timeouts, ca_certs=ca_certs) as pool:
+        response = pool.urlopen(
+            "GET",
+            target.path,
+            headers={"Host": _host_header(target)},
+            redirect=False,
+            retries=False,
+            preload_content=False,
+        )
+        try:
+            location = response.headers.get("Location", "") if response.status in REDIRECTS else ""
+            body = b"" if location else response.read(max_bytes + 1, decode_content=True)
+        finally:
+            response.release_conn()
+        return Fetched(int(response.status), location, bytes(body))

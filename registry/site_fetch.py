@@ -1,12 +1,15 @@
 """Fetching an artist's site-verification token: plain Python, with the checks that keep the
-registry from being aimed at its own network (private addresses, redirects to another host)."""
+registry from being aimed at its own network (private addresses, also after a rebinding
+lookup, and redirects to another host)."""
 
 import ipaddress
 import socket
 from collections.abc import Callable
 from urllib.parse import urljoin, urlsplit
 
-import requests
+import urllib3
+
+from registry.outbound import Target, get_from_checked_address
 
 VERIFICATION_FILE = "consentry-site-verification.txt"
 MAX_TOKEN_BYTES = 4096
@@ -32,18 +35,43 @@ def token_url(url_prefix: str) -> str:
     return urljoin(url_prefix if url_prefix.endswith("/") else url_prefix + "/", VERIFICATION_FILE)
 
 
-def _refuse_private(host: str, allow_private: bool, resolver: Resolver) -> None:
-    for text in resolver(host):
-        address = ipaddress.ip_address(text)
+def _checked_address(host: str, allow_private: bool, resolver: Resolver) -> tuple[str, bool]:
+    """The address to connect to, once every address the host resolves to is checked, and
+    whether all of them are loopback ones."""
+    try:
+        addresses = [ipaddress.ip_address(host)]
+    except ValueError:
+        addresses = [ipaddress.ip_address(text.split("%", 1)[0]) for text in resolver(host)]
+    if not addresses:
+        raise SiteFetchError(f"{host} does not resolve.")
+    for address in addresses:
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
         if not allow_private and not address.is_global:
             raise SiteFetchError(f"{host} resolves to {address}, a private address.")
+    return str(addresses[0]), all(address.is_loopback for address in addresses)
+
+
+def _target(url: str, allow_private: bool, resolver: Resolver) -> Target:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SiteFetchError(f"{url} is not an http(s) URL.")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise SiteFetchError(f"{url} has a port that is not a number up to 65535.") from None
+    host = parts.hostname.lower()
+    address, loopback = _checked_address(host, allow_private, resolver)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return Target(parts.scheme, host, port, address, path, loopback)
 
 
 def fetch_token(url: str, *, allow_private: bool, resolver: Resolver = resolve) -> str:
     """The text served at `url`, following redirects only within the same host.
 
-    The address is checked before the request; a name that resolves differently between the
-    check and the request (DNS rebinding) is a known limit, narrowed by the short timeouts.
+    Each hop's host is resolved once, every address checked, and the connection goes to the
+    checked address: a second lookup (as an HTTP library makes) could answer a private address
+    after the check saw a public one (DNS rebinding). TLS still verifies the host's certificate.
     """
     host = (urlsplit(url).hostname or "").lower()
     for _hop in range(MAX_REDIRECTS + 1):
@@ -52,19 +80,17 @@ def fetch_token(url: str, *, allow_private: bool, resolver: Resolver = resolve) 
             raise SiteFetchError(f"{url} is not an http(s) URL.")
         if parts.hostname.lower() != host:
             raise SiteFetchError(f"{url} redirects to another host ({parts.hostname}).")
-        _refuse_private(parts.hostname, allow_private, resolver)
+        target = _target(url, allow_private, resolver)
         try:
-            response = requests.get(url, timeout=TIMEOUTS, allow_redirects=False, stream=True)
-        except requests.RequestException as error:
+            fetched = get_from_checked_address(target, timeouts=TIMEOUTS, max_bytes=MAX_TOKEN_BYTES)
+        except urllib3.exceptions.HTTPError as error:
             raise SiteFetchError(f"{url} could not be fetched: {error}") from None
-        with response:
-            if response.is_redirect:
-                url = urljoin(url, response.headers.get("Location", ""))
-                continue
-            if response.status_code != 200:
-                raise SiteFetchError(f"{url} answered {response.status_code}.")
-            body = response.raw.read(MAX_TOKEN_BYTES + 1, decode_content=True)
-        if len(body) > MAX_TOKEN_BYTES:
+        if fetched.location:
+            url = urljoin(url, fetched.location)
+            continue
+        if fetched.status != 200:
+            raise SiteFetchError(f"{url} answered {fetched.status}.")
+        if len(fetched.body) > MAX_TOKEN_BYTES:
             raise SiteFetchError(f"{url} serves more than {MAX_TOKEN_BYTES} bytes.")
-        return bytes(body).decode("utf-8", errors="replace").strip()
+        return fetched.body.decode("utf-8", errors="replace").strip()
     raise SiteFetchError(f"{url}: more than {MAX_REDIRECTS} redirects.")

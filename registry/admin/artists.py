@@ -179,7 +179,13 @@ class ArtistAdmin(ScopedAdmin):
         return fieldsets
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return ["assurance", "assurance_explained", "verified_at"] if obj is not None else []
+        if obj is None:
+            return []
+        fields = ["assurance", "assurance_explained", "verified_at"]
+        if is_verified(obj.assurance) and not is_operator(request.user):
+            # The name staff verified: only they change it (artist_profile_update).
+            fields.insert(0, "display_name")
+        return fields
 
     @admin.display(description=_("What this means"))
     def assurance_explained(self, artist: Artist) -> SafeString:
@@ -202,7 +208,11 @@ class ArtistAdmin(ScopedAdmin):
             return
         if {"display_name", "credit_line"} & set(form.changed_data):
             artist_profile_update(
-                artist=obj, display_name=data["display_name"], credit_line=data["credit_line"]
+                artist=obj,
+                # Read-only, so left out of the form, for a verified artist's own profile.
+                display_name=data.get("display_name", obj.display_name),
+                credit_line=data["credit_line"],
+                by_operator=is_operator(request.user),
             )
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:

@@ -45,6 +45,8 @@ from registry.receipts import (
 from registry.url_receipts import ATTESTATION_TYPE, run_document, states_scope, url_leaf
 
 READ_BYTES = 1 << 20
+# What a results line says was decided: a line the receipt does not cover may hold none of it.
+DECISION_FIELDS = frozenset({"decision", "reason", "matches", "credit", "passes", "leaf"})
 
 
 @dataclass(frozen=True)
@@ -174,7 +176,14 @@ LineReader = Callable[[int, dict[str, Any], list[str]], LeafLine | None]
 
 def _screened_line(number: int, record: dict[str, Any], mismatches: list[str]) -> LeafLine | None:
     if "skipped" in record and "id" not in record:
-        return None  # a file the client never sent: no decision to check
+        # A file the client never sent: no decision to check, so it may claim none either.
+        claimed_decision = DECISION_FIELDS.intersection(record)
+        if claimed_decision:
+            mismatches.append(
+                f"line {number} ({record.get('path') or 'no path'}): a file never screened "
+                f"carries {', '.join(sorted(claimed_decision))}, which no receipt signed"
+            )
+        return None
     path = str(record.get("path") or "")
     on_disk = file_sha256(Path(path)) if path else None
     claimed = record.get("sha256", on_disk)
@@ -389,6 +398,20 @@ def url_run_document(receipt: dict[str, Any], public_key: Ed25519PublicKey) -> d
     )
     if rebuilt != summary:
         raise ReceiptError("the run's summary does not match its batches' signed attestations")
-    if len({json.dumps(a["document"]["organization"]) for a in attestations}) > 1:
-        raise ReceiptError("the batches were answered to different organizations")
+    # The summary states the first batch's organization, purpose and mode: every batch must
+    # have been answered for the same, else a batch checked for a purpose that allows more
+    # would pass as one of this run.
+    first = _answered_for(attestations[0]["document"]) if attestations else None
+    for number, attestation in enumerate(attestations):
+        if _answered_for(attestation["document"]) != first:
+            raise ReceiptError(
+                f"batch {number} was answered for another organization, purpose, mode or "
+                "minimum assurance than batch 0"
+            )
     return summary
+
+
+def _answered_for(document: dict[str, Any]) -> str:
+    """What a URL check's answers hold for: who asked, for which purpose, mode and minimum."""
+    fields = ("organization", "purpose", "mode", "min_assurance")
+    return json.dumps([document.get(field) for field in fields], sort_keys=True)

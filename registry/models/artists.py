@@ -96,8 +96,9 @@ class ArtistSite(models.Model):
     artist = models.ForeignKey(
         Artist, verbose_name=_("artist"), on_delete=models.CASCADE, related_name="sites"
     )
-    # Unique: two artists cannot both speak for the same part of the web.
-    url_prefix = models.CharField(_("URL prefix"), max_length=500, unique=True)
+    # Unique once verified (Meta.constraints): two artists cannot both speak for the same part
+    # of the web. Registering alone proves nothing, so it must not keep the site's owner out.
+    url_prefix = models.CharField(_("URL prefix"), max_length=500)
     # Served by the artist under the prefix to prove control of it (registry.services.site_tokens).
     token = models.CharField(_("verification token"), max_length=64, blank=True, editable=False)
     verified = models.BooleanField(_("verified"), default=False)
@@ -108,6 +109,14 @@ class ArtistSite(models.Model):
         verbose_name = _("site reservation")
         verbose_name_plural = _("site reservations")
         ordering = ["url_prefix"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["url_prefix"],
+                condition=models.Q(verified=True),
+                name="site_prefix_verified_once",
+            ),
+            models.UniqueConstraint(fields=["artist", "url_prefix"], name="site_prefix_per_artist"),
+        ]
 
     def __str__(self) -> str:
         return self.url_prefix

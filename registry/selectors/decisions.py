@@ -8,10 +8,13 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from registry.assurance import VERIFIED
+from registry.assurance import OPERATOR_VERIFIED, SELF_ASSERTED, SITE_VERIFIED, VERIFIED, meets
 from registry.chunk_wire import HashedQuery, hashed_query, information_undecided
 from registry.fingerprints import FingerprintFormatError, ImageFingerprint
 from registry.gatekeeper import (
+    ALLOWED,
+    CONSENT_UNVERIFIED,
+    DENIED,
     SOURCE_URL,
     Credit,
     ItemDecision,
@@ -25,11 +28,12 @@ from registry.gatekeeper import (
 )
 from registry.matching.rules import DEFAULT_MATCHING, is_weak
 from registry.models import Organization, Work, WorkSourceUrl
-from registry.optout import PrefixError, url_digest
+from registry.optout import PrefixError, url_digest, url_matches_prefix
 from registry.selectors.consent import Permit, permits_for
 from registry.selectors.ledger import registry_version
 from registry.selectors.matching import WorkMatch, exact_copies, has_candidates, match_items
 from registry.selectors.reservations import reservations_for
+from registry.selectors.sites import verified_prefixes_of
 
 logger = logging.getLogger(__name__)
 WEAK_IMAGE = ReasonCode.WEAK_IMAGE
@@ -324,7 +328,7 @@ def decide_urls(
     works_of = _works_by_url_digest({digest for digest in digests if digest is not None})
     matches_of = [works_of.get(digest, []) if digest else [] for digest in digests]
     items = [{"url": url} for url in urls]
-    return _decide(
+    decisions = _decide(
         items,
         matches_of,
         items,
@@ -333,6 +337,53 @@ def decide_urls(
         min_assurance=min_assurance,
         url_check=True,
     )
+    return _unproven_url_claims_refused(urls, matches_of, decisions, min_assurance)
+
+
+# Why an artist's permission on a URL they listed does not count: listing a URL proves nothing,
+# and a site verified elsewhere (any artist can verify a site of their own, without staff)
+# says nothing of a URL on another host.
+UNPROVEN_URL = "no verified site of the artist covers this URL"
+
+
+def _unproven_url_claims_refused(
+    urls: Sequence[str],
+    matches_of: Sequence[list[WorkMatch]],
+    decisions: list[ItemDecision],
+    min_assurance: str,
+) -> list[ItemDecision]:
+    """An `allowed` URL only where each crediting artist's claim reaches the minimum for that
+    URL: staff-verified, or the URL under one of the artist's verified sites. The claim's
+    assurance otherwise comes from the artist or the work (a site, a platform's attestation of
+    an image), not from the URL, so a verified artist could list anybody's URL."""
+    allowed = [position for position, d in enumerate(decisions) if d.decision == ALLOWED]
+    artists = {m.artist_id for position in allowed for m in matches_of[position]}
+    prefixes = verified_prefixes_of(artists) if artists else {}
+    for position in allowed:
+        artist_of = {m.work_id: m.artist_id for m in matches_of[position]}
+        short = [
+            credit["work_id"]
+            for credit in decisions[position].credit
+            if not meets(
+                _url_claim_level(
+                    urls[position], credit, prefixes.get(artist_of.get(credit["work_id"], 0), [])
+                ),
+                min_assurance,
+            )
+        ]
+        if short:
+            reasons = tuple(Reason(CONSENT_UNVERIFIED, work_id, UNPROVEN_URL) for work_id in short)
+            decisions[position] = ItemDecision(DENIED, reasons, decisions[position].matches)
+    return decisions
+
+
+def _url_claim_level(url: str, credit: Mapping[str, Any], prefixes: Sequence[str]) -> str:
+    """How sure the registry is that the credited artist holds the URL's rights."""
+    if credit.get("assurance") == OPERATOR_VERIFIED:
+        return OPERATOR_VERIFIED
+    if any(url_matches_prefix(url, prefix) for prefix in prefixes):
+        return SITE_VERIFIED
+    return SELF_ASSERTED
 
 
 def _url_digest(url: str) -> bytes | None:

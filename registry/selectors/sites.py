@@ -1,5 +1,8 @@
 """An artist's sites (URL prefixes they reserve), as the API reads them."""
 
+from collections import defaultdict
+from collections.abc import Collection
+
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
@@ -17,3 +20,12 @@ def site_of(*, artist: Artist, site_id: int) -> ArtistSite:
 
 def site_prefixes(artist: Artist) -> list[str]:
     return list(artist.sites.values_list("url_prefix", flat=True))
+
+
+def verified_prefixes_of(artist_ids: Collection[int]) -> dict[int, list[str]]:
+    """Each artist's verified site prefixes (an artist without one is left out)."""
+    found: dict[int, list[str]] = defaultdict(list)
+    rows = ArtistSite.objects.filter(artist_id__in=list(artist_ids), verified=True)
+    for artist_id, prefix in rows.values_list("artist_id", "url_prefix"):
+        found[artist_id].append(prefix)
+    return found

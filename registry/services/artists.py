@@ -117,10 +117,19 @@ def artist_verify(*, artist: Artist, evidence: str, by: Any = None) -> bool:
 
 
 @transaction.atomic
-def artist_profile_update(*, artist: Artist, display_name: str, credit_line: str) -> Artist:
+def artist_profile_update(
+    *, artist: Artist, display_name: str, credit_line: str, by_operator: bool = False
+) -> Artist:
+    """Change the artist's name and credit line. A verified artist's name is the one that was
+    verified: every credit names it at that assurance, so only operators change it."""
     display_name = display_name.strip()
     if not display_name:
         raise ValidationError(_("An artist needs a display name."))
+    if display_name != artist.display_name and is_verified(artist.assurance) and not by_operator:
+        raise ValidationError(
+            _("Your name was verified as “%(name)s”; ask the registry's operators to change it.")
+            % {"name": artist.display_name}
+        )
     artist.display_name = display_name
     artist.credit_line = credit_line.strip()
     artist.save(update_fields=["display_name", "credit_line"])

@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from registry.models import ArtistSite
@@ -59,9 +60,12 @@ def site_token_check(*, site_id: int, resolver: Resolver = resolve) -> SiteCheck
         return SiteCheck(False, str(error))
     if not secrets.compare_digest(served.encode(), site.token.encode()):
         return SiteCheck(False, f"{url} does not serve this site's token")
-    with transaction.atomic():
-        site_verify(site=site)
-        artist_assurance_set(
-            artist=site.artist, method="site", evidence=f"token served at {url}", by=None
-        )
+    try:
+        with transaction.atomic():
+            site_verify(site=site)
+            artist_assurance_set(
+                artist=site.artist, method="site", evidence=f"token served at {url}", by=None
+            )
+    except ValidationError as refused:  # another artist's registration was verified first
+        return SiteCheck(False, " ".join(refused.messages))
     return SiteCheck(True, f"token served at {url}")

@@ -401,7 +401,9 @@ def test_the_profile_sets_credit_line_defaults_and_links(alice, alice_client):
     )
     assert ConsentEvent.objects.filter(kind=ConsentEventKind.DEFAULTS_CHANGED).count() == 1
     unverified(alice)
-    forged = {**data, "verified": "on", "assurance": "operator_verified"}
+    # Unverified, her name is a field of the form again (a verified name is read-only).
+    forged = {**data, "display_name": alice.display_name, "verified": "on"}
+    forged["assurance"] = "operator_verified"
     assert alice_client.post(url, forged).status_code == 302
     alice.refresh_from_db()
     assert not alice.verified and alice.assurance == "self_asserted"

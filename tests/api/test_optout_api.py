@@ -35,6 +35,8 @@ def test_a_prefix_belongs_to_one_artist_and_only_its_owner_removes_it(alice_api,
     site = alice_api.post(
         "/api/v1/artist/sites", {"url_prefix": "https://alice.example/"}, format="json"
     ).json()
+    # Once verified: an unverified registration owns nothing (test_attacker_review).
+    site_verify(site=ArtistSite.objects.get(pk=site["id"]))
 
     taken = bob_api.post(
         "/api/v1/artist/sites", {"url_prefix": "https://alice.example/"}, format="json"

@@ -26,7 +26,8 @@ from registry.services.organizations import (
     organization_create,
     organization_kind_set,
 )
-from registry.services.terms import terms_set
+from registry.services.sites import site_register, site_verify
+from registry.services.terms import default_terms_set, terms_set
 from tests.conftest import _SEED_BASE
 from tests.factories import ArtistFactory
 
@@ -160,7 +161,12 @@ def test_a_run_resumed_with_another_minimum_is_refused(
 def test_screen_urls_sends_the_minimum_and_records_it_in_every_answer(
     sita_work, live_server, acme_key, tmp_path, capsys
 ):
-    artist_assurance_set(artist=sita_work.artist, method="site", evidence="token at sita.example")
+    # A URL's permission counts as site_verified only under a verified site of the artist's
+    # own (what the site-token check does), and her defaults let her site's URLs through.
+    sita = sita_work.artist
+    site_verify(site=site_register(artist=sita, url_prefix="https://sita.example/"))
+    artist_assurance_set(artist=sita, method="site", evidence="token at sita.example")
+    default_terms_set(artist=sita, purpose=Purpose.AI_TRAINING, permission=Permission.ALLOWED)
     source = tmp_path / "urls.parquet"
     pq.write_table(pa.table({"url": [SOURCE, "https://elsewhere.example/x.png"]}), source)
 

@@ -26,9 +26,9 @@ class Command(BaseCommand):
             raise CommandError(f"No artist has the login name {options['username']!r}.")
         try:
             site = site_register(artist=artist, url_prefix=options["prefix"])
+            if options["verified"]:
+                site_verify(site=site)
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from None
-        if options["verified"]:
-            site_verify(site=site)
         state = "verified" if site.verified else "not verified yet"
         self.stdout.write(f"{site.url_prefix} registered for {artist.display_name} ({state}).")
