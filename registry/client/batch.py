@@ -6,9 +6,9 @@ fingerprints to the registry's synchronous check. Fail closed: a sample without 
 is `invalid` with its reason, and an unreachable registry raises instead of passing anything.
 """
 
+import atexit
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from functools import cache
 from typing import Any
 
 from registry.client.api import ApiError, Registry
@@ -50,10 +50,22 @@ def fingerprint_batch(images: Sequence[Any]) -> list[dict[str, Any]]:
     return [fingerprint_one(image_bytes(image)) for image in images]
 
 
-@cache
+# One session per worker process and registry: Ray and Spark call us once per batch.
+_registries: dict[tuple[str, str], Registry] = {}
+
+
 def _registry(api: str, key: str) -> Registry:
-    # One session per worker process and registry: Ray and Spark call us once per batch.
-    return Registry(api, key)
+    if (api, key) not in _registries:
+        _registries[api, key] = Registry(api, key)
+    return _registries[api, key]
+
+
+@atexit.register
+def close_registries() -> None:
+    """Close the kept sessions: each holds a connection, and with it one of the server's
+    request threads, until it is closed."""
+    while _registries:
+        _registries.popitem()[1].close()
 
 
 def check_wires(

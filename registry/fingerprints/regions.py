@@ -34,7 +34,11 @@ from registry.fingerprints.decode import (
 )
 from registry.fingerprints.rectify import rectified
 
-MAX_REGIONS = 4
+# A 2x2 collage on a trimmed page spends a place on the untrimmed frame and its tiles, with
+# a caption's run or a pasted rectangle, need the rest: at four places the limit decided
+# which tile was searched (docs/matching.md section 19). Layout 3 of the binary wire counts
+# regions in 4 bits.
+MAX_REGIONS = 8
 # A row or column is uniform when its grey levels spread less than this (standard deviation).
 UNIFORM = 6.0
 # A cut needs a run of at least this many background rows or columns (at twice the working

@@ -352,7 +352,7 @@ def _body(**fields):
         (_body(information=bytes(9)), "'information' holds 9 bytes; 2 items need 4"),
         (_body(region_counts=b"\x01\x00"), "no 'region_phashes'"),
         (_body(region_counts=b"\x01", region_phashes=bytes(8)), "'region_counts' holds 1 bytes"),
-        (_body(region_counts=b"\x05\x00", region_phashes=bytes(40)), "at most 4"),
+        (_body(region_counts=b"\x09\x00", region_phashes=bytes(72)), "at most 8"),
         (_body(region_counts=b"\x01\x01", region_phashes=bytes(8)), "2 regions need 16"),
         (_body(region_counts=b"\x21\x00", region_phashes=bytes(8)), "names region 1 of position 0"),
         (_body(region_counts=b"\x11\x00", region_phashes=bytes(8)), "1 upright regions need 8"),

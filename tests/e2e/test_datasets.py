@@ -16,7 +16,13 @@ import pytest
 from django.db.models import Sum
 
 from registry.client import shards as shard_module
-from registry.client.batch import fingerprint_batch, screen_batch, screen_columns, screen_pandas
+from registry.client.batch import (
+    close_registries,
+    fingerprint_batch,
+    screen_batch,
+    screen_columns,
+    screen_pandas,
+)
 from registry.client.cli import INTERRUPTED
 from registry.client.cli import main as client_main
 from registry.demo_art import artwork
@@ -331,3 +337,6 @@ def test_the_python_api_decides_batches_for_ray_and_spark(registered, live_serve
     out = list(screen_pandas(iter(frames), **options, mode="respect_opt_outs"))
     assert [list(frame["consentry_passes"]) for frame in out] == [[True, False], [True, False]]
     assert "could not be decoded" in list(out[1]["consentry_reason"])[1]
+    # A worker process keeps its session for the next batch until it exits (atexit); this
+    # process goes on, so it lets go of the live server here.
+    close_registries()

@@ -116,3 +116,18 @@ def test_a_caption_over_a_grid_does_not_cost_a_tile_its_region() -> None:
     fingerprint = fingerprint_image(encode(captioned_grid(2, 2), "PNG"))
     first_tile = fingerprint_work(encode(painting(100, (220, 180)), "PNG"))
     assert _verifies(fingerprint, first_tile)
+
+
+def test_most_tiles_of_a_nine_picture_collage_are_searched() -> None:
+    """Each tile of a 3x3 collage is a piece of the cut and needs a place of its own: with
+    four places three tiles at most could be found (seven of the nine are, with eight)."""
+    tile, gutter = (220, 180), 10
+    page = Image.new("RGB", (gutter + 3 * (tile[0] + gutter), gutter + 3 * (tile[1] + gutter)))
+    page.paste("white", (0, 0, *page.size))
+    for k in range(9):
+        row, column = divmod(k, 3)
+        at = (gutter + column * (tile[0] + gutter), gutter + row * (tile[1] + gutter))
+        page.paste(painting(100 + k, tile), at)
+    fingerprint = fingerprint_image(encode(page, "JPEG", quality=90))
+    tiles = [fingerprint_work(encode(painting(100 + k, tile), "PNG")) for k in range(9)]
+    assert sum(_verifies(fingerprint, work) for work in tiles) >= 7

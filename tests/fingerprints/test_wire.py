@@ -21,6 +21,7 @@ from registry.fingerprints import (
 )
 from registry.fingerprints.comparison import compare, warm_up
 from registry.fingerprints.descriptor import DESCRIPTOR_BYTES, describe, parse
+from registry.fingerprints.regions import MAX_REGIONS
 from tests.fingerprints.images import encode, painting
 
 
@@ -177,7 +178,7 @@ def test_regions_travel_on_the_wire_and_are_optional() -> None:
     for broken in (
         [{"box": [0, 0, 0, 0], "phash": "0" * 16, "dhash": "0" * 16, "descriptor": ""}],
         [{"box": [0, 0, 500, 500], "phash": "0" * 16, "dhash": "0" * 16, "descriptor": "00"}],
-        [regions[0]] * 5,
+        [regions[0]] * (MAX_REGIONS + 1),
         "not a list",
     ):
         with pytest.raises(FingerprintFormatError, match=r"region|descriptor"):
