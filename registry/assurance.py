@@ -6,6 +6,8 @@ asserts (`self_asserted`); proof of control of a site where the work is publishe
 verified; staff who checked evidence (`operator_verified`) rank highest.
 """
 
+from collections.abc import Iterable
+
 SELF_ASSERTED = "self_asserted"
 SITE_VERIFIED = "site_verified"
 PLATFORM_ATTESTED = "platform_attested"
@@ -39,3 +41,23 @@ def meets(level: str, minimum: str) -> bool:
 def strongest(*levels: str) -> str:
     """The highest of the levels (a work's claim is at least as sure as its artist's)."""
     return max(levels, key=rank, default=SELF_ASSERTED)
+
+
+def claim_level(
+    own: str, artist: str, source_urls: Iterable[str], site_prefixes: Iterable[str]
+) -> str:
+    """A work's claim assurance: the work's own level or its artist's, the higher.
+
+    An artist's `site_verified` proves control of their verified sites only (any account can
+    verify a site of its own, without staff), so it counts for a work published there: one
+    of the work's source URLs under one of the artist's verified `site_prefixes`. Every level
+    the registry reports for a claim (screenings, receipts, credits, disputes) comes from here.
+    """
+    # Imported here: registry.optout imports the gatekeeper, which imports this module.
+    from registry.optout.prefixes import url_matches_prefix
+
+    prefixes = list(site_prefixes)
+    published_on_site = any(url_matches_prefix(u, p) for u in source_urls for p in prefixes)
+    if artist == SITE_VERIFIED and not published_on_site:
+        artist = SELF_ASSERTED
+    return strongest(own, artist)

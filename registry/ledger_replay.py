@@ -1,9 +1,9 @@
 """Replaying the consent ledger: the state its events say the registry is in.
 
 Plain Python, like registry.ledger: the hash chain proves the ledger was not edited; the replay
-proves the tables the gatekeeper reads (works, terms, grants, disputes, assurance, and which
-organizations are platforms with which prefix and attestation key) say what the ledger says,
-so an edit of those tables behind the ledger's back is caught too.
+proves the tables the gatekeeper reads (works, terms, grants, disputes, assurance, artists'
+verified sites, and which organizations are platforms with which prefix and attestation key)
+say what the ledger says, so an edit of those tables behind the ledger's back is caught too.
 """
 
 from collections.abc import Iterable
@@ -27,6 +27,9 @@ class ReplayedRegistry:
     disputes: dict[int, dict[str, Any]] = field(default_factory=dict)
     artist_assurance: dict[int, str] = field(default_factory=dict)
     work_assurance: dict[int, str] = field(default_factory=dict)
+    # Artist id -> verified site prefixes: they reserve URLs, and an artist's site_verified
+    # counts only for works published under them (assurance.claim_level).
+    verified_sites: dict[int, set[str]] = field(default_factory=dict)
     # Organization id -> kind, url_prefix, public_key; an organization never named is an AI
     # team with neither.
     platforms: dict[Any, tuple[Any, Any, Any]] = field(default_factory=dict)
@@ -78,6 +81,10 @@ def _apply(state: ReplayedRegistry, entry: LedgerEntry) -> None:
             payload.get("url_prefix"),
             payload.get("public_key"),
         )
+    elif kind == "site_verified" and artist_id is not None:
+        state.verified_sites.setdefault(artist_id, set()).add(payload["url_prefix"])
+    elif kind == "site_removed" and artist_id is not None:
+        state.verified_sites.get(artist_id, set()).discard(payload["url_prefix"])
     elif kind == "assurance_changed":
         if work_id is not None:
             state.work_assurance[work_id] = payload["assurance"]
@@ -99,6 +106,10 @@ def assurance_of_artist(state: ReplayedRegistry, artist_id: int) -> str:
 
 def assurance_of_work(state: ReplayedRegistry, work_id: int) -> str:
     return state.work_assurance.get(work_id, SELF_ASSERTED)
+
+
+def verified_sites_of(state: ReplayedRegistry, artist_id: int) -> set[str]:
+    return state.verified_sites.get(artist_id, set())
 
 
 def platform_settings_of(state: ReplayedRegistry, organization_id: int) -> PlatformSettings:

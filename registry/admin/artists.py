@@ -40,6 +40,16 @@ def _assurance_explained(level: str) -> tuple[str, str]:
                 "used, credited to you, and receipts record that your permission was verified."
             ),
         )
+    if level == Assurance.SITE_VERIFIED:
+        return (
+            gettext("You proved control of a site of yours."),
+            gettext(
+                "Screenings count what you allow for your works published on your verified "
+                "sites: list their addresses there among the work's source URLs. Your other "
+                "works need another verification: send the registry's staff evidence that "
+                "they are yours (drafts, source files, your profiles)."
+            ),
+        )
     if is_verified(level):
         return (
             gettext("You are verified: %(level)s.") % {"level": Assurance(level).label},

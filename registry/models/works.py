@@ -3,7 +3,7 @@ from typing import Any
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from registry.assurance import strongest
+from registry.assurance import claim_level
 from registry.choice_labels import WorkHold
 from registry.models.artists import Artist, is_operator
 from registry.models.choices import Assurance
@@ -84,8 +84,10 @@ class Work(models.Model):
 
     @property
     def claim_assurance(self) -> str:
-        """The assurance of this claim: the work's own or its artist's, whichever is higher."""
-        return strongest(self.assurance, self.artist.assurance)
+        """The assurance of this claim (assurance.claim_level): the work's own or its artist's,
+        the higher, the artist's `site_verified` only for a work published on a verified site."""
+        sites = self.artist.sites.filter(verified=True).values_list("url_prefix", flat=True)
+        return claim_level(self.assurance, self.artist.assurance, self.source_urls, sites)
 
 
 class Fingerprint(models.Model):

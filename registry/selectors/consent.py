@@ -7,9 +7,10 @@ from datetime import datetime
 
 from django.db.models import Q
 
-from registry.assurance import strongest
+from registry.assurance import claim_level
 from registry.gatekeeper import ReasonCode
 from registry.models import Assurance, Dispute, Grant, Organization, Permission, Work
+from registry.selectors.sites import verified_prefixes_of
 from registry.selectors.terms import EffectiveTerms, effective_terms
 
 HELD_FOR_REVIEW = ReasonCode.HELD_FOR_REVIEW.value
@@ -71,18 +72,21 @@ def _close_claim(distances: object) -> bool:
 
 
 def claim_assurances(work_ids: Collection[int]) -> dict[int, str]:
-    """Each work's claim assurance: its own or its artist's, whichever is higher."""
+    """Each work's claim assurance (assurance.claim_level)."""
     return _claims(work_ids)[0]
 
 
 def _claims(work_ids: Collection[int]) -> tuple[dict[int, str], set[int]]:
     """Each work's claim assurance, and which of the works are held (Work.hold), in one read."""
-    rows = Work.objects.filter(pk__any=work_ids).values_list(
-        "pk", "assurance", "artist__assurance", "hold"
+    rows = list(
+        Work.objects.filter(pk__any=work_ids).values_list(
+            "pk", "assurance", "artist_id", "artist__assurance", "source_urls", "hold"
+        )
     )
+    sites = verified_prefixes_of({row[2] for row in rows}) if rows else {}
     assurances, held = {}, set()
-    for pk, own, artist, hold in rows:
-        assurances[pk] = strongest(own, artist)
+    for pk, own, artist_id, artist, source_urls, hold in rows:
+        assurances[pk] = claim_level(own, artist, source_urls, sites.get(artist_id, ()))
         if hold:
             held.add(pk)
     return assurances, held

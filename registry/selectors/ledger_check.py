@@ -12,9 +12,11 @@ from registry.ledger_replay import (
     assurance_of_artist,
     assurance_of_work,
     platform_settings_of,
+    verified_sites_of,
 )
 from registry.models import (
     Artist,
+    ArtistSite,
     ConsentEvent,
     DefaultTerms,
     Dispute,
@@ -143,6 +145,22 @@ def _artists(state: ReplayedRegistry) -> Iterator[str]:
             )
 
 
+def _sites(state: ReplayedRegistry) -> Iterator[str]:
+    """A site verified behind the ledger's back would reserve its URLs and raise its artist's
+    works published there to site_verified."""
+    table: dict[int, set[str]] = {}
+    rows = ArtistSite.objects.filter(verified=True).values_list("artist_id", "url_prefix")
+    for artist_id, prefix in rows.iterator(chunk_size=_BATCH):
+        table.setdefault(artist_id, set()).add(prefix)
+    for artist_id in sorted(table.keys() | state.verified_sites.keys()):
+        shown, replayed = table.get(artist_id, set()), verified_sites_of(state, artist_id)
+        if shown != replayed:
+            yield (
+                f"artist {artist_id}: the table's verified sites {sorted(shown)} "
+                f"are not the ledger's {sorted(replayed)}"
+            )
+
+
 def _platforms(state: ReplayedRegistry) -> Iterator[str]:
     """An attestation key set behind the ledger's back would verify attestations online."""
     rows = Organization.objects.order_by("pk").values_list(
@@ -163,7 +181,7 @@ def _platforms(state: ReplayedRegistry) -> Iterator[str]:
 
 def first_difference(state: ReplayedRegistry) -> str | None:
     """The first row where the tables and the replayed ledger disagree, or None."""
-    for check in (_works, _terms, _grants, _disputes, _artists, _platforms):
+    for check in (_works, _terms, _grants, _disputes, _artists, _sites, _platforms):
         for difference in check(state):
             return difference
     return None

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from registry.assurance import is_verified, strongest
+from registry.assurance import claim_level, is_verified, strongest
 from registry.models import Artist, ArtistLink, Assurance, ConsentEventKind, Work
 from registry.services.ledger import ledger_append
 
@@ -89,7 +89,7 @@ def work_assurance_set(
     attestation: dict[str, Any] | None = None,
 ) -> bool:
     """Raise one work's claim (e.g. a platform attests the upload); False when the claim is at
-    that level or higher already, through the work or its artist.
+    that level or higher already, through the work or its artist (a verified site's level aside).
 
     `attestation`, a platform's signed statement with its signature and key, goes into the
     ledger event as it was received, so it can be verified later without trusting the registry.
@@ -102,8 +102,10 @@ def work_assurance_set(
     if attestation is not None:
         payload["attestation"] = attestation
     # The claim's level (the work's or its artist's, the higher) is what screening reads: a
-    # work of an operator-verified artist gains nothing from a platform's attestation.
-    if strongest(locked.claim_assurance, assurance) == locked.claim_assurance:
+    # work of an operator-verified artist gains nothing from a platform's attestation. A level
+    # from a verified site is left out: it lasts only while the site does (site_remove).
+    lasting = claim_level(locked.assurance, locked.artist.assurance, (), ())
+    if strongest(lasting, assurance) == lasting:
         return False
     Work.objects.filter(pk=work.pk).update(assurance=assurance)
     work.assurance = assurance

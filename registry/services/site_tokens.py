@@ -1,5 +1,7 @@
 """Site verification by token: the artist serves a token under the URL prefix they claim; a
-Celery task fetches it and, when it matches, the site and the artist become `site_verified`."""
+Celery task fetches it and, when it matches, the site and the artist become `site_verified`.
+That proves control of the site only: the artist's works published under it reach
+`site_verified` (assurance.claim_level), their other works stay as sure as they were."""
 
 import logging
 import secrets

@@ -5,6 +5,8 @@ import pytest
 from django.urls import reverse
 
 from registry.demo_art import artwork_bytes
+from registry.services.artists import artist_assurance_set
+from registry.services.sites import site_register, site_verify
 from registry.services.works import work_register
 from tests.admin.conftest import client_for, repost_bytes
 from tests.conftest import _SEED_BASE
@@ -33,6 +35,18 @@ def test_a_verified_artist_is_told_so(alice):
 
     assert "You are verified by the registry" in page
     assert "You are not verified yet." not in page
+
+
+def test_a_site_verified_artist_is_told_it_counts_for_works_on_that_site(mallory):
+    site_verify(site=site_register(artist=mallory, url_prefix="https://mallory.example/"))
+    artist_assurance_set(artist=mallory, method="site", evidence="token at mallory.example")
+
+    page = _profile(mallory)
+    chinese = _profile(mallory, HTTP_ACCEPT_LANGUAGE="zh-hans")
+
+    assert "You proved control of a site of yours." in page
+    assert "for your works published on your verified sites" in page
+    assert "您已证明您控制自己的一个网站" in chinese
 
 
 def test_the_explanation_is_in_chinese_for_a_chinese_browser(mallory):

@@ -17,7 +17,9 @@ from registry.models import (
     Work,
 )
 from registry.services.artists import artist_assurance_set, work_assurance_set
+from registry.services.sites import site_register, site_verify
 from registry.services.terms import terms_set
+from registry.services.works import work_update
 from registry.tasks import register_pending_upload
 from tests.api.conftest import artist_client, image_bytes, item
 from tests.factories import ArtistFactory
@@ -97,7 +99,15 @@ def test_laundering_an_unverified_permission_is_denied_until_staff_verify(
 
 def test_an_organization_may_ask_for_operator_verified_claims(mallory, acme_api, run_pending):
     work_id = _upload(mallory, seed=2)
+    # A site's token verifies the works published on that site: hers lists its address there.
+    site_verify(site=site_register(artist=mallory, url_prefix="https://mallory.example/art/"))
     artist_assurance_set(artist=mallory, method="site", evidence="token served at her site")
+    work_update(
+        work=Work.objects.get(pk=work_id),
+        title="Copy",
+        credit_line="",
+        source_urls=["https://mallory.example/art/copy.jpg"],
+    )
 
     default, _ = _decided(acme_api, run_pending, [item("copy", 2)])
     strict, screening = _decided(

@@ -18,9 +18,9 @@ class Command(BaseCommand):
     help = (
         "Recompute the consent ledger's hash chain, check each platform attestation's "
         "signature and that its key was the platform's key registered in the ledger, then replay "
-        "it and compare the works, terms, grants, disputes, assurance and platform settings "
-        "with it; fail and name the first broken event or differing row. With --export FILE, "
-        "verify an exported ledger offline instead."
+        "it and compare the works, terms, grants, disputes, assurance, verified sites and "
+        "platform settings with it; fail and name the first broken event or differing row. "
+        "With --export FILE, verify an exported ledger offline instead."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
