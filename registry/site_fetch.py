@@ -28,7 +28,9 @@ def resolve(host: str) -> list[str]:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except socket.gaierror as error:
         raise SiteFetchError(f"{host} does not resolve: {error}") from None
-    return sorted({str(info[4][0]) for info in infos})
+    # The system's order (RFC 6724: IPv4 first where the host has no IPv6 route); the fetch
+    # connects to the first address, so sorting would put most IPv6 addresses ahead of it.
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def token_url(url_prefix: str) -> str:

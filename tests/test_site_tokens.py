@@ -3,12 +3,14 @@ under the URL prefix they claim, from a local HTTP server here; a match makes th
 artist `site_verified`; a wrong token, a redirect to another host, or (in production) a private
 address verifies nothing."""
 
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from registry import site_fetch
 from registry.models import ArtistSite, Assurance, ConsentEvent, ConsentEventKind
 from registry.services.site_tokens import site_token_check, site_token_issue
 from registry.services.sites import site_register
@@ -134,3 +136,15 @@ def test_a_public_name_resolving_to_a_private_address_is_refused(mallory, server
     check = site_token_check(site_id=site.pk, resolver=lambda host: ["10.0.0.7"])
 
     assert not check.verified and "10.0.0.7, a private address" in check.reason
+
+
+def test_the_token_is_fetched_from_the_address_the_system_prefers(monkeypatch) -> None:
+    """A site with IPv6 and IPv4 addresses: the first address the system gives is the one
+    connected to, so a worker without an IPv6 route is not sent to the IPv6 one."""
+    answers = [
+        (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 0)),
+        (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("2606:2800:220:1::1", 0, 0, 0)),
+        (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 0)),
+    ]
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: answers)
+    assert site_fetch.resolve("example.org") == ["93.184.216.34", "2606:2800:220:1::1"]
