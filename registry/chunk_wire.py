@@ -17,7 +17,7 @@ Phase 1, `application/vnd.consentry.hashes+msgpack`, one MessagePack map per chu
     extra          map    optional, position -> map of the item's other fields: url, headers,
                           embedded, user_agent, or unreadable (its hashes are then ignored)
     region_counts  bin    optional, N bytes: per item, in the low 4 bits its number of
-                          regions (0 to 4, fingerprints.regions), in the high 4 bits 0, or 1
+                          regions (0 to 8, fingerprints.regions), in the high 4 bits 0, or 1
                           plus the place among them of its upright region (the picture put
                           upright, `"upright": true` in JSON; at most one)
     region_phashes bin    with region_counts, 8 bytes a region: each region's pHash

@@ -434,7 +434,7 @@ HASHES_LAYOUT = (
     "`information` (bin, 2 bytes an item: IEEE-754 binary16 big-endian); optional `extra` (map "
     "from item position to a map of its `url`, `headers`, `embedded`, `user_agent`, or "
     "`unreadable`); optional, together, `region_counts` (bin, 1 byte an item: in its low 4 "
-    "bits its number of regions, 0 to 4; in its high 4 bits 0, or 1 plus the place among them "
+    "bits its number of regions, 0 to 8; in its high 4 bits 0, or 1 plus the place among them "
     'of its upright region, the one marked `"upright": true` in JSON) and `region_phashes` '
     "(bin, 8 bytes a region: its pHash, big-endian; items in order, each item's regions in its "
     "order), and `upright_dhashes` (bin, 8 bytes an upright region: its dHash, big-endian, "
