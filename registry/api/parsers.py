@@ -3,35 +3,15 @@
 from collections.abc import Mapping
 from typing import IO, Any
 
-from django.conf import settings
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
-from registry.api.errors import PayloadTooLarge
 from registry.chunk_wire import (
     HASHES_MEDIA_TYPE,
     VERIFICATION_MEDIA_TYPE,
     WireFormatError,
     unpack,
 )
-
-
-def refuse_oversized(parser_context: Mapping[str, Any] | None) -> None:
-    """413 before a body over the published maximum (max_request_bytes) is read: parsers read
-    the stream whole, and Django's DATA_UPLOAD_MAX_MEMORY_SIZE guards only request.body and
-    forms. The server never reads past Content-Length, so checking it bounds the read."""
-    request = (parser_context or {}).get("request")
-    if request is None:
-        return
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length > settings.CONSENTRY_MAX_REQUEST_BYTES:
-        raise PayloadTooLarge(
-            f"The request has {length} bytes; the maximum is "
-            f"{settings.CONSENTRY_MAX_REQUEST_BYTES}."
-        )
 
 
 class JSONParser(parsers.JSONParser):
@@ -44,7 +24,6 @@ class JSONParser(parsers.JSONParser):
         media_type: str | None = None,
         parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
-        refuse_oversized(parser_context)
         try:
             return super().parse(stream, media_type, parser_context)
         except RecursionError:
@@ -60,7 +39,6 @@ class MessagePackParser(parsers.BaseParser):
         media_type: str | None = None,
         parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
-        refuse_oversized(parser_context)
         try:
             return unpack(stream.read() if stream is not None else b"")
         except WireFormatError as error:
